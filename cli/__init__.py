@@ -1,0 +1,1 @@
+"""Command-line layer of rnnlmpy (installed as the ``rnnlmpy_cli`` package)."""

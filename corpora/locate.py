@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Find the rnnlmpy corpora, or download them from their public sources.
+
+Search order: ``$RNNLMPY_CORPORA``, then ``../shared/corpora`` beside the
+checkout, then ``corpora/data`` inside it (where ``--fetch`` puts downloads).
+The data itself is never committed.
+
+Usage:
+    python corpora/locate.py            # print the corpora folder, exit 1 if none
+    python corpora/locate.py --fetch    # download what is missing into corpora/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tarfile
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKOUT = os.path.dirname(HERE)
+DOWNLOAD_DIR = os.path.join(HERE, "data")
+
+# corpus folder -> files it must hold
+CORPORA = {
+    "ptb": ["ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"],
+    "rnnlm-example": ["train.txt", "valid.txt", "test.txt"],
+    "wiki-en-pos": ["wiki-en-train.norm_pos", "wiki-en-test.norm", "wiki-en-test.pos"],
+    "nlptutorial-05": ["05-train-input.txt", "05-train-answer.txt", "05-test-input.txt", "05-test-answer.txt"],
+}
+
+# Public sources: Mikolov's simple-examples (PTB), the rnnlm 0.4b toolkit (its
+# example data) and Graham Neubig's nlptutorial (POS data and the tiny HMM test).
+SIMPLE_EXAMPLES = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
+RNNLM_TOOLKIT = "http://www.fit.vutbr.cz/~imikolov/rnnlm/rnnlm-0.4b.tgz"
+NLPTUTORIAL = "https://raw.githubusercontent.com/neubig/nlptutorial/master"
+TARBALL_MEMBERS = {
+    "ptb": (SIMPLE_EXAMPLES, {"ptb.train.txt": "data/ptb.train.txt", "ptb.valid.txt": "data/ptb.valid.txt",
+                              "ptb.test.txt": "data/ptb.test.txt"}),
+    "rnnlm-example": (RNNLM_TOOLKIT, {"train.txt": "train", "valid.txt": "valid", "test.txt": "test"}),
+}
+RAW_FILES = {
+    "wiki-en-pos": {name: f"{NLPTUTORIAL}/data/{name}" for name in CORPORA["wiki-en-pos"]},
+    "nlptutorial-05": {name: f"{NLPTUTORIAL}/test/{name}" for name in CORPORA["nlptutorial-05"]},
+}
+
+
+def candidates() -> list[str]:
+    """Folders searched for the corpora, in order."""
+    found = []
+    if os.environ.get("RNNLMPY_CORPORA"):
+        found.append(os.environ["RNNLMPY_CORPORA"])
+    found.append(os.path.join(os.path.dirname(CHECKOUT), "shared", "corpora"))
+    found.append(DOWNLOAD_DIR)
+    return found
+
+
+def is_complete(folder: str, corpus: str) -> bool:
+    """True when ``folder/corpus`` holds every file of that corpus."""
+    return all(os.path.isfile(os.path.join(folder, corpus, name)) for name in CORPORA[corpus])
+
+
+def find_corpus(corpus: str) -> str | None:
+    """Path of the folder holding ``corpus`` (e.g. "ptb"), or None."""
+    for folder in candidates():
+        if is_complete(folder, corpus):
+            return os.path.join(folder, corpus)
+    return None
+
+
+def find_corpora() -> str | None:
+    """The first searched folder that holds all corpora, or None."""
+    for folder in candidates():
+        if all(is_complete(folder, corpus) for corpus in CORPORA):
+            return folder
+    return None
+
+
+def _download(url: str) -> bytes:
+    print(f"downloading {url}", file=sys.stderr)
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read()
+
+
+def _tar_member_endswith(archive: tarfile.TarFile, suffix: str) -> bytes:
+    for member in archive.getmembers():
+        if member.isfile() and member.name.endswith("/" + suffix):
+            return archive.extractfile(member).read()
+    raise FileNotFoundError(suffix)
+
+
+def fetch(corpus: str) -> str:
+    """Download ``corpus`` into corpora/data (atomically per file); return its folder."""
+    target = os.path.join(DOWNLOAD_DIR, corpus)
+    os.makedirs(target, exist_ok=True)
+    if corpus in TARBALL_MEMBERS:
+        url, members = TARBALL_MEMBERS[corpus]
+        with tarfile.open(fileobj=io.BytesIO(_download(url)), mode="r:gz") as archive:
+            contents = {name: _tar_member_endswith(archive, member) for name, member in members.items()}
+    else:
+        contents = {name: _download(url) for name, url in RAW_FILES[corpus].items()}
+    for name, data in contents.items():
+        with open(os.path.join(target, name + ".part"), "wb") as handle:
+            handle.write(data)
+        shutil.move(os.path.join(target, name + ".part"), os.path.join(target, name))
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fetch", action="store_true", help="download missing corpora into corpora/data")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), help="print the folder of one corpus")
+    args = parser.parse_args()
+    names = [args.corpus] if args.corpus else list(CORPORA)
+    for name in names:
+        if find_corpus(name) is None:
+            if not args.fetch:
+                print(f"corpus {name!r} not found in {', '.join(candidates())}; run with --fetch",
+                      file=sys.stderr)
+                return 1
+            try:
+                fetch(name)
+            except OSError as error:
+                print(f"could not download {name!r}: {error}", file=sys.stderr)
+                return 1
+    print(find_corpus(args.corpus) if args.corpus else os.path.dirname(find_corpus(names[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

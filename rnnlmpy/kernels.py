@@ -1,0 +1,380 @@
+"""Numba kernels of the recurrent network: pure functions on arrays, no Python objects.
+
+Array conventions (``H`` hidden units, ``V`` input rows, ``C`` classes, ``Y`` output rows):
+
+- ``input_weights``  (V, H): row ``v`` is the input column of sparse feature ``v``
+  (a word, for the LM). A position's input is the sum of the rows of its
+  features, never a dense one-hot product.
+- ``recurrent``      (H, H): ``recurrent[i, j]`` feeds previous hidden unit ``j``
+  into hidden unit ``i``.
+- ``class_weights``  (C, H) and ``output_weights`` (Y, H): rows of the class and
+  output layers. The output rows of class ``c`` are ``class_start[c] <=
+  y < class_end[c]``, and ``P(y | h) = P(class(y) | h) * P(y | class(y), h)``.
+  With one class spanning all rows this is an ordinary full softmax.
+
+A token stream is given in compressed-row form: the features of position ``t``
+are ``feature_ids[feature_ptr[t]:feature_ptr[t + 1]]`` (empty for an unknown
+input), its target is ``targets[t]`` (-1: unscored), and ``boundaries[t]`` marks
+the end of a sentence (where an ``independent`` model resets its state). The LM
+feeds the previous word as the single feature; the POS tagger feeds a word's
+sparse features and predicts its tag, with the same kernels.
+
+Training state carried between calls (so training can stop and resume
+anywhere) lives in arrays: the hidden state, a ring buffer of the last
+``bptt + bptt_block + 1`` steps, the accumulated recurrent update, and
+``counters`` = [ring head, ring fill, words done in the epoch].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+SIGMOID, TANH, RELU, ELU = 0, 1, 2, 3
+ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU}
+
+# counters[] slots of the training state
+RING_HEAD, RING_FILL, EPOCH_WORDS = 0, 1, 2
+
+LOG10_E = 1.0 / math.log(10.0)
+
+
+@njit(cache=True, fastmath=True)
+def activate(values, activation):
+    """Apply the hidden activation to ``values`` (shape (H,)) in place."""
+    one = values.dtype.type(1.0)
+    limit = values.dtype.type(50.0)
+    if activation == SIGMOID:
+        for i in range(values.shape[0]):
+            v = min(max(values[i], -limit), limit)
+            values[i] = one / (one + math.exp(-v))
+    elif activation == TANH:
+        for i in range(values.shape[0]):
+            values[i] = math.tanh(values[i])
+    elif activation == RELU:
+        for i in range(values.shape[0]):
+            values[i] = max(values[i], values.dtype.type(0.0))
+    else:
+        for i in range(values.shape[0]):
+            v = values[i]
+            if v < 0:
+                values[i] = math.exp(max(v, -limit)) - one
+    return values
+
+
+@njit(cache=True, fastmath=True)
+def multiply_by_derivative(error, hidden, activation):
+    """Multiply ``error`` in place by the activation's derivative, given the outputs ``hidden``."""
+    one = error.dtype.type(1.0)
+    zero = error.dtype.type(0.0)
+    if activation == SIGMOID:
+        for i in range(error.shape[0]):
+            error[i] *= hidden[i] * (one - hidden[i])
+    elif activation == TANH:
+        for i in range(error.shape[0]):
+            error[i] *= one - hidden[i] * hidden[i]
+    elif activation == RELU:
+        for i in range(error.shape[0]):
+            if hidden[i] <= zero:
+                error[i] = zero
+    else:
+        for i in range(error.shape[0]):
+            if hidden[i] < zero:
+                error[i] *= hidden[i] + one
+    return error
+
+
+@njit(cache=True, fastmath=True)
+def clip(values, cutoff):
+    """Clamp ``values`` in place to [-cutoff, cutoff]; a cutoff of 0 disables clipping."""
+    if cutoff > 0:
+        for i in range(values.shape[0]):
+            values[i] = min(max(values[i], -cutoff), cutoff)
+
+
+@njit(cache=True, fastmath=True)
+def hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden_out, activation):
+    """One recurrent step: ``hidden_out = act(recurrent @ hidden_prev + sum of feature rows)``."""
+    size = hidden_out.shape[0]
+    for i in range(size):
+        row = recurrent[i]
+        acc = hidden_out.dtype.type(0.0)
+        for j in range(size):
+            acc += row[j] * hidden_prev[j]
+        hidden_out[i] = acc
+    for k in range(feature_begin, feature_end):
+        row = input_weights[feature_ids[k]]
+        for i in range(size):
+            hidden_out[i] += row[i]
+    activate(hidden_out, activation)
+
+
+@njit(cache=True, fastmath=True)
+def softmax_rows(weights, row_begin, row_end, hidden, probabilities):
+    """Softmax of ``weights[row_begin:row_end] @ hidden`` into ``probabilities[:row_end-row_begin]``.
+
+    The maximum is subtracted before ``exp`` and the normaliser is summed in float64.
+    """
+    size = hidden.shape[0]
+    count = row_end - row_begin
+    highest = -np.inf
+    for r in range(count):
+        row = weights[row_begin + r]
+        acc = hidden.dtype.type(0.0)
+        for j in range(size):
+            acc += row[j] * hidden[j]
+        probabilities[r] = acc
+        if acc > highest:
+            highest = acc
+    total = 0.0
+    for r in range(count):
+        value = math.exp(probabilities[r] - highest)
+        probabilities[r] = value
+        total += value
+    scale = 1.0 / total
+    for r in range(count):
+        probabilities[r] *= scale
+
+
+@njit(cache=True, fastmath=True)
+def output_backward(weights, row_begin, row_end, probabilities, target_row, hidden, hidden_error, alpha, decay):
+    """Cross-entropy error of a softmax over ``weights[row_begin:row_end]``; SGD update.
+
+    Adds ``weights_rowsᵀ @ e`` (with ``e = onehot(target_row) - probabilities``,
+    computed with the rows before their update) to ``hidden_error`` and then
+    moves each row by ``alpha * e * hidden`` minus ``decay * row`` (L2).
+    """
+    size = hidden.shape[0]
+    one = hidden.dtype.type(1.0)
+    for r in range(row_end - row_begin):
+        error = -probabilities[r]
+        if row_begin + r == target_row:
+            error += one
+        row = weights[row_begin + r]
+        step = alpha * error
+        if decay != 0:
+            keep = one - decay
+            for j in range(size):
+                hidden_error[j] += error * row[j]
+                row[j] = keep * row[j] + step * hidden[j]
+        else:
+            for j in range(size):
+                hidden_error[j] += error * row[j]
+                row[j] += step * hidden[j]
+
+
+@njit(cache=True, fastmath=True)
+def target_probability(class_weights, output_weights, output_class, class_start, class_end, hidden, target,
+                       class_probabilities, word_probabilities):
+    """P(target | hidden) under the class-factored softmax; fills both probability buffers."""
+    target_class = output_class[target]
+    softmax_rows(class_weights, 0, class_weights.shape[0], hidden, class_probabilities)
+    begin = class_start[target_class]
+    softmax_rows(output_weights, begin, class_end[target_class], hidden, word_probabilities)
+    return float(class_probabilities[target_class]) * float(word_probabilities[target - begin])
+
+
+@njit(cache=True, fastmath=True)
+def add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay):
+    """``input_weights[f] += alpha * delta`` (minus ``decay * row``) for each feature ``f`` of a position."""
+    size = delta.shape[0]
+    for k in range(feature_begin, feature_end):
+        row = input_weights[feature_ids[k]]
+        if decay != 0:
+            keep = delta.dtype.type(1.0) - decay
+            for i in range(size):
+                row[i] = keep * row[i] + alpha * delta[i]
+        else:
+            for i in range(size):
+                row[i] += alpha * delta[i]
+
+
+@njit(cache=True, fastmath=True)
+def add_outer(matrix, left, right, scale):
+    """``matrix += scale * outer(left, right)``."""
+    for i in range(left.shape[0]):
+        step = scale * left[i]
+        row = matrix[i]
+        for j in range(right.shape[0]):
+            row[j] += step * right[j]
+
+
+@njit(cache=True, fastmath=True)
+def backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+                               ring_position, ring_input, ring_hidden, ring_error, counters,
+                               steps_back, alpha, decay, cutoff, activation, delta, carry):
+    """Truncated BPTT over the ring buffer, ending with the block update of ``recurrent``.
+
+    The newest stored step's output error is propagated back ``steps_back``
+    steps (fewer if the ring holds fewer); older errors of the block join on
+    the way. Feature rows are updated as their step is reached; the recurrent
+    matrix gets the accumulated update once, at the end (the block update).
+    Stored errors are then cleared so they are not propagated twice.
+    """
+    capacity = ring_hidden.shape[0]
+    head = counters[RING_HEAD]
+    steps = min(counters[RING_FILL], steps_back)
+    size = delta.shape[0]
+    slot = head
+    delta[:] = ring_error[slot]
+    for s in range(steps):
+        slot = (head - s) % capacity
+        multiply_by_derivative(delta, ring_hidden[slot], activation)
+        position = ring_position[slot]
+        add_feature_update(input_weights, feature_ids, feature_ptr[position], feature_ptr[position + 1],
+                           delta, alpha, decay)
+        # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
+        carry[:] = 0
+        for i in range(size):
+            row = recurrent[i]
+            d = delta[i]
+            for j in range(size):
+                carry[j] += row[j] * d
+        clip(carry, cutoff)
+        add_outer(recurrent_update, delta, ring_input[slot], alpha)
+        if s + 1 < steps:
+            previous = (slot - 1) % capacity
+            for j in range(size):
+                delta[j] = carry[j] + ring_error[previous, j]
+    if decay != 0:
+        keep = delta.dtype.type(1.0) - decay
+        for i in range(size):
+            for j in range(size):
+                recurrent[i, j] = keep * recurrent[i, j] + recurrent_update[i, j]
+    else:
+        for i in range(size):
+            for j in range(size):
+                recurrent[i, j] += recurrent_update[i, j]
+    recurrent_update[:] = 0
+    ring_error[:] = 0
+
+
+@njit(cache=True, fastmath=True)
+def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+               feature_ptr, feature_ids, targets, boundaries, begin, end,
+               hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
+               alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value):
+    """Train on positions ``begin <= t < end`` of a stream with SGD and truncated BPTT.
+
+    Output and class rows are updated every position; the input rows and the
+    recurrent matrix are updated by BPTT every ``bptt_block`` positions (and at
+    sentence ends of an ``independent`` model), each error travelling at least
+    ``bptt`` steps back. With ``bptt == 0`` it is plain backprop every position.
+    L2 decay ``alpha * beta`` applies on every 10th position, as in rnnlm.
+
+    Returns (sum of log10 P over scored targets, number of scored targets).
+    """
+    dtype_one = hidden_prev.dtype.type(1.0)
+    alpha = hidden_prev.dtype.type(alpha)
+    cutoff = hidden_prev.dtype.type(cutoff)
+    decay_value = hidden_prev.dtype.type(alpha * beta)
+    reset_value = hidden_prev.dtype.type(reset_value)
+    size = hidden_prev.shape[0]
+    capacity = ring_hidden.shape[0]
+    hidden = np.empty(size, dtype=hidden_prev.dtype)
+    hidden_error = np.empty(size, dtype=hidden_prev.dtype)
+    delta = np.empty(size, dtype=hidden_prev.dtype)
+    carry = np.empty(size, dtype=hidden_prev.dtype)
+    class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
+    largest_class = 1
+    for c in range(class_start.shape[0]):
+        largest_class = max(largest_class, class_end[c] - class_start[c])
+    word_probabilities = np.empty(largest_class, dtype=hidden_prev.dtype)
+    log10_sum = 0.0
+    scored = 0
+    for t in range(begin, end):
+        counters[EPOCH_WORDS] += 1
+        decay = decay_value if counters[EPOCH_WORDS] % 10 == 0 else hidden_prev.dtype.type(0.0)
+        feature_begin = feature_ptr[t]
+        feature_end = feature_ptr[t + 1]
+        hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden,
+                       activation)
+        hidden_error[:] = 0
+        target = targets[t]
+        if target >= 0:
+            probability = target_probability(class_weights, output_weights, output_class, class_start, class_end,
+                                             hidden, target, class_probabilities, word_probabilities)
+            log10_sum += math.log10(max(probability, 1e-300))
+            scored += 1
+            target_class = output_class[target]
+            output_backward(output_weights, class_start[target_class], class_end[target_class], word_probabilities,
+                            target, hidden, hidden_error, alpha, decay)
+            clip(hidden_error, cutoff)
+            output_backward(class_weights, 0, class_weights.shape[0], class_probabilities, target_class, hidden,
+                            hidden_error, alpha, decay)
+            clip(hidden_error, cutoff)
+        sentence_end = independent and boundaries[t]
+        if bptt == 0:
+            multiply_by_derivative(hidden_error, hidden, activation)
+            add_feature_update(input_weights, feature_ids, feature_begin, feature_end, hidden_error, alpha, decay)
+            if decay != 0:
+                for i in range(size):
+                    for j in range(size):
+                        recurrent[i, j] *= dtype_one - decay
+            add_outer(recurrent, hidden_error, hidden_prev, alpha)
+        else:
+            head = (counters[RING_HEAD] + 1) % capacity
+            counters[RING_HEAD] = head
+            counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
+            ring_position[head] = t
+            ring_input[head] = hidden_prev
+            ring_hidden[head] = hidden
+            ring_error[head] = hidden_error
+            if counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
+                backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+                                           ring_position, ring_input, ring_hidden, ring_error, counters,
+                                           bptt + bptt_block - 1, alpha, decay, cutoff, activation, delta, carry)
+        if sentence_end:
+            hidden_prev[:] = reset_value
+            counters[RING_FILL] = 0
+        else:
+            hidden_prev[:] = hidden
+    return log10_sum, scored
+
+
+@njit(cache=True, fastmath=True)
+def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+               feature_ptr, feature_ids, targets, boundaries, begin, end, hidden_prev, activation, independent,
+               reset_value, probabilities):
+    """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
+
+    Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
+    state before ``begin`` and holds the state after ``end - 1`` on return.
+    """
+    size = hidden_prev.shape[0]
+    hidden = np.empty(size, dtype=hidden_prev.dtype)
+    class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
+    largest_class = 1
+    for c in range(class_start.shape[0]):
+        largest_class = max(largest_class, class_end[c] - class_start[c])
+    word_probabilities = np.empty(largest_class, dtype=hidden_prev.dtype)
+    for t in range(begin, end):
+        hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
+                       hidden, activation)
+        target = targets[t]
+        if target >= 0:
+            probabilities[t] = target_probability(class_weights, output_weights, output_class, class_start,
+                                                  class_end, hidden, target, class_probabilities, word_probabilities)
+        else:
+            probabilities[t] = 0.0
+        if independent and boundaries[t]:
+            hidden_prev[:] = hidden_prev.dtype.type(reset_value)
+        else:
+            hidden_prev[:] = hidden
+
+
+@njit(cache=True, fastmath=True)
+def output_distribution(class_weights, output_weights, class_start, class_end, hidden, distribution):
+    """Full distribution over all output rows given ``hidden``: ``distribution[y] = P(y | hidden)``."""
+    class_probabilities = np.empty(class_weights.shape[0], dtype=hidden.dtype)
+    softmax_rows(class_weights, 0, class_weights.shape[0], hidden, class_probabilities)
+    for c in range(class_start.shape[0]):
+        begin = class_start[c]
+        end = class_end[c]
+        if end > begin:
+            word_probabilities = np.empty(end - begin, dtype=hidden.dtype)
+            softmax_rows(output_weights, begin, end, hidden, word_probabilities)
+            for r in range(end - begin):
+                distribution[begin + r] = class_probabilities[c] * word_probabilities[r]

@@ -1,0 +1,78 @@
+"""Reading corpus files: strict UTF-8, ASCII space/tab tokenisation, ``</s>`` per line.
+
+The rules follow the C++ rnnlm where they matter for compatibility (space and tab
+separate words, every line ends with ``</s>``, an empty line still gives ``</s>``,
+carriage returns are dropped) and do better where it does not (a last line without
+a newline keeps its words, invalid UTF-8 is reported with its line number).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import RnnlmpyError
+
+SENTENCE_END = "</s>"
+
+
+def read_file_bytes(path: str, what: str = "file") -> bytes:
+    """Return the bytes of ``path``; raise RnnlmpyError naming ``what`` if unreadable."""
+    if path is None:
+        raise RnnlmpyError(f"no {what} given")
+    if os.path.isdir(path):
+        raise RnnlmpyError(f"{what} {path!r} is a directory, not a file")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise RnnlmpyError(f"{what} {path!r} does not exist") from None
+    except OSError as error:
+        raise RnnlmpyError(f"cannot read {what} {path!r}: {error.strerror}") from None
+
+
+def decode_utf8(data: bytes, path: str, what: str = "file") -> str:
+    """Decode ``data`` strictly as UTF-8, naming the line and byte of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise RnnlmpyError(
+            f"{what} {path!r} is not valid UTF-8: line {line}, byte {error.start} "
+            f"(0x{data[error.start]:02x})"
+        ) from None
+
+
+def split_tokens(line: str) -> list[str]:
+    """Split one line into tokens on ASCII space and tab only.
+
+    Unlike ``str.split()`` this keeps Unicode spaces (U+00A0, U+3000, ...) inside
+    tokens, as the C++ rnnlm does.
+    """
+    return [token for token in line.replace("\t", " ").split(" ") if token]
+
+
+def text_lines(text: str) -> list[str]:
+    """Split decoded text into lines; CR is dropped and a final newline adds no line."""
+    if "\r" in text:
+        text = text.replace("\r", "")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def read_corpus(path: str, what: str = "corpus", allow_empty: bool = False) -> list[str]:
+    """Read a corpus file as a flat list of tokens, each line closed by ``</s>``.
+
+    ``what`` names the file in error messages (e.g. "training file").
+    Raises RnnlmpyError for a missing, unreadable, non-UTF-8 or (unless
+    ``allow_empty``) empty file.
+    """
+    text = decode_utf8(read_file_bytes(path, what), path, what)
+    tokens: list[str] = []
+    for line in text_lines(text):
+        tokens.extend(split_tokens(line))
+        tokens.append(SENTENCE_END)
+    if not allow_empty and tokens.count(SENTENCE_END) == len(tokens):
+        raise RnnlmpyError(f"{what} {path!r} is empty (no words)")
+    return tokens

@@ -1,0 +1,322 @@
+"""Training loop of the RNNLM: rnnlm's learning-rate schedule, checkpoints and progress.
+
+The schedule (as in the C++ rnnlm): train an epoch at learning rate ``alpha``,
+score the validation text; if that made validation worse, restore the weights
+of the previous epoch. Once an epoch improves validation log-probability by
+less than the factor ``min_improvement``, halve ``alpha`` after every further
+epoch; the next time that happens, stop.
+
+With ``anti_kasparek = N`` the model file is rewritten every N training words
+with the full training state, and ``train`` on an existing model file resumes
+from it, exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, fields
+from typing import Callable, Optional, TextIO
+
+import numpy as np
+
+from . import kernels
+from .errors import RnnlmpyError
+from .evaluation import FLUSH_VALUE, RESET_VALUE, network_arrays, score_stream
+from .model import RnnlmConfig, RnnlmModel, detect_format, load_model, new_model, save_model
+from .streams import TokenStream, language_model_stream
+from .textio import read_corpus
+from .vocab import build_vocabulary
+
+LOG10_OF_2 = math.log10(2.0)
+PROGRESS_CHUNK = 20_000  # words per kernel call between progress updates
+MIN_CHECKPOINT_WORDS = 10_000  # as rnnlm: -anti-kasparek 1..9999 means 10000
+
+
+@dataclass
+class KernelState:
+    """The training kernel's state between calls (see kernels.train_span)."""
+
+    hidden_prev: np.ndarray  # (H,)
+    recurrent_update: np.ndarray  # (H, H)
+    ring_position: np.ndarray  # (R,) int64
+    ring_input: np.ndarray  # (R, H)
+    ring_hidden: np.ndarray  # (R, H)
+    ring_error: np.ndarray  # (R, H)
+    counters: np.ndarray  # (3,) int64: ring head, ring fill, words done in the epoch
+
+    @classmethod
+    def fresh(cls, config: RnnlmConfig) -> "KernelState":
+        """State at the start of an epoch: empty ring, hidden state flushed (or reset)."""
+        size, dtype = config.hidden_size, config.numpy_dtype
+        ring = config.bptt + config.bptt_block + 1
+        start = RESET_VALUE if config.independent else FLUSH_VALUE
+        return cls(
+            hidden_prev=np.full(size, start, dtype=dtype),
+            recurrent_update=np.zeros((size, size), dtype=dtype),
+            ring_position=np.zeros(ring, dtype=np.int64),
+            ring_input=np.zeros((ring, size), dtype=dtype),
+            ring_hidden=np.zeros((ring, size), dtype=dtype),
+            ring_error=np.zeros((ring, size), dtype=dtype),
+            counters=np.zeros(3, dtype=np.int64),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The state as named arrays (for a checkpoint)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "KernelState":
+        """Rebuild from ``arrays()`` output."""
+        return cls(**{f.name: np.ascontiguousarray(arrays[f.name]) for f in fields(cls)})
+
+
+class ProgressReporter:
+    """Progress and epoch lines on stderr; ``debug`` 0 prints nothing.
+
+    On a terminal (or at debug 2) the running line is redrawn in place.
+    """
+
+    def __init__(self, debug: int = 1, stream: Optional[TextIO] = None):
+        self.debug = debug
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = debug >= 2 or (debug >= 1 and self.stream.isatty())
+        self._last_draw = 0.0
+
+    def message(self, text: str) -> None:
+        """One line of information (debug >= 1)."""
+        if self.debug >= 1:
+            print(text, file=self.stream, flush=True)
+
+    def running(self, epoch: int, alpha: float, entropy: float, fraction: float, words_per_second: float,
+                eta_seconds: float) -> None:
+        """Redraw the in-epoch progress line (at most ~4 times a second)."""
+        now = time.monotonic()
+        if not self.live or now - self._last_draw < 0.25:
+            return
+        self._last_draw = now
+        self.stream.write(f"\rIter: {epoch:3d}  Alpha: {alpha:.6f}  TRAIN entropy: {entropy:.4f}  "
+                          f"Progress: {100 * fraction:6.2f}%  Words/sec: {words_per_second:,.0f}  "
+                          f"ETA: {format_seconds(eta_seconds)}   ")
+        self.stream.flush()
+
+    def epoch_done(self, record: dict) -> None:
+        """The per-epoch line: train/valid entropy, speed and alpha."""
+        if self.debug < 1:
+            return
+        if self.live:
+            self.stream.write("\r" + " " * 110 + "\r")
+        valid = ""
+        if record.get("valid_entropy") is not None:
+            valid = (f"  VALID entropy: {record['valid_entropy']:.4f}  PPL: {record['valid_ppl']:.2f}"
+                     + ("" if record["accepted"] else "  (worse: weights restored)"))
+        print(f"Iter: {record['epoch']:3d}  Alpha: {record['alpha']:.6f}  TRAIN entropy: "
+              f"{record['train_entropy']:.4f}  Words/sec: {record['words_per_second']:,.0f}{valid}  "
+              f"time: {format_seconds(record['seconds'])}", file=self.stream, flush=True)
+
+
+def format_seconds(seconds: float) -> str:
+    """``h:mm:ss`` (or ``m:ss``) for a duration in seconds."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def entropy_bits(log10_sum: float, count: int) -> float:
+    """Cross-entropy in bits per token from a sum of log10 probabilities."""
+    return -log10_sum / LOG10_OF_2 / max(count, 1)
+
+
+def _check_output_path(model_file: str) -> None:
+    folder = os.path.dirname(os.path.abspath(model_file))
+    if not os.path.isdir(folder):
+        raise RnnlmpyError(f"cannot write model {model_file!r}: folder {folder!r} does not exist")
+    if os.path.isdir(model_file):
+        raise RnnlmpyError(f"model path {model_file!r} is a directory")
+
+
+def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmConfig,
+                      reporter: ProgressReporter) -> RnnlmModel:
+    if not os.path.exists(model_file):
+        vocabulary = build_vocabulary(train_tokens, config.class_count, config.old_classes)
+        return new_model(config, vocabulary)
+    if detect_format(model_file) != "rnnlmpy":
+        raise RnnlmpyError(f"{model_file!r} exists and is not an rnnlmpy model; refusing to overwrite it")
+    model = load_model(model_file)
+    if model.training.finished:
+        raise RnnlmpyError(f"model {model_file!r} has finished training ({model.training.epoch} epochs); "
+                           "remove it or choose another -rnnlm path to train anew")
+    if model.training.train_words != len(train_tokens):
+        raise RnnlmpyError(f"model {model_file!r} was trained on {model.training.train_words} words, but the "
+                           f"training file has {len(train_tokens)}; resume with the same training file")
+    reporter.message(f"Resuming {model_file} at epoch {model.training.epoch}, "
+                     f"word {model.training.position} of {len(train_tokens)}")
+    return model
+
+
+def train(train_file: str, model_file: str, valid_file: Optional[str] = None, config: Optional[RnnlmConfig] = None,
+          one_iter: bool = False, max_iter: Optional[int] = None, anti_kasparek: int = 0,
+          alpha: Optional[float] = None, debug: int = 1, log: Optional[TextIO] = None,
+          on_progress: Optional[Callable[[RnnlmModel], None]] = None) -> RnnlmModel:
+    """Train an RNNLM on ``train_file`` and write it to ``model_file``; return the model.
+
+    If ``model_file`` holds an unfinished rnnlmpy model, training resumes from
+    it (its stored settings win over ``config``; ``alpha``, if given, replaces
+    the current learning rate). ``valid_file`` drives the learning-rate
+    schedule and is required unless ``one_iter``. ``on_progress`` is called
+    after every kernel call (about every 20,000 words).
+    """
+    config = config or RnnlmConfig()
+    config.validate()
+    reporter = ProgressReporter(debug, log)
+    if valid_file is None and not one_iter:
+        raise RnnlmpyError("training needs a validation file (-valid FILE), or -one-iter for a single pass")
+    if max_iter is not None and max_iter < 1:
+        raise RnnlmpyError(f"-max-iter must be at least 1 (got {max_iter})")
+    if anti_kasparek < 0:
+        raise RnnlmpyError(f"-anti-kasparek must be 0 (off) or a number of words (got {anti_kasparek})")
+    if 0 < anti_kasparek < MIN_CHECKPOINT_WORDS:
+        anti_kasparek = MIN_CHECKPOINT_WORDS
+    _check_output_path(model_file)
+    train_tokens = read_corpus(train_file, "training file")
+    valid_tokens = read_corpus(valid_file, "validation file") if valid_file is not None else None
+
+    model = _resume_or_create(model_file, train_tokens, config, reporter)
+    config = model.config
+    progress = model.training
+    if alpha is not None:
+        progress.alpha = alpha
+    progress.train_file, progress.train_words = os.path.abspath(train_file), len(train_tokens)
+    progress.valid_file = os.path.abspath(valid_file) if valid_file else ""
+    vocabulary = model.vocabulary
+    train_stream = language_model_stream(vocabulary.encode(train_tokens))
+    valid_stream = language_model_stream(vocabulary.encode(valid_tokens)) if valid_tokens is not None else None
+    if valid_stream is not None and not np.any(valid_stream.targets >= 0):
+        raise RnnlmpyError(f"validation file {valid_file!r} has no word of the training vocabulary")
+    reporter.message(f"Vocab size: {vocabulary.size}  classes: {vocabulary.class_count}  "
+                     f"hidden: {config.hidden_size} ({config.activation})  bptt: {config.bptt}  "
+                     f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
+    reporter.message(f"Words in train file: {len(train_stream)}")
+
+    if model.resume_state and progress.position > 0:
+        state = KernelState.from_arrays({k[len("kernel/"):]: v for k, v in model.resume_state.items()
+                                         if k.startswith("kernel/")})
+        backup = {k[len("backup/"):]: v.copy() for k, v in model.resume_state.items() if k.startswith("backup/")}
+    else:
+        state = KernelState.fresh(config)
+        backup = _snapshot(model)
+    model.resume_state = {}
+
+    while not progress.finished:
+        if max_iter is not None and progress.epoch >= max_iter:
+            progress.finished = True
+            break
+        if progress.position == 0:
+            state = KernelState.fresh(config)
+            progress.epoch_log10, progress.epoch_scored = 0.0, 0
+        seconds, words = _train_epoch(model, train_stream, state, backup, model_file, anti_kasparek, reporter,
+                                      on_progress)
+        record = {
+            "epoch": progress.epoch,
+            "alpha": progress.alpha,
+            "train_entropy": entropy_bits(progress.epoch_log10, progress.epoch_scored),
+            "words_per_second": words / max(seconds, 1e-9),
+            "seconds": seconds,
+            "valid_entropy": None,
+            "valid_ppl": None,
+            "accepted": True,
+        }
+        progress.position = 0
+        if one_iter:
+            progress.finished = True
+            progress.history.append(record)
+            reporter.epoch_done(record)
+            break
+        valid_log10, valid_scored, final_hidden = _validate(model, valid_stream)
+        model.hidden_state = final_hidden
+        record["valid_entropy"] = entropy_bits(valid_log10, valid_scored)
+        record["valid_ppl"] = 10.0 ** (-valid_log10 / valid_scored)
+        record["accepted"] = bool(valid_log10 >= progress.last_valid_log10)
+        if record["accepted"]:
+            backup = _snapshot(model)
+        else:
+            _restore(model, backup)
+        stop = False
+        if valid_log10 * config.min_improvement < progress.last_valid_log10:
+            if progress.halving:
+                stop = True
+            else:
+                progress.halving = True
+        if progress.halving and not stop:
+            progress.alpha /= 2
+        progress.last_valid_log10 = valid_log10
+        progress.history.append(record)
+        reporter.epoch_done(record)
+        if stop:
+            progress.finished = True
+        else:
+            progress.epoch += 1
+            save_model(model, model_file)
+    save_model(model, model_file)
+    return model
+
+
+def _snapshot(model: RnnlmModel) -> dict[str, np.ndarray]:
+    arrays = {name: value.copy() for name, value in model.weights().items()}
+    arrays["hidden_state"] = model.hidden_state.copy()
+    return arrays
+
+
+def _restore(model: RnnlmModel, backup: dict[str, np.ndarray]) -> None:
+    for name, value in backup.items():
+        getattr(model, name)[...] = value
+
+
+def _train_epoch(model: RnnlmModel, stream: TokenStream, state: KernelState, backup: dict[str, np.ndarray],
+                 model_file: str, anti_kasparek: int, reporter: ProgressReporter,
+                 on_progress: Optional[Callable[[RnnlmModel], None]]) -> tuple[float, int]:
+    """Train from ``model.training.position`` to the end of the stream; return (seconds, words trained)."""
+    config, progress = model.config, model.training
+    total = len(stream)
+    activation = kernels.ACTIVATIONS[config.activation]
+    dtype = config.numpy_dtype
+    started = time.perf_counter()
+    first_position = progress.position
+    next_checkpoint = progress.position + anti_kasparek if anti_kasparek else total
+    while progress.position < total:
+        stop = min(total, progress.position + PROGRESS_CHUNK, next_checkpoint)
+        log10_sum, scored = kernels.train_span(
+            *network_arrays(model), stream.feature_ptr, stream.feature_ids, stream.targets, stream.boundaries,
+            progress.position, stop, state.hidden_prev, state.recurrent_update, state.ring_position,
+            state.ring_input, state.ring_hidden, state.ring_error, state.counters,
+            dtype(progress.alpha), config.beta, config.gradient_cutoff, config.bptt, config.bptt_block,
+            activation, config.independent, RESET_VALUE)
+        progress.position = stop
+        progress.epoch_log10 += log10_sum
+        progress.epoch_scored += scored
+        elapsed = time.perf_counter() - started
+        speed = (stop - first_position) / max(elapsed, 1e-9)
+        reporter.running(progress.epoch, progress.alpha, entropy_bits(progress.epoch_log10, progress.epoch_scored),
+                         stop / total, speed, (total - stop) / max(speed, 1e-9))
+        if stop == next_checkpoint and stop < total:
+            model.resume_state = {**{f"kernel/{k}": v for k, v in state.arrays().items()},
+                                  **{f"backup/{k}": v for k, v in backup.items()}}
+            save_model(model, model_file)
+            model.resume_state = {}
+            next_checkpoint = stop + anti_kasparek
+        if on_progress is not None:
+            on_progress(model)
+    return time.perf_counter() - started, total - first_position
+
+
+def _validate(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.ndarray]:
+    """Sum of log10 P over the scored validation tokens, their number, and the final state."""
+    start = np.full(model.config.hidden_size, RESET_VALUE if model.config.independent else FLUSH_VALUE)
+    probabilities, hidden = score_stream(model, stream, start)
+    scored = stream.targets >= 0
+    return float(np.sum(np.log10(np.maximum(probabilities[scored], 1e-300)))), int(np.count_nonzero(scored)), hidden
