@@ -245,7 +245,7 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     known = {f.name for f in fields(TrainingProgress)}
     training = TrainingProgress(**{k: v for k, v in header["training"].items() if k in known})
     words = bytes(arrays["words"]).decode("utf-8").split("\n")
-    vocabulary = vocabulary_from_classes(words, arrays["counts"], arrays["word_class"], config.class_count)
+    vocabulary = vocabulary_from_classes(words, arrays["counts"], arrays["word_class"])
     model = RnnlmModel(
         config=config,
         vocabulary=vocabulary,
@@ -258,7 +258,7 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     expected = {
         "input_weights": (vocab_size, hidden_size),
         "recurrent": (hidden_size, hidden_size),
-        "class_weights": (config.class_count, hidden_size),
+        "class_weights": (vocabulary.class_count, hidden_size),
         "output_weights": (vocab_size, hidden_size),
     }
     for name, shape in expected.items():

@@ -104,15 +104,20 @@ def build_vocabulary(tokens: list[str], class_count: int, old_classes: bool = Fa
     words = [words[i] for i in order]
     counts = counts[order]
     word_class = assign_classes(counts, class_count, old_classes)
-    return vocabulary_from_classes(words, counts, word_class, class_count)
+    return vocabulary_from_classes(words, counts, word_class)
 
 
-def vocabulary_from_classes(words: list[str], counts: np.ndarray, word_class: np.ndarray, class_count: int) -> Vocabulary:
-    """Assemble a Vocabulary from per-word classes that form contiguous index ranges."""
+def vocabulary_from_classes(words: list[str], counts: np.ndarray, word_class: np.ndarray) -> Vocabulary:
+    """Assemble a Vocabulary from per-word classes numbered 0, 1, 2, ... over contiguous index ranges.
+
+    Unlike rnnlm, there are no empty classes: asking for more classes than
+    words gives one class per word, so no probability mass is lost.
+    """
     word_class = np.asarray(word_class, dtype=np.int32)
-    if len(word_class) > 1 and np.any(np.diff(word_class) < 0):
-        raise RnnlmpyError("word classes must be contiguous index ranges")
-    classes = np.arange(class_count)
+    steps = np.diff(word_class)
+    if len(word_class) == 0 or word_class[0] != 0 or np.any((steps != 0) & (steps != 1)):
+        raise RnnlmpyError("word classes must be numbered 0, 1, 2, ... over contiguous index ranges")
+    classes = np.arange(int(word_class[-1]) + 1)
     class_start = np.searchsorted(word_class, classes, side="left").astype(np.int32)
     class_end = np.searchsorted(word_class, classes, side="right").astype(np.int32)
     return Vocabulary(list(words), np.asarray(counts, dtype=np.int64), word_class, class_start, class_end)

@@ -46,7 +46,7 @@ def tiny_model(vocab_size=7, hidden_size=5, class_sizes=(1, 2, 4), dtype="float6
     assert sum(class_sizes) == vocab_size
     word_class = np.repeat(np.arange(len(class_sizes)), class_sizes)
     words = ["</s>"] + [f"w{i}" for i in range(1, vocab_size)]
-    vocabulary = vocabulary_from_classes(words, np.arange(vocab_size, 0, -1), word_class, len(class_sizes))
+    vocabulary = vocabulary_from_classes(words, np.arange(vocab_size, 0, -1), word_class)
     config = RnnlmConfig(hidden_size=hidden_size, class_count=len(class_sizes), dtype=dtype, rand_seed=seed,
                          activation=activation)
     model = new_model(config, vocabulary)

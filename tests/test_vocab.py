@@ -3,7 +3,7 @@ import pytest
 
 from rnnlmpy.errors import RnnlmpyError
 from rnnlmpy.textio import read_corpus, split_tokens
-from rnnlmpy.vocab import assign_classes, build_vocabulary
+from rnnlmpy.vocab import assign_classes, build_vocabulary, vocabulary_from_classes
 
 from conftest import write_text
 
@@ -78,3 +78,14 @@ def test_unknown_words_map_to_unk_only_when_present():
 def test_empty_file_is_an_error(tmp_path):
     with pytest.raises(RnnlmpyError, match="empty"):
         read_corpus(write_text(tmp_path / "e.txt", ["", "  "]))
+
+
+def test_more_classes_than_words_leaves_no_empty_class():
+    vocabulary = build_vocabulary("a b </s> c a </s>".split(), class_count=100)
+    assert vocabulary.class_count == vocabulary.size == 4
+    assert np.all(vocabulary.class_end > vocabulary.class_start)
+
+
+def test_gaps_in_class_numbers_are_rejected():
+    with pytest.raises(RnnlmpyError, match="contiguous"):
+        vocabulary_from_classes(["</s>", "a", "b"], np.array([1, 1, 1]), np.array([0, 2, 2]))

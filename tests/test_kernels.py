@@ -1,0 +1,147 @@
+"""Numba kernels against the slow NumPy reference, and gradients against finite differences."""
+
+import numpy as np
+import pytest
+
+from rnnlmpy import kernels, reference
+from rnnlmpy.evaluation import network_arrays, score_stream
+from rnnlmpy.streams import language_model_stream
+from rnnlmpy.training import KernelState
+
+from conftest import tiny_model
+
+WORDS = np.array([3, 1, 4, 1, 5, 6, 2, 0, 6, 5, 3, 5, 0, 2, 1], dtype=np.int32)
+BLOCKS = ("input_weights", "recurrent", "class_weights", "output_weights")
+
+
+def params_of(model):
+    return {name: array.astype(np.float64) for name, array in model.weights().items()}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "elu"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scoring_kernel_matches_reference(activation, dtype):
+    model = tiny_model(dtype=dtype, activation=activation)
+    words = WORDS.copy()
+    words[4] = -1  # an OOV: no input feature at the next position, no score here
+    stream = language_model_stream(words)
+    probabilities, final = score_stream(model, stream, model.hidden_state)
+    expected, hiddens, _ = reference.forward(params_of(model), model.vocabulary.word_class, stream,
+                                             model.hidden_state, activation)
+    tolerance = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(probabilities, expected, rtol=tolerance * 10, atol=tolerance)
+    np.testing.assert_allclose(final, hiddens[-1], atol=tolerance)
+    assert probabilities[4] == 0.0
+
+
+def test_independent_mode_resets_after_sentence_end():
+    model = tiny_model()
+    model.config.independent = True
+    stream = language_model_stream(WORDS)
+    probabilities, _ = score_stream(model, stream, np.full(5, 1.0))
+    expected, _, _ = reference.forward(params_of(model), model.vocabulary.word_class, stream, np.full(5, 1.0),
+                                       independent=True, reset_value=1.0)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-12)
+    # the sentence after </s> scores the same whatever came before it
+    alone = language_model_stream(WORDS[8:])
+    again, _ = score_stream(model, alone, np.full(5, 1.0))
+    np.testing.assert_allclose(probabilities[8:], again, rtol=1e-12)
+
+
+@pytest.mark.parametrize("class_sizes", [(7,), (1, 2, 4), (1, 1, 1, 1, 1, 1, 1), (3, 3, 1)])
+def test_class_softmax_sums_to_one_over_the_vocabulary(class_sizes):
+    model = tiny_model(class_sizes=class_sizes)
+    distribution = np.zeros(7)
+    arrays = network_arrays(model)
+    kernels.output_distribution(arrays[2], arrays[3], arrays[5], arrays[6], np.random.default_rng(1).random(5),
+                                distribution)
+    assert distribution.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.all(distribution > 0)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "elu"])
+def test_reference_gradient_matches_finite_differences(activation):
+    model = tiny_model(activation=activation)
+    stream = language_model_stream(WORDS)
+    params, word_class, start = params_of(model), model.vocabulary.word_class, model.hidden_state
+    analytic = reference.gradients(params, word_class, stream, start, activation)
+    rng = np.random.default_rng(2)
+    step = 1e-6
+    for name in BLOCKS:
+        for _ in range(12):
+            index = tuple(rng.integers(0, n) for n in params[name].shape)
+            plus = {k: v.copy() for k, v in params.items()}
+            minus = {k: v.copy() for k, v in params.items()}
+            plus[name][index] += step
+            minus[name][index] -= step
+            numeric = (reference.log_likelihood(plus, word_class, stream, start, activation)
+                       - reference.log_likelihood(minus, word_class, stream, start, activation)) / (2 * step)
+            assert analytic[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (name, index)
+
+
+def run_training_kernel(model, stream, alpha, bptt, bptt_block, cutoff=0.0, beta=0.0, start=None):
+    config = model.config
+    config.bptt, config.bptt_block = bptt, bptt_block
+    state = KernelState.fresh(config)
+    state.hidden_prev[:] = model.hidden_state if start is None else start
+    return kernels.train_span(*network_arrays(model), stream.feature_ptr, stream.feature_ids, stream.targets,
+                              stream.boundaries, 0, len(stream), state.hidden_prev, state.recurrent_update,
+                              state.ring_position, state.ring_input, state.ring_hidden, state.ring_error,
+                              state.counters, alpha, beta, cutoff, bptt, bptt_block,
+                              kernels.ACTIVATIONS[config.activation], False, 1.0)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_training_step_follows_the_full_bptt_gradient(activation):
+    """One BPTT block spanning the whole stream: the update is alpha times the exact gradient."""
+    model = tiny_model(activation=activation)
+    stream = language_model_stream(WORDS)
+    before = params_of(model)
+    expected = reference.gradients(before, model.vocabulary.word_class, stream, model.hidden_state, activation)
+    alpha = 1e-7
+    log10_sum, scored = run_training_kernel(model, stream, alpha, bptt=len(WORDS), bptt_block=len(WORDS))
+    assert scored == len(WORDS)
+    probabilities, _, _ = reference.forward(before, model.vocabulary.word_class, stream, model.hidden_state,
+                                            activation)
+    assert log10_sum == pytest.approx(np.sum(np.log10(probabilities)), rel=1e-6)
+    for name in BLOCKS:
+        update = (getattr(model, name) - before[name]) / alpha
+        np.testing.assert_allclose(update, expected[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_truncated_bptt_limits_how_far_errors_travel():
+    """With bptt 0 (plain backprop) the recurrent update uses only one step per position."""
+    model = tiny_model()
+    stream = language_model_stream(WORDS[:3])
+    before = params_of(model)
+    run_training_kernel(model, stream, 1e-7, bptt=0, bptt_block=1)
+    plain = (model.recurrent - before["recurrent"]) / 1e-7
+    full = reference.gradients(before, model.vocabulary.word_class, stream, model.hidden_state)["recurrent"]
+    assert not np.allclose(plain, full, rtol=1e-3)  # truncation really cuts the gradient
+    # ...and equals the sum of one-step gradients, computed from the reference hidden states
+    _, hiddens, inputs = reference.forward(before, model.vocabulary.word_class, stream, model.hidden_state)
+    one_step = np.zeros_like(plain)
+    for t in range(3):
+        single = language_model_stream(WORDS[t:t + 1])
+        single.feature_ids[:] = WORDS[t - 1] if t > 0 else 0
+        one_step += reference.gradients(before, model.vocabulary.word_class, single, inputs[t])["recurrent"]
+    np.testing.assert_allclose(plain, one_step, rtol=1e-4, atol=1e-7)
+
+
+def test_gradient_cutoff_clamps_back_propagated_errors():
+    model = tiny_model()
+    stream = language_model_stream(WORDS)
+    reference_model = tiny_model()
+    run_training_kernel(model, stream, 0.5, bptt=3, bptt_block=4, cutoff=1e-3)
+    run_training_kernel(reference_model, stream, 0.5, bptt=3, bptt_block=4, cutoff=0.0)
+    clipped = np.abs(model.recurrent - tiny_model().recurrent).max()
+    unclipped = np.abs(reference_model.recurrent - tiny_model().recurrent).max()
+    assert clipped < unclipped / 10
+
+
+def test_l2_decay_shrinks_weights_every_tenth_word():
+    model, plain = tiny_model(), tiny_model()
+    stream = language_model_stream(np.tile(WORDS, 2))
+    run_training_kernel(model, stream, 0.1, bptt=2, bptt_block=5, beta=0.05)
+    run_training_kernel(plain, stream, 0.1, bptt=2, bptt_block=5, beta=0.0)
+    assert np.abs(model.class_weights).sum() < np.abs(plain.class_weights).sum()
