@@ -70,7 +70,7 @@ def pattern_corpus(sentences: int, seed: int) -> list[str]:
     lines = []
     for _ in range(sentences):
         opener = rng.choice(["alpha", "beta", "gamma"])
-        middle = rng.choice(["x", "y", "z", "u", "v"], size=rng.integers(2, 5))
+        middle = rng.choice(["x", "y", "z", "u", "v"], size=rng.integers(1, 4))
         closer = {"alpha": "one", "beta": "two", "gamma": "three"}[opener]
         lines.append(" ".join([opener, *middle, closer]))
     return lines
