@@ -135,8 +135,8 @@ def main(argv=None) -> None:
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:
-        context = f"rnnlmpy {error.ctx.info_name}" if getattr(error, "ctx", None) and error.ctx.info_name \
-            else "rnnlmpy"
+        command = getattr(getattr(error, "ctx", None), "info_name", None)
+        context = f"rnnlmpy {command}" if command and command != "rnnlmpy" else "rnnlmpy"
         message = " ".join(error.format_message().split())
         print(f"{context}: error: {message}", file=sys.stderr)
         sys.exit(2)
