@@ -251,6 +251,15 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
     ring_error[:] = 0
 
 
+@njit(cache=True)
+def largest_class_size(class_start, class_end):
+    """Number of output rows in the largest class (at least 1)."""
+    largest = 1
+    for c in range(class_start.shape[0]):
+        largest = max(largest, class_end[c] - class_start[c])
+    return largest
+
+
 @njit(cache=True, fastmath=True)
 def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                feature_ptr, feature_ids, targets, boundaries, begin, end,
@@ -278,10 +287,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     delta = np.empty(size, dtype=hidden_prev.dtype)
     carry = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
-    largest_class = 1
-    for c in range(class_start.shape[0]):
-        largest_class = max(largest_class, class_end[c] - class_start[c])
-    word_probabilities = np.empty(largest_class, dtype=hidden_prev.dtype)
+    word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=hidden_prev.dtype)
     log10_sum = 0.0
     scored = 0
     for t in range(begin, end):
@@ -346,10 +352,7 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
     size = hidden_prev.shape[0]
     hidden = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
-    largest_class = 1
-    for c in range(class_start.shape[0]):
-        largest_class = max(largest_class, class_end[c] - class_start[c])
-    word_probabilities = np.empty(largest_class, dtype=hidden_prev.dtype)
+    word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=hidden_prev.dtype)
     for t in range(begin, end):
         hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
                        hidden, activation)
