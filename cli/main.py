@@ -13,9 +13,13 @@ import time
 import click
 
 import rnnlmpy
+from rnnlmpy.arpa import read_arpa, write_arpa
+from rnnlmpy.compare import compare_models, format_table
 from rnnlmpy.errors import RnnlmpyError
 from rnnlmpy.evaluation import PerplexityResult, evaluate_file
+from rnnlmpy.interpolate import Interpolation, interpolate, ngram_token_probabilities, read_lm_prob, tune_lambda
 from rnnlmpy.model import RnnlmConfig, load_model
+from rnnlmpy.ngram import NgramScores, read_sentences, score_sentences, train_ngram
 from rnnlmpy.training import train as train_model
 
 CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
@@ -113,19 +117,200 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
         run_test(load_model(model_file) if model is None else model, test_file, debug)
 
 
+class LambdaType(click.ParamType):
+    """A weight in [0, 1], or "auto" (tuned on the validation text)."""
+
+    name = "LAMBDA|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) or value == "auto":
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if not 0.0 <= number <= 1.0:
+            self.fail(f"{number} is not between 0 and 1", param, ctx)
+        return number
+
+
 @cli.command(context_settings=CONTEXT)
 @option("rnnlm", "model_file", metavar="FILE", required=True, help="Model file.")
 @option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
+@option("ngram", "arpa_file", metavar="ARPA", help="Interpolate with this n-gram model (ARPA file).")
+@option("lm-prob", "lm_prob_file", metavar="FILE",
+        help="Interpolate with another model's per-token probabilities (rnnlm's format: one per line).")
+@option("lambda", "lam", type=LambdaType(), default=None,
+        help="Weight of the RNN in the interpolation, or 'auto' to tune it by EM on -valid  [default: 0.5]")
+@option("valid", "valid_file", metavar="FILE", help="Text on which -lambda auto tunes the weight.")
 @option("debug", type=click.IntRange(0, 2), default=1, show_default=True,
         help="2: also one 'index<TAB>probability<TAB>word' line per token.")
-def ppl(model_file, test_file, debug):
-    """Perplexity of a model on a text.
+def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, debug):
+    """Perplexity of a model on a text, alone or interpolated with an n-gram.
+
+    \b
+    Examples:
+      rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt
+      rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt -ngram kn5.arpa -lambda auto -valid ptb.valid.txt
+    """
+    if arpa_file and lm_prob_file:
+        raise RnnlmpyError("give either -ngram or -lm-prob, not both")
+    other_given = bool(arpa_file or lm_prob_file)
+    if lam is not None and not other_given:
+        raise RnnlmpyError("-lambda needs another model to interpolate with (-ngram ARPA or -lm-prob FILE)")
+    if lam == "auto" and not (valid_file and arpa_file):
+        raise RnnlmpyError("-lambda auto needs -ngram ARPA and -valid FILE to tune the weight on")
+    model = load_model(model_file)
+    if not other_given:
+        run_test(model, test_file, debug)
+        return
+    started = time.perf_counter()
+    ngram_model = read_arpa(arpa_file) if arpa_file else None
+    result = evaluate_file(model, test_file)
+    if ngram_model is not None:
+        other = ngram_token_probabilities(ngram_model, result.tokens)
+    else:
+        other = read_lm_prob(lm_prob_file, len(result.tokens))
+    if lam == "auto":
+        valid = evaluate_file(model, valid_file)
+        lam = tune_lambda(valid.probabilities, valid.word_ids >= 0,
+                          ngram_token_probabilities(ngram_model, valid.tokens))
+        if debug >= 1:
+            click.echo(f"lambda tuned by EM on {valid_file}: {lam:.4f}", err=True)
+    elif lam is None:
+        lam = 0.5
+    mixed = interpolate(result.probabilities, result.word_ids >= 0, other, lam)
+    print_interpolation(result, other, mixed, debug, time.perf_counter() - started)
+
+
+def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, debug: int, seconds: float) -> None:
+    """rnnlm's report for an interpolated test (its -lm-prob lines), plus counts."""
+    out = sys.stdout
+    if debug >= 2:
+        out.write("Index   P(NET)          P(LM)           Word\n" + "-" * 50 + "\n")
+        lines = []
+        for word_id, probability, q, token in zip(result.word_ids.tolist(), result.probabilities.tolist(),
+                                                   other.tolist(), result.tokens):
+            lines.append(f"{word_id}\t{probability:.10f}\t{q:.10f}\t{token}\n" if word_id >= 0
+                         else "-1\t0\t\t0\t\tOOV\n")
+        out.write("".join(lines))
+    out.write(f"test log probability: {mixed.rnn_log10:f}\n")
+    out.write(f"test log probability given by other lm: {mixed.other_log10:f}\n")
+    out.write(f"test log probability {mixed.lam:f}*rnn + {1 - mixed.lam:f}*other_lm: {mixed.combined_log10:f}\n")
+    out.write(f"PPL net: {mixed.rnn_ppl:f}\n")
+    out.write(f"PPL other: {mixed.other_ppl:f}\n")
+    out.write(f"PPL combine: {mixed.combined_ppl:f}\n")
+    out.write(f"words: {mixed.counted}\n")
+    out.write(f"OOV: {mixed.rnn_oov} scored by the other model only (RNN counted as 10^-8), "
+              f"{mixed.skipped} unknown to both (excluded)\n")
+    out.flush()
+    if debug >= 1:
+        click.echo(f"scored {len(result.tokens):,} tokens with both models in {seconds:.2f} s", err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@option("train", "train_file", metavar="FILE", help="Build a model from this text.")
+@option("order", type=int, default=3, show_default=True, help="N-gram order (1-7).")
+@option("arpa", "arpa_out", metavar="FILE", help="Write the built model here (ARPA format).")
+@option("lm", "arpa_in", metavar="FILE", help="Read this ARPA model (SRILM, KenLM, IRSTLM or rnnlmpy).")
+@option("test", "test_file", metavar="FILE", help="Score this text, SRILM-style.")
+@option("debug", type=click.IntRange(0, 2), default=0, show_default=True,
+        help="1: discounts and timing on stderr; 2: also one line per word, per sentence.")
+def ngram(train_file, order, arpa_out, arpa_in, test_file, debug):
+    """Interpolated modified Kneser-Ney n-grams: build, write ARPA, score.
+
+    \b
+    Examples:
+      rnnlmpy ngram -train ptb.train.txt -order 5 -arpa kn5.arpa
+      rnnlmpy ngram -lm kn5.arpa -test ptb.test.txt
+    """
+    if bool(train_file) == bool(arpa_in):
+        raise RnnlmpyError("give either -train FILE (to build a model) or -lm ARPA (to read one)")
+    if train_file and not (arpa_out or test_file):
+        raise RnnlmpyError("nothing to do: add -arpa FILE to write the model and/or -test FILE to score")
+    if arpa_in and not test_file:
+        raise RnnlmpyError("nothing to do with -lm: add -test FILE")
+    if test_file:
+        sentences = read_sentences(test_file, "test file")
+    started = time.perf_counter()
+    if train_file:
+        model, discounts = train_ngram(train_file, order)
+        if debug >= 1:
+            for n, values in enumerate(discounts, start=1):
+                click.echo(f"order {n}: {len(model.orders[n - 1]):,} n-grams, discounts D1 {values[1]:.4f} "
+                           f"D2 {values[2]:.4f} D3+ {values[3]:.4f}", err=True)
+        if arpa_out:
+            write_arpa(model, arpa_out)
+        if debug >= 1:
+            click.echo(f"built in {time.perf_counter() - started:.2f} s", err=True)
+    else:
+        model = read_arpa(arpa_in)
+        if debug >= 1:
+            click.echo(f"loaded {arpa_in} in {time.perf_counter() - started:.2f} s", err=True)
+    if test_file:
+        started = time.perf_counter()
+        scores = score_sentences(model, sentences)
+        seconds = time.perf_counter() - started
+        print_ngram_scores(test_file, sentences, scores, debug)
+        if debug >= 1:
+            click.echo(f"scored {len(scores.tokens):,} tokens in {seconds:.3f} s "
+                       f"({len(scores.tokens) / max(seconds, 1e-9):,.0f} words/s)", err=True)
+
+
+def print_ngram_scores(test_file: str, sentences, scores: NgramScores, debug: int) -> None:
+    """SRILM's ``ngram -ppl`` report (per-word lines with -debug 2)."""
+    out = []
+    if debug >= 2:
+        position = 0
+        for sentence in sentences:
+            out.append(" ".join(sentence) + "\n")
+            previous = "<s>"
+            start = position
+            for token in (*sentence, "</s>"):
+                log10_prob = scores.log10_prob[position]
+                context = previous + (" ..." if position > start else " ")
+                if scores.is_oov[position]:
+                    out.append(f"\tp( {token} | {context}) \t= [OOV] 0 [ -inf ]\n")
+                else:
+                    order = scores.matched_order[position]
+                    out.append(f"\tp( {token} | {context}) \t= [{order}gram] {10 ** log10_prob:.6g} "
+                               f"[ {log10_prob:.6g} ]\n")
+                previous = token
+                position += 1
+            part = scores.log10_prob[start:position]
+            oov = scores.is_oov[start:position]
+            logprob = float(part[~oov].sum())
+            words = len(sentence) - int(oov.sum())
+            out.append(f"1 sentences, {len(sentence)} words, {int(oov.sum())} OOVs\n")
+            out.append(f"0 zeroprobs, logprob= {logprob:.6g} ppl= {10 ** (-logprob / max(words + 1, 1)):.6g} "
+                       f"ppl1= {10 ** (-logprob / max(words, 1)):.6g}\n\n")
+    out.append(f"file {test_file}: {scores.sentences} sentences, {scores.words} words, {scores.oovs} OOVs\n")
+    out.append(f"0 zeroprobs, logprob= {scores.logprob:.6f} ppl= {scores.ppl:.6f} ppl1= {scores.ppl1:.6f}\n")
+    sys.stdout.write("".join(out))
+    sys.stdout.flush()
+
+
+@cli.command(context_settings=CONTEXT)
+@option("train", "train_file", metavar="FILE", required=True, help="Training text for the n-grams.")
+@option("valid", "valid_file", metavar="FILE", required=True, help="Validation text (tunes the interpolation).")
+@option("test", "test_file", metavar="FILE", required=True, help="Test text.")
+@option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN model to include (repeatable).")
+@option("orders", default="3,5", show_default=True, help="Comma-separated n-gram orders to build.")
+def compare(train_file, valid_file, test_file, rnn_files, orders):
+    """One table: KN n-grams, RNN models and RNN+KN interpolation (valid/test PPL, size, time).
 
     \b
     Example:
-      rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt
+      rnnlmpy compare -train ptb.train.txt -valid ptb.valid.txt -test ptb.test.txt -rnnlm ptb.model
     """
-    run_test(load_model(model_file), test_file, debug)
+    try:
+        order_list = tuple(sorted({int(value) for value in orders.split(",")}))
+    except ValueError:
+        raise RnnlmpyError(f"-orders must be comma-separated integers (got {orders!r})") from None
+    for order in order_list:
+        if not 1 <= order <= 7:
+            raise RnnlmpyError(f"-orders: each order must be between 1 and 7 (got {order})")
+    click.echo(format_table(compare_models(train_file, valid_file, test_file, list(rnn_files), order_list)))
 
 
 def main(argv=None) -> None:

@@ -187,11 +187,18 @@ def write_atomically(path: str, write) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def detect_format(path: str) -> str:

@@ -167,22 +167,21 @@ def count_ngrams(stream: SentenceStream, order: int, vocab_size: int) -> list[Ng
 # ---------------------------------------------------------------- estimation
 
 def kneser_ney_discounts(counts: np.ndarray) -> np.ndarray:
-    """[0, D1, D2, D3+] from the count-of-counts of ``counts`` (Chen & Goodman's estimates).
+    """[0, D1, D2, D3+] from the count-of-counts n1..n4 of ``counts`` (Chen & Goodman's estimates).
 
-    With too little data for an estimate (a count-of-count is 0) the discounts fall
-    back to the single absolute discount n1 / (n1 + 2 n2), clamped to [0, 1].
+    Where the data are too few for the estimates (n1, n2 or n3 is 0) or one falls
+    outside (0, k], every count gets the single discount Y = n1 / (n1 + 2 n2)
+    (0.5 when even that is undefined); SRILM and KenLM stop with an error there.
     """
     n1, n2, n3, n4 = (int(np.count_nonzero(counts == k)) for k in (1, 2, 3, 4))
-    if n1 == 0 or n2 == 0:
-        return np.array([0.0, 0.5, 0.5, 0.5]) if n1 == 0 else np.array([0.0, 1.0, 1.0, 1.0])
+    if n1 == 0 and n2 == 0:
+        return np.array([0.0, 0.5, 0.5, 0.5])
     y = n1 / (n1 + 2 * n2)
-    absolute = min(max(y, 0.0), 1.0)
-    if n3 == 0 or n4 == 0:
-        return np.array([0.0, absolute, absolute, absolute])
-    discounts = np.array([0.0, 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3])
-    if np.any(discounts[1:] <= 0) or np.any(discounts[1:] > np.arange(1, 4)):
-        return np.array([0.0, absolute, absolute, absolute])
-    return discounts
+    if n1 > 0 and n2 > 0 and n3 > 0:
+        estimates = np.array([1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3])
+        if np.all(estimates > 0) and np.all(estimates <= np.arange(1, 4)):
+            return np.concatenate([[0.0], estimates])
+    return np.array([0.0, y, y, y])
 
 
 def estimate_kneser_ney(counted: list[NgramCounts], vocab_size: int, start_id: int) -> tuple[list[NgramOrder], list]:
