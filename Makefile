@@ -32,9 +32,10 @@ demo: $(STAMP)
 	    -hidden 15 -class 100 -bptt 4 -bptt-block 10 -rand-seed 1 && \
 	$(BIN)/rnnlmpy ppl -rnnlm demo/example.model -test $$CORPUS/test.txt
 
-## Speed and memory on PTB (training words/s, ppl words/s, compile time, peak memory).
+## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring.
 bench: $(STAMP)
 	$(BIN)/python tools/bench_rnnlm.py
+	$(BIN)/python tools/bench_ngram.py
 
 clean:
 	rm -rf $(VENV) demo bench-results build *.egg-info

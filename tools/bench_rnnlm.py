@@ -63,17 +63,26 @@ def compile_times(corpus: str, workdir: str) -> dict:
     return times
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_arguments(description: str, extra) -> tuple[argparse.Namespace, str]:
+    """Common benchmark arguments (--corpus, --out, plus ``extra(parser)``); returns (args, PTB folder)."""
+    parser = argparse.ArgumentParser(description=description.split("\n")[0])
     parser.add_argument("--corpus", default=None, help="folder with ptb.{train,valid,test}.txt")
-    parser.add_argument("--hidden", type=int, default=100)
-    parser.add_argument("--classes", type=int, default=100)
-    parser.add_argument("--out", default="bench-results")
+    parser.add_argument("--out", default="bench-results", help="folder for the JSON results")
+    extra(parser)
     args = parser.parse_args()
     corpus = args.corpus or locate.find_corpus("ptb")
     if corpus is None:
         sys.exit("PTB not found: run `make corpora` or pass --corpus")
     os.makedirs(args.out, exist_ok=True)
+    return args, corpus
+
+
+def main() -> int:
+    def extra(parser):
+        parser.add_argument("--hidden", type=int, default=100)
+        parser.add_argument("--classes", type=int, default=100)
+
+    args, corpus = parse_arguments(__doc__, extra)
     results = {"machine": os.uname().machine, "cpus": os.cpu_count(), "hidden": args.hidden,
                "classes": args.classes}
     with tempfile.TemporaryDirectory() as workdir:
