@@ -8,6 +8,7 @@ separated by spaces or tabs; probabilities and backoff weights are log10.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 
@@ -58,6 +59,16 @@ def write_arpa(model: NgramModel, path: str) -> None:
 
 def read_arpa(path: str) -> NgramModel:
     """Read an ARPA file; raise RnnlmpyError naming the file and line for anything malformed."""
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small lists: the cyclic collector would triple the reading time
+    try:
+        return _read_arpa(path)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_arpa(path: str) -> NgramModel:
     text = decode_utf8(read_file_bytes(path, "ARPA file"), path, "ARPA file")
     lines = text.split("\n")
     name = os.path.basename(path)
@@ -86,80 +97,81 @@ def read_arpa(path: str) -> NgramModel:
     words: list[str] = []
     word_index: dict[str, int] = {}
     orders: list[NgramOrder] = []
-    previous_index: dict[str, int] = {}
     for order in range(1, len(declared) + 1):
         while number < len(lines) and not lines[number].strip():
             number += 1
-        if number >= len(lines) or not SECTION.match(lines[number].strip()) or \
-                int(SECTION.match(lines[number].strip()).group(1)) != order:
+        header = SECTION.match(lines[number].strip()) if number < len(lines) else None
+        if header is None or int(header.group(1)) != order:
             found = lines[number].strip()[:40] if number < len(lines) else "end of file"
             raise fail(number + 1, f"expected the \\{order}-grams: section, found {found!r}")
         number += 1
         first_line = number + 1
-        entries = []
+        entries = []  # (line number, fields)
         while number < len(lines):
             line = lines[number]
-            stripped = line.strip()
-            if not stripped:
-                number += 1
-                continue
-            if stripped.startswith("\\"):
+            if line.startswith("\\") or line.strip().startswith("\\"):
                 break
-            entries.append((number + 1, line))
+            fields = line.replace("\t", " ").split(" ")
+            if "" in fields:
+                fields = [f for f in fields if f]
+            if fields:
+                entries.append((number + 1, fields))
             number += 1
         if len(entries) != declared[order]:
             raise fail(first_line, f"\\data\\ declares {declared[order]} {order}-grams but the section has "
                                    f"{len(entries)}")
-        probs = np.empty(len(entries))
-        backoffs = np.zeros(len(entries))
-        contexts = np.empty(len(entries), dtype=np.int64)
-        targets = np.empty(len(entries), dtype=np.int64)
-        texts = []
-        for j, (line_number, line) in enumerate(entries):
-            fields = [f for f in line.replace("\t", " ").split(" ") if f]
+        for line_number, fields in entries:
             if len(fields) not in (order + 1, order + 2):
                 raise fail(line_number, f"a {order}-gram line needs a probability, {order} word(s) and an "
                                         f"optional backoff weight; found {len(fields)} fields")
-            try:
-                probs[j] = float(fields[0])
-                if len(fields) == order + 2:
-                    backoffs[j] = float(fields[-1])
-            except ValueError:
-                raise fail(line_number, f"not a number in {line.strip()[:60]!r}") from None
-            gram = fields[1:order + 1]
-            if order == 1:
-                if gram[0] in word_index:
-                    raise fail(line_number, f"duplicate unigram {gram[0]!r}")
-                word_index[gram[0]] = len(words)
-                words.append(gram[0])
-                contexts[j], targets[j] = 0, word_index[gram[0]]
-                texts.append(gram[0])
-                continue
-            context = " ".join(gram[:-1])
-            if context not in previous_index:
-                raise fail(line_number, f"the context {context!r} of this {order}-gram is not among the "
-                                        f"{order - 1}-grams")
-            if gram[-1] not in word_index:
-                raise fail(line_number, f"the word {gram[-1]!r} is not among the unigrams")
-            contexts[j], targets[j] = previous_index[context], word_index[gram[-1]]
-            texts.append(context + " " + gram[-1])
-        orders.append(_sorted_order(contexts, targets, probs, backoffs, len(words) if order > 1 else None))
-        sort = np.argsort(contexts * max(len(words), 1) + targets, kind="stable")
-        previous_index = {texts[j]: position for position, j in enumerate(sort.tolist())}
+        try:
+            probs = np.array([fields[0] for _, fields in entries], dtype=np.float64)
+            backoffs = np.array([fields[order + 1] if len(fields) == order + 2 else "0" for _, fields in entries],
+                                dtype=np.float64)
+        except ValueError:
+            for line_number, fields in entries:
+                try:
+                    [float(f) for f in (fields[0], *fields[order + 1:])]
+                except ValueError:
+                    raise fail(line_number, f"not a number in {' '.join(fields)[:60]!r}") from None
+            raise
+        if order == 1:
+            for line_number, fields in entries:
+                if fields[1] in word_index:
+                    raise fail(line_number, f"duplicate unigram {fields[1]!r}")
+                word_index[fields[1]] = len(words)
+                words.append(fields[1])
+            orders.append(NgramOrder(keys=np.arange(len(words), dtype=np.int64), log10_prob=probs,
+                                     log10_backoff=backoffs))
+            continue
+        get = word_index.get
+        grams = np.array([[get(w, -1) for w in fields[1:order + 1]] for _, fields in entries], dtype=np.int64)
+        grams = grams.reshape(len(entries), order)
+        missing = np.flatnonzero(np.any(grams < 0, axis=1))
+        if len(missing):
+            line_number, fields = entries[missing[0]]
+            unknown = next(w for w in fields[1:order + 1] if w not in word_index)
+            raise fail(line_number, f"the word {unknown!r} is not among the unigrams")
+        partial = NgramModel(words=words, orders=orders)
+        context = grams[:, 0]
+        for k in range(1, order - 1):
+            context = partial.lookup(k + 1, context, grams[:, k])
+        missing = np.flatnonzero(context < 0)
+        if len(missing):
+            line_number, fields = entries[missing[0]]
+            raise fail(line_number, f"the context {' '.join(fields[1:order])!r} of this {order}-gram is not among "
+                                    f"the {order - 1}-grams")
+        keys = context * len(words) + grams[:, -1]
+        sort = np.argsort(keys, kind="stable")
+        keys = keys[sort]
+        duplicate = np.flatnonzero(np.diff(keys) == 0)
+        if len(duplicate):
+            line_number, fields = entries[sort[duplicate[0] + 1]]
+            raise fail(line_number, f"duplicate {order}-gram {' '.join(fields[1:order + 1])!r}")
+        orders.append(NgramOrder(keys=keys, log10_prob=probs[sort], log10_backoff=backoffs[sort]))
     while number < len(lines) and not lines[number].strip():
         number += 1
     if number >= len(lines) or lines[number].strip() != "\\end\\":
         raise fail(number + 1, f"expected \\end\\ after the {len(declared)}-grams ({name} may be truncated)")
-    model = NgramModel(words=words, orders=orders)
-    for order, table in enumerate(model.orders, start=1):
-        if order > 1 and len(table.keys) > 1 and np.any(np.diff(table.keys) == 0):
-            raise RnnlmpyError(f"{path}: duplicate {order}-grams")
-    return model
+    return NgramModel(words=words, orders=orders)
 
-
-def _sorted_order(contexts, targets, probs, backoffs, vocab_size) -> NgramOrder:
-    if vocab_size is None:  # unigrams: keys are the word ids, already in order
-        return NgramOrder(keys=targets.copy(), log10_prob=probs, log10_backoff=backoffs)
-    keys = contexts * vocab_size + targets
-    sort = np.argsort(keys, kind="stable")
-    return NgramOrder(keys=keys[sort], log10_prob=probs[sort], log10_backoff=backoffs[sort])

@@ -78,12 +78,16 @@ class NgramModel:
     def lookup(self, order: int, contexts: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Index of each n-gram (context id, word) at ``order`` (1-based), -1 where absent."""
         table = self.orders[order - 1]
-        valid = (contexts >= 0) & (words >= 0)
-        keys = np.where(valid, contexts.astype(np.int64) * self.vocab_size + words, -1)
-        found = np.searchsorted(table.keys, keys)
+        result = np.full(len(contexts), -1, dtype=np.int64)
+        valid = np.flatnonzero((contexts >= 0) & (words >= 0))  # only these can be present
+        keys = contexts[valid].astype(np.int64) * self.vocab_size + words[valid]
+        by_key = np.argsort(keys, kind="stable")  # sorted queries make the binary searches cache-friendly
+        found = np.empty(len(keys), dtype=np.int64)
+        found[by_key] = np.searchsorted(table.keys, keys[by_key])
         found = np.minimum(found, len(table.keys) - 1)
-        hit = valid & (table.keys[found] == keys)
-        return np.where(hit, found, -1)
+        hit = table.keys[found] == keys
+        result[valid[hit]] = found[hit]
+        return result
 
 
 # ---------------------------------------------------------------- reading text

@@ -139,8 +139,11 @@ BROKEN_ARPA = {
     "truncated": ("\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\n", "truncated"),
     "not a number": ("\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<s>\nabc\t</s>\n\n\\end\\\n", "not a number"),
     "no data section": ("just some text\n", "no \\data\\ section"),
-    "unknown context": ("\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\n\n\\2-grams:\n"
-                        "-1\tfoo </s>\n\n\\end\\\n", "context 'foo'"),
+    "unknown word": ("\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\n\n\\2-grams:\n"
+                     "-1\tfoo </s>\n\n\\end\\\n", "word 'foo' is not among the unigrams"),
+    "unknown context": ("\\data\\\nngram 1=3\nngram 2=1\nngram 3=1\n\n\\1-grams:\n-1\t<s>\n-1\t</s>\n-1\tfoo\n"
+                        "\n\\2-grams:\n-1\t<s> foo\n\n\\3-grams:\n-1\tfoo foo </s>\n\n\\end\\\n",
+                        "context 'foo foo'"),
 }
 
 
