@@ -36,6 +36,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tools/bench_rnnlm.py
 	$(BIN)/python tools/bench_ngram.py
+	$(BIN)/python tools/bench_tagger.py
 
 clean:
 	rm -rf $(VENV) demo bench-results build *.egg-info

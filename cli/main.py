@@ -7,6 +7,7 @@ exit status 2.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -20,6 +21,8 @@ from rnnlmpy.evaluation import PerplexityResult, evaluate_file
 from rnnlmpy.interpolate import Interpolation, interpolate, ngram_token_probabilities, read_lm_prob, tune_lambda
 from rnnlmpy.model import RnnlmConfig, load_model
 from rnnlmpy.ngram import NgramScores, read_sentences, score_sentences, train_ngram
+from rnnlmpy.tagger import HmmTagger, TaggerConfig, format_tags, grade_files, known_unseen_accuracy, load_tagger, \
+    read_tagged, read_words, save_tagger, train_hmm, train_tagger
 from rnnlmpy.training import train as train_model
 
 CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
@@ -311,6 +314,126 @@ def compare(train_file, valid_file, test_file, rnn_files, orders):
         if not 1 <= order <= 7:
             raise RnnlmpyError(f"-orders: each order must be between 1 and 7 (got {order})")
     click.echo(format_table(compare_models(train_file, valid_file, test_file, list(rnn_files), order_list)))
+
+
+@cli.command("tag-train", context_settings=CONTEXT)
+@option("train", "train_file", metavar="FILE", required=True, help="Training text of word_TAG tokens.")
+@option("model", "model_file", metavar="FILE", required=True, help="Where to write the tagger.")
+@option("model-type", "model_type", type=click.Choice(["rnn", "hmm"]), default="rnn", show_default=True,
+        help="rnn: the RNN tagger; hmm: the tutorial's bigram HMM baseline (written in its text format).")
+@option("valid", "valid_file", metavar="FILE", help="word_TAG text: keep each network's best epoch on it.")
+@option("hidden", "hidden_size", type=click.IntRange(min=1), help="Hidden units  [default: 50]")
+@option("iter", "epochs", type=click.IntRange(min=1), help="Training epochs  [default: 10; -tutorial: 20]")
+@option("alpha", type=click.FloatRange(min=0, min_open=True),
+        help="Learning rate, divided by 1 + 0.5 * epoch  [default: 0.02; -tutorial: 0.01, fixed]")
+@option("ensemble", type=click.IntRange(min=1), default=5, show_default=True,
+        help="Networks from different random starts, posteriors averaged.")
+@click.option("-bidirectional/-unidirectional", "--bidirectional/--unidirectional", default=True,
+              show_default=True, help="Read each sentence in both directions.")
+@option("features", type=click.Choice(["rich", "word"]), default="rich", show_default=True,
+        help="rich: word, suffixes, prefixes, shape, capitals, digits, hyphens; word: the one-hot word only.")
+@option("unknown", type=click.Choice(["shape", "none"]), default="shape", show_default=True,
+        help="shape: train words seen once as word-shape classes, so unseen words get an input.")
+@click.option("-viterbi/-no-viterbi", "--viterbi/--no-viterbi", default=False, show_default=True,
+              help="Decode with tag-transition probabilities (Viterbi) instead of per-token argmax.")
+@option("tutorial", is_flag=True,
+        help="The tutorial's network: one-hot words, one direction, no unknown-word handling, one network.")
+@option("rand-seed", "rand_seed", type=int, default=1, show_default=True, help="Seed of every random choice.")
+@option("debug", type=click.IntRange(0, 2), default=1, show_default=True, help="0: silent; 1: one line per epoch.")
+def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epochs, alpha, ensemble, bidirectional,
+              features, unknown, viterbi, tutorial, rand_seed, debug):
+    """Train a part-of-speech tagger (RNN, or the HMM baseline).
+
+    \b
+    Examples:
+      rnnlmpy tag-train -train wiki-en-train.norm_pos -model tagger
+      rnnlmpy tag-train -train wiki-en-train.norm_pos -model hmm.txt -model-type hmm
+    """
+    check_tagger_output(model_file)
+    sentences = read_tagged(train_file)
+    started = time.perf_counter()
+    if model_type == "hmm":
+        train_hmm(sentences).write(model_file)
+    else:
+        given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha)
+        settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed)
+        if tutorial:
+            config = TaggerConfig.tutorial(**settings)
+        else:
+            config = TaggerConfig(ensemble=ensemble, bidirectional=bidirectional, rich_features=features == "rich",
+                                  unknown_classes=unknown == "shape", viterbi=viterbi, **settings)
+        valid = read_tagged(valid_file, "validation file") if valid_file else None
+        tagger = train_tagger(sentences, config, valid, log=sys.stderr, debug=debug)
+        save_tagger(tagger, model_file)
+    if debug >= 1:
+        tokens = sum(len(words) for words, _ in sentences)
+        click.echo(f"trained a {model_type} tagger on {len(sentences):,} sentences ({tokens:,} tokens) in "
+                   f"{time.perf_counter() - started:.1f} s; wrote {model_file}", err=True)
+
+
+def check_tagger_output(model_file: str) -> None:
+    """Refuse to overwrite a file that is not a tagger model."""
+    if os.path.isdir(model_file):
+        raise RnnlmpyError(f"model path {model_file!r} is a directory")
+    if os.path.exists(model_file):
+        try:
+            load_tagger(model_file)
+        except RnnlmpyError:
+            raise RnnlmpyError(f"{model_file!r} exists and is not a tagger model; refusing to overwrite it") from None
+
+
+@cli.command(context_settings=CONTEXT)
+@option("model", "model_file", metavar="FILE", required=True, help="A tagger from rnnlmpy tag-train.")
+@option("test", "test_file", metavar="FILE", required=True, help="Words to tag, one sentence per line.")
+@option("format", "output_format", type=click.Choice(["tags", "word_tag"]), default="tags", show_default=True,
+        help="tags: one tag per word (gradepos.pl's input); word_tag: word_TAG tokens.")
+@option("debug", type=click.IntRange(0, 2), default=1, show_default=True, help="1: speed on stderr.")
+def tag(model_file, test_file, output_format, debug):
+    """Tag a text: one output line per input line, one tag per word.
+
+    \b
+    Example:
+      rnnlmpy tag -model tagger -test wiki-en-test.norm > my_answer.pos
+      rnnlmpy grade wiki-en-test.pos my_answer.pos
+    """
+    tagger = load_tagger(model_file)
+    sentences = read_words(test_file)
+    started = time.perf_counter()
+    if isinstance(tagger, HmmTagger):
+        tagged = [tagger.tag(words) for words in sentences]
+    else:
+        tagged = tagger.tag(sentences)
+    seconds = time.perf_counter() - started
+    sys.stdout.write("".join(format_tags(words, tags, output_format == "word_tag") + "\n"
+                             for words, tags in zip(sentences, tagged)))
+    sys.stdout.flush()
+    if debug >= 1:
+        tokens = sum(len(words) for words in sentences)
+        click.echo(f"tagged {tokens:,} tokens in {seconds:.3f} s ({tokens / max(seconds, 1e-9):,.0f} tokens/s)",
+                   err=True)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("reference_file", metavar="REFERENCE")
+@click.argument("test_file", metavar="TEST")
+@option("words", "words_file", metavar="FILE", help="The tagged input text, to split known and unseen words.")
+@option("train", "train_file", metavar="FILE", help="The word_TAG training text (defines the seen words).")
+def grade(reference_file, test_file, words_file, train_file):
+    """Tag accuracy and the 10 most common mistakes, as the tutorial's gradepos.pl.
+
+    \b
+    Example:
+      rnnlmpy grade wiki-en-test.pos my_answer.pos
+      rnnlmpy grade wiki-en-test.pos my_answer.pos -words wiki-en-test.norm -train wiki-en-train.norm_pos
+    """
+    result = grade_files(reference_file, test_file)
+    click.echo(result.report())
+    if bool(words_file) != bool(train_file):
+        raise RnnlmpyError("give both -words and -train to split known and unseen words")
+    if words_file:
+        seen = {word for words, _ in read_tagged(train_file) for word in words}
+        split = known_unseen_accuracy(reference_file, test_file, read_words(words_file, "words file"), seen)
+        click.echo("\n" + split)
 
 
 def main(argv=None) -> None:

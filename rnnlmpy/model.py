@@ -150,29 +150,62 @@ def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
     )
 
 
-def _encode_words(words: list[str]) -> np.ndarray:
+def encode_words(words: list[str]) -> np.ndarray:
+    """Words as one UTF-8 byte array, ``\\n``-separated (words never contain newlines)."""
     return np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+
+
+def decode_words(data: np.ndarray) -> list[str]:
+    """Inverse of ``encode_words``."""
+    return bytes(data).decode("utf-8").split("\n")
 
 
 def save_model(model: RnnlmModel, path: str) -> None:
     """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    header = {
-        "format": FORMAT_NAME,
-        "kind": "rnnlm",
-        "version": FORMAT_VERSION,
-        "config": asdict(model.config),
-        "training": asdict(model.training),
-    }
-    arrays = {
-        "header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8),
-        "words": _encode_words(model.vocabulary.words),
+    write_model_file(path, "rnnlm", {"config": asdict(model.config), "training": asdict(model.training)}, {
+        "words": encode_words(model.vocabulary.words),
         "counts": model.vocabulary.counts,
         "word_class": model.vocabulary.word_class,
         "hidden_state": model.hidden_state,
         **model.weights(),
         **{f"resume/{name}": value for name, value in model.resume_state.items()},
-    }
+    })
+
+
+def write_model_file(path: str, kind: str, header: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write an rnnlmpy model file of ``kind`` ("rnnlm", "tagger"): JSON header plus named arrays, atomically."""
+    header = {"format": FORMAT_NAME, "kind": kind, "version": FORMAT_VERSION, **header}
+    arrays = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8), **arrays}
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
+
+
+def read_model_file(path: str, kind: str, advice: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+    """Read an rnnlmpy model file, checking its format, version and ``kind``; return (header, arrays).
+
+    ``advice`` is appended to the error for a model of another kind (what to use instead).
+    """
+    found = detect_format(path)
+    if found == "rnnlm-cpp":
+        raise RnnlmpyError(f"{path!r} is a C++ rnnlm model; reading those is not supported yet")
+    if found != "rnnlmpy":
+        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        header = json.loads(bytes(arrays.pop("header")).decode("utf-8"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as error:
+        raise RnnlmpyError(f"model file {path!r} is corrupt or truncated ({error.__class__.__name__})") from None
+    if header.get("format") != FORMAT_NAME:
+        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
+    if header.get("version") != FORMAT_VERSION:
+        raise RnnlmpyError(
+            f"model {path!r} has format version {header.get('version')}; this rnnlmpy reads version {FORMAT_VERSION}"
+        )
+    if header.get("kind") != kind:
+        names = {"rnnlm": "language model (rnnlm)", "tagger": "POS tagger"}
+        raise RnnlmpyError(f"model {path!r} is a {names.get(header.get('kind'), repr(header.get('kind')))}, "
+                           f"not a {names.get(kind, kind)}{advice}")
+    return header, arrays
 
 
 def write_atomically(path: str, write) -> None:
@@ -220,26 +253,8 @@ def detect_format(path: str) -> str:
 
 
 def load_model(path: str) -> RnnlmModel:
-    """Read a model file; raise RnnlmpyError for a missing, foreign, corrupt or newer file."""
-    kind = detect_format(path)
-    if kind == "rnnlm-cpp":
-        raise RnnlmpyError(f"{path!r} is a C++ rnnlm model; reading those is not supported yet")
-    if kind != "rnnlmpy":
-        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        header = json.loads(bytes(arrays["header"]).decode("utf-8"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as error:
-        raise RnnlmpyError(f"model file {path!r} is corrupt or truncated ({error.__class__.__name__})") from None
-    if header.get("format") != FORMAT_NAME:
-        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
-    if header.get("version") != FORMAT_VERSION:
-        raise RnnlmpyError(
-            f"model {path!r} has format version {header.get('version')}; this rnnlmpy reads version {FORMAT_VERSION}"
-        )
-    if header.get("kind") != "rnnlm":
-        raise RnnlmpyError(f"model {path!r} is a {header.get('kind')!r} model, not a language model (rnnlm)")
+    """Read a language model file; raise RnnlmpyError for a missing, foreign, corrupt or newer file."""
+    header, arrays = read_model_file(path, "rnnlm", "; use it with rnnlmpy tag")
     try:
         return _model_from_arrays(header, arrays)
     except (KeyError, ValueError, TypeError) as error:
@@ -251,7 +266,7 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     config = RnnlmConfig(**{k: v for k, v in header["config"].items() if k in known})
     known = {f.name for f in fields(TrainingProgress)}
     training = TrainingProgress(**{k: v for k, v in header["training"].items() if k in known})
-    words = bytes(arrays["words"]).decode("utf-8").split("\n")
+    words = decode_words(arrays["words"])
     vocabulary = vocabulary_from_classes(words, arrays["counts"], arrays["word_class"])
     model = RnnlmModel(
         config=config,

@@ -112,3 +112,30 @@ def gradients(params: dict, word_class: np.ndarray, stream: TokenStream, hidden_
         grads["input_weights"] += np.outer(multi_hot(stream, t, vocab_rows), d_x)
         carried = params["recurrent"].T @ d_x
     return grads
+
+
+def tagger_log_likelihood(weights: dict, feature_rows: list[list[int]], tags: list[int], activation: str = "tanh",
+                          bidirectional: bool = True) -> tuple[float, np.ndarray]:
+    """Natural-log likelihood of one sentence's tags under the RNN tagger, and P(tag) per token (L, T).
+
+    ``feature_rows[t]`` lists the input rows of token t; each direction starts
+    from a zero state; the output reads [forward, backward, 1].
+    """
+    f, _ = activation_function(activation)
+    w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+    length, size = len(tags), w["forward_recurrent"].shape[0]
+
+    def run(input_weights, recurrent, order):
+        states, state = np.zeros((length, size)), np.zeros(size)
+        for t in order:
+            x = recurrent @ state + sum((input_weights[row] for row in feature_rows[t]), np.zeros(size))
+            state = f(x)
+            states[t] = state
+        return states
+
+    parts = [run(w["forward_input"], w["forward_recurrent"], range(length))]
+    if bidirectional:
+        parts.append(run(w["backward_input"], w["backward_recurrent"], reversed(range(length))))
+    joined = np.hstack(parts + [np.ones((length, 1))])
+    probabilities = np.array([softmax(w["output_weights"] @ row) for row in joined])
+    return float(np.sum(np.log(probabilities[np.arange(length), tags]))), probabilities
