@@ -18,14 +18,16 @@ from rnnlmpy.arpa import read_arpa, write_arpa
 from rnnlmpy.compare import compare_models, format_table
 from rnnlmpy.errors import RnnlmpyError
 from rnnlmpy.evaluation import PerplexityResult, evaluate_file
+from rnnlmpy.info import describe
 from rnnlmpy.interpolate import Interpolation, interpolate, ngram_token_probabilities, read_lm_prob, tune_lambda
 from rnnlmpy.model import RnnlmConfig, load_model
+from rnnlmpy.plotting import plot_learning_curves
 from rnnlmpy.ngram import NgramScores, read_sentences, score_sentences, train_ngram
 from rnnlmpy.tagger import HmmTagger, TaggerConfig, format_tags, grade_files, known_unseen_accuracy, load_tagger, \
     read_tagged, read_words, save_tagger, train_hmm, train_tagger
 from rnnlmpy.training import train as train_model
 
-CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
+CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100, "terminal_width": 100}
 
 
 def option(name: str, *args, **kwargs):
@@ -33,10 +35,27 @@ def option(name: str, *args, **kwargs):
     return click.option(f"-{name}", f"--{name}", *args, **kwargs)
 
 
-@click.group(context_settings=CONTEXT)
+def examples(*lines: str) -> str:
+    """A command's help epilog: its worked examples, printed at the end of --help as written."""
+    return "\b\nExamples:\n" + "\n".join("  " + line for line in lines)
+
+
+@click.group(context_settings=CONTEXT, epilog=examples(
+    "rnnlmpy train -train corpus.txt          # trains corpus.rnnlm",
+    "rnnlmpy ppl -rnnlm corpus.rnnlm -test test.txt",
+    "rnnlmpy info -rnnlm corpus.rnnlm",
+    "rnnlmpy COMMAND --help                   # every option, its default and an example"))
 @click.version_option(rnnlmpy.__version__, "-version", "--version", prog_name="rnnlmpy")
 def cli():
-    """Recurrent neural network language models, compatible with Mikolov's rnnlm."""
+    """Recurrent neural network language models and taggers, compatible with Mikolov's rnnlm.
+
+    Options are spelled as in rnnlm (-train, -bptt-block); --train works too.
+    """
+
+
+def default_model_path(corpus_file: str, suffix: str) -> str:
+    """The corpus file's name with ``suffix`` instead of its extension, in the current folder."""
+    return os.path.splitext(os.path.basename(corpus_file.rstrip("/")))[0] + suffix
 
 
 def print_perplexity(result: PerplexityResult, debug: int, seconds: float) -> None:
@@ -66,19 +85,24 @@ def run_test(model, test_file: str, debug: int) -> None:
     print_perplexity(result, debug, time.perf_counter() - started)
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    'rnnlmpy train -train corpus.txt                  # writes corpus.rnnlm, holds out 5% for validation',
+    'rnnlmpy train -train ptb.train.txt -valid ptb.valid.txt -rnnlm ptb.model \\',
+    '    -hidden 100 -class 100 -bptt 4 -bptt-block 10 -test ptb.test.txt'))
 @option("train", "train_file", metavar="FILE", required=True, help="Training text, one sentence per line.")
-@option("valid", "valid_file", metavar="FILE", help="Validation text for the learning-rate schedule.")
-@option("rnnlm", "model_file", metavar="FILE", required=True,
-        help="Model path; if it holds an unfinished model, training resumes from it.")
+@option("valid", "valid_file", metavar="FILE",
+        help="Validation text for the learning-rate schedule  [default: 5% of the training lines, held out]")
+@option("rnnlm", "model_file", metavar="FILE",
+        help="Model path; if it holds an unfinished model, training resumes from it  "
+             "[default: the corpus name with .rnnlm, in the current folder]")
 @option("test", "test_file", metavar="FILE", help="Evaluate on this text after training.")
-@option("hidden", "hidden_size", type=int, default=30, show_default=True, help="Hidden layer size.")
-@option("class", "class_count", type=int, default=100, show_default=True,
-        help="Output classes (1 = full softmax).")
+@option("hidden", "hidden_size", type=int, default=100, show_default=True, help="Hidden layer size.")
+@option("class", "class_count", type=int, default=None,
+        help="Output classes (1 = full softmax)  [default: the square root of the vocabulary size]")
 @option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
 @option("activation", type=click.Choice(["sigmoid", "tanh", "relu", "elu"]), default="sigmoid",
         show_default=True, help="Hidden-layer activation.")
-@option("bptt", type=int, default=0, show_default=True,
+@option("bptt", type=int, default=4, show_default=True,
         help="Steps each error is propagated back in time (0 = plain backprop).")
 @option("bptt-block", "bptt_block", type=int, default=10, show_default=True,
         help="Words between updates of the recurrent weights.")
@@ -96,18 +120,17 @@ def run_test(model, test_file: str, debug: int) -> None:
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
 @option("precision", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
         help="Floating-point type of the weights.")
+@option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
 @option("debug", type=click.IntRange(0, 2), default=1, show_default=True,
-        help="0: silent, 1: per-epoch lines, 2: also live progress.")
+        help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, activation, bptt,
           bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
-          independent, precision, debug):
-    """Train an RNNLM (and resume an interrupted run).
-
-    \b
-    Example:
-      rnnlmpy train -train ptb.train.txt -valid ptb.valid.txt -rnnlm ptb.model \\
-          -hidden 100 -class 100 -bptt 4 -bptt-block 10 -test ptb.test.txt
-    """
+          independent, precision, force, debug):
+    """Train an RNN language model (or resume an interrupted run)."""
+    if model_file is None:
+        model_file = default_model_path(train_file, ".rnnlm")
+        if debug >= 1:
+            click.echo(f"model file: {model_file} (from the corpus name; -rnnlm FILE to choose)", err=True)
     config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, activation=activation, bptt=bptt,
                          bptt_block=bptt_block, alpha=0.1 if alpha is None else alpha, beta=beta,
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
@@ -115,7 +138,7 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     if test_file is not None:
         rnnlmpy.textio.read_file_bytes(test_file, "test file")  # fail before training, not after
     model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
-                        max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug)
+                        max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force)
     if test_file is not None:
         run_test(load_model(model_file) if model is None else model, test_file, debug)
 
@@ -137,7 +160,9 @@ class LambdaType(click.ParamType):
         return number
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    'rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt',
+    'rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt -ngram kn5.arpa -lambda auto -valid ptb.valid.txt'))
 @option("rnnlm", "model_file", metavar="FILE", required=True, help="Model file.")
 @option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
 @option("ngram", "arpa_file", metavar="ARPA", help="Interpolate with this n-gram model (ARPA file).")
@@ -149,13 +174,7 @@ class LambdaType(click.ParamType):
 @option("debug", type=click.IntRange(0, 2), default=1, show_default=True,
         help="2: also one 'index<TAB>probability<TAB>word' line per token.")
 def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, debug):
-    """Perplexity of a model on a text, alone or interpolated with an n-gram.
-
-    \b
-    Examples:
-      rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt
-      rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt -ngram kn5.arpa -lambda auto -valid ptb.valid.txt
-    """
+    """Perplexity of a language model, alone or interpolated with an n-gram."""
     if arpa_file and lm_prob_file:
         raise RnnlmpyError("give either -ngram or -lm-prob, not both")
     other_given = bool(arpa_file or lm_prob_file)
@@ -211,7 +230,9 @@ def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, d
         click.echo(f"scored {len(result.tokens):,} tokens with both models in {seconds:.2f} s", err=True)
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    'rnnlmpy ngram -train ptb.train.txt -order 5 -arpa kn5.arpa',
+    'rnnlmpy ngram -lm kn5.arpa -test ptb.test.txt'))
 @option("train", "train_file", metavar="FILE", help="Build a model from this text.")
 @option("order", type=int, default=3, show_default=True, help="N-gram order (1-7).")
 @option("arpa", "arpa_out", metavar="FILE", help="Write the built model here (ARPA format).")
@@ -220,13 +241,7 @@ def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, d
 @option("debug", type=click.IntRange(0, 2), default=0, show_default=True,
         help="1: discounts and timing on stderr; 2: also one line per word, per sentence.")
 def ngram(train_file, order, arpa_out, arpa_in, test_file, debug):
-    """Interpolated modified Kneser-Ney n-grams: build, write ARPA, score.
-
-    \b
-    Examples:
-      rnnlmpy ngram -train ptb.train.txt -order 5 -arpa kn5.arpa
-      rnnlmpy ngram -lm kn5.arpa -test ptb.test.txt
-    """
+    """Build, write (ARPA) and score modified Kneser-Ney n-gram models."""
     if bool(train_file) == bool(arpa_in):
         raise RnnlmpyError("give either -train FILE (to build a model) or -lm ARPA (to read one)")
     if train_file and not (arpa_out or test_file):
@@ -293,19 +308,15 @@ def print_ngram_scores(test_file: str, sentences, scores: NgramScores, debug: in
     sys.stdout.flush()
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    'rnnlmpy compare -train ptb.train.txt -valid ptb.valid.txt -test ptb.test.txt -rnnlm ptb.model'))
 @option("train", "train_file", metavar="FILE", required=True, help="Training text for the n-grams.")
 @option("valid", "valid_file", metavar="FILE", required=True, help="Validation text (tunes the interpolation).")
 @option("test", "test_file", metavar="FILE", required=True, help="Test text.")
 @option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN model to include (repeatable).")
 @option("orders", default="3,5", show_default=True, help="Comma-separated n-gram orders to build.")
 def compare(train_file, valid_file, test_file, rnn_files, orders):
-    """One table: KN n-grams, RNN models and RNN+KN interpolation (valid/test PPL, size, time).
-
-    \b
-    Example:
-      rnnlmpy compare -train ptb.train.txt -valid ptb.valid.txt -test ptb.test.txt -rnnlm ptb.model
-    """
+    """Compare KN n-grams, RNN models and their interpolation in one table."""
     try:
         order_list = tuple(sorted({int(value) for value in orders.split(",")}))
     except ValueError:
@@ -316,9 +327,12 @@ def compare(train_file, valid_file, test_file, rnn_files, orders):
     click.echo(format_table(compare_models(train_file, valid_file, test_file, list(rnn_files), order_list)))
 
 
-@cli.command("tag-train", context_settings=CONTEXT)
+@cli.command("tag-train", context_settings=CONTEXT, epilog=examples(
+    'rnnlmpy tag-train -train wiki-en-train.norm_pos -model tagger',
+    'rnnlmpy tag-train -train wiki-en-train.norm_pos -model hmm.txt -model-type hmm'))
 @option("train", "train_file", metavar="FILE", required=True, help="Training text of word_TAG tokens.")
-@option("model", "model_file", metavar="FILE", required=True, help="Where to write the tagger.")
+@option("model", "model_file", metavar="FILE",
+        help="Where to write the tagger  [default: the corpus name with .tagger, in the current folder]")
 @option("model-type", "model_type", type=click.Choice(["rnn", "hmm"]), default="rnn", show_default=True,
         help="rnn: the RNN tagger; hmm: the tutorial's bigram HMM baseline (written in its text format).")
 @option("valid", "valid_file", metavar="FILE", help="word_TAG text: keep each network's best epoch on it.")
@@ -342,13 +356,11 @@ def compare(train_file, valid_file, test_file, rnn_files, orders):
 @option("debug", type=click.IntRange(0, 2), default=1, show_default=True, help="0: silent; 1: one line per epoch.")
 def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epochs, alpha, ensemble, bidirectional,
               features, unknown, viterbi, tutorial, rand_seed, debug):
-    """Train a part-of-speech tagger (RNN, or the HMM baseline).
-
-    \b
-    Examples:
-      rnnlmpy tag-train -train wiki-en-train.norm_pos -model tagger
-      rnnlmpy tag-train -train wiki-en-train.norm_pos -model hmm.txt -model-type hmm
-    """
+    """Train a part-of-speech tagger (RNN, or the HMM baseline)."""
+    if model_file is None:
+        model_file = default_model_path(train_file, ".tagger")
+        if debug >= 1:
+            click.echo(f"model file: {model_file} (from the corpus name; -model FILE to choose)", err=True)
     check_tagger_output(model_file)
     sentences = read_tagged(train_file)
     started = time.perf_counter()
@@ -382,20 +394,16 @@ def check_tagger_output(model_file: str) -> None:
             raise RnnlmpyError(f"{model_file!r} exists and is not a tagger model; refusing to overwrite it") from None
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    'rnnlmpy tag -model tagger -test wiki-en-test.norm > my_answer.pos',
+    'rnnlmpy grade wiki-en-test.pos my_answer.pos'))
 @option("model", "model_file", metavar="FILE", required=True, help="A tagger from rnnlmpy tag-train.")
 @option("test", "test_file", metavar="FILE", required=True, help="Words to tag, one sentence per line.")
 @option("format", "output_format", type=click.Choice(["tags", "word_tag"]), default="tags", show_default=True,
         help="tags: one tag per word (gradepos.pl's input); word_tag: word_TAG tokens.")
 @option("debug", type=click.IntRange(0, 2), default=1, show_default=True, help="1: speed on stderr.")
 def tag(model_file, test_file, output_format, debug):
-    """Tag a text: one output line per input line, one tag per word.
-
-    \b
-    Example:
-      rnnlmpy tag -model tagger -test wiki-en-test.norm > my_answer.pos
-      rnnlmpy grade wiki-en-test.pos my_answer.pos
-    """
+    """Tag a text: one line of tags per input line."""
     tagger = load_tagger(model_file)
     sentences = read_words(test_file)
     started = time.perf_counter()
@@ -413,19 +421,15 @@ def tag(model_file, test_file, output_format, debug):
                    err=True)
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    'rnnlmpy grade wiki-en-test.pos my_answer.pos',
+    'rnnlmpy grade wiki-en-test.pos my_answer.pos -words wiki-en-test.norm -train wiki-en-train.norm_pos'))
 @click.argument("reference_file", metavar="REFERENCE")
 @click.argument("test_file", metavar="TEST")
 @option("words", "words_file", metavar="FILE", help="The tagged input text, to split known and unseen words.")
 @option("train", "train_file", metavar="FILE", help="The word_TAG training text (defines the seen words).")
 def grade(reference_file, test_file, words_file, train_file):
-    """Tag accuracy and the 10 most common mistakes, as the tutorial's gradepos.pl.
-
-    \b
-    Example:
-      rnnlmpy grade wiki-en-test.pos my_answer.pos
-      rnnlmpy grade wiki-en-test.pos my_answer.pos -words wiki-en-test.norm -train wiki-en-train.norm_pos
-    """
+    """Grade tags against a reference: accuracy and top mistakes, as gradepos.pl."""
     result = grade_files(reference_file, test_file)
     click.echo(result.report())
     if bool(words_file) != bool(train_file):
@@ -434,6 +438,29 @@ def grade(reference_file, test_file, words_file, train_file):
         seen = {word for words, _ in read_tagged(train_file) for word in words}
         split = known_unseen_accuracy(reference_file, test_file, read_words(words_file, "words file"), seen)
         click.echo("\n" + split)
+
+
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    "rnnlmpy info -rnnlm corpus.rnnlm",
+    "rnnlmpy info -rnnlm tagger",
+    "rnnlmpy info -rnnlm kn5.arpa"))
+@option("rnnlm", "model_file", metavar="MODEL", required=True,
+        help="Any model rnnlmpy reads: language model, tagger, HMM or ARPA file.")
+def info(model_file):
+    """Describe a model: kind, sizes, parameters, training data and per-epoch history."""
+    click.echo(describe(model_file))
+
+
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    "rnnlmpy plot corpus.rnnlm -o curve.png",
+    "rnnlmpy plot seed1.rnnlm seed2.rnnlm -o compare.png"))
+@click.argument("model_files", metavar="MODEL...", nargs=-1, required=True)
+@click.option("-o", "-output", "--output", "output", metavar="PNG", default="learning-curves.png", show_default=True,
+              help="Image to write.")
+def plot(model_files, output):
+    """Plot learning curves (validation perplexity and alpha per epoch); needs matplotlib."""
+    plot_learning_curves(list(model_files), output)
+    click.echo(f"wrote {output}", err=True)
 
 
 def main(argv=None) -> None:

@@ -24,6 +24,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
 
 import numpy as np
 
@@ -39,12 +40,13 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 
 @dataclass
 class RnnlmConfig:
-    """Hyper-parameters of an RNNLM, with the C++ rnnlm's defaults."""
+    """Hyper-parameters of an RNNLM. Defaults are rnnlm's, except hidden 100 (rnnlm: 30), bptt 4 (rnnlm: 0)
+    and classes = the square root of the vocabulary size (rnnlm: 100)."""
 
-    hidden_size: int = 30
-    class_count: int = 100
+    hidden_size: int = 100
+    class_count: Optional[int] = None  # None: the square root of the vocabulary size
     activation: str = "sigmoid"
-    bptt: int = 0  # extra steps each error travels back in time; 0 = plain backprop
+    bptt: int = 4  # extra steps each error travels back in time; 0 = plain backprop
     bptt_block: int = 10  # words between updates of the recurrent matrix
     alpha: float = 0.1  # starting learning rate
     beta: float = 1e-7  # L2 regularisation
@@ -59,7 +61,7 @@ class RnnlmConfig:
         """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
         if self.hidden_size < 1:
             raise RnnlmpyError(f"-hidden must be at least 1 (got {self.hidden_size})")
-        if self.class_count < 1:
+        if self.class_count is not None and self.class_count < 1:
             raise RnnlmpyError(f"-class must be at least 1; use -class 1 for a full softmax (got {self.class_count})")
         if self.activation not in ACTIVATIONS:
             raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
@@ -179,8 +181,8 @@ def write_model_file(path: str, kind: str, header: dict, arrays: dict[str, np.nd
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
-def read_model_file(path: str, kind: str, advice: str = "") -> tuple[dict, dict[str, np.ndarray]]:
-    """Read an rnnlmpy model file, checking its format, version and ``kind``; return (header, arrays).
+def read_model_file(path: str, kind: Optional[str], advice: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+    """Read an rnnlmpy model file, checking its format, version and ``kind`` (None: any); return (header, arrays).
 
     ``advice`` is appended to the error for a model of another kind (what to use instead).
     """
@@ -201,7 +203,7 @@ def read_model_file(path: str, kind: str, advice: str = "") -> tuple[dict, dict[
         raise RnnlmpyError(
             f"model {path!r} has format version {header.get('version')}; this rnnlmpy reads version {FORMAT_VERSION}"
         )
-    if header.get("kind") != kind:
+    if kind is not None and header.get("kind") != kind:
         names = {"rnnlm": "language model (rnnlm)", "tagger": "POS tagger"}
         raise RnnlmpyError(f"model {path!r} is a {names.get(header.get('kind'), repr(header.get('kind')))}, "
                            f"not a {names.get(kind, kind)}{advice}")

@@ -13,6 +13,7 @@ from it, exactly where it stopped.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -27,7 +28,7 @@ from .errors import RnnlmpyError
 from .evaluation import FLUSH_VALUE, RESET_VALUE, network_arrays, score_stream
 from .model import RnnlmConfig, RnnlmModel, detect_format, load_model, new_model, save_model
 from .streams import TokenStream, language_model_stream
-from .textio import read_corpus
+from .textio import SENTENCE_END, read_corpus
 from .vocab import build_vocabulary
 
 LOG10_OF_2 = math.log10(2.0)
@@ -140,42 +141,81 @@ def _check_output_path(model_file: str) -> None:
         raise RnnlmpyError(f"model path {model_file!r} is a directory")
 
 
-def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmConfig,
-                      reporter: ProgressReporter) -> RnnlmModel:
-    if not os.path.exists(model_file):
+def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmConfig, reporter: ProgressReporter,
+                      force: bool) -> RnnlmModel:
+    if force or not os.path.exists(model_file):
+        if config.class_count is None:
+            distinct = len(set(train_tokens))
+            config.class_count = max(1, int(round(math.sqrt(distinct))))
+            reporter.message(f"classes: {config.class_count} (the square root of the {distinct:,}-word vocabulary; "
+                             "set -class to choose)")
         vocabulary = build_vocabulary(train_tokens, config.class_count, config.old_classes)
         return new_model(config, vocabulary)
     if detect_format(model_file) != "rnnlmpy":
-        raise RnnlmpyError(f"{model_file!r} exists and is not an rnnlmpy model; refusing to overwrite it")
+        raise RnnlmpyError(f"{model_file!r} exists and is not an rnnlmpy model; refusing to overwrite it "
+                           "(use -force to replace it, or -rnnlm to choose another path)")
     model = load_model(model_file)
     if model.training.finished:
         raise RnnlmpyError(f"model {model_file!r} has finished training ({model.training.epoch} epochs); "
-                           "remove it or choose another -rnnlm path to train anew")
+                           "use -force to train it anew, or -rnnlm to choose another path")
     if model.training.train_words != len(train_tokens):
         raise RnnlmpyError(f"model {model_file!r} was trained on {model.training.train_words} words, but the "
-                           f"training file has {len(train_tokens)}; resume with the same training file")
+                           f"training file has {len(train_tokens)}; resume with the same training file "
+                           "(or use -force to start anew)")
     reporter.message(f"Resuming {model_file} at epoch {model.training.epoch}, "
                      f"word {model.training.position} of {len(train_tokens)}")
     return model
 
 
+HOLD_OUT_SHARE = 0.05  # without -valid: this share of the training lines, at most HOLD_OUT_MAX_LINES
+HOLD_OUT_MAX_LINES = 5_000
+
+
+def hold_out(tokens: list[str], seed: int) -> tuple[list[str], list[str], np.ndarray]:
+    """Split a token stream's lines into (training tokens, held-out tokens, held-out line numbers).
+
+    5% of the lines (at least 1, at most 5,000; none when there is a single
+    line) chosen by ``seed``: the same seed always holds out the same lines.
+    """
+    lines, current = [], []
+    for token in tokens:
+        current.append(token)
+        if token == SENTENCE_END:
+            lines.append(current)
+            current = []
+    if len(lines) < 2:
+        raise RnnlmpyError("the training file has a single line: give -valid FILE (or -one-iter)")
+    count = min(max(1, int(round(len(lines) * HOLD_OUT_SHARE))), HOLD_OUT_MAX_LINES)
+    held = np.sort(np.random.default_rng(seed).choice(len(lines), size=count, replace=False))
+    held_set = set(held.tolist())
+    train_part = [t for i, line in enumerate(lines) if i not in held_set for t in line]
+    valid_part = [t for i in held.tolist() for t in lines[i]]
+    return train_part, valid_part, held
+
+
+def append_history(path: str, record: dict) -> None:
+    """Append one epoch record as a JSON line (the model's ``.history.jsonl``)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+
+
 def train(train_file: str, model_file: str, valid_file: Optional[str] = None, config: Optional[RnnlmConfig] = None,
           one_iter: bool = False, max_iter: Optional[int] = None, anti_kasparek: int = 0,
           alpha: Optional[float] = None, debug: int = 1, log: Optional[TextIO] = None,
-          on_progress: Optional[Callable[[RnnlmModel], None]] = None) -> RnnlmModel:
+          on_progress: Optional[Callable[[RnnlmModel], None]] = None, force: bool = False) -> RnnlmModel:
     """Train an RNNLM on ``train_file`` and write it to ``model_file``; return the model.
 
     If ``model_file`` holds an unfinished rnnlmpy model, training resumes from
     it (its stored settings win over ``config``; ``alpha``, if given, replaces
     the current learning rate). ``valid_file`` drives the learning-rate
-    schedule and is required unless ``one_iter``. ``on_progress`` is called
-    after every kernel call (about every 20,000 words).
+    schedule; without it, 5% of the training lines (chosen by the seed) are
+    held out for it. ``on_progress`` is called after every kernel call (about
+    every 20,000 words). ``force`` starts anew even if ``model_file`` exists.
+    Every epoch's record is also appended to ``model_file + ".history.jsonl"``.
     """
     config = config or RnnlmConfig()
     config.validate()
     reporter = ProgressReporter(debug, log)
-    if valid_file is None and not one_iter:
-        raise RnnlmpyError("training needs a validation file (-valid FILE), or -one-iter for a single pass")
     if max_iter is not None and max_iter < 1:
         raise RnnlmpyError(f"-max-iter must be at least 1 (got {max_iter})")
     if anti_kasparek < 0:
@@ -185,14 +225,23 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
     _check_output_path(model_file)
     train_tokens = read_corpus(train_file, "training file")
     valid_tokens = read_corpus(valid_file, "validation file") if valid_file is not None else None
+    valid_name = os.path.abspath(valid_file) if valid_file else ""
+    if valid_file is None and not one_iter:
+        train_tokens, valid_tokens, held = hold_out(train_tokens, config.rand_seed)
+        lines = len(held) + train_tokens.count(SENTENCE_END)
+        valid_name = f"held-out: {len(held)} of the {lines} training lines (-rand-seed {config.rand_seed})"
+        reporter.message(f"No -valid given: holding out {len(held):,} of the {lines:,} training lines "
+                         f"({100 * len(held) / lines:.1f}%, chosen by -rand-seed {config.rand_seed}; first lines "
+                         f"{', '.join(str(i + 1) for i in held[:5])}{', ...' if len(held) > 5 else ''}) "
+                         "for the learning-rate schedule")
 
-    model = _resume_or_create(model_file, train_tokens, config, reporter)
+    model = _resume_or_create(model_file, train_tokens, config, reporter, force)
     config = model.config
     progress = model.training
     if alpha is not None:
         progress.alpha = alpha
     progress.train_file, progress.train_words = os.path.abspath(train_file), len(train_tokens)
-    progress.valid_file = os.path.abspath(valid_file) if valid_file else ""
+    progress.valid_file = valid_name
     vocabulary = model.vocabulary
     train_stream = language_model_stream(vocabulary.encode(train_tokens))
     valid_stream = language_model_stream(vocabulary.encode(valid_tokens)) if valid_tokens is not None else None
@@ -235,6 +284,7 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
         if one_iter:
             progress.finished = True
             progress.history.append(record)
+            append_history(model_file + ".history.jsonl", record)
             reporter.epoch_done(record)
             break
         valid_log10, valid_scored, final_hidden = _validate(model, valid_stream)
@@ -256,6 +306,7 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
             progress.alpha /= 2
         progress.last_valid_log10 = valid_log10
         progress.history.append(record)
+        append_history(model_file + ".history.jsonl", record)
         reporter.epoch_done(record)
         if stop:
             progress.finished = True

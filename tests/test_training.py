@@ -123,7 +123,8 @@ def test_model_written_atomically_leaves_no_temporary_files(pattern_files, tmp_p
     train_file, valid_file, _ = pattern_files
     model = train(train_file, str(tmp_path / "m"), valid_file, RnnlmConfig(**CONFIG), max_iter=1, debug=0)
     save_model(model, str(tmp_path / "m"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "test.txt", "train.txt", "valid.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.history.jsonl", "test.txt", "train.txt",
+                                                          "valid.txt"]
 
 
 def test_progress_goes_to_the_log_and_debug_zero_is_silent(pattern_files, tmp_path, capsys):
