@@ -32,7 +32,7 @@ def score_stream(model: RnnlmModel, stream: TokenStream, hidden_start: np.ndarra
     probabilities = np.zeros(len(stream), dtype=np.float64)
     kernels.score_span(*network_arrays(model), stream.feature_ptr, stream.feature_ids, stream.targets,
                        stream.boundaries, 0, len(stream), hidden, kernels.ACTIVATIONS[model.config.activation],
-                       model.config.independent, RESET_VALUE, probabilities)
+                       model.config.independent, RESET_VALUE, model.direct, model.config.direct_order, probabilities)
     return probabilities, hidden
 
 

@@ -114,30 +114,117 @@ def hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature
 
 
 @njit(cache=True, fastmath=True)
-def softmax_rows(weights, row_begin, row_end, hidden, probabilities):
-    """Softmax of ``weights[row_begin:row_end] @ hidden`` into ``probabilities[:row_end-row_begin]``.
-
-    The maximum is subtracted before ``exp`` and the normaliser is summed in float64.
-    """
+def row_scores(weights, row_begin, row_end, hidden, scores):
+    """``scores[r] = weights[row_begin + r] @ hidden`` for the rows ``row_begin..row_end-1``."""
     size = hidden.shape[0]
-    count = row_end - row_begin
-    highest = -np.inf
-    for r in range(count):
+    for r in range(row_end - row_begin):
         row = weights[row_begin + r]
         acc = hidden.dtype.type(0.0)
         for j in range(size):
             acc += row[j] * hidden[j]
-        probabilities[r] = acc
-        if acc > highest:
-            highest = acc
+        scores[r] = acc
+
+
+@njit(cache=True, fastmath=True)
+def softmax_in_place(values, count):
+    """Softmax of ``values[:count]`` in place (maximum subtracted, normaliser summed in float64)."""
+    highest = -np.inf
+    for r in range(count):
+        if values[r] > highest:
+            highest = values[r]
     total = 0.0
     for r in range(count):
-        value = math.exp(probabilities[r] - highest)
-        probabilities[r] = value
+        value = math.exp(values[r] - highest)
+        values[r] = value
         total += value
     scale = 1.0 / total
     for r in range(count):
-        probabilities[r] *= scale
+        values[r] *= scale
+
+
+@njit(cache=True, fastmath=True)
+def softmax_rows(weights, row_begin, row_end, hidden, probabilities):
+    """Softmax of ``weights[row_begin:row_end] @ hidden`` into ``probabilities[:row_end-row_begin]``."""
+    row_scores(weights, row_begin, row_end, hidden, probabilities)
+    softmax_in_place(probabilities, row_end - row_begin)
+
+
+# Direct connections (rnnlm's "-direct", a hashed maximum-entropy n-gram model feeding the class and
+# word scores). The hash is the C++ rnnlm's, so its models' direct weights can be read: for order n
+# (0 = bias, 1 = previous word, ...), key = K + sum over b = 1..n of
+# PRIMES[((n * PRIMES[b]) mod 2^32 + b) mod 36] * (history[b-1] + 1), in wrapping 64-bit arithmetic,
+# where K is PRIMES[0] * PRIMES[1] (wrapped to 32 bits) for the classes and that times (class + 1)
+# for the words of a class. Class c reads weight key % (D/2) + c; the k-th word of the class reads
+# (key % (D/2) + D/2 + k) % D. An order stops the sum where the history holds an unknown word.
+DIRECT_PRIMES = np.array([
+    108641969, 116049371, 125925907, 133333309, 145678979, 175308587, 197530793, 234567803, 251851741,
+    264197411, 330864029, 399999781, 407407183, 459258997, 479012069, 545678687, 560493491, 607407037,
+    629629243, 656789717, 716048933, 718518067, 725925469, 733332871, 753085943, 755555077, 782715551,
+    790122953, 812345159, 814814293, 893826581, 923456189, 940740127, 953085797, 985184539, 990122807,
+], dtype=np.uint64)
+DIRECT_CLASS_KEY = np.uint64((108641969 * 116049371) % 2**32)
+MAX_DIRECT_ORDER = 20
+
+
+@njit(cache=True)
+def direct_history(targets, boundaries, t, independent, order, history):
+    """The words before position t, most recent first (``history[b]`` = word t-1-b; 0 = ``</s>`` before the
+    stream or, for an independent model, before the sentence; -1 = unknown)."""
+    crossed = False
+    for b in range(order):
+        position = t - 1 - b
+        if position < 0 or crossed:
+            history[b] = 0
+        else:
+            history[b] = targets[position]
+            if independent and boundaries[position]:
+                crossed = True  # this word is the previous sentence's </s>; older words are cut off
+
+
+@njit(cache=True)
+def direct_keys(history, order, base_key, half, offset, keys):
+    """Start index of each usable order's run of weights; returns how many orders are usable."""
+    size = DIRECT_PRIMES.shape[0]
+    for n in range(order):
+        if n > 0 and history[n - 1] < 0:
+            return n
+        key = base_key
+        for b in range(1, n + 1):
+            mixed = (np.uint64(n) * DIRECT_PRIMES[b]) % np.uint64(4294967296)
+            key += DIRECT_PRIMES[(mixed + np.uint64(b)) % np.uint64(size)] * np.uint64(history[b - 1] + 1)
+        index = key % np.uint64(half) + np.uint64(offset)
+        if index == 0:
+            return n
+        keys[n] = np.int64(index)
+    return order
+
+
+@njit(cache=True, fastmath=True)
+def add_direct_scores(direct, keys, usable, count, wrap, scores):
+    """``scores[k] += sum over usable orders of direct[keys[n] + k]`` (modulo D for word runs)."""
+    size = direct.shape[0]
+    for n in range(usable):
+        start = keys[n]
+        for k in range(count):
+            index = start + k
+            if wrap:
+                index %= size
+            scores[k] += direct[index]
+
+
+@njit(cache=True, fastmath=True)
+def direct_backward(direct, keys, usable, count, wrap, probabilities, target_row, alpha, decay):
+    """SGD on the direct weights of a softmax: error [k = target] - P(k), decay every word (as rnnlm)."""
+    size = direct.shape[0]
+    for k in range(count):
+        error = -probabilities[k]
+        if k == target_row:
+            error += 1.0
+        for n in range(usable):
+            index = keys[n] + k
+            if wrap:
+                index %= size
+            direct[index] += alpha * error - decay * direct[index]
 
 
 @njit(cache=True, fastmath=True)
@@ -169,13 +256,36 @@ def output_backward(weights, row_begin, row_end, probabilities, target_row, hidd
 
 @njit(cache=True, fastmath=True)
 def target_probability(class_weights, output_weights, output_class, class_start, class_end, hidden, target,
-                       class_probabilities, word_probabilities):
-    """P(target | hidden) under the class-factored softmax; fills both probability buffers."""
+                       class_probabilities, word_probabilities, direct, class_keys, class_usable, word_keys,
+                       word_usable):
+    """P(target | hidden) under the class-factored softmax (plus direct weights); fills both buffers."""
     target_class = output_class[target]
-    softmax_rows(class_weights, 0, class_weights.shape[0], hidden, class_probabilities)
+    class_count = class_weights.shape[0]
+    row_scores(class_weights, 0, class_count, hidden, class_probabilities)
+    add_direct_scores(direct, class_keys, class_usable, class_count, False, class_probabilities)
+    softmax_in_place(class_probabilities, class_count)
     begin = class_start[target_class]
-    softmax_rows(output_weights, begin, class_end[target_class], hidden, word_probabilities)
+    members = class_end[target_class] - begin
+    row_scores(output_weights, begin, class_end[target_class], hidden, word_probabilities)
+    add_direct_scores(direct, word_keys, word_usable, members, True, word_probabilities)
+    softmax_in_place(word_probabilities, members)
     return float(class_probabilities[target_class]) * float(word_probabilities[target - begin])
+
+
+@njit(cache=True)
+def prepare_direct(direct, direct_order, targets, boundaries, t, independent, target_class, history, class_keys,
+                   word_keys, usable):
+    """Hash the history of position t: ``usable`` = [class orders, word orders] (both 0 without direct weights)."""
+    usable[0] = 0
+    usable[1] = 0
+    if direct.shape[0] == 0 or direct_order == 0:
+        return
+    half = direct.shape[0] // 2
+    direct_history(targets, boundaries, t, independent, direct_order, history)
+    usable[0] = direct_keys(history, direct_order, DIRECT_CLASS_KEY, half, 0, class_keys)
+    if target_class >= 0:
+        usable[1] = direct_keys(history, direct_order, DIRECT_CLASS_KEY * np.uint64(target_class + 1), half, half,
+                                word_keys)
 
 
 @njit(cache=True, fastmath=True)
@@ -266,7 +376,8 @@ def largest_class_size(class_start, class_end):
 def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                feature_ptr, feature_ids, targets, boundaries, begin, end,
                hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
-               alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value):
+               alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
+               probabilities):
     """Train on positions ``begin <= t < end`` of a stream with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
@@ -274,6 +385,10 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     sentence ends of an ``independent`` model), each error travelling at least
     ``bptt`` steps back. With ``bptt == 0`` it is plain backprop every position.
     L2 decay ``alpha * beta`` applies on every 10th position, as in rnnlm.
+    ``direct`` (empty: none) holds direct-connection weights over ``direct_order``
+    history words, trained every position with their decay every position.
+    If ``probabilities`` is not empty, P(target) of position t (before its update)
+    is written to ``probabilities[t]``.
 
     Returns (sum of log10 P over scored targets, number of scored targets).
     """
@@ -290,6 +405,12 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     carry = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
     word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=hidden_prev.dtype)
+    history = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    class_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    word_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    usable = np.zeros(2, dtype=np.int64)
+    direct_decay = direct.dtype.type(alpha * beta)
+    direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
     scored = 0
     for t in range(begin, end):
@@ -302,17 +423,30 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
         hidden_error[:] = 0
         target = targets[t]
         if target >= 0:
+            target_class = output_class[target]
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, target_class, history,
+                           class_keys, word_keys, usable)
             probability = target_probability(class_weights, output_weights, output_class, class_start, class_end,
-                                             hidden, target, class_probabilities, word_probabilities)
+                                             hidden, target, class_probabilities, word_probabilities, direct,
+                                             class_keys, usable[0], word_keys, usable[1])
+            if probabilities.shape[0] > 0:
+                probabilities[t] = probability
             log10_sum += math.log10(max(probability, 1e-300))
             scored += 1
-            target_class = output_class[target]
+            if usable[0] > 0:
+                first_word = class_start[target_class]
+                direct_backward(direct, word_keys, usable[1], class_end[target_class] - first_word, True,
+                                word_probabilities, target - first_word, direct_alpha, direct_decay)
+                direct_backward(direct, class_keys, usable[0], class_weights.shape[0], False, class_probabilities,
+                                target_class, direct_alpha, direct_decay)
             output_backward(output_weights, class_start[target_class], class_end[target_class], word_probabilities,
                             target, hidden, hidden_error, alpha, decay)
             clip(hidden_error, cutoff)
             output_backward(class_weights, 0, class_weights.shape[0], class_probabilities, target_class, hidden,
                             hidden_error, alpha, decay)
             clip(hidden_error, cutoff)
+        elif probabilities.shape[0] > 0:
+            probabilities[t] = 0.0
         sentence_end = independent and boundaries[t]
         if bptt == 0:
             multiply_by_derivative(hidden_error, hidden, activation)
@@ -345,7 +479,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
 @njit(cache=True, fastmath=True)
 def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                feature_ptr, feature_ids, targets, boundaries, begin, end, hidden_prev, activation, independent,
-               reset_value, probabilities):
+               reset_value, direct, direct_order, probabilities):
     """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
 
     Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
@@ -355,13 +489,20 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
     hidden = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
     word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=hidden_prev.dtype)
+    history = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    class_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    word_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    usable = np.zeros(2, dtype=np.int64)
     for t in range(begin, end):
         hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
                        hidden, activation)
         target = targets[t]
         if target >= 0:
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, output_class[target], history,
+                           class_keys, word_keys, usable)
             probabilities[t] = target_probability(class_weights, output_weights, output_class, class_start,
-                                                  class_end, hidden, target, class_probabilities, word_probabilities)
+                                                  class_end, hidden, target, class_probabilities, word_probabilities,
+                                                  direct, class_keys, usable[0], word_keys, usable[1])
         else:
             probabilities[t] = 0.0
         if independent and boundaries[t]:
@@ -371,16 +512,37 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
 
 
 @njit(cache=True, fastmath=True)
-def output_distribution(class_weights, output_weights, class_start, class_end, hidden, distribution):
-    """Full distribution over all output rows given ``hidden``: ``distribution[y] = P(y | hidden)``."""
-    class_probabilities = np.empty(class_weights.shape[0], dtype=hidden.dtype)
-    softmax_rows(class_weights, 0, class_weights.shape[0], hidden, class_probabilities)
+def output_distribution(class_weights, output_weights, class_start, class_end, hidden, direct, direct_order, history,
+                        temperature, distribution):
+    """Full distribution over all output rows given ``hidden``: ``distribution[y] = P(y | hidden)``.
+
+    ``history`` (most recent word first) feeds the direct weights; scores are
+    divided by ``temperature`` (1: the model's own distribution).
+    """
+    class_count = class_weights.shape[0]
+    class_probabilities = np.empty(class_count, dtype=hidden.dtype)
+    keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    use_direct = direct.shape[0] > 0 and direct_order > 0
+    half = direct.shape[0] // 2
+    row_scores(class_weights, 0, class_count, hidden, class_probabilities)
+    if use_direct:
+        usable = direct_keys(history, direct_order, DIRECT_CLASS_KEY, half, 0, keys)
+        add_direct_scores(direct, keys, usable, class_count, False, class_probabilities)
+    for c in range(class_count):
+        class_probabilities[c] /= temperature
+    softmax_in_place(class_probabilities, class_count)
     for c in range(class_start.shape[0]):
         begin = class_start[c]
         end = class_end[c]
         if end > begin:
             word_probabilities = np.empty(end - begin, dtype=hidden.dtype)
-            softmax_rows(output_weights, begin, end, hidden, word_probabilities)
+            row_scores(output_weights, begin, end, hidden, word_probabilities)
+            if use_direct:
+                usable = direct_keys(history, direct_order, DIRECT_CLASS_KEY * np.uint64(c + 1), half, half, keys)
+                add_direct_scores(direct, keys, usable, end - begin, True, word_probabilities)
+            for r in range(end - begin):
+                word_probabilities[r] /= temperature
+            softmax_in_place(word_probabilities, end - begin)
             for r in range(end - begin):
                 distribution[begin + r] = class_probabilities[c] * word_probabilities[r]
 

@@ -34,7 +34,7 @@ from .vocab import Vocabulary, vocabulary_from_classes
 
 FORMAT_NAME = "rnnlmpy"
 FORMAT_VERSION = 1
-WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights")
+WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct")
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -56,6 +56,9 @@ class RnnlmConfig:
     old_classes: bool = False  # frequency instead of sqrt-frequency classes
     dtype: str = "float32"
     rand_seed: int = 1
+    direct_size: int = 0  # direct-connection (hashed max-ent n-gram) weights; rnnlm's -direct N means N * 10**6
+    direct_order: int = 3  # history words + 1 hashed into them (1 = a bias only)
+    char_level: bool = False  # every character is a token (spaces as <sp>)
 
     def validate(self) -> None:
         """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
@@ -79,6 +82,10 @@ class RnnlmConfig:
             raise RnnlmpyError(f"-min-improvement must be 0 or more (got {self.min_improvement})")
         if self.dtype not in DTYPES:
             raise RnnlmpyError(f"-precision must be float32 or float64 (got {self.dtype!r})")
+        if self.direct_size < 0 or self.direct_size % 2:
+            raise RnnlmpyError(f"the number of direct weights must be 0 or a positive even number (got {self.direct_size})")
+        if not 0 <= self.direct_order <= 20:
+            raise RnnlmpyError(f"-direct-order must be between 0 and 20 (got {self.direct_order})")
 
     @property
     def numpy_dtype(self) -> type:
@@ -114,6 +121,7 @@ class RnnlmModel:
     recurrent: np.ndarray  # (H, H)
     class_weights: np.ndarray  # (C, H)
     output_weights: np.ndarray  # (V, H)
+    direct: np.ndarray  # (direct_size,) direct-connection weights (see kernels.py); empty without them
     hidden_state: np.ndarray  # (H,) state after the last validation pass; the test starts here
     training: TrainingProgress = field(default_factory=TrainingProgress)
     resume_state: dict = field(default_factory=dict)  # arrays of a mid-epoch checkpoint
@@ -147,6 +155,7 @@ def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
         recurrent=initial_weights((hidden_size, hidden_size), rng, dtype),
         class_weights=initial_weights((vocabulary.class_count, hidden_size), rng, dtype),
         output_weights=initial_weights((vocab_size, hidden_size), rng, dtype),
+        direct=np.zeros(config.direct_size, dtype=dtype),
         hidden_state=np.full(hidden_size, 0.1, dtype=dtype),
         training=TrainingProgress(alpha=config.alpha),
     )
@@ -284,6 +293,7 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
         "recurrent": (hidden_size, hidden_size),
         "class_weights": (vocabulary.class_count, hidden_size),
         "output_weights": (vocab_size, hidden_size),
+        "direct": (config.direct_size,),
     }
     for name, shape in expected.items():
         if getattr(model, name).shape != shape:

@@ -32,6 +32,7 @@ from .textio import SENTENCE_END, read_corpus
 from .vocab import build_vocabulary
 
 LOG10_OF_2 = math.log10(2.0)
+NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, unused while training
 PROGRESS_CHUNK = 20_000  # words per kernel call between progress updates
 MIN_CHECKPOINT_WORDS = 10_000  # as rnnlm: -anti-kasparek 1..9999 means 10000
 
@@ -346,7 +347,7 @@ def _train_epoch(model: RnnlmModel, stream: TokenStream, state: KernelState, bac
             progress.position, stop, state.hidden_prev, state.recurrent_update, state.ring_position,
             state.ring_input, state.ring_hidden, state.ring_error, state.counters,
             dtype(progress.alpha), config.beta, config.gradient_cutoff, config.bptt, config.bptt_block,
-            activation, config.independent, RESET_VALUE)
+            activation, config.independent, RESET_VALUE, model.direct, config.direct_order, NO_PROBABILITIES)
         progress.position = stop
         progress.epoch_log10 += log10_sum
         progress.epoch_scored += scored

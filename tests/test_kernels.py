@@ -11,11 +11,11 @@ from rnnlmpy.training import KernelState
 from conftest import tiny_model
 
 WORDS = np.array([3, 1, 4, 1, 5, 6, 2, 0, 6, 5, 3, 5, 0, 2, 1], dtype=np.int32)
-BLOCKS = ("input_weights", "recurrent", "class_weights", "output_weights")
+BLOCKS = ("input_weights", "recurrent", "class_weights", "output_weights")  # direct: test_direct.py
 
 
 def params_of(model):
-    return {name: array.astype(np.float64) for name, array in model.weights().items()}
+    return {name: array.astype(np.float64) for name, array in model.weights().items() if name != "direct"}
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "elu"])
@@ -54,7 +54,7 @@ def test_class_softmax_sums_to_one_over_the_vocabulary(class_sizes):
     distribution = np.zeros(7)
     arrays = network_arrays(model)
     kernels.output_distribution(arrays[2], arrays[3], arrays[5], arrays[6], np.random.default_rng(1).random(5),
-                                distribution)
+                                model.direct, 0, np.zeros(3, dtype=np.int64), 1.0, distribution)
     assert distribution.sum() == pytest.approx(1.0, abs=1e-12)
     assert np.all(distribution > 0)
 
@@ -88,7 +88,8 @@ def run_training_kernel(model, stream, alpha, bptt, bptt_block, cutoff=0.0, beta
                               stream.boundaries, 0, len(stream), state.hidden_prev, state.recurrent_update,
                               state.ring_position, state.ring_input, state.ring_hidden, state.ring_error,
                               state.counters, alpha, beta, cutoff, bptt, bptt_block,
-                              kernels.ACTIVATIONS[config.activation], False, 1.0)
+                              kernels.ACTIVATIONS[config.activation], False, 1.0, model.direct,
+                              config.direct_order, np.zeros(0))
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
