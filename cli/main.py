@@ -118,6 +118,11 @@ def run_test(model, test_file: str, debug: int) -> None:
         help="Checkpoint the model every N words (>= 10000); rerun to resume.")
 @option("rand-seed", "rand_seed", type=int, default=1, show_default=True, help="Seed of every random choice.")
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
+@option("direct", "direct_millions", type=click.FloatRange(min=0), default=0, show_default=True,
+        help="Direct connections (hashed max-ent n-gram features to the outputs), in millions of weights.")
+@option("direct-order", "direct_order", type=click.IntRange(0, 20), default=3, show_default=True,
+        help="Order of the direct connections' n-gram features.")
+@option("char", "char_level", is_flag=True, help="Character model: every character is a token (spaces as <sp>).")
 @option("precision", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
         help="Floating-point type of the weights.")
 @option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
@@ -125,7 +130,7 @@ def run_test(model, test_file: str, debug: int) -> None:
         help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, activation, bptt,
           bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
-          independent, precision, force, debug):
+          independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run)."""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")
@@ -134,7 +139,9 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, activation=activation, bptt=bptt,
                          bptt_block=bptt_block, alpha=0.1 if alpha is None else alpha, beta=beta,
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
-                         old_classes=old_classes, dtype=precision, rand_seed=rand_seed)
+                         old_classes=old_classes, dtype=precision, rand_seed=rand_seed,
+                         direct_size=2 * int(round(direct_millions * 1e6 / 2)), direct_order=direct_order,
+                         char_level=char_level)
     if test_file is not None:
         rnnlmpy.textio.read_file_bytes(test_file, "test file")  # fail before training, not after
     model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,

@@ -197,7 +197,7 @@ def read_model_file(path: str, kind: Optional[str], advice: str = "") -> tuple[d
     """
     found = detect_format(path)
     if found == "rnnlm-cpp":
-        raise RnnlmpyError(f"{path!r} is a C++ rnnlm model; reading those is not supported yet")
+        raise RnnlmpyError(f"{path!r} is a C++ rnnlm language model, not a {kind or 'rnnlmpy'} model")
     if found != "rnnlmpy":
         raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
     try:
@@ -264,7 +264,13 @@ def detect_format(path: str) -> str:
 
 
 def load_model(path: str) -> RnnlmModel:
-    """Read a language model file; raise RnnlmpyError for a missing, foreign, corrupt or newer file."""
+    """Read a language model: rnnlmpy's format or the C++ rnnlm's (text or binary), detected from the file.
+
+    Raises RnnlmpyError for a missing, foreign, corrupt or newer file.
+    """
+    if detect_format(path) == "rnnlm-cpp":
+        from .rnnlm_format import read_rnnlm  # the C++ format module builds on this one
+        return read_rnnlm(path)
     header, arrays = read_model_file(path, "rnnlm", "; use it with rnnlmpy tag")
     try:
         return _model_from_arrays(header, arrays)
@@ -278,7 +284,8 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     known = {f.name for f in fields(TrainingProgress)}
     training = TrainingProgress(**{k: v for k, v in header["training"].items() if k in known})
     words = decode_words(arrays["words"])
-    vocabulary = vocabulary_from_classes(words, arrays["counts"], arrays["word_class"])
+    vocabulary = vocabulary_from_classes(words, arrays["counts"], arrays["word_class"],
+                                         arrays["class_weights"].shape[0])
     model = RnnlmModel(
         config=config,
         vocabulary=vocabulary,

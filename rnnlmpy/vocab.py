@@ -10,6 +10,7 @@ frequency (or plain frequency with ``old_classes``), as in rnnlm.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -107,17 +108,23 @@ def build_vocabulary(tokens: list[str], class_count: int, old_classes: bool = Fa
     return vocabulary_from_classes(words, counts, word_class)
 
 
-def vocabulary_from_classes(words: list[str], counts: np.ndarray, word_class: np.ndarray) -> Vocabulary:
+def vocabulary_from_classes(words: list[str], counts: np.ndarray, word_class: np.ndarray,
+                            class_count: Optional[int] = None) -> Vocabulary:
     """Assemble a Vocabulary from per-word classes numbered 0, 1, 2, ... over contiguous index ranges.
 
-    Unlike rnnlm, there are no empty classes: asking for more classes than
-    words gives one class per word, so no probability mass is lost.
+    Unlike rnnlm, rnnlmpy never makes empty classes: asking for more classes than
+    words gives one class per word, so no probability mass is lost. A
+    ``class_count`` above the highest class (a C++ rnnlm model's) keeps that many
+    classes, the extra ones empty, so such a model scores exactly as it was trained.
     """
     word_class = np.asarray(word_class, dtype=np.int32)
     steps = np.diff(word_class)
     if len(word_class) == 0 or word_class[0] != 0 or np.any((steps != 0) & (steps != 1)):
         raise RnnlmpyError("word classes must be numbered 0, 1, 2, ... over contiguous index ranges")
-    classes = np.arange(int(word_class[-1]) + 1)
+    used = int(word_class[-1]) + 1
+    if class_count is not None and class_count < used:
+        raise RnnlmpyError(f"words use {used} classes but the model has {class_count}")
+    classes = np.arange(used if class_count is None else class_count)
     class_start = np.searchsorted(word_class, classes, side="left").astype(np.int32)
     class_end = np.searchsorted(word_class, classes, side="right").astype(np.int32)
     return Vocabulary(list(words), np.asarray(counts, dtype=np.int64), word_class, class_start, class_end)
