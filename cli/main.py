@@ -18,14 +18,19 @@ from rnnlmpy.arpa import read_arpa, write_arpa
 from rnnlmpy.compare import compare_models, format_table
 from rnnlmpy.errors import RnnlmpyError
 from rnnlmpy.evaluation import PerplexityResult, evaluate_file
+from rnnlmpy.ensemble import combine, load_member
 from rnnlmpy.info import describe
 from rnnlmpy.interpolate import Interpolation, interpolate, ngram_token_probabilities, read_lm_prob, tune_lambda
-from rnnlmpy.model import RnnlmConfig, load_model
+from rnnlmpy.model import RnnlmConfig, load_model, save_model
+from rnnlmpy.rnnlm_format import write_rnnlm
+from rnnlmpy.sampling import generate, read_nbest, score_nbest
+from rnnlmpy.textio import read_corpus
 from rnnlmpy.plotting import plot_learning_curves
 from rnnlmpy.ngram import NgramScores, read_sentences, score_sentences, train_ngram
 from rnnlmpy.tagger import HmmTagger, TaggerConfig, format_tags, grade_files, known_unseen_accuracy, load_tagger, \
     read_tagged, read_words, save_tagger, train_hmm, train_tagger
 from rnnlmpy.training import train as train_model
+from rnnlmpy.training import train_members
 
 CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100, "terminal_width": 100}
 
@@ -51,6 +56,15 @@ def cli():
 
     Options are spelled as in rnnlm (-train, -bptt-block); --train works too.
     """
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``-rand-seed`` values: one integer, or a comma-separated list of them."""
+    try:
+        seeds = [int(part) for part in str(text).split(",")]
+    except ValueError:
+        raise RnnlmpyError(f"-rand-seed must be an integer or a comma-separated list of them (got {text!r})") from None
+    return seeds
 
 
 def default_model_path(corpus_file: str, suffix: str) -> str:
@@ -79,10 +93,28 @@ def print_perplexity(result: PerplexityResult, debug: int, seconds: float) -> No
         click.echo(f"scored {len(result.tokens):,} tokens in {seconds:.2f} s ({speed:,.0f} words/s)", err=True)
 
 
-def run_test(model, test_file: str, debug: int) -> None:
+def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
     started = time.perf_counter()
-    result = evaluate_file(model, test_file)
+    result = evaluate_file(model, test_file, dynamic)
     print_perplexity(result, debug, time.perf_counter() - started)
+    if model.config.char_level:
+        sys.stdout.write(f"bits per character: {result.entropy_bits:.4f}\n")
+
+
+def run_nbest(model, nbest_file: str, arpa_file, lm_prob_file, lam) -> None:
+    """Print one log10 score per n-best hypothesis (rnnlm's -nbest)."""
+    if lam == "auto":
+        raise RnnlmpyError("-lambda auto needs a validation text; give -lambda a number with -nbest")
+    hypotheses = read_nbest(nbest_file)
+    tokens = [token for _, words in hypotheses for token in (*words, "</s>")]
+    other = None
+    if arpa_file:
+        other = ngram_token_probabilities(read_arpa(arpa_file), tokens)
+    elif lm_prob_file:
+        other = read_lm_prob(lm_prob_file, len(tokens))
+    weight = 1.0 if other is None else (0.5 if lam is None else lam)
+    scores = score_nbest(model, hypotheses, other, weight)
+    sys.stdout.write("".join(f"{score:f}\n" for score in scores))
 
 
 @cli.command(context_settings=CONTEXT, epilog=examples(
@@ -116,7 +148,10 @@ def run_test(model, test_file: str, debug: int) -> None:
 @option("max-iter", "max_iter", type=int, default=None, help="Stop after this many epochs.")
 @option("anti-kasparek", "anti_kasparek", type=int, default=0, show_default=True,
         help="Checkpoint the model every N words (>= 10000); rerun to resume.")
-@option("rand-seed", "rand_seed", type=int, default=1, show_default=True, help="Seed of every random choice.")
+@option("rand-seed", "rand_seed", default="1", show_default=True,
+        help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")
+@option("jobs", type=click.IntRange(min=1), default=1, show_default=True,
+        help="With several seeds: models trained at once, in worker processes.")
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
 @option("direct", "direct_millions", type=click.FloatRange(min=0), default=0, show_default=True,
         help="Direct connections (hashed max-ent n-gram features to the outputs), in millions of weights.")
@@ -130,8 +165,9 @@ def run_test(model, test_file: str, debug: int) -> None:
         help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, activation, bptt,
           bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
-          independent, direct_millions, direct_order, char_level, precision, force, debug):
+          jobs, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run)."""
+    seeds = parse_seeds(rand_seed)
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")
         if debug >= 1:
@@ -139,11 +175,21 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, activation=activation, bptt=bptt,
                          bptt_block=bptt_block, alpha=0.1 if alpha is None else alpha, beta=beta,
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
-                         old_classes=old_classes, dtype=precision, rand_seed=rand_seed,
+                         old_classes=old_classes, dtype=precision, rand_seed=seeds[0],
                          direct_size=2 * int(round(direct_millions * 1e6 / 2)), direct_order=direct_order,
                          char_level=char_level)
     if test_file is not None:
         rnnlmpy.textio.read_file_bytes(test_file, "test file")  # fail before training, not after
+    if len(seeds) > 1:
+        options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, force=force)
+        started = time.perf_counter()
+        for seed, path, valid_ppl, seconds in train_members(train_file, model_file, seeds, jobs, valid_file, config,
+                                                            **options):
+            click.echo(f"member seed {seed}: {path}, validation PPL {valid_ppl:.2f}, {seconds:.0f} s", err=True)
+            if test_file is not None:
+                click.echo(f"{path}: test PPL {evaluate_file(load_model(path), test_file).perplexity:f}")
+        click.echo(f"{len(seeds)} models in {time.perf_counter() - started:.0f} s with -jobs {jobs}", err=True)
+        return
     model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
                         max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force)
     if test_file is not None:
@@ -178,9 +224,12 @@ class LambdaType(click.ParamType):
 @option("lambda", "lam", type=LambdaType(), default=None,
         help="Weight of the RNN in the interpolation, or 'auto' to tune it by EM on -valid  [default: 0.5]")
 @option("valid", "valid_file", metavar="FILE", help="Text on which -lambda auto tunes the weight.")
+@option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        help="Dynamic evaluation: keep learning on the test text at this learning rate (0: off).")
+@option("nbest", is_flag=True, help="The test file is an n-best list ('ID w1 w2 ...'): print one log10 score a line.")
 @option("debug", type=click.IntRange(0, 2), default=1, show_default=True,
         help="2: also one 'index<TAB>probability<TAB>word' line per token.")
-def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, debug):
+def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, debug):
     """Perplexity of a language model, alone or interpolated with an n-gram."""
     if arpa_file and lm_prob_file:
         raise RnnlmpyError("give either -ngram or -lm-prob, not both")
@@ -190,12 +239,15 @@ def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, debug):
     if lam == "auto" and not (valid_file and arpa_file):
         raise RnnlmpyError("-lambda auto needs -ngram ARPA and -valid FILE to tune the weight on")
     model = load_model(model_file)
+    if nbest:
+        run_nbest(model, test_file, arpa_file, lm_prob_file, lam)
+        return
     if not other_given:
-        run_test(model, test_file, debug)
+        run_test(model, test_file, debug, dynamic)
         return
     started = time.perf_counter()
     ngram_model = read_arpa(arpa_file) if arpa_file else None
-    result = evaluate_file(model, test_file)
+    result = evaluate_file(model, test_file, dynamic)
     if ngram_model is not None:
         other = ngram_token_probabilities(ngram_model, result.tokens)
     else:
@@ -468,6 +520,70 @@ def plot(model_files, output):
     """Plot learning curves (validation perplexity and alpha per epoch); needs matplotlib."""
     plot_learning_curves(list(model_files), output)
     click.echo(f"wrote {output}", err=True)
+
+
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    "rnnlmpy gen -rnnlm ptb.model -gen 200 -rand-seed 7",
+    "rnnlmpy gen -rnnlm ptb.model -gen 200 -temperature 0.7"))
+@option("rnnlm", "model_file", metavar="MODEL", required=True, help="Language model (rnnlmpy or C++ rnnlm).")
+@option("gen", "count", type=click.IntRange(min=0), required=True, help="Number of tokens to sample.")
+@option("temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+        help="Divide scores by this: below 1 more predictable text, above 1 more varied.")
+@option("rand-seed", "rand_seed", type=int, default=1, show_default=True, help="Seed of the sampling.")
+def gen(model_file, count, temperature, rand_seed):
+    """Generate text by sampling from a language model, one sentence per line."""
+    model = load_model(model_file)
+    joiner = "" if model.config.char_level else None
+    for line in generate(model, count, rand_seed, temperature):
+        click.echo(line.replace(" ", "").replace("<sp>", " ") if joiner == "" else line)
+
+
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    "rnnlmpy convert -rnnlm ptb.model -to rnnlm-text -o ptb.rnnlm.txt",
+    "rnnlmpy convert -rnnlm cpp-trained.model -to rnnlmpy -o model.rnnlmpy"))
+@option("rnnlm", "model_file", metavar="MODEL", required=True, help="Language model (rnnlmpy or C++ rnnlm).")
+@option("to", "target", type=click.Choice(["rnnlmpy", "rnnlm-text", "rnnlm-binary"]), required=True,
+        help="Format to write.")
+@click.option("-o", "-output", "--output", "output", metavar="FILE", required=True, help="File to write.")
+def convert(model_file, target, output):
+    """Convert a language model between rnnlmpy's format and the C++ rnnlm's (text or binary)."""
+    if os.path.abspath(output) == os.path.abspath(model_file):
+        raise RnnlmpyError("-o must differ from the input model")
+    model = load_model(model_file)
+    if target == "rnnlmpy":
+        save_model(model, output)
+    else:
+        write_rnnlm(model, output, binary=target == "rnnlm-binary")
+    click.echo(f"wrote {output} ({target})", err=True)
+
+
+@cli.command(context_settings=CONTEXT, epilog=examples(
+    "rnnlmpy ensemble -rnnlm ptb.seed1 -rnnlm ptb.seed2 -ngram kn5.arpa -valid ptb.valid.txt -test ptb.test.txt",
+    "rnnlmpy ensemble -rnnlm a.model -rnnlm b.model -weights 0.6,0.4 -test test.txt"))
+@option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN language model (repeatable).")
+@option("ngram", "arpa_files", metavar="ARPA", multiple=True, help="An n-gram model in ARPA format (repeatable).")
+@option("valid", "valid_file", metavar="FILE", help="Text on which EM tunes the mixture weights.")
+@option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
+@option("weights", metavar="W1,W2,...", help="Fixed mixture weights, in the order -rnnlm..., then -ngram...")
+def ensemble(rnn_files, arpa_files, valid_file, test_file, weights):
+    """Interpolate several RNN and n-gram models word by word, weights tuned by EM."""
+    fixed = None
+    if weights:
+        try:
+            fixed = [float(w) for w in weights.split(",")]
+        except ValueError:
+            raise RnnlmpyError(f"-weights must be comma-separated numbers (got {weights!r})") from None
+    if len(rnn_files) + len(arpa_files) < 2:
+        raise RnnlmpyError("an ensemble needs at least two members (-rnnlm and/or -ngram)")
+    if fixed is not None and len(fixed) != len(rnn_files) + len(arpa_files):
+        raise RnnlmpyError(f"-weights has {len(fixed)} values for {len(rnn_files) + len(arpa_files)} members")
+    if fixed is None and not valid_file:
+        raise RnnlmpyError("tuning the weights needs -valid FILE (or give -weights w1,w2,...)")
+    valid_tokens = read_corpus(valid_file, "validation file") if valid_file else None
+    test_tokens = read_corpus(test_file, "test file")
+    members = [load_member(path, "rnn", valid_tokens, test_tokens) for path in rnn_files]
+    members += [load_member(path, "ngram", valid_tokens, test_tokens) for path in arpa_files]
+    click.echo(combine(members, fixed).format())
 
 
 def main(argv=None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -87,6 +87,36 @@ def score_tokens(model: RnnlmModel, tokens: list[str]) -> PerplexityResult:
     return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)
 
 
-def evaluate_file(model: RnnlmModel, path: str) -> PerplexityResult:
-    """Score the text file ``path`` (see ``score_tokens``)."""
-    return score_tokens(model, read_corpus(path, "test file"))
+def read_test(model: RnnlmModel, path: str) -> list[str]:
+    """A test file's tokens as the model reads them (words, or characters for a character model)."""
+    return read_corpus(path, "test file", char_level=model.config.char_level)
+
+
+def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0) -> PerplexityResult:
+    """Score the text file ``path`` (see ``score_tokens``; ``dynamic_alpha`` > 0: dynamic evaluation)."""
+    tokens = read_test(model, path)
+    return score_dynamic(model, tokens, dynamic_alpha) if dynamic_alpha > 0 else score_tokens(model, tokens)
+
+
+def score_dynamic(model: RnnlmModel, tokens: list[str], alpha: float) -> PerplexityResult:
+    """Dynamic evaluation: score each token, then learn from it (SGD at ``alpha``, BPTT every token).
+
+    Works on a copy of the weights; ``model`` itself is left unchanged.
+    """
+    from .training import KernelState  # training builds on this module, so import here
+    word_ids = model.vocabulary.encode(tokens)
+    stream = language_model_stream(word_ids)
+    config = replace(model.config, bptt_block=1)
+    state = KernelState.fresh(config)
+    state.hidden_prev[:] = test_start_state(model)
+    weights = {name: array.copy() for name, array in model.weights().items()}
+    probabilities = np.zeros(len(stream), dtype=np.float64)
+    kernels.train_span(weights["input_weights"], weights["recurrent"], weights["class_weights"],
+                       weights["output_weights"], model.vocabulary.word_class, model.vocabulary.class_start,
+                       model.vocabulary.class_end, stream.feature_ptr, stream.feature_ids, stream.targets,
+                       stream.boundaries, 0, len(stream), state.hidden_prev, state.recurrent_update,
+                       state.ring_position, state.ring_input, state.ring_hidden, state.ring_error, state.counters,
+                       config.numpy_dtype(alpha), config.beta, config.gradient_cutoff, config.bptt, 1,
+                       kernels.ACTIVATIONS[config.activation], config.independent, RESET_VALUE, weights["direct"],
+                       config.direct_order, probabilities)
+    return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)

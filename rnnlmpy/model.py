@@ -292,7 +292,8 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
         hidden_state=arrays["hidden_state"],
         training=training,
         resume_state={k[len("resume/"):]: v for k, v in arrays.items() if k.startswith("resume/")},
-        **{name: np.ascontiguousarray(arrays[name]) for name in WEIGHT_NAMES},
+        **{name: np.ascontiguousarray(arrays[name]) for name in WEIGHT_NAMES if name != "direct"},
+        direct=np.ascontiguousarray(arrays.get("direct", np.zeros(0, dtype=arrays["recurrent"].dtype))),
     )
     vocab_size, hidden_size = vocabulary.size, config.hidden_size
     expected = {

@@ -61,17 +61,27 @@ def text_lines(text: str) -> list[str]:
     return lines
 
 
-def read_corpus(path: str, what: str = "corpus", allow_empty: bool = False) -> list[str]:
+SPACE_TOKEN = "<sp>"  # a space in character models
+
+
+def char_tokens(line: str) -> list[str]:
+    """A line as characters, each a token; spaces and tabs become ``<sp>``."""
+    return [SPACE_TOKEN if char in " \t" else char for char in line]
+
+
+def read_corpus(path: str, what: str = "corpus", allow_empty: bool = False, char_level: bool = False) -> list[str]:
     """Read a corpus file as a flat list of tokens, each line closed by ``</s>``.
 
-    ``what`` names the file in error messages (e.g. "training file").
+    ``what`` names the file in error messages (e.g. "training file"). With
+    ``char_level`` every character is a token (see ``char_tokens``).
     Raises RnnlmpyError for a missing, unreadable, non-UTF-8 or (unless
     ``allow_empty``) empty file.
     """
     text = decode_utf8(read_file_bytes(path, what), path, what)
     tokens: list[str] = []
+    tokenize = char_tokens if char_level else split_tokens
     for line in text_lines(text):
-        tokens.extend(split_tokens(line))
+        tokens.extend(tokenize(line))
         tokens.append(SENTENCE_END)
     if not allow_empty and tokens.count(SENTENCE_END) == len(tokens):
         raise RnnlmpyError(f"{what} {path!r} is empty (no words)")

@@ -224,8 +224,9 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
     if 0 < anti_kasparek < MIN_CHECKPOINT_WORDS:
         anti_kasparek = MIN_CHECKPOINT_WORDS
     _check_output_path(model_file)
-    train_tokens = read_corpus(train_file, "training file")
-    valid_tokens = read_corpus(valid_file, "validation file") if valid_file is not None else None
+    train_tokens = read_corpus(train_file, "training file", char_level=config.char_level)
+    valid_tokens = (read_corpus(valid_file, "validation file", char_level=config.char_level)
+                    if valid_file is not None else None)
     valid_name = os.path.abspath(valid_file) if valid_file else ""
     if valid_file is None and not one_iter:
         train_tokens, valid_tokens, held = hold_out(train_tokens, config.rand_seed)
@@ -372,3 +373,42 @@ def _validate(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.nd
     probabilities, hidden = score_stream(model, stream, start)
     scored = stream.targets >= 0
     return float(np.sum(np.log10(np.maximum(probabilities[scored], 1e-300)))), int(np.count_nonzero(scored)), hidden
+
+
+def _train_member(arguments: tuple) -> tuple[int, str, float, float]:
+    """Worker: train one member; returns (seed, model path, final validation perplexity, seconds)."""
+    train_file, model_file, valid_file, config, options = arguments
+    started = time.perf_counter()
+    model = train(train_file, model_file, valid_file, config, debug=0, **options)
+    kept = [r["valid_ppl"] for r in model.training.history if r.get("valid_ppl") is not None and r["accepted"]]
+    return config.rand_seed, model_file, kept[-1] if kept else math.nan, time.perf_counter() - started
+
+
+def train_members(train_file: str, model_prefix: str, seeds: list[int], jobs: int = 1,
+                  valid_file: Optional[str] = None, config: Optional[RnnlmConfig] = None, **options):
+    """Train one model per seed, ``jobs`` at a time in worker processes; yields results as members finish.
+
+    Member k is written to ``f"{model_prefix}.seed{seed}"`` (atomically, like any
+    model), so a crash loses only the members still training; rerunning resumes them.
+    Yields (seed, model path, final validation perplexity, seconds).
+    """
+    import concurrent.futures
+    import multiprocessing
+    from dataclasses import replace
+
+    config = config or RnnlmConfig()
+    if jobs < 1:
+        raise RnnlmpyError(f"-jobs must be at least 1 (got {jobs})")
+    if len(set(seeds)) != len(seeds):
+        raise RnnlmpyError(f"the seeds must differ (got {','.join(map(str, seeds))})")
+    work = [(train_file, f"{model_prefix}.seed{seed}", valid_file, replace(config, rand_seed=seed), options)
+            for seed in seeds]
+    if jobs == 1:
+        for arguments in work:
+            yield _train_member(arguments)
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_train_member, arguments) for arguments in work]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
