@@ -565,7 +565,9 @@ def convert(model_file, target, output):
 @option("valid", "valid_file", metavar="FILE", help="Text on which EM tunes the mixture weights.")
 @option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
 @option("weights", metavar="W1,W2,...", help="Fixed mixture weights, in the order -rnnlm..., then -ngram...")
-def ensemble(rnn_files, arpa_files, valid_file, test_file, weights):
+@option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        help="Score the RNN members by dynamic evaluation at this learning rate (0: off).")
+def ensemble(rnn_files, arpa_files, valid_file, test_file, weights, dynamic):
     """Interpolate several RNN and n-gram models word by word, weights tuned by EM."""
     fixed = None
     if weights:
@@ -581,7 +583,7 @@ def ensemble(rnn_files, arpa_files, valid_file, test_file, weights):
         raise RnnlmpyError("tuning the weights needs -valid FILE (or give -weights w1,w2,...)")
     valid_tokens = read_corpus(valid_file, "validation file") if valid_file else None
     test_tokens = read_corpus(test_file, "test file")
-    members = [load_member(path, "rnn", valid_tokens, test_tokens) for path in rnn_files]
+    members = [load_member(path, "rnn", valid_tokens, test_tokens, dynamic) for path in rnn_files]
     members += [load_member(path, "ngram", valid_tokens, test_tokens) for path in arpa_files]
     click.echo(combine(members, fixed).format())
 

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import RnnlmpyError
-from .evaluation import score_tokens
+from .evaluation import score_dynamic, score_tokens
 from .interpolate import ngram_token_probabilities
 from .arpa import read_arpa
 from .model import load_model
@@ -31,14 +31,20 @@ class Member:
     test: np.ndarray
 
 
-def load_member(path: str, kind: str, valid_tokens: Optional[list[str]], test_tokens: list[str]) -> Member:
-    """Score the texts with the model at ``path`` ("rnn": rnnlmpy or C++ rnnlm model; "ngram": ARPA)."""
+def load_member(path: str, kind: str, valid_tokens: Optional[list[str]], test_tokens: list[str],
+                dynamic_alpha: float = 0.0) -> Member:
+    """Score the texts with the model at ``path`` ("rnn": rnnlmpy or C++ rnnlm model; "ngram": ARPA).
+
+    ``dynamic_alpha`` > 0 scores RNN members by dynamic evaluation (each text separately).
+    """
     if kind == "rnn":
         model = load_model(path)
         if model.config.char_level:
             raise RnnlmpyError(f"{path!r} is a character model; an ensemble combines word models")
 
         def probabilities(tokens):
+            if dynamic_alpha > 0:
+                return score_dynamic(model, tokens, dynamic_alpha).probabilities
             return score_tokens(model, tokens).probabilities
     else:
         model = read_arpa(path)

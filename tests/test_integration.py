@@ -160,3 +160,34 @@ def test_wiki_en_default_tagger_beats_the_references(corpus_dir, tmp_path):
                             check=True, capture_output=True, text=True)
     correct, total = map(int, re.search(r"\((\d+)/(\d+)\)", graded.stdout).groups())
     assert total == 4563 and correct / total >= 0.955, graded.stdout
+
+
+def test_rnnlm_example_direct_connections_within_3_percent_of_cpp(corpus_dir, tmp_path):
+    """rnnlm's RNNME: -direct 2 -direct-order 3 takes the C++ tool from 78.77 to 72.45 on its example data."""
+    folder = corpus_dir("rnnlm-example")
+    result = subprocess.run(
+        train_command(folder, "train.txt", "valid.txt", "test.txt", str(tmp_path / "model"), "-hidden", "15",
+                      "-class", "100", "-bptt", "4", "-bptt-block", "10", "-direct", "2", "-direct-order", "3",
+                      "-rand-seed", "1"), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    ppl = perplexity_of(result.stdout)
+    assert abs(ppl - 72.45) / 72.45 < 0.03, ppl
+    dynamic = subprocess.run([sys.executable, "-m", "rnnlmpy", "ppl", "-rnnlm", str(tmp_path / "model"), "-test",
+                              os.path.join(folder, "test.txt"), "-dynamic", "0.1"], capture_output=True, text=True)
+    assert perplexity_of(dynamic.stdout) < ppl  # dynamic evaluation helps here too
+
+
+def test_ptb_ensemble_of_rnns_and_kn5_beats_every_member(corpus_dir, ptb_rnn_models, ptb_kn5):
+    folder = corpus_dir("ptb")
+    command = [sys.executable, "-m", "rnnlmpy", "ensemble", "-valid", os.path.join(folder, "ptb.valid.txt"),
+               "-test", os.path.join(folder, "ptb.test.txt"), "-ngram", ptb_kn5]
+    for path, _ in ptb_rnn_models.values():
+        command += ["-rnnlm", path]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    members = [float(line.split()[-1]) for line in lines[1:-2]]
+    combined = float(lines[-2].split()[-1])
+    print(result.stdout)
+    assert len(members) == 4 and combined < min(members) - 10
+    assert "82,430 scored by every member" in lines[-1]
