@@ -46,22 +46,24 @@ def describe(path: str) -> str:
     """A human-readable description of the model at ``path``."""
     kind = model_kind(path)
     lines = [f"model: {path} ({os.path.getsize(path):,} bytes)"]
-    if kind == "rnnlm":
+    if kind in ("rnnlm", "rnnlm-cpp"):
         model = load_model(path)
         config, vocabulary, training = model.config, model.vocabulary, model.training
         lines += [
-            "kind: RNN language model (rnnlmpy format)",
+            f"kind: RNN language model ({'rnnlmpy' if kind == 'rnnlm' else 'C++ rnnlm'} format)",
             f"vocabulary: {vocabulary.size:,} words (</s> included), {vocabulary.class_count} output classes"
             f" ({'frequency' if config.old_classes else 'square-root frequency'} bins)",
             f"layers: {vocabulary.size:,} one-hot inputs -> {config.hidden_size} hidden ({config.activation}, "
             f"recurrent) -> {vocabulary.class_count} classes + {vocabulary.size:,} words",
-            f"parameters: {model.parameter_count:,} ({config.dtype})",
+            f"parameters: {model.parameter_count:,} ({config.dtype}), of which {config.direct_size:,} direct "
+            f"connections of order {config.direct_order}",
+            f"tokens: {'characters (spaces as <sp>)' if config.char_level else 'words'}",
             f"training settings: bptt {config.bptt}, bptt-block {config.bptt_block}, alpha {config.alpha}, "
             f"beta {config.beta}, gradient-cutoff {config.gradient_cutoff}, min-improvement {config.min_improvement}, "
             f"independent {'yes' if config.independent else 'no'}, rand-seed {config.rand_seed}",
             f"training data: {training.train_file or '?'} ({training.train_words:,} tokens)",
             f"validation data: {training.valid_file or 'none'}",
-            f"epochs: {len(training.history)} ({'finished' if training.finished else 'unfinished: rerun train to resume'}"
+            f"epochs: {max(len(training.history), training.epoch)} ({'finished' if training.finished else 'unfinished: rerun train to resume'}"
             f"{', checkpoint at word %d' % training.position if training.position else ''})",
         ]
         valid = [r for r in training.history if r.get("valid_ppl") is not None]
@@ -88,8 +90,6 @@ def describe(path: str) -> str:
                 counts.append((int(match.group(1)), int(match.group(2))))
         lines += ["kind: backoff n-gram model (ARPA)", f"order: {max(n for n, _ in counts) if counts else '?'}"]
         lines += [f"{n}-grams: {c:,}" for n, c in counts]
-    else:
-        raise RnnlmpyError(f"{path!r} is a C++ rnnlm model; reading those is not supported yet")
     return "\n".join(lines)
 
 
@@ -118,7 +118,7 @@ def describe_rnn_tagger(tagger: RnnTagger) -> list[str]:
 def histories(path: str) -> dict:
     """Per-epoch series of a model for plotting: {"epoch": [...], "valid_ppl": [...], "alpha": [...], ...}."""
     kind = model_kind(path)
-    if kind == "rnnlm":
+    if kind in ("rnnlm", "rnnlm-cpp"):
         history = load_model(path).training.history
         return {"kind": kind, "epoch": [r["epoch"] for r in history],
                 "valid_ppl": [r.get("valid_ppl") if r.get("valid_ppl") is not None else math.nan for r in history],

@@ -372,6 +372,18 @@ def largest_class_size(class_start, class_end):
     return largest
 
 
+@njit(cache=True)
+def output_buffers(class_weights, class_start, class_end):
+    """Work arrays of the class-factored output: class and word probabilities, direct-connection hashing."""
+    class_probabilities = np.empty(class_weights.shape[0], dtype=class_weights.dtype)
+    word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=class_weights.dtype)
+    history = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    class_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    word_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    usable = np.zeros(2, dtype=np.int64)
+    return class_probabilities, word_probabilities, history, class_keys, word_keys, usable
+
+
 @njit(cache=True, fastmath=True)
 def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                feature_ptr, feature_ids, targets, boundaries, begin, end,
@@ -403,12 +415,8 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     hidden_error = np.empty(size, dtype=hidden_prev.dtype)
     delta = np.empty(size, dtype=hidden_prev.dtype)
     carry = np.empty(size, dtype=hidden_prev.dtype)
-    class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
-    word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=hidden_prev.dtype)
-    history = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    class_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    word_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    usable = np.zeros(2, dtype=np.int64)
+    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
+        class_weights, class_start, class_end)
     direct_decay = direct.dtype.type(alpha * beta)
     direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
@@ -487,12 +495,8 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
     """
     size = hidden_prev.shape[0]
     hidden = np.empty(size, dtype=hidden_prev.dtype)
-    class_probabilities = np.empty(class_weights.shape[0], dtype=hidden_prev.dtype)
-    word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=hidden_prev.dtype)
-    history = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    class_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    word_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    usable = np.zeros(2, dtype=np.int64)
+    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
+        class_weights, class_start, class_end)
     for t in range(begin, end):
         hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
                        hidden, activation)
