@@ -24,7 +24,7 @@ from rnnlmpy.interpolate import Interpolation, interpolate, ngram_token_probabil
 from rnnlmpy.model import RnnlmConfig, load_model, save_model
 from rnnlmpy.rnnlm_format import write_rnnlm
 from rnnlmpy.sampling import generate, read_nbest, score_nbest
-from rnnlmpy.textio import read_corpus
+from rnnlmpy.textio import SPACE_TOKEN, read_corpus
 from rnnlmpy.plotting import plot_learning_curves
 from rnnlmpy.ngram import NgramScores, read_sentences, score_sentences, train_ngram
 from rnnlmpy.tagger import HmmTagger, TaggerConfig, format_tags, grade_files, known_unseen_accuracy, load_tagger, \
@@ -533,9 +533,10 @@ def plot(model_files, output):
 def gen(model_file, count, temperature, rand_seed):
     """Generate text by sampling from a language model, one sentence per line."""
     model = load_model(model_file)
-    joiner = "" if model.config.char_level else None
     for line in generate(model, count, rand_seed, temperature):
-        click.echo(line.replace(" ", "").replace("<sp>", " ") if joiner == "" else line)
+        if model.config.char_level:  # characters were joined by spaces; <sp> is a real space
+            line = line.replace(" ", "").replace(SPACE_TOKEN, " ")
+        click.echo(line)
 
 
 @cli.command(context_settings=CONTEXT, epilog=examples(
