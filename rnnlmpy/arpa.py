@@ -9,6 +9,7 @@ separated by spaces or tabs; probabilities and backoff weights are log10.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import re
 
@@ -68,6 +69,42 @@ def read_arpa(path: str) -> NgramModel:
             gc.enable()
 
 
+def _parse_regular_section(lines: list[str], start: int, count: int, order: int):
+    """Fast path for a section of exactly ``count`` lines, every one with or every one without a backoff.
+
+    Returns (log10 probs, ``order`` lists of words, log10 backoffs), or None when the
+    section is laid out otherwise or holds a bad number (the careful path then names the line).
+    """
+    end = start + count
+    if end > len(lines) or (end < len(lines) and lines[end].strip() and not lines[end].startswith("\\")):
+        return None
+    section = lines[start:end]
+    fields = " ".join(section).replace("\t", " ").split(" ")
+    if "" in fields:
+        fields = [f for f in fields if f]
+    width = len(fields) // count if count else 0
+    if count == 0 or len(fields) != width * count or width not in (order + 1, order + 2):
+        return None
+    try:
+        probs = np.array(fields[0::width], dtype=np.float64)
+        backoffs = (np.array(fields[order + 1::width], dtype=np.float64) if width == order + 2
+                    else np.zeros(count))
+    except ValueError:
+        return None
+    return probs, [fields[1 + k::width] for k in range(order)], backoffs
+
+
+class _LazyEntries:
+    """(line number, fields) of a section's j-th line, computed only for error messages."""
+
+    def __init__(self, lines: list[str], start: int, count: int):
+        self.lines, self.start, self.count = lines, start, count
+
+    def __getitem__(self, j: int):
+        line = self.lines[self.start + j]
+        return self.start + j + 1, [f for f in line.replace("\t", " ").split(" ") if f]
+
+
 def _read_arpa(path: str) -> NgramModel:
     text = decode_utf8(read_file_bytes(path, "ARPA file"), path, "ARPA file")
     lines = text.split("\n")
@@ -106,47 +143,55 @@ def _read_arpa(path: str) -> NgramModel:
             raise fail(number + 1, f"expected the \\{order}-grams: section, found {found!r}")
         number += 1
         first_line = number + 1
-        entries = []  # (line number, fields)
-        while number < len(lines):
-            line = lines[number]
-            if line.startswith("\\") or line.strip().startswith("\\"):
-                break
-            fields = line.replace("\t", " ").split(" ")
-            if "" in fields:
-                fields = [f for f in fields if f]
-            if fields:
-                entries.append((number + 1, fields))
-            number += 1
-        if len(entries) != declared[order]:
-            raise fail(first_line, f"\\data\\ declares {declared[order]} {order}-grams but the section has "
-                                   f"{len(entries)}")
-        for line_number, fields in entries:
-            if len(fields) not in (order + 1, order + 2):
-                raise fail(line_number, f"a {order}-gram line needs a probability, {order} word(s) and an "
-                                        f"optional backoff weight; found {len(fields)} fields")
-        try:
-            probs = np.array([fields[0] for _, fields in entries], dtype=np.float64)
-            backoffs = np.array([fields[order + 1] if len(fields) == order + 2 else "0" for _, fields in entries],
-                                dtype=np.float64)
-        except ValueError:
+        fast = _parse_regular_section(lines, number, declared[order], order)
+        if fast is not None:  # the usual layout: exactly COUNT lines, all with (or all without) a backoff
+            probs, columns, backoffs = fast
+            number += declared[order]
+            entries = _LazyEntries(lines, first_line - 1, declared[order])
+        else:
+            entries = []  # (line number, fields)
+            while number < len(lines):
+                line = lines[number]
+                if line.startswith("\\") or line.strip().startswith("\\"):
+                    break
+                fields = line.replace("\t", " ").split(" ")
+                if "" in fields:
+                    fields = [f for f in fields if f]
+                if fields:
+                    entries.append((number + 1, fields))
+                number += 1
+            if len(entries) != declared[order]:
+                raise fail(first_line, f"\\data\\ declares {declared[order]} {order}-grams but the section has "
+                                       f"{len(entries)}")
             for line_number, fields in entries:
-                try:
-                    [float(f) for f in (fields[0], *fields[order + 1:])]
-                except ValueError:
-                    raise fail(line_number, f"not a number in {' '.join(fields)[:60]!r}") from None
-            raise
+                if len(fields) not in (order + 1, order + 2):
+                    raise fail(line_number, f"a {order}-gram line needs a probability, {order} word(s) and an "
+                                            f"optional backoff weight; found {len(fields)} fields")
+            try:
+                probs = np.array([fields[0] for _, fields in entries], dtype=np.float64)
+                backoffs = np.array([fields[order + 1] if len(fields) == order + 2 else "0"
+                                     for _, fields in entries], dtype=np.float64)
+            except ValueError:
+                for line_number, fields in entries:
+                    try:
+                        [float(f) for f in (fields[0], *fields[order + 1:])]
+                    except ValueError:
+                        raise fail(line_number, f"not a number in {' '.join(fields)[:60]!r}") from None
+                raise
+            columns = [[fields[1 + k] for _, fields in entries] for k in range(order)]
         if order == 1:
-            for line_number, fields in entries:
-                if fields[1] in word_index:
-                    raise fail(line_number, f"duplicate unigram {fields[1]!r}")
-                word_index[fields[1]] = len(words)
-                words.append(fields[1])
+            for j, word in enumerate(columns[0]):
+                if word in word_index:
+                    raise fail(entries[j][0], f"duplicate unigram {word!r}")
+                word_index[word] = len(words)
+                words.append(word)
             orders.append(NgramOrder(keys=np.arange(len(words), dtype=np.int64), log10_prob=probs,
                                      log10_backoff=backoffs))
             continue
         get = word_index.get
-        grams = np.array([[get(w, -1) for w in fields[1:order + 1]] for _, fields in entries], dtype=np.int64)
-        grams = grams.reshape(len(entries), order)
+        count = len(columns[0])
+        grams = np.stack([np.fromiter(map(get, column, itertools.repeat(-1)), dtype=np.int64, count=count)
+                          for column in columns], axis=1)
         missing = np.flatnonzero(np.any(grams < 0, axis=1))
         if len(missing):
             line_number, fields = entries[missing[0]]

@@ -180,3 +180,24 @@ def test_unk_in_training_is_an_ordinary_word(tmp_path):
     assert "<unk>" in model.index and scores.oovs == 0  # unknown test words score as <unk>
     with pytest.raises(RnnlmpyError):
         train_ngram(path, 8)
+
+
+def test_irregular_arpa_layouts_read_like_regular_ones(corpus, tmp_path):
+    """Spaces instead of tabs, blank lines, and backoffs on some lines only: the careful path agrees."""
+    model, _ = train_ngram(corpus["train_file"], 3)
+    regular = str(tmp_path / "regular.arpa")
+    write_arpa(model, regular)
+    text = open(regular).read()
+    irregular = tmp_path / "irregular.arpa"
+    lines = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[2] == "0.000000":
+            line = "\t".join(fields[:2])  # a zero backoff may be left out
+        lines.append(line.replace("\t", "  "))
+        if line.startswith("-") and len(lines) % 97 == 0:
+            lines.append("")
+    irregular.write_text("\n".join(lines) + "\n")
+    expected = score_sentences(model, corpus["test"])
+    again = score_sentences(read_arpa(str(irregular)), corpus["test"])
+    np.testing.assert_allclose(again.log10_prob[~again.is_oov], expected.log10_prob[~expected.is_oov], atol=2e-6)
