@@ -18,7 +18,7 @@ import numpy as np
 from .errors import RnnlmpyError
 from .model import write_atomically
 from .ngram import NgramModel, NgramOrder
-from .textio import decode_utf8, read_file_bytes
+from .textio import read_text
 
 NGRAM_COUNT = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
 SECTION = re.compile(r"^\\(\d+)-grams:$")
@@ -106,7 +106,7 @@ class _LazyEntries:
 
 
 def _read_arpa(path: str) -> NgramModel:
-    text = decode_utf8(read_file_bytes(path, "ARPA file"), path, "ARPA file")
+    text = read_text(path, "ARPA file")
     lines = text.split("\n")
     name = os.path.basename(path)
 

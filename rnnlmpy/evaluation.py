@@ -109,14 +109,12 @@ def score_dynamic(model: RnnlmModel, tokens: list[str], alpha: float) -> Perplex
     config = replace(model.config, bptt_block=1)
     state = KernelState.fresh(config)
     state.hidden_prev[:] = test_start_state(model)
-    weights = {name: array.copy() for name, array in model.weights().items()}
+    working = replace(model, **{name: array.copy() for name, array in model.weights().items()})
     probabilities = np.zeros(len(stream), dtype=np.float64)
-    kernels.train_span(weights["input_weights"], weights["recurrent"], weights["class_weights"],
-                       weights["output_weights"], model.vocabulary.word_class, model.vocabulary.class_start,
-                       model.vocabulary.class_end, stream.feature_ptr, stream.feature_ids, stream.targets,
+    kernels.train_span(*network_arrays(working), stream.feature_ptr, stream.feature_ids, stream.targets,
                        stream.boundaries, 0, len(stream), state.hidden_prev, state.recurrent_update,
                        state.ring_position, state.ring_input, state.ring_hidden, state.ring_error, state.counters,
                        config.numpy_dtype(alpha), config.beta, config.gradient_cutoff, config.bptt, 1,
-                       kernels.ACTIVATIONS[config.activation], config.independent, RESET_VALUE, weights["direct"],
+                       kernels.ACTIVATIONS[config.activation], config.independent, RESET_VALUE, working.direct,
                        config.direct_order, probabilities)
     return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)

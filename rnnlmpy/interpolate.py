@@ -16,34 +16,20 @@ import numpy as np
 
 from .errors import RnnlmpyError
 from .ngram import NgramModel, score_sentences
-from .textio import SENTENCE_END, decode_utf8, read_file_bytes
+from .textio import read_text, token_lines
 
 RNN_OOV_LOG10 = -8.0  # rnnlm's penalty for a token only the other model knows
 
 
-def sentences_of(tokens: list[str]) -> list[list[str]]:
-    """Split an RNN token stream (lines closed by ``</s>``) back into lines."""
-    sentences, current = [], []
-    for token in tokens:
-        if token == SENTENCE_END:
-            sentences.append(current)
-            current = []
-        else:
-            current.append(token)
-    if current:
-        raise RnnlmpyError("token stream does not end with </s>")
-    return sentences
-
-
 def ngram_token_probabilities(model: NgramModel, tokens: list[str]) -> np.ndarray:
     """P_ngram of every token of an RNN token stream (float64, 0 for an n-gram OOV)."""
-    scores = score_sentences(model, sentences_of(tokens))
+    scores = score_sentences(model, token_lines(tokens))
     return np.where(scores.is_oov, 0.0, 10.0 ** scores.log10_prob)
 
 
 def read_lm_prob(path: str, token_count: int) -> np.ndarray:
     """rnnlm's -lm-prob file: one line per token, its first field a linear probability."""
-    text = decode_utf8(read_file_bytes(path, "-lm-prob file"), path, "-lm-prob file")
+    text = read_text(path, "-lm-prob file")
     lines = [line for line in text.split("\n") if line.strip()]
     if len(lines) != token_count:
         raise RnnlmpyError(f"-lm-prob file {path!r} has {len(lines)} lines but the test text has {token_count} "

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import RnnlmpyError
-from .textio import SENTENCE_END, decode_utf8, read_file_bytes, split_tokens, text_lines
+from .textio import SENTENCE_END, read_text, split_tokens, text_lines
 
 SENTENCE_START = "<s>"
 NO_PROBABILITY = -99.0  # log10 "probability" ARPA files give <s>, which is never predicted
@@ -106,7 +106,7 @@ class SentenceStream:
 
 def read_sentences(path: str, what: str = "text") -> list[list[str]]:
     """Non-empty lines of a text file as token lists (empty lines are skipped, as SRILM does)."""
-    text = decode_utf8(read_file_bytes(path, what), path, what)
+    text = read_text(path, what)
     return [tokens for tokens in (split_tokens(line) for line in text_lines(text)) if tokens]
 
 

@@ -11,7 +11,7 @@ from .errors import RnnlmpyError
 from .evaluation import RESET_VALUE, score_stream, test_start_state
 from .model import RnnlmModel
 from .streams import language_model_stream
-from .textio import SENTENCE_END, decode_utf8, read_file_bytes, split_tokens, text_lines
+from .textio import SENTENCE_END, read_text, split_tokens, text_lines
 
 NBEST_OOV_LOG10 = -5.0  # rnnlm's score for a word neither model knows, in n-best rescoring
 
@@ -63,7 +63,7 @@ def generate(model: RnnlmModel, count: int, seed: int = 1, temperature: float = 
 
 def read_nbest(path: str) -> list[tuple[str, list[str]]]:
     """An n-best list: lines ``ID w1 w2 ...`` as (ID, words)."""
-    text = decode_utf8(read_file_bytes(path, "n-best file"), path, "n-best file")
+    text = read_text(path, "n-best file")
     hypotheses = []
     for number, line in enumerate(text_lines(text), start=1):
         tokens = split_tokens(line)

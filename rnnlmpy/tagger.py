@@ -27,7 +27,7 @@ from . import kernels
 from .errors import RnnlmpyError
 from .model import DTYPES, decode_words, detect_format, encode_words, initial_weights, read_model_file, \
     write_atomically, write_model_file
-from .textio import decode_utf8, read_file_bytes, text_lines
+from .textio import read_text, text_lines
 
 START, END = "<s>", "</s>"
 HMM_LAMBDA, HMM_VOCABULARY = 0.95, 1_000_000  # the tutorial's emission smoothing
@@ -37,7 +37,7 @@ HMM_LAMBDA, HMM_VOCABULARY = 0.95, 1_000_000  # the tutorial's emission smoothin
 
 def read_tagged(path: str, what: str = "training file") -> list[tuple[list[str], list[str]]]:
     """``word_TAG`` lines as (words, tags); raise RnnlmpyError naming the line of a bad token."""
-    text = decode_utf8(read_file_bytes(path, what), path, what)
+    text = read_text(path, what)
     sentences = []
     for number, line in enumerate(text_lines(text), start=1):
         tokens = [t for t in line.replace("\t", " ").split(" ") if t]
@@ -58,7 +58,7 @@ def read_tagged(path: str, what: str = "training file") -> list[tuple[list[str],
 
 def read_words(path: str, what: str = "test file") -> list[list[str]]:
     """Test input: one sentence per line, words separated by single spaces (tabs are an error)."""
-    text = decode_utf8(read_file_bytes(path, what), path, what)
+    text = read_text(path, what)
     sentences = []
     for number, line in enumerate(text_lines(text), start=1):
         if "\t" in line:
@@ -128,17 +128,14 @@ def grade_lines(reference: list[str], test: list[str], reference_name: str = "re
 
 def grade_files(reference_path: str, test_path: str) -> Grade:
     """Grade a tag file against a reference file (see ``grade_lines``)."""
-    def lines(path, what):
-        return text_lines(decode_utf8(read_file_bytes(path, what), path, what))
-    return grade_lines(lines(reference_path, "reference file"), lines(test_path, "test file"),
-                       reference_path, test_path)
+    return grade_lines(text_lines(read_text(reference_path, "reference file")),
+                       text_lines(read_text(test_path, "test file")), reference_path, test_path)
 
 
 def known_unseen_accuracy(reference_path: str, test_path: str, sentences: list[list[str]], seen: set) -> str:
     """Accuracy on tokens whose word was seen in training and on unseen ones, as two report lines."""
-    def tags(path, what):
-        return [line.split(" ") for line in text_lines(decode_utf8(read_file_bytes(path, what), path, what))]
-    reference, test = tags(reference_path, "reference file"), tags(test_path, "test file")
+    reference, test = ([line.split(" ") for line in text_lines(read_text(path, what))]
+                       for path, what in ((reference_path, "reference file"), (test_path, "test file")))
     if [len(s) for s in sentences] != [len(s) for s in reference]:
         raise RnnlmpyError("the words file does not line up with the reference (different line or word counts)")
     counts = {True: [0, 0], False: [0, 0]}
@@ -173,7 +170,7 @@ class HmmTagger:
     @classmethod
     def read(cls, path: str) -> "HmmTagger":
         """Read the tutorial's model format."""
-        text = decode_utf8(read_file_bytes(path, "model file"), path, "model file")
+        text = read_text(path, "model file")
         transition, emission = {}, {}
         for number, line in enumerate(text_lines(text), start=1):
             fields_ = line.split(" ")

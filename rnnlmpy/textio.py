@@ -42,6 +42,25 @@ def decode_utf8(data: bytes, path: str, what: str = "file") -> str:
         ) from None
 
 
+def read_text(path: str, what: str = "file") -> str:
+    """The text of a UTF-8 file; RnnlmpyError (naming ``what``) if it is missing, unreadable or not UTF-8."""
+    return decode_utf8(read_file_bytes(path, what), path, what)
+
+
+def token_lines(tokens: list[str]) -> list[list[str]]:
+    """Split a token stream whose lines are closed by ``</s>`` back into lines (without the ``</s>``)."""
+    lines, current = [], []
+    for token in tokens:
+        if token == SENTENCE_END:
+            lines.append(current)
+            current = []
+        else:
+            current.append(token)
+    if current:
+        raise RnnlmpyError("token stream does not end with </s>")
+    return lines
+
+
 def split_tokens(line: str) -> list[str]:
     """Split one line into tokens on ASCII space and tab only.
 
@@ -77,7 +96,7 @@ def read_corpus(path: str, what: str = "corpus", allow_empty: bool = False, char
     Raises RnnlmpyError for a missing, unreadable, non-UTF-8 or (unless
     ``allow_empty``) empty file.
     """
-    text = decode_utf8(read_file_bytes(path, what), path, what)
+    text = read_text(path, what)
     tokens: list[str] = []
     tokenize = char_tokens if char_level else split_tokens
     for line in text_lines(text):

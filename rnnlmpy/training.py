@@ -28,7 +28,7 @@ from .errors import RnnlmpyError
 from .evaluation import FLUSH_VALUE, RESET_VALUE, network_arrays, score_stream
 from .model import RnnlmConfig, RnnlmModel, detect_format, load_model, new_model, save_model
 from .streams import TokenStream, language_model_stream
-from .textio import SENTENCE_END, read_corpus
+from .textio import SENTENCE_END, read_corpus, token_lines
 from .vocab import build_vocabulary
 
 LOG10_OF_2 = math.log10(2.0)
@@ -175,15 +175,10 @@ HOLD_OUT_MAX_LINES = 5_000
 def hold_out(tokens: list[str], seed: int) -> tuple[list[str], list[str], np.ndarray]:
     """Split a token stream's lines into (training tokens, held-out tokens, held-out line numbers).
 
-    5% of the lines (at least 1, at most 5,000; none when there is a single
-    line) chosen by ``seed``: the same seed always holds out the same lines.
+    5% of the lines (at least 1, at most 5,000; a single line is an error)
+    chosen by ``seed``: the same seed always holds out the same lines.
     """
-    lines, current = [], []
-    for token in tokens:
-        current.append(token)
-        if token == SENTENCE_END:
-            lines.append(current)
-            current = []
+    lines = [[*line, SENTENCE_END] for line in token_lines(tokens)]
     if len(lines) < 2:
         raise RnnlmpyError("the training file has a single line: give -valid FILE (or -one-iter)")
     count = min(max(1, int(round(len(lines) * HOLD_OUT_SHARE))), HOLD_OUT_MAX_LINES)

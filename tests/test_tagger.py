@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnlmpy import kernels, reference
-from rnnlmpy.tagger import (HmmTagger, RnnTagger, TaggerConfig, grade_lines, new_tagger, read_tagged, token_features,
+from rnnlmpy.tagger import (TaggerConfig, grade_lines, new_tagger, read_tagged, token_features,
                             train_hmm, train_tagger, viterbi, word_shape)
 
 from conftest import write_text

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpora"))
 import locate  # noqa: E402  (corpora/locate.py)
 import numpy as np  # noqa: E402
 
-from rnnlmpy.tagger import (TaggerConfig, grade_lines, read_tagged, read_words, save_tagger,  # noqa: E402
+from rnnlmpy.tagger import (TaggerConfig, read_tagged, read_words, save_tagger,  # noqa: E402
                             train_hmm, train_tagger)
 
 ABLATIONS = {
