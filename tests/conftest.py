@@ -1,24 +1,34 @@
-"""Shared fixtures: tiny random models and streams, and the real corpora for integration tests."""
+"""Test set-up: a Numba cache folder per kernel source, and the real corpora for integration tests."""
 
 from __future__ import annotations
 
-import importlib.util
+import glob
+import hashlib
 import os
-
-import numpy as np
-import pytest
-
-from rnnlmpy.model import RnnlmConfig, new_model
-from rnnlmpy.vocab import vocabulary_from_classes
 
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _load_locator():
-    spec = importlib.util.spec_from_file_location("corpora_locate", os.path.join(CHECKOUT, "corpora", "locate.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _kernel_cache_folder() -> str:
+    """A Numba cache folder named after the kernels' source.
+
+    Numba's on-disk cache checks only the file of the function it compiled, so a
+    kernel that calls one in another file (lm.py calls cell.py) would keep stale
+    machine code after that file changes. Keying the folder on every kernel file
+    makes the tests (and the commands they run) recompile after any kernel edit.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(CHECKOUT, "rnnlmpy", "kernels", "*.py"))):
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+    return os.path.join(CHECKOUT, ".venv", "numba-cache", digest.hexdigest()[:16])
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", _kernel_cache_folder())  # before anything imports numba
+
+import pytest  # noqa: E402
+
+from helpers import load_locator  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +37,7 @@ def corpus_dir():
 
     Missing corpora skip the test locally but fail it under CI=true.
     """
-    locator = _load_locator()
+    locator = load_locator()
 
     def find(name: str) -> str:
         folder = locator.find_corpus(name)
@@ -39,38 +49,3 @@ def corpus_dir():
         return folder
 
     return find
-
-
-def tiny_model(vocab_size=7, hidden_size=5, class_sizes=(1, 2, 4), dtype="float64", seed=0, activation="sigmoid"):
-    """A random model over words w0..w{V-1} with the given class sizes (contiguous)."""
-    assert sum(class_sizes) == vocab_size
-    word_class = np.repeat(np.arange(len(class_sizes)), class_sizes)
-    words = ["</s>"] + [f"w{i}" for i in range(1, vocab_size)]
-    vocabulary = vocabulary_from_classes(words, np.arange(vocab_size, 0, -1), word_class)
-    config = RnnlmConfig(hidden_size=hidden_size, class_count=len(class_sizes), dtype=dtype, rand_seed=seed,
-                         activation=activation)
-    model = new_model(config, vocabulary)
-    rng = np.random.default_rng(seed + 100)
-    for name, array in model.weights().items():  # larger weights than rnnlm's init: a harder test
-        array[...] = rng.normal(0, 0.5, array.shape)
-    model.hidden_state[...] = rng.random(hidden_size)
-    return model
-
-
-def write_text(path, lines):
-    """Write lines (a list of str) to a UTF-8 file, each closed by a newline; return the path as str."""
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("".join(line + "\n" for line in lines))
-    return str(path)
-
-
-def pattern_corpus(sentences: int, seed: int) -> list[str]:
-    """Sentences with a learnable long-range pattern: the first word decides the last."""
-    rng = np.random.default_rng(seed)
-    lines = []
-    for _ in range(sentences):
-        opener = rng.choice(["alpha", "beta", "gamma"])
-        middle = rng.choice(["x", "y", "z", "u", "v"], size=rng.integers(1, 4))
-        closer = {"alpha": "one", "beta": "two", "gamma": "three"}[opener]
-        lines.append(" ".join([opener, *middle, closer]))
-    return lines

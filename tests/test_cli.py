@@ -8,7 +8,7 @@ import pytest
 
 from rnnlmpy_cli.main import main
 
-from conftest import pattern_corpus, write_text
+from helpers import pattern_corpus, write_text
 
 
 def run(argv, capsys):

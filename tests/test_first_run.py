@@ -10,10 +10,11 @@ import sys
 import pytest
 
 from rnnlmpy import RnnlmConfig, train
-from rnnlmpy.training import ProgressReporter, hold_out
+from rnnlmpy.base.progress import ProgressReporter
+from rnnlmpy.rnnlm.training import hold_out
 from rnnlmpy_cli.main import cli
 
-from conftest import pattern_corpus, write_text
+from helpers import pattern_corpus, write_text
 from test_cli import run
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
@@ -122,8 +123,7 @@ def test_top_level_help_lists_every_command_with_its_purpose(capsys):
 
 
 def test_info_describes_a_tagger_and_an_arpa_file(tmp_path, capsys):
-    from rnnlmpy.arpa import write_arpa
-    from rnnlmpy.ngram import train_ngram
+    from rnnlmpy.ngram import train_ngram, write_arpa
     corpus = write_text(tmp_path / "c.txt", pattern_corpus(200, seed=3))
     model, _ = train_ngram(corpus, 3)
     write_arpa(model, str(tmp_path / "c.arpa"))

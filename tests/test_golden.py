@@ -107,9 +107,9 @@ if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
     import tempfile
 
     sys.path.insert(0, os.path.dirname(GOLDEN))
-    from conftest import _load_locator
+    from helpers import load_locator
 
-    locator = _load_locator()
+    locator = load_locator()
     folders = corpus_folders(locator.find_corpus)
     os.makedirs(GOLDEN, exist_ok=True)
     for scenario in sorted(SCENARIOS):

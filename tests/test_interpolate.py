@@ -5,12 +5,11 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from rnnlmpy import RnnlmConfig, score_tokens, train
-from rnnlmpy.arpa import write_arpa
-from rnnlmpy.interpolate import interpolate, ngram_token_probabilities, tune_lambda
-from rnnlmpy.ngram import train_ngram
-from rnnlmpy.textio import read_corpus
+from rnnlmpy.base.text import read_corpus
+from rnnlmpy.mixing.interpolate import interpolate, ngram_token_probabilities, tune_lambda
+from rnnlmpy.ngram import train_ngram, write_arpa
 
-from conftest import pattern_corpus, write_text
+from helpers import pattern_corpus, write_text
 from test_cli import run
 
 

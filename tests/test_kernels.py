@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from rnnlmpy import kernels, reference
-from rnnlmpy.evaluation import network_arrays, score_stream
-from rnnlmpy.streams import language_model_stream
-from rnnlmpy.training import KernelState
+import reference
+from rnnlmpy.rnnlm import network
+from rnnlmpy.rnnlm.network import KernelState, score_stream
+from rnnlmpy.rnnlm.streams import language_model_stream
 
-from conftest import tiny_model
+from helpers import tiny_model
 
 WORDS = np.array([3, 1, 4, 1, 5, 6, 2, 0, 6, 5, 3, 5, 0, 2, 1], dtype=np.int32)
 BLOCKS = ("input_weights", "recurrent", "class_weights", "output_weights")  # direct: test_direct.py
@@ -52,9 +52,7 @@ def test_independent_mode_resets_after_sentence_end():
 def test_class_softmax_sums_to_one_over_the_vocabulary(class_sizes):
     model = tiny_model(class_sizes=class_sizes)
     distribution = np.zeros(7)
-    arrays = network_arrays(model)
-    kernels.output_distribution(arrays[2], arrays[3], arrays[5], arrays[6], np.random.default_rng(1).random(5),
-                                model.direct, 0, np.zeros(3, dtype=np.int64), 1.0, distribution)
+    network.distribution(model, np.random.default_rng(1).random(5), np.zeros(3, dtype=np.int64), 1.0, distribution)
     assert distribution.sum() == pytest.approx(1.0, abs=1e-12)
     assert np.all(distribution > 0)
 
@@ -81,15 +79,10 @@ def test_reference_gradient_matches_finite_differences(activation):
 
 def run_training_kernel(model, stream, alpha, bptt, bptt_block, cutoff=0.0, beta=0.0, start=None):
     config = model.config
-    config.bptt, config.bptt_block = bptt, bptt_block
+    config.bptt, config.bptt_block, config.gradient_cutoff, config.beta = bptt, bptt_block, cutoff, beta
     state = KernelState.fresh(config)
     state.hidden_prev[:] = model.hidden_state if start is None else start
-    return kernels.train_span(*network_arrays(model), stream.feature_ptr, stream.feature_ids, stream.targets,
-                              stream.boundaries, 0, len(stream), state.hidden_prev, state.recurrent_update,
-                              state.ring_position, state.ring_input, state.ring_hidden, state.ring_error,
-                              state.counters, alpha, beta, cutoff, bptt, bptt_block,
-                              kernels.ACTIVATIONS[config.activation], False, 1.0, model.direct,
-                              config.direct_order, np.zeros(0))
+    return network.train_span(model, stream, 0, len(stream), state, alpha)
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])

@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from rnnlmpy.arpa import ngram_texts, read_arpa, write_arpa
-from rnnlmpy.errors import RnnlmpyError
-from rnnlmpy.ngram import count_ngrams, score_sentences, sentence_stream, train_ngram
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.ngram.arpa import ngram_texts, read_arpa, write_arpa
+from rnnlmpy.ngram.kneser_ney import count_ngrams, score_sentences, sentence_stream, train_ngram
 
-from conftest import write_text
+from helpers import write_text
 from kn_reference import kneser_ney
 from test_cli import run
 

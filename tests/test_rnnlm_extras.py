@@ -4,20 +4,24 @@ ensembles and multi-seed training."""
 import numpy as np
 import pytest
 
-from rnnlmpy import RnnlmConfig, evaluate_file, kernels, load_model, reference, save_model, score_tokens, train
-from rnnlmpy.ensemble import em_weights
-from rnnlmpy.evaluation import score_stream
-from rnnlmpy.rnnlm_format import read_rnnlm, write_rnnlm
-from rnnlmpy.sampling import generate, nbest_start_state, score_nbest
-from rnnlmpy.streams import language_model_stream
-from rnnlmpy.training import train_members
+import reference
+from rnnlmpy import RnnlmConfig, evaluate_file, load_model, save_model, score_tokens, train
+from rnnlmpy.base.metrics import em_weights
+from rnnlmpy.kernels import direct as direct_kernels
+from rnnlmpy.rnnlm import network
+from rnnlmpy.rnnlm.cpp_format import read_rnnlm, write_rnnlm
+from rnnlmpy.rnnlm.nbest import nbest_start_state, score_nbest
+from rnnlmpy.rnnlm.network import score_stream
+from rnnlmpy.rnnlm.sampling import generate
+from rnnlmpy.rnnlm.streams import language_model_stream
+from rnnlmpy.rnnlm.training import train_members
 
-from conftest import pattern_corpus, tiny_model, write_text
+from helpers import pattern_corpus, tiny_model, write_text
 from test_cli import run
 from test_kernels import WORDS, params_of, run_training_kernel
 
 MASK64 = (1 << 64) - 1
-PRIMES = [int(p) for p in kernels.DIRECT_PRIMES]
+PRIMES = [int(p) for p in direct_kernels.DIRECT_PRIMES]
 
 
 def reference_keys(history, order, base, half, offset):
@@ -45,7 +49,7 @@ def test_direct_hash_matches_the_formula():
         for base, offset in ((PRIMES[0] * PRIMES[1] & 0xFFFFFFFF, 0),
                              (((PRIMES[0] * PRIMES[1]) & 0xFFFFFFFF) * (target_class + 1) & MASK64, half)):
             out = np.zeros(20, dtype=np.int64)
-            usable = kernels.direct_keys(history.astype(np.int64), 5, np.uint64(base), half, offset, out)
+            usable = direct_kernels.direct_keys(history.astype(np.int64), 5, np.uint64(base), half, offset, out)
             assert out[:usable].tolist() == reference_keys(history.tolist(), 5, base, half, offset)
 
 
@@ -111,11 +115,9 @@ def test_direct_update_follows_the_gradient():
 
 def test_distribution_with_direct_weights_sums_to_one():
     model = direct_model()
-    arrays = (model.class_weights, model.output_weights, model.vocabulary.class_start, model.vocabulary.class_end)
     for temperature in (1.0, 0.5):
         distribution = np.zeros(7)
-        kernels.output_distribution(*arrays, np.full(5, 0.3), model.direct, 3, np.array([3, 1, 0] + [0] * 17),
-                                    temperature, distribution)
+        network.distribution(model, np.full(5, 0.3), np.array([3, 1, 0] + [0] * 17), temperature, distribution)
         assert distribution.sum() == pytest.approx(1.0, abs=1e-12)
 
 
@@ -255,8 +257,7 @@ def test_ensemble_command_beats_its_members(trained, tmp_path, capsys):
     other = str(tmp_path / "other.model")
     train(trained["train"], other, trained["valid"], RnnlmConfig(hidden_size=6, class_count=2, bptt=2, rand_seed=9),
           debug=0)
-    from rnnlmpy.arpa import write_arpa
-    from rnnlmpy.ngram import train_ngram
+    from rnnlmpy.ngram import train_ngram, write_arpa
     write_arpa(train_ngram(trained["train"], 3)[0], str(tmp_path / "kn3.arpa"))
     code, out, _ = run(["ensemble", "-rnnlm", trained["model"], "-rnnlm", other, "-ngram", str(tmp_path / "kn3.arpa"),
                         "-valid", trained["valid"], "-test", trained["test"]], capsys)

@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 
-from rnnlmpy import kernels, reference
+from rnnlmpy.kernels import tagger as tagger_kernels
+from rnnlmpy.kernels.cell import TANH
 from rnnlmpy.tagger import (TaggerConfig, grade_lines, new_tagger, read_tagged, token_features,
-                            train_hmm, train_tagger, viterbi, word_shape)
+                            train_hmm, train_tagger, word_shape)
+from rnnlmpy.tagger.rnn import viterbi
 
-from conftest import write_text
+import reference
+from helpers import write_text
 from test_cli import run
 
 SENTENCES = [("the dog runs".split(), "DT NN VBZ".split()), ("a cat sleeps".split(), "DT NN VBZ".split()),
@@ -56,12 +59,12 @@ def test_training_step_follows_the_sentence_gradient(bidirectional):
     size, length = 6, len(words)
     ring = [np.zeros((length, size)) for _ in range(6)]
     alpha = 1e-7
-    kernels.train_tagger_sentences(member.forward_input, member.forward_recurrent, member.backward_input,
-                                   member.backward_recurrent, member.output_weights, ptr, ids,
-                                   np.array(tag_ids, dtype=np.int32), sentence_start, np.array([0]), alpha, 0.0,
-                                   kernels.TANH, bidirectional, np.zeros(length, dtype=np.int64), ring[0], ring[1],
-                                   ring[2], np.zeros(length, dtype=np.int64), ring[3], ring[4], ring[5],
-                                   np.zeros((size, size)), np.zeros((size, size)))
+    tagger_kernels.train_tagger_sentences(member.forward_input, member.forward_recurrent, member.backward_input,
+                                          member.backward_recurrent, member.output_weights, ptr, ids,
+                                          np.array(tag_ids, dtype=np.int32), sentence_start, np.array([0]), alpha,
+                                          0.0, TANH, bidirectional, np.zeros(length, dtype=np.int64), ring[0],
+                                          ring[1], ring[2], np.zeros(length, dtype=np.int64), ring[3], ring[4],
+                                          ring[5], np.zeros((size, size)), np.zeros((size, size)))
     names = ["forward_input", "forward_recurrent", "output_weights"]
     if bidirectional:
         names += ["backward_input", "backward_recurrent"]

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from rnnlmpy import RnnlmConfig, evaluate_file, load_model, save_model, score_tokens, train
-from rnnlmpy.errors import RnnlmpyError
-from rnnlmpy.textio import read_corpus
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.text import read_corpus
 
-from conftest import pattern_corpus, write_text
+from helpers import pattern_corpus, write_text
 
 
 @pytest.fixture()

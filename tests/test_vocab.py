@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from rnnlmpy.errors import RnnlmpyError
-from rnnlmpy.textio import read_corpus, split_tokens
-from rnnlmpy.vocab import assign_classes, build_vocabulary, vocabulary_from_classes
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.text import read_corpus, split_tokens
+from rnnlmpy.rnnlm.vocab import assign_classes, build_vocabulary, vocabulary_from_classes
 
-from conftest import write_text
+from helpers import write_text
 
 
 def test_split_only_on_ascii_space_and_tab():

@@ -67,7 +67,7 @@ def main() -> int:
     results = {"test_tokens": int(seen_mask.size), "unseen_share": float(1 - seen_mask.mean())}
 
     hmm = train_hmm(train)
-    results["hmm"] = accuracy([hmm.tag(s) for s in test], gold, seen_mask)
+    results["hmm"] = accuracy(hmm.tag(test), gold, seen_mask)
     print(f"HMM (tutorial): {100 * results['hmm']['accuracy']:.2f}% "
           f"({results['hmm']['correct']}/{results['hmm']['total']})")
 

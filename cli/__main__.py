@@ -1,0 +1,5 @@
+"""``python -m rnnlmpy_cli`` runs the command-line tool."""
+
+from .main import main
+
+main()

@@ -1,0 +1,55 @@
+"""Commands that mix models: ensemble (any number, EM weights) and compare (KN / RNN / interpolation table)."""
+
+from __future__ import annotations
+
+import click
+
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.mixing.compare import compare_models, format_table
+from rnnlmpy.mixing.ensemble import run_ensemble
+from rnnlmpy.ngram import MAX_ORDER
+
+from .common import command, examples, option
+
+
+@command(epilog=examples(
+    "rnnlmpy ensemble -rnnlm ptb.seed1 -rnnlm ptb.seed2 -ngram kn5.arpa -valid ptb.valid.txt -test ptb.test.txt",
+    "rnnlmpy ensemble -rnnlm a.model -rnnlm b.model -weights 0.6,0.4 -test test.txt"))
+@option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN language model (repeatable).")
+@option("ngram", "arpa_files", metavar="ARPA", multiple=True, help="An n-gram model in ARPA format (repeatable).")
+@option("valid", "valid_file", metavar="FILE", help="Text on which EM tunes the mixture weights.")
+@option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
+@option("weights", metavar="W1,W2,...", help="Fixed mixture weights, in the order -rnnlm..., then -ngram...")
+@option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        help="Score the RNN members by dynamic evaluation at this learning rate (0: off).")
+def ensemble(rnn_files, arpa_files, valid_file, test_file, weights, dynamic):
+    """Interpolate several RNN and n-gram models word by word, weights tuned by EM."""
+    fixed = None
+    if weights:
+        try:
+            fixed = [float(w) for w in weights.split(",")]
+        except ValueError:
+            raise RnnlmpyError(f"-weights must be comma-separated numbers (got {weights!r})") from None
+    click.echo(run_ensemble(list(rnn_files), list(arpa_files), test_file, valid_file, fixed, dynamic).format())
+
+
+@command(epilog=examples(
+    'rnnlmpy compare -train ptb.train.txt -valid ptb.valid.txt -test ptb.test.txt -rnnlm ptb.model'))
+@option("train", "train_file", metavar="FILE", required=True, help="Training text for the n-grams.")
+@option("valid", "valid_file", metavar="FILE", required=True, help="Validation text (tunes the interpolation).")
+@option("test", "test_file", metavar="FILE", required=True, help="Test text.")
+@option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN model to include (repeatable).")
+@option("orders", default="3,5", show_default=True, help="Comma-separated n-gram orders to build.")
+def compare(train_file, valid_file, test_file, rnn_files, orders):
+    """Compare KN n-grams, RNN models and their interpolation in one table."""
+    try:
+        order_list = tuple(sorted({int(value) for value in orders.split(",")}))
+    except ValueError:
+        raise RnnlmpyError(f"-orders must be comma-separated integers (got {orders!r})") from None
+    for order in order_list:
+        if not 1 <= order <= MAX_ORDER:
+            raise RnnlmpyError(f"-orders: each order must be between 1 and {MAX_ORDER} (got {order})")
+    click.echo(format_table(compare_models(train_file, valid_file, test_file, list(rnn_files), order_list)))
+
+
+COMMANDS = [ensemble, compare]

@@ -1,0 +1,61 @@
+"""The n-gram command: build, write and score modified Kneser-Ney models (SRILM's report)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.ngram import MAX_ORDER, ppl_report, read_arpa, read_sentences, score_sentences, train_ngram, write_arpa
+
+from .common import command, debug_option, examples, option
+
+
+@command(epilog=examples(
+    'rnnlmpy ngram -train ptb.train.txt -order 5 -arpa kn5.arpa',
+    'rnnlmpy ngram -lm kn5.arpa -test ptb.test.txt'))
+@option("train", "train_file", metavar="FILE", help="Build a model from this text.")
+@option("order", type=int, default=3, show_default=True, help=f"N-gram order (1-{MAX_ORDER}).")
+@option("arpa", "arpa_out", metavar="FILE", help="Write the built model here (ARPA format).")
+@option("lm", "arpa_in", metavar="FILE", help="Read this ARPA model (SRILM, KenLM, IRSTLM or rnnlmpy).")
+@option("test", "test_file", metavar="FILE", help="Score this text, SRILM-style.")
+@debug_option(default=0, help="1: discounts and timing on stderr; 2: also one line per word, per sentence.")
+def ngram(train_file, order, arpa_out, arpa_in, test_file, debug):
+    """Build, write (ARPA) and score modified Kneser-Ney n-gram models."""
+    if bool(train_file) == bool(arpa_in):
+        raise RnnlmpyError("give either -train FILE (to build a model) or -lm ARPA (to read one)")
+    if train_file and not (arpa_out or test_file):
+        raise RnnlmpyError("nothing to do: add -arpa FILE to write the model and/or -test FILE to score")
+    if arpa_in and not test_file:
+        raise RnnlmpyError("nothing to do with -lm: add -test FILE")
+    if test_file:
+        sentences = read_sentences(test_file, "test file")
+    started = time.perf_counter()
+    if train_file:
+        model, discounts = train_ngram(train_file, order)
+        if debug >= 1:
+            for n, values in enumerate(discounts, start=1):
+                click.echo(f"order {n}: {len(model.orders[n - 1]):,} n-grams, discounts D1 {values[1]:.4f} "
+                           f"D2 {values[2]:.4f} D3+ {values[3]:.4f}", err=True)
+        if arpa_out:
+            write_arpa(model, arpa_out)
+        if debug >= 1:
+            click.echo(f"built in {time.perf_counter() - started:.2f} s", err=True)
+    else:
+        model = read_arpa(arpa_in)
+        if debug >= 1:
+            click.echo(f"loaded {arpa_in} in {time.perf_counter() - started:.2f} s", err=True)
+    if test_file:
+        started = time.perf_counter()
+        scores = score_sentences(model, sentences)
+        seconds = time.perf_counter() - started
+        sys.stdout.write(ppl_report(test_file, sentences, scores, debug))
+        sys.stdout.flush()
+        if debug >= 1:
+            click.echo(f"scored {len(scores.tokens):,} tokens in {seconds:.3f} s "
+                       f"({len(scores.tokens) / max(seconds, 1e-9):,.0f} words/s)", err=True)
+
+
+COMMANDS = [ngram]

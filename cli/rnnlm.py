@@ -1,0 +1,259 @@
+"""Commands of the RNN language model: train, ppl, gen, convert."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.files import read_file_bytes
+from rnnlmpy.base.text import SPACE_TOKEN
+from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
+from rnnlmpy.rnnlm.cpp_format import write_rnnlm
+from rnnlmpy.rnnlm.evaluation import PerplexityResult, evaluate_file
+from rnnlmpy.rnnlm.model import RnnlmConfig
+from rnnlmpy.rnnlm.model_file import load_model, save_model
+from rnnlmpy.rnnlm.network import ACTIVATIONS, MAX_DIRECT_ORDER
+from rnnlmpy.rnnlm.sampling import generate
+from rnnlmpy.rnnlm.training import train as train_model
+from rnnlmpy.rnnlm.training import train_members
+
+from .common import command, debug_option, default_model_path, examples, option
+
+DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``-rand-seed`` values: one integer, or a comma-separated list of them."""
+    try:
+        seeds = [int(part) for part in str(text).split(",")]
+    except ValueError:
+        raise RnnlmpyError(f"-rand-seed must be an integer or a comma-separated list of them (got {text!r})") from None
+    return seeds
+
+
+def print_perplexity(result: PerplexityResult, debug: int, seconds: float) -> None:
+    """The ``ppl`` report on stdout (rnnlm's lines, plus word and OOV counts)."""
+    out = sys.stdout
+    if debug >= 2:
+        out.write("Index   P(NET)          Word\n" + "-" * 34 + "\n")
+        lines = []
+        for word_id, probability, token in zip(result.word_ids.tolist(), result.probabilities.tolist(),
+                                                result.tokens):
+            lines.append(f"{word_id}\t{probability:.10f}\t{token}\n" if word_id >= 0 else "-1\t0\t\tOOV\n")
+        out.write("".join(lines))
+    out.write(f"test log probability: {result.log10_probability:f}\n")
+    out.write(f"PPL net: {result.perplexity:f}\n")
+    out.write(f"words: {result.scored_count}\n")
+    out.write(f"OOV: {result.oov_count}" + (" (not in the vocabulary, excluded from the perplexity)\n"
+                                             if result.oov_count else "\n"))
+    out.flush()
+    if debug >= 1:
+        speed = len(result.tokens) / max(seconds, 1e-9)
+        click.echo(f"scored {len(result.tokens):,} tokens in {seconds:.2f} s ({speed:,.0f} words/s)", err=True)
+
+
+def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
+    """Score ``test_file`` and print the ``ppl`` report (and bits per character for a character model)."""
+    started = time.perf_counter()
+    result = evaluate_file(model, test_file, dynamic)
+    print_perplexity(result, debug, time.perf_counter() - started)
+    if model.config.char_level:
+        sys.stdout.write(f"bits per character: {result.entropy_bits:.4f}\n")
+
+
+@command(epilog=examples(
+    'rnnlmpy train -train corpus.txt                  # writes corpus.rnnlm, holds out 5% for validation',
+    'rnnlmpy train -train ptb.train.txt -valid ptb.valid.txt -rnnlm ptb.model \\',
+    '    -hidden 100 -class 100 -bptt 4 -bptt-block 10 -test ptb.test.txt'))
+@option("train", "train_file", metavar="FILE", required=True, help="Training text, one sentence per line.")
+@option("valid", "valid_file", metavar="FILE",
+        help="Validation text for the learning-rate schedule  [default: 5% of the training lines, held out]")
+@option("rnnlm", "model_file", metavar="FILE",
+        help="Model path; if it holds an unfinished model, training resumes from it  "
+             "[default: the corpus name with .rnnlm, in the current folder]")
+@option("test", "test_file", metavar="FILE", help="Evaluate on this text after training.")
+@option("hidden", "hidden_size", type=int, default=DEFAULTS.hidden_size, show_default=True,
+        help="Hidden layer size.")
+@option("class", "class_count", type=int, default=DEFAULTS.class_count,
+        help="Output classes (1 = full softmax)  [default: the square root of the vocabulary size]")
+@option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
+@option("activation", type=click.Choice(ACTIVATIONS), default=DEFAULTS.activation,
+        show_default=True, help="Hidden-layer activation.")
+@option("bptt", type=int, default=DEFAULTS.bptt, show_default=True,
+        help="Steps each error is propagated back in time (0 = plain backprop).")
+@option("bptt-block", "bptt_block", type=int, default=DEFAULTS.bptt_block, show_default=True,
+        help="Words between updates of the recurrent weights.")
+@option("alpha", type=float, default=None, help=f"Starting learning rate  [default: {DEFAULTS.alpha}]")
+@option("beta", type=float, default=DEFAULTS.beta, show_default=True, help="L2 regularisation.")
+@option("gradient-cutoff", "gradient_cutoff", type=float, default=DEFAULTS.gradient_cutoff, show_default=True,
+        help="Clamp on back-propagated errors (0 = off).")
+@option("min-improvement", "min_improvement", type=float, default=DEFAULTS.min_improvement, show_default=True,
+        help="Start halving alpha (then stop) when validation improves by less than this factor.")
+@option("one-iter", "one_iter", is_flag=True, help="One pass over the data, no validation.")
+@option("max-iter", "max_iter", type=int, default=None, help="Stop after this many epochs.")
+@option("anti-kasparek", "anti_kasparek", type=int, default=0, show_default=True,
+        help="Checkpoint the model every N words (>= 10000); rerun to resume.")
+@option("rand-seed", "rand_seed", default=str(DEFAULTS.rand_seed), show_default=True,
+        help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")
+@option("jobs", type=click.IntRange(min=1), default=1, show_default=True,
+        help="With several seeds: models trained at once, in worker processes.")
+@option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
+@option("direct", "direct_millions", type=click.FloatRange(min=0), default=DEFAULTS.direct_size / 1e6,
+        show_default=True,
+        help="Direct connections (hashed max-ent n-gram features to the outputs), in millions of weights.")
+@option("direct-order", "direct_order", type=click.IntRange(0, MAX_DIRECT_ORDER), default=DEFAULTS.direct_order,
+        show_default=True, help="Order of the direct connections' n-gram features.")
+@option("char", "char_level", is_flag=True, help="Character model: every character is a token (spaces as <sp>).")
+@option("precision", type=click.Choice(["float32", "float64"]), default=DEFAULTS.dtype, show_default=True,
+        help="Floating-point type of the weights.")
+@option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
+@debug_option(help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
+def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, activation, bptt,
+          bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
+          jobs, independent, direct_millions, direct_order, char_level, precision, force, debug):
+    """Train an RNN language model (or resume an interrupted run)."""
+    seeds = parse_seeds(rand_seed)
+    if model_file is None:
+        model_file = default_model_path(train_file, ".rnnlm")
+        if debug >= 1:
+            click.echo(f"model file: {model_file} (from the corpus name; -rnnlm FILE to choose)", err=True)
+    config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, activation=activation, bptt=bptt,
+                         bptt_block=bptt_block, alpha=DEFAULTS.alpha if alpha is None else alpha, beta=beta,
+                         gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
+                         old_classes=old_classes, dtype=precision, rand_seed=seeds[0],
+                         direct_size=2 * int(round(direct_millions * 1e6 / 2)), direct_order=direct_order,
+                         char_level=char_level)
+    if test_file is not None:
+        read_file_bytes(test_file, "test file", 0)  # fail before training, not after
+    if len(seeds) > 1:
+        options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, force=force)
+        started = time.perf_counter()
+        for seed, path, valid_ppl, seconds in train_members(train_file, model_file, seeds, jobs, valid_file, config,
+                                                            **options):
+            click.echo(f"member seed {seed}: {path}, validation PPL {valid_ppl:.2f}, {seconds:.0f} s", err=True)
+            if test_file is not None:
+                click.echo(f"{path}: test PPL {evaluate_file(load_model(path), test_file).perplexity:f}")
+        click.echo(f"{len(seeds)} models in {time.perf_counter() - started:.0f} s with -jobs {jobs}", err=True)
+        return
+    model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
+                        max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force)
+    if test_file is not None:
+        run_test(model, test_file, debug)
+
+
+class LambdaType(click.ParamType):
+    """A weight in [0, 1], or "auto" (tuned on the validation text)."""
+
+    name = "LAMBDA|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) or value == "auto":
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if not 0.0 <= number <= 1.0:
+            self.fail(f"{number} is not between 0 and 1", param, ctx)
+        return number
+
+
+def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, debug: int, seconds: float) -> None:
+    """rnnlm's report for an interpolated test (its -lm-prob lines), plus counts."""
+    out = sys.stdout
+    if debug >= 2:
+        out.write("Index   P(NET)          P(LM)           Word\n" + "-" * 50 + "\n")
+        lines = []
+        for word_id, probability, q, token in zip(result.word_ids.tolist(), result.probabilities.tolist(),
+                                                   other.tolist(), result.tokens):
+            lines.append(f"{word_id}\t{probability:.10f}\t{q:.10f}\t{token}\n" if word_id >= 0
+                         else "-1\t0\t\t0\t\tOOV\n")
+        out.write("".join(lines))
+    out.write(f"test log probability: {mixed.rnn_log10:f}\n")
+    out.write(f"test log probability given by other lm: {mixed.other_log10:f}\n")
+    out.write(f"test log probability {mixed.lam:f}*rnn + {1 - mixed.lam:f}*other_lm: {mixed.combined_log10:f}\n")
+    out.write(f"PPL net: {mixed.rnn_ppl:f}\n")
+    out.write(f"PPL other: {mixed.other_ppl:f}\n")
+    out.write(f"PPL combine: {mixed.combined_ppl:f}\n")
+    out.write(f"words: {mixed.counted}\n")
+    out.write(f"OOV: {mixed.rnn_oov} scored by the other model only (RNN counted as 10^-8), "
+              f"{mixed.skipped} unknown to both (excluded)\n")
+    out.flush()
+    if debug >= 1:
+        click.echo(f"scored {len(result.tokens):,} tokens with both models in {seconds:.2f} s", err=True)
+
+
+@command(epilog=examples(
+    'rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt',
+    'rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt -ngram kn5.arpa -lambda auto -valid ptb.valid.txt'))
+@option("rnnlm", "model_file", metavar="FILE", required=True, help="Model file.")
+@option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
+@option("ngram", "arpa_file", metavar="ARPA", help="Interpolate with this n-gram model (ARPA file).")
+@option("lm-prob", "lm_prob_file", metavar="FILE",
+        help="Interpolate with another model's per-token probabilities (rnnlm's format: one per line).")
+@option("lambda", "lam", type=LambdaType(), default=None,
+        help="Weight of the RNN in the interpolation, or 'auto' to tune it by EM on -valid  [default: 0.5]")
+@option("valid", "valid_file", metavar="FILE", help="Text on which -lambda auto tunes the weight.")
+@option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        help="Dynamic evaluation: keep learning on the test text at this learning rate (0: off).")
+@option("nbest", is_flag=True, help="The test file is an n-best list ('ID w1 w2 ...'): print one log10 score a line.")
+@debug_option(help="2: also one 'index<TAB>probability<TAB>word' line per token.")
+def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, debug):
+    """Perplexity of a language model, alone or interpolated with an n-gram."""
+    check_options(arpa_file, lm_prob_file, lam, valid_file, nbest)
+    model = load_model(model_file)
+    if nbest:
+        scores = rescore_nbest_file(model, test_file, arpa_file, lm_prob_file, lam)
+        sys.stdout.write("".join(f"{score:f}\n" for score in scores))
+        return
+    if not (arpa_file or lm_prob_file):
+        run_test(model, test_file, debug, dynamic)
+        return
+    started = time.perf_counter()
+    scored = interpolate_file(model, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic)
+    if scored.tuned and debug >= 1:
+        click.echo(f"lambda tuned by EM on {valid_file}: {scored.mixed.lam:.4f}", err=True)
+    print_interpolation(scored.rnn, scored.other, scored.mixed, debug, time.perf_counter() - started)
+
+
+@command(epilog=examples(
+    "rnnlmpy gen -rnnlm ptb.model -gen 200 -rand-seed 7",
+    "rnnlmpy gen -rnnlm ptb.model -gen 200 -temperature 0.7"))
+@option("rnnlm", "model_file", metavar="MODEL", required=True, help="Language model (rnnlmpy or C++ rnnlm).")
+@option("gen", "count", type=click.IntRange(min=0), required=True, help="Number of tokens to sample.")
+@option("temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+        help="Divide scores by this: below 1 more predictable text, above 1 more varied.")
+@option("rand-seed", "rand_seed", type=int, default=1, show_default=True, help="Seed of the sampling.")
+def gen(model_file, count, temperature, rand_seed):
+    """Generate text by sampling from a language model, one sentence per line."""
+    model = load_model(model_file)
+    for line in generate(model, count, rand_seed, temperature):
+        if model.config.char_level:  # characters were joined by spaces; <sp> is a real space
+            line = line.replace(" ", "").replace(SPACE_TOKEN, " ")
+        click.echo(line)
+
+
+@command(epilog=examples(
+    "rnnlmpy convert -rnnlm ptb.model -to rnnlm-text -o ptb.rnnlm.txt",
+    "rnnlmpy convert -rnnlm cpp-trained.model -to rnnlmpy -o model.rnnlmpy"))
+@option("rnnlm", "model_file", metavar="MODEL", required=True, help="Language model (rnnlmpy or C++ rnnlm).")
+@option("to", "target", type=click.Choice(["rnnlmpy", "rnnlm-text", "rnnlm-binary"]), required=True,
+        help="Format to write.")
+@click.option("-o", "-output", "--output", "output", metavar="FILE", required=True, help="File to write.")
+def convert(model_file, target, output):
+    """Convert a language model between rnnlmpy's format and the C++ rnnlm's (text or binary)."""
+    if os.path.abspath(output) == os.path.abspath(model_file):
+        raise RnnlmpyError("-o must differ from the input model")
+    model = load_model(model_file)
+    if target == "rnnlmpy":
+        save_model(model, output)
+    else:
+        write_rnnlm(model, output, binary=target == "rnnlm-binary")
+    click.echo(f"wrote {output} ({target})", err=True)
+
+
+COMMANDS = [train, ppl, gen, convert]

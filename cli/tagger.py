@@ -1,0 +1,123 @@
+"""The tagger commands: ``tag-train``, ``tag`` and ``grade``."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.tagger import TaggerConfig, check_tagger_output, format_tags, grade_files, known_unseen_accuracy, \
+    load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
+
+from .common import command, debug_option, default_model_path, examples, option
+
+TUTORIAL = TaggerConfig.tutorial()  # for the help texts' -tutorial defaults
+
+
+@command(name="tag-train", epilog=examples(
+    'rnnlmpy tag-train -train wiki-en-train.norm_pos -model tagger',
+    'rnnlmpy tag-train -train wiki-en-train.norm_pos -model hmm.txt -model-type hmm'))
+@option("train", "train_file", metavar="FILE", required=True, help="Training text of word_TAG tokens.")
+@option("model", "model_file", metavar="FILE",
+        help="Where to write the tagger  [default: the corpus name with .tagger, in the current folder]")
+@option("model-type", "model_type", type=click.Choice(["rnn", "hmm"]), default="rnn", show_default=True,
+        help="rnn: the RNN tagger; hmm: the tutorial's bigram HMM baseline (written in its text format).")
+@option("valid", "valid_file", metavar="FILE", help="word_TAG text: keep each network's best epoch on it.")
+@option("hidden", "hidden_size", type=click.IntRange(min=1),
+        help=f"Hidden units  [default: {TaggerConfig.hidden_size}]")
+@option("iter", "epochs", type=click.IntRange(min=1),
+        help=f"Training epochs  [default: {TaggerConfig.epochs}; -tutorial: {TUTORIAL.epochs}]")
+@option("alpha", type=click.FloatRange(min=0, min_open=True),
+        help=f"Learning rate, divided by 1 + {TaggerConfig.alpha_decay} * epoch  [default: {TaggerConfig.alpha}; "
+             f"-tutorial: {TUTORIAL.alpha}, fixed]")
+@option("ensemble", type=click.IntRange(min=1), default=TaggerConfig.ensemble, show_default=True,
+        help="Networks from different random starts, posteriors averaged.")
+@click.option("-bidirectional/-unidirectional", "--bidirectional/--unidirectional", default=TaggerConfig.bidirectional,
+              show_default=True, help="Read each sentence in both directions.")
+@option("features", type=click.Choice(["rich", "word"]), default="rich" if TaggerConfig.rich_features else "word",
+        show_default=True,
+        help="rich: word, suffixes, prefixes, shape, capitals, digits, hyphens; word: the one-hot word only.")
+@option("unknown", type=click.Choice(["shape", "none"]), default="shape" if TaggerConfig.unknown_classes else "none",
+        show_default=True, help="shape: train words seen once as word-shape classes, so unseen words get an input.")
+@click.option("-viterbi/-no-viterbi", "--viterbi/--no-viterbi", default=TaggerConfig.viterbi, show_default=True,
+              help="Decode with tag-transition probabilities (Viterbi) instead of per-token argmax.")
+@option("tutorial", is_flag=True,
+        help="The tutorial's network: one-hot words, one direction, no unknown-word handling, one network.")
+@option("rand-seed", "rand_seed", type=int, default=TaggerConfig.rand_seed, show_default=True,
+        help="Seed of every random choice.")
+@debug_option(1, "0: silent; 1: one line per epoch.")
+def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epochs, alpha, ensemble, bidirectional,
+              features, unknown, viterbi, tutorial, rand_seed, debug):
+    """Train a part-of-speech tagger (RNN, or the HMM baseline)."""
+    if model_file is None:
+        model_file = default_model_path(train_file, ".tagger")
+        if debug >= 1:
+            click.echo(f"model file: {model_file} (from the corpus name; -model FILE to choose)", err=True)
+    check_tagger_output(model_file)
+    sentences = read_tagged(train_file)
+    started = time.perf_counter()
+    if model_type == "hmm":
+        train_hmm(sentences).write(model_file)
+    else:
+        given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha)
+        settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed)
+        if tutorial:
+            config = TaggerConfig.tutorial(**settings)
+        else:
+            config = TaggerConfig(ensemble=ensemble, bidirectional=bidirectional, rich_features=features == "rich",
+                                  unknown_classes=unknown == "shape", viterbi=viterbi, **settings)
+        valid = read_tagged(valid_file, "validation file") if valid_file else None
+        tagger = train_tagger(sentences, config, valid, log=sys.stderr, debug=debug)
+        save_tagger(tagger, model_file)
+    if debug >= 1:
+        tokens = sum(len(words) for words, _ in sentences)
+        click.echo(f"trained a {model_type} tagger on {len(sentences):,} sentences ({tokens:,} tokens) in "
+                   f"{time.perf_counter() - started:.1f} s; wrote {model_file}", err=True)
+
+
+@command(name="tag", epilog=examples(
+    'rnnlmpy tag -model tagger -test wiki-en-test.norm > my_answer.pos',
+    'rnnlmpy grade wiki-en-test.pos my_answer.pos'))
+@option("model", "model_file", metavar="FILE", required=True, help="A tagger from rnnlmpy tag-train.")
+@option("test", "test_file", metavar="FILE", required=True, help="Words to tag, one sentence per line.")
+@option("format", "output_format", type=click.Choice(["tags", "word_tag"]), default="tags", show_default=True,
+        help="tags: one tag per word (gradepos.pl's input); word_tag: word_TAG tokens.")
+@debug_option(1, "1: speed on stderr.")
+def tag(model_file, test_file, output_format, debug):
+    """Tag a text: one line of tags per input line."""
+    tagger = load_tagger(model_file)
+    sentences = read_words(test_file)
+    started = time.perf_counter()
+    tagged = tagger.tag(sentences)
+    seconds = time.perf_counter() - started
+    sys.stdout.write("".join(format_tags(words, tags, output_format == "word_tag") + "\n"
+                             for words, tags in zip(sentences, tagged)))
+    sys.stdout.flush()
+    if debug >= 1:
+        tokens = sum(len(words) for words in sentences)
+        click.echo(f"tagged {tokens:,} tokens in {seconds:.3f} s ({tokens / max(seconds, 1e-9):,.0f} tokens/s)",
+                   err=True)
+
+
+@command(name="grade", epilog=examples(
+    'rnnlmpy grade wiki-en-test.pos my_answer.pos',
+    'rnnlmpy grade wiki-en-test.pos my_answer.pos -words wiki-en-test.norm -train wiki-en-train.norm_pos'))
+@click.argument("reference_file", metavar="REFERENCE")
+@click.argument("test_file", metavar="TEST")
+@option("words", "words_file", metavar="FILE", help="The tagged input text, to split known and unseen words.")
+@option("train", "train_file", metavar="FILE", help="The word_TAG training text (defines the seen words).")
+def grade(reference_file, test_file, words_file, train_file):
+    """Grade tags against a reference: accuracy and top mistakes, as gradepos.pl."""
+    result = grade_files(reference_file, test_file)
+    click.echo(result.report())
+    if bool(words_file) != bool(train_file):
+        raise RnnlmpyError("give both -words and -train to split known and unseen words")
+    if words_file:
+        seen = {word for words, _ in read_tagged(train_file) for word in words}
+        split = known_unseen_accuracy(reference_file, test_file, read_words(words_file, "words file"), seen)
+        click.echo("\n" + split)
+
+
+COMMANDS = [tag_train, tag, grade]

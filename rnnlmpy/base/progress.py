@@ -1,0 +1,62 @@
+"""Progress on stderr: a live line redrawn in place on a terminal, one line per epoch otherwise."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Optional, TextIO
+
+
+class ProgressReporter:
+    """Progress and epoch lines on stderr; ``debug`` 0 prints nothing.
+
+    On a terminal (or at debug 2) the running line is redrawn in place.
+    """
+
+    def __init__(self, debug: int = 1, stream: Optional[TextIO] = None):
+        self.debug = debug
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = debug >= 2 or (debug >= 1 and self.stream.isatty())
+        self._last_draw = 0.0
+
+    def message(self, text: str) -> None:
+        """One line of information (debug >= 1)."""
+        if self.debug >= 1:
+            print(text, file=self.stream, flush=True)
+
+    def running(self, epoch: int, alpha: float, entropy: float, fraction: float, words_per_second: float,
+                eta_seconds: float) -> None:
+        """Redraw the in-epoch progress line (at most ~4 times a second)."""
+        now = time.monotonic()
+        if not self.live or now - self._last_draw < 0.25:
+            return
+        self._last_draw = now
+        self.stream.write(f"\rIter: {epoch:3d}  Alpha: {alpha:.6f}  TRAIN entropy: {entropy:.4f}  "
+                          f"Progress: {100 * fraction:6.2f}%  Words/sec: {words_per_second:,.0f}  "
+                          f"ETA: {format_seconds(eta_seconds)}   ")
+        self.stream.flush()
+
+    def epoch_done(self, record: dict) -> None:
+        """The per-epoch line: train/valid entropy, speed and alpha."""
+        if self.debug < 1:
+            return
+        if self.live:
+            self.stream.write("\r" + " " * 110 + "\r")
+        valid = ""
+        if record.get("valid_entropy") is not None:
+            valid = (f"  VALID entropy: {record['valid_entropy']:.4f}  PPL: {record['valid_ppl']:.2f}"
+                     + ("" if record["accepted"] else "  (worse: weights restored)"))
+        print(f"Iter: {record['epoch']:3d}  Alpha: {record['alpha']:.6f}  TRAIN entropy: "
+              f"{record['train_entropy']:.4f}  Words/sec: {record['words_per_second']:,.0f}{valid}  "
+              f"time: {format_seconds(record['seconds'])}", file=self.stream, flush=True)
+
+
+def format_seconds(seconds: float) -> str:
+    """``h:mm:ss`` (or ``m:ss``) for a duration in seconds."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,74 @@
+"""The rnnlmpy model-file container, shared by every kind of model rnnlmpy writes.
+
+A NumPy ``.npz`` archive (a zip of ``.npy`` arrays, no pickles) whose array
+``header`` holds UTF-8 JSON ``{"format": "rnnlmpy", "kind": ..., "version": 1,
+...}``; the other arrays are the model's, by name. Word lists are stored as one
+UTF-8 byte array, ``\\n``-separated. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from typing import Optional
+
+import numpy as np
+
+from .errors import RnnlmpyError
+from .files import CONTAINER, RNNLM_CPP, sniff, write_atomically
+
+FORMAT_NAME = "rnnlmpy"
+FORMAT_VERSION = 1
+DTYPES = {"float32": np.float32, "float64": np.float64}  # weight precisions a model can hold
+KIND_NAMES = {"rnnlm": "language model (rnnlm)", "tagger": "POS tagger"}
+
+
+def encode_words(words: list[str]) -> np.ndarray:
+    """Words as one UTF-8 byte array (uint8), ``\\n``-separated (words never contain newlines)."""
+    return np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+
+
+def decode_words(data: np.ndarray) -> list[str]:
+    """Inverse of ``encode_words``."""
+    return bytes(data).decode("utf-8").split("\n")
+
+
+def write_store(path: str, kind: str, header: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write a container of ``kind`` ("rnnlm", "tagger"): JSON ``header`` plus named arrays, atomically."""
+    header = {"format": FORMAT_NAME, "kind": kind, "version": FORMAT_VERSION, **header}
+    arrays = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8), **arrays}
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
+
+
+def read_store(path: str, kind: Optional[str], advice: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+    """Read a container, checking its format, version and ``kind`` (None: any); return (header, arrays).
+
+    ``advice`` is appended to the error for a model of another kind (what to use instead).
+    """
+    found = sniff(path)
+    if found == RNNLM_CPP:
+        raise RnnlmpyError(f"{path!r} is a C++ rnnlm language model, not a {kind or 'rnnlmpy'} model")
+    if found != CONTAINER:
+        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        header = json.loads(bytes(arrays.pop("header")).decode("utf-8"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as error:
+        raise RnnlmpyError(f"model file {path!r} is corrupt or truncated ({error.__class__.__name__})") from None
+    if header.get("format") != FORMAT_NAME:
+        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
+    if header.get("version") != FORMAT_VERSION:
+        raise RnnlmpyError(
+            f"model {path!r} has format version {header.get('version')}; this rnnlmpy reads version {FORMAT_VERSION}"
+        )
+    if kind is not None and header.get("kind") != kind:
+        raise RnnlmpyError(f"model {path!r} is a {KIND_NAMES.get(header.get('kind'), repr(header.get('kind')))}, "
+                           f"not a {KIND_NAMES.get(kind, kind)}{advice}")
+    return header, arrays
+
+
+def container_kind(path: str) -> str:
+    """The ``kind`` named in a container's header ("rnnlm", "tagger")."""
+    header, _ = read_store(path, None)
+    return header["kind"]

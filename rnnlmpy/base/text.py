@@ -1,0 +1,91 @@
+"""Reading corpus files: strict UTF-8, ASCII space/tab tokenisation, ``</s>`` per line.
+
+The rules follow the C++ rnnlm where they matter for compatibility (space and tab
+separate words, every line ends with ``</s>``, an empty line still gives ``</s>``,
+carriage returns are dropped) and do better where it does not (a last line without
+a newline keeps its words, invalid UTF-8 is reported with its line number).
+"""
+
+from __future__ import annotations
+
+from .errors import RnnlmpyError
+from .files import read_file_bytes
+
+SENTENCE_END = "</s>"
+
+
+def decode_utf8(data: bytes, path: str, what: str = "file") -> str:
+    """Decode ``data`` strictly as UTF-8, naming the line and byte of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise RnnlmpyError(
+            f"{what} {path!r} is not valid UTF-8: line {line}, byte {error.start} "
+            f"(0x{data[error.start]:02x})"
+        ) from None
+
+
+def read_text(path: str, what: str = "file") -> str:
+    """The text of a UTF-8 file; RnnlmpyError (naming ``what``) if it is missing, unreadable or not UTF-8."""
+    return decode_utf8(read_file_bytes(path, what), path, what)
+
+
+def token_lines(tokens: list[str]) -> list[list[str]]:
+    """Split a token stream whose lines are closed by ``</s>`` back into lines (without the ``</s>``)."""
+    lines, current = [], []
+    for token in tokens:
+        if token == SENTENCE_END:
+            lines.append(current)
+            current = []
+        else:
+            current.append(token)
+    if current:
+        raise RnnlmpyError("token stream does not end with </s>")
+    return lines
+
+
+def split_tokens(line: str) -> list[str]:
+    """Split one line into tokens on ASCII space and tab only.
+
+    Unlike ``str.split()`` this keeps Unicode spaces (U+00A0, U+3000, ...) inside
+    tokens, as the C++ rnnlm does.
+    """
+    return [token for token in line.replace("\t", " ").split(" ") if token]
+
+
+def text_lines(text: str) -> list[str]:
+    """Split decoded text into lines; CR is dropped and a final newline adds no line."""
+    if "\r" in text:
+        text = text.replace("\r", "")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+SPACE_TOKEN = "<sp>"  # a space in character models
+
+
+def char_tokens(line: str) -> list[str]:
+    """A line as characters, each a token; spaces and tabs become ``<sp>``."""
+    return [SPACE_TOKEN if char in " \t" else char for char in line]
+
+
+def read_corpus(path: str, what: str = "corpus", allow_empty: bool = False, char_level: bool = False) -> list[str]:
+    """Read a corpus file as a flat list of tokens, each line closed by ``</s>``.
+
+    ``what`` names the file in error messages (e.g. "training file"). With
+    ``char_level`` every character is a token (see ``char_tokens``).
+    Raises RnnlmpyError for a missing, unreadable, non-UTF-8 or (unless
+    ``allow_empty``) empty file.
+    """
+    text = read_text(path, what)
+    tokens: list[str] = []
+    tokenize = char_tokens if char_level else split_tokens
+    for line in text_lines(text):
+        tokens.extend(tokenize(line))
+        tokens.append(SENTENCE_END)
+    if not allow_empty and tokens.count(SENTENCE_END) == len(tokens):
+        raise RnnlmpyError(f"{what} {path!r} is empty (no words)")
+    return tokens

@@ -1,0 +1,175 @@
+"""The recurrent cell: activations, one hidden step, and truncated BPTT with a block update.
+
+Array conventions (``H`` hidden units, ``V`` input rows):
+
+- ``input_weights`` (V, H): row ``v`` is the input column of sparse feature ``v``
+  (a word, for the LM). A position's input is the sum of the rows of its
+  features, never a dense one-hot product.
+- ``recurrent`` (H, H): ``recurrent[i, j]`` feeds previous hidden unit ``j``
+  into hidden unit ``i``.
+
+A token stream is given in compressed-row form: the features of position ``t``
+are ``feature_ids[feature_ptr[t]:feature_ptr[t + 1]]`` (empty for an unknown
+input). BPTT reads a ring buffer of the last steps (position, the state fed in,
+the hidden state, the output error) and ``counters`` = [ring head, ring fill,
+words done in the epoch].
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+SIGMOID, TANH, RELU, ELU = 0, 1, 2, 3
+ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU}
+
+# counters[] slots of the training state
+RING_HEAD, RING_FILL, EPOCH_WORDS = 0, 1, 2
+
+
+@njit(cache=True, fastmath=True)
+def activate(values, activation):
+    """Apply the hidden activation to ``values`` (shape (H,)) in place."""
+    one = values.dtype.type(1.0)
+    limit = values.dtype.type(50.0)
+    if activation == SIGMOID:
+        for i in range(values.shape[0]):
+            v = min(max(values[i], -limit), limit)
+            values[i] = one / (one + math.exp(-v))
+    elif activation == TANH:
+        two = values.dtype.type(2.0)
+        for i in range(values.shape[0]):  # tanh(v) = 2 / (1 + exp(-2v)) - 1: exp is much cheaper than libm's tanh
+            v = min(max(values[i], -limit), limit)
+            values[i] = two / (one + math.exp(-two * v)) - one
+    elif activation == RELU:
+        for i in range(values.shape[0]):
+            values[i] = max(values[i], values.dtype.type(0.0))
+    else:
+        for i in range(values.shape[0]):
+            v = values[i]
+            if v < 0:
+                values[i] = math.exp(max(v, -limit)) - one
+    return values
+
+
+@njit(cache=True, fastmath=True)
+def multiply_by_derivative(error, hidden, activation):
+    """Multiply ``error`` in place by the activation's derivative, given the outputs ``hidden``."""
+    one = error.dtype.type(1.0)
+    zero = error.dtype.type(0.0)
+    if activation == SIGMOID:
+        for i in range(error.shape[0]):
+            error[i] *= hidden[i] * (one - hidden[i])
+    elif activation == TANH:
+        for i in range(error.shape[0]):
+            error[i] *= one - hidden[i] * hidden[i]
+    elif activation == RELU:
+        for i in range(error.shape[0]):
+            if hidden[i] <= zero:
+                error[i] = zero
+    else:
+        for i in range(error.shape[0]):
+            if hidden[i] < zero:
+                error[i] *= hidden[i] + one
+    return error
+
+
+@njit(cache=True, fastmath=True)
+def clip(values, cutoff):
+    """Clamp ``values`` in place to [-cutoff, cutoff]; a cutoff of 0 disables clipping."""
+    if cutoff > 0:
+        for i in range(values.shape[0]):
+            values[i] = min(max(values[i], -cutoff), cutoff)
+
+
+@njit(cache=True, fastmath=True)
+def hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden_out, activation):
+    """One recurrent step: ``hidden_out = act(recurrent @ hidden_prev + sum of feature rows)``."""
+    size = hidden_out.shape[0]
+    for i in range(size):
+        row = recurrent[i]
+        acc = hidden_out.dtype.type(0.0)
+        for j in range(size):
+            acc += row[j] * hidden_prev[j]
+        hidden_out[i] = acc
+    for k in range(feature_begin, feature_end):
+        row = input_weights[feature_ids[k]]
+        for i in range(size):
+            hidden_out[i] += row[i]
+    activate(hidden_out, activation)
+
+
+@njit(cache=True, fastmath=True)
+def add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay):
+    """``input_weights[f] += alpha * delta`` (minus ``decay * row``) for each feature ``f`` of a position."""
+    size = delta.shape[0]
+    for k in range(feature_begin, feature_end):
+        row = input_weights[feature_ids[k]]
+        if decay != 0:
+            keep = delta.dtype.type(1.0) - decay
+            for i in range(size):
+                row[i] = keep * row[i] + alpha * delta[i]
+        else:
+            for i in range(size):
+                row[i] += alpha * delta[i]
+
+
+@njit(cache=True, fastmath=True)
+def add_outer(matrix, left, right, scale):
+    """``matrix += scale * outer(left, right)``."""
+    for i in range(left.shape[0]):
+        step = scale * left[i]
+        row = matrix[i]
+        for j in range(right.shape[0]):
+            row[j] += step * right[j]
+
+
+@njit(cache=True, fastmath=True)
+def backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+                               ring_position, ring_input, ring_hidden, ring_error, counters,
+                               steps_back, alpha, decay, cutoff, activation, delta, carry):
+    """Truncated BPTT over the ring buffer, ending with the block update of ``recurrent``.
+
+    The newest stored step's output error is propagated back ``steps_back``
+    steps (fewer if the ring holds fewer); older errors of the block join on
+    the way. Feature rows are updated as their step is reached; the recurrent
+    matrix gets the accumulated update once, at the end (the block update).
+    Stored errors are then cleared so they are not propagated twice.
+    """
+    capacity = ring_hidden.shape[0]
+    head = counters[RING_HEAD]
+    steps = min(counters[RING_FILL], steps_back)
+    size = delta.shape[0]
+    slot = head
+    delta[:] = ring_error[slot]
+    for s in range(steps):
+        slot = (head - s) % capacity
+        multiply_by_derivative(delta, ring_hidden[slot], activation)
+        position = ring_position[slot]
+        add_feature_update(input_weights, feature_ids, feature_ptr[position], feature_ptr[position + 1],
+                           delta, alpha, decay)
+        # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
+        carry[:] = 0
+        for i in range(size):
+            row = recurrent[i]
+            d = delta[i]
+            for j in range(size):
+                carry[j] += row[j] * d
+        clip(carry, cutoff)
+        add_outer(recurrent_update, delta, ring_input[slot], alpha)
+        if s + 1 < steps:
+            previous = (slot - 1) % capacity
+            for j in range(size):
+                delta[j] = carry[j] + ring_error[previous, j]
+    if decay != 0:
+        keep = delta.dtype.type(1.0) - decay
+        for i in range(size):
+            for j in range(size):
+                recurrent[i, j] = keep * recurrent[i, j] + recurrent_update[i, j]
+    else:
+        for i in range(size):
+            for j in range(size):
+                recurrent[i, j] += recurrent_update[i, j]
+    recurrent_update[:] = 0
+    ring_error[:] = 0

@@ -1,0 +1,168 @@
+"""Language-model spans: SGD with truncated BPTT over a token stream, and scoring, in one kernel call each.
+
+These are the kernels of the RNNLM family; ``rnnlmpy.rnnlm.network`` is their
+only caller (with named arguments). The stream is in compressed-row form (see
+``cell``): position ``t`` reads its features (the previous word) and predicts
+``targets[t]`` (-1: unscored); ``boundaries[t]`` marks the end of a sentence,
+where an ``independent`` model resets its state to ``reset_value``.
+
+Training state carried between calls (so training can stop and resume
+anywhere) lives in arrays: the hidden state, a ring buffer of the last
+``bptt + bptt_block + 1`` steps, the accumulated recurrent update, and
+``counters`` = [ring head, ring fill, words done in the epoch].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_outer, backpropagate_through_time,
+                   clip, hidden_forward, multiply_by_derivative)
+from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
+from .output import largest_class_size, output_backward, target_probability
+
+
+@njit(cache=True)
+def output_buffers(class_weights, class_start, class_end):
+    """Work arrays of the class-factored output: class and word probabilities, direct-connection hashing."""
+    class_probabilities = np.empty(class_weights.shape[0], dtype=class_weights.dtype)
+    word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=class_weights.dtype)
+    history = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    class_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    word_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    usable = np.zeros(2, dtype=np.int64)
+    return class_probabilities, word_probabilities, history, class_keys, word_keys, usable
+
+
+@njit(cache=True, fastmath=True)
+def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+               feature_ptr, feature_ids, targets, boundaries, begin, end,
+               hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
+               alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
+               probabilities):
+    """Train on positions ``begin <= t < end`` of a stream with SGD and truncated BPTT.
+
+    Output and class rows are updated every position; the input rows and the
+    recurrent matrix are updated by BPTT every ``bptt_block`` positions (and at
+    sentence ends of an ``independent`` model), each error travelling at least
+    ``bptt`` steps back. With ``bptt == 0`` it is plain backprop every position.
+    L2 decay ``alpha * beta`` applies on every 10th position, as in rnnlm.
+    ``direct`` (empty: none) holds direct-connection weights over ``direct_order``
+    history words, trained every position with their decay every position.
+    If ``probabilities`` is not empty, P(target) of position t (before its update)
+    is written to ``probabilities[t]``.
+
+    Returns (sum of log10 P over scored targets, number of scored targets).
+    """
+    dtype_one = hidden_prev.dtype.type(1.0)
+    alpha = hidden_prev.dtype.type(alpha)
+    cutoff = hidden_prev.dtype.type(cutoff)
+    decay_value = hidden_prev.dtype.type(alpha * beta)
+    reset_value = hidden_prev.dtype.type(reset_value)
+    size = hidden_prev.shape[0]
+    capacity = ring_hidden.shape[0]
+    hidden = np.empty(size, dtype=hidden_prev.dtype)
+    hidden_error = np.empty(size, dtype=hidden_prev.dtype)
+    delta = np.empty(size, dtype=hidden_prev.dtype)
+    carry = np.empty(size, dtype=hidden_prev.dtype)
+    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
+        class_weights, class_start, class_end)
+    direct_decay = direct.dtype.type(alpha * beta)
+    direct_alpha = direct.dtype.type(alpha)
+    log10_sum = 0.0
+    scored = 0
+    for t in range(begin, end):
+        counters[EPOCH_WORDS] += 1
+        decay = decay_value if counters[EPOCH_WORDS] % 10 == 0 else hidden_prev.dtype.type(0.0)
+        feature_begin = feature_ptr[t]
+        feature_end = feature_ptr[t + 1]
+        hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden,
+                       activation)
+        hidden_error[:] = 0
+        target = targets[t]
+        if target >= 0:
+            target_class = output_class[target]
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, target_class, history,
+                           class_keys, word_keys, usable)
+            probability = target_probability(class_weights, output_weights, output_class, class_start, class_end,
+                                             hidden, target, class_probabilities, word_probabilities, direct,
+                                             class_keys, usable[0], word_keys, usable[1])
+            if probabilities.shape[0] > 0:
+                probabilities[t] = probability
+            log10_sum += math.log10(max(probability, 1e-300))
+            scored += 1
+            if usable[0] > 0:
+                first_word = class_start[target_class]
+                direct_backward(direct, word_keys, usable[1], class_end[target_class] - first_word, True,
+                                word_probabilities, target - first_word, direct_alpha, direct_decay)
+                direct_backward(direct, class_keys, usable[0], class_weights.shape[0], False, class_probabilities,
+                                target_class, direct_alpha, direct_decay)
+            output_backward(output_weights, class_start[target_class], class_end[target_class], word_probabilities,
+                            target, hidden, hidden_error, alpha, decay)
+            clip(hidden_error, cutoff)
+            output_backward(class_weights, 0, class_weights.shape[0], class_probabilities, target_class, hidden,
+                            hidden_error, alpha, decay)
+            clip(hidden_error, cutoff)
+        elif probabilities.shape[0] > 0:
+            probabilities[t] = 0.0
+        sentence_end = independent and boundaries[t]
+        if bptt == 0:
+            multiply_by_derivative(hidden_error, hidden, activation)
+            add_feature_update(input_weights, feature_ids, feature_begin, feature_end, hidden_error, alpha, decay)
+            if decay != 0:
+                for i in range(size):
+                    for j in range(size):
+                        recurrent[i, j] *= dtype_one - decay
+            add_outer(recurrent, hidden_error, hidden_prev, alpha)
+        else:
+            head = (counters[RING_HEAD] + 1) % capacity
+            counters[RING_HEAD] = head
+            counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
+            ring_position[head] = t
+            ring_input[head] = hidden_prev
+            ring_hidden[head] = hidden
+            ring_error[head] = hidden_error
+            if counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
+                backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+                                           ring_position, ring_input, ring_hidden, ring_error, counters,
+                                           bptt + bptt_block - 1, alpha, decay, cutoff, activation, delta, carry)
+        if sentence_end:
+            hidden_prev[:] = reset_value
+            counters[RING_FILL] = 0
+        else:
+            hidden_prev[:] = hidden
+    return log10_sum, scored
+
+
+@njit(cache=True, fastmath=True)
+def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+               feature_ptr, feature_ids, targets, boundaries, begin, end, hidden_prev, activation, independent,
+               reset_value, direct, direct_order, probabilities):
+    """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
+
+    Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
+    state before ``begin`` and holds the state after ``end - 1`` on return.
+    """
+    size = hidden_prev.shape[0]
+    hidden = np.empty(size, dtype=hidden_prev.dtype)
+    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
+        class_weights, class_start, class_end)
+    for t in range(begin, end):
+        hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
+                       hidden, activation)
+        target = targets[t]
+        if target >= 0:
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, output_class[target], history,
+                           class_keys, word_keys, usable)
+            probabilities[t] = target_probability(class_weights, output_weights, output_class, class_start,
+                                                  class_end, hidden, target, class_probabilities, word_probabilities,
+                                                  direct, class_keys, usable[0], word_keys, usable[1])
+        else:
+            probabilities[t] = 0.0
+        if independent and boundaries[t]:
+            hidden_prev[:] = hidden_prev.dtype.type(reset_value)
+        else:
+            hidden_prev[:] = hidden

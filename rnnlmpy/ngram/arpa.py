@@ -1,0 +1,222 @@
+"""Reading and writing ARPA backoff language models (the format SRILM, KenLM and IRSTLM share).
+
+Layout: a ``\\data\\`` section with one ``ngram N=COUNT`` line per order, then
+for each order a ``\\N-grams:`` section of COUNT lines
+``log10prob<TAB>w1 ... wN[<TAB>log10backoff]``, then ``\\end\\``. Words are
+separated by spaces or tabs; probabilities and backoff weights are log10.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import re
+
+import numpy as np
+
+from ..base.errors import RnnlmpyError
+from ..base.files import write_atomically
+from ..base.text import read_text
+from .kneser_ney import NgramModel, NgramOrder
+
+NGRAM_COUNT = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
+SECTION = re.compile(r"^\\(\d+)-grams:$")
+
+
+def ngram_texts(model: NgramModel) -> list[list[str]]:
+    """The words of every n-gram, joined by spaces, order by order, in table order."""
+    texts = [list(model.words)]
+    vocab_size = model.vocab_size
+    for order in model.orders[1:]:
+        below = texts[-1]
+        contexts = (order.keys // vocab_size).tolist()
+        words = (order.keys % vocab_size).tolist()
+        vocabulary = model.words
+        texts.append([below[c] + " " + vocabulary[w] for c, w in zip(contexts, words)])
+    return texts
+
+
+def write_arpa(model: NgramModel, path: str) -> None:
+    """Write ``model`` as an ARPA file, atomically (temporary file, then rename)."""
+    texts = ngram_texts(model)
+
+    def write(handle) -> None:
+        out = ["\\data\\\n"] + [f"ngram {n + 1}={len(order)}\n" for n, order in enumerate(model.orders)]
+        handle.write("".join(out).encode("utf-8"))
+        for n, order in enumerate(model.orders):
+            handle.write(f"\n\\{n + 1}-grams:\n".encode("utf-8"))
+            probs = np.char.mod("%.6f", np.round(order.log10_prob, 6)).tolist()
+            if n + 1 < model.order:
+                backoffs = np.char.mod("%.6f", np.round(order.log10_backoff, 6)).tolist()
+                lines = [f"{p}\t{t}\t{b}\n" for p, t, b in zip(probs, texts[n], backoffs)]
+            else:
+                lines = [f"{p}\t{t}\n" for p, t in zip(probs, texts[n])]
+            handle.write("".join(lines).encode("utf-8"))
+        handle.write(b"\n\\end\\\n")
+
+    write_atomically(path, write)
+
+
+def read_arpa(path: str) -> NgramModel:
+    """Read an ARPA file; raise RnnlmpyError naming the file and line for anything malformed."""
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small lists: the cyclic collector would triple the reading time
+    try:
+        return _read_arpa(path)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse_regular_section(lines: list[str], start: int, count: int, order: int):
+    """Fast path for a section of exactly ``count`` lines, every one with or every one without a backoff.
+
+    Returns (log10 probs, ``order`` lists of words, log10 backoffs), or None when the
+    section is laid out otherwise or holds a bad number (the careful path then names the line).
+    """
+    end = start + count
+    if end > len(lines) or (end < len(lines) and lines[end].strip() and not lines[end].startswith("\\")):
+        return None
+    section = lines[start:end]
+    fields = " ".join(section).replace("\t", " ").split(" ")
+    if "" in fields:
+        fields = [f for f in fields if f]
+    width = len(fields) // count if count else 0
+    if count == 0 or len(fields) != width * count or width not in (order + 1, order + 2):
+        return None
+    try:
+        probs = np.array(fields[0::width], dtype=np.float64)
+        backoffs = (np.array(fields[order + 1::width], dtype=np.float64) if width == order + 2
+                    else np.zeros(count))
+    except ValueError:
+        return None
+    return probs, [fields[1 + k::width] for k in range(order)], backoffs
+
+
+class _LazyEntries:
+    """(line number, fields) of a section's j-th line, computed only for error messages."""
+
+    def __init__(self, lines: list[str], start: int, count: int):
+        self.lines, self.start, self.count = lines, start, count
+
+    def __getitem__(self, j: int):
+        line = self.lines[self.start + j]
+        return self.start + j + 1, [f for f in line.replace("\t", " ").split(" ") if f]
+
+
+def _read_arpa(path: str) -> NgramModel:
+    text = read_text(path, "ARPA file")
+    lines = text.split("\n")
+    name = os.path.basename(path)
+
+    def fail(line_number: int, message: str) -> RnnlmpyError:
+        return RnnlmpyError(f"{path}:{line_number}: {message}")
+
+    number = 0
+    while number < len(lines) and lines[number].strip() != "\\data\\":
+        number += 1
+    if number == len(lines):
+        raise RnnlmpyError(f"{path}: not an ARPA file (no \\data\\ section)")
+    number += 1
+    declared: dict[int, int] = {}
+    while number < len(lines) and not lines[number].strip().startswith("\\"):
+        line = lines[number].strip()
+        if line:
+            match = NGRAM_COUNT.match(line)
+            if not match:
+                raise fail(number + 1, f"expected 'ngram N=COUNT', found {line[:60]!r}")
+            declared[int(match.group(1))] = int(match.group(2))
+        number += 1
+    if not declared or sorted(declared) != list(range(1, len(declared) + 1)):
+        raise fail(number + 1, f"the \\data\\ section must declare orders 1..N (found {sorted(declared)})")
+
+    words: list[str] = []
+    word_index: dict[str, int] = {}
+    orders: list[NgramOrder] = []
+    for order in range(1, len(declared) + 1):
+        while number < len(lines) and not lines[number].strip():
+            number += 1
+        header = SECTION.match(lines[number].strip()) if number < len(lines) else None
+        if header is None or int(header.group(1)) != order:
+            found = lines[number].strip()[:40] if number < len(lines) else "end of file"
+            raise fail(number + 1, f"expected the \\{order}-grams: section, found {found!r}")
+        number += 1
+        first_line = number + 1
+        fast = _parse_regular_section(lines, number, declared[order], order)
+        if fast is not None:  # the usual layout: exactly COUNT lines, all with (or all without) a backoff
+            probs, columns, backoffs = fast
+            number += declared[order]
+            entries = _LazyEntries(lines, first_line - 1, declared[order])
+        else:
+            entries = []  # (line number, fields)
+            while number < len(lines):
+                line = lines[number]
+                if line.startswith("\\") or line.strip().startswith("\\"):
+                    break
+                fields = line.replace("\t", " ").split(" ")
+                if "" in fields:
+                    fields = [f for f in fields if f]
+                if fields:
+                    entries.append((number + 1, fields))
+                number += 1
+            if len(entries) != declared[order]:
+                raise fail(first_line, f"\\data\\ declares {declared[order]} {order}-grams but the section has "
+                                       f"{len(entries)}")
+            for line_number, fields in entries:
+                if len(fields) not in (order + 1, order + 2):
+                    raise fail(line_number, f"a {order}-gram line needs a probability, {order} word(s) and an "
+                                            f"optional backoff weight; found {len(fields)} fields")
+            try:
+                probs = np.array([fields[0] for _, fields in entries], dtype=np.float64)
+                backoffs = np.array([fields[order + 1] if len(fields) == order + 2 else "0"
+                                     for _, fields in entries], dtype=np.float64)
+            except ValueError:
+                for line_number, fields in entries:
+                    try:
+                        [float(f) for f in (fields[0], *fields[order + 1:])]
+                    except ValueError:
+                        raise fail(line_number, f"not a number in {' '.join(fields)[:60]!r}") from None
+                raise
+            columns = [[fields[1 + k] for _, fields in entries] for k in range(order)]
+        if order == 1:
+            for j, word in enumerate(columns[0]):
+                if word in word_index:
+                    raise fail(entries[j][0], f"duplicate unigram {word!r}")
+                word_index[word] = len(words)
+                words.append(word)
+            orders.append(NgramOrder(keys=np.arange(len(words), dtype=np.int64), log10_prob=probs,
+                                     log10_backoff=backoffs))
+            continue
+        get = word_index.get
+        count = len(columns[0])
+        grams = np.stack([np.fromiter(map(get, column, itertools.repeat(-1)), dtype=np.int64, count=count)
+                          for column in columns], axis=1)
+        missing = np.flatnonzero(np.any(grams < 0, axis=1))
+        if len(missing):
+            line_number, fields = entries[missing[0]]
+            unknown = next(w for w in fields[1:order + 1] if w not in word_index)
+            raise fail(line_number, f"the word {unknown!r} is not among the unigrams")
+        partial = NgramModel(words=words, orders=orders)
+        context = grams[:, 0]
+        for k in range(1, order - 1):
+            context = partial.lookup(k + 1, context, grams[:, k])
+        missing = np.flatnonzero(context < 0)
+        if len(missing):
+            line_number, fields = entries[missing[0]]
+            raise fail(line_number, f"the context {' '.join(fields[1:order])!r} of this {order}-gram is not among "
+                                    f"the {order - 1}-grams")
+        keys = context * len(words) + grams[:, -1]
+        sort = np.argsort(keys, kind="stable")
+        keys = keys[sort]
+        duplicate = np.flatnonzero(np.diff(keys) == 0)
+        if len(duplicate):
+            line_number, fields = entries[sort[duplicate[0] + 1]]
+            raise fail(line_number, f"duplicate {order}-gram {' '.join(fields[1:order + 1])!r}")
+        orders.append(NgramOrder(keys=keys, log10_prob=probs[sort], log10_backoff=backoffs[sort]))
+    while number < len(lines) and not lines[number].strip():
+        number += 1
+    if number >= len(lines) or lines[number].strip() != "\\end\\":
+        raise fail(number + 1, f"expected \\end\\ after the {len(declared)}-grams ({name} may be truncated)")
+    return NgramModel(words=words, orders=orders)
+

@@ -1,0 +1,41 @@
+"""Learning curves of one or more models (``rnnlmpy plot``); matplotlib is an optional extra."""
+
+from __future__ import annotations
+
+import os
+
+from ..base.errors import RnnlmpyError
+from ..base.files import write_atomically
+from .info import histories
+
+INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnlmpy[plot]' (or pip install matplotlib)"
+
+
+def plot_learning_curves(model_paths: list[str], output: str) -> None:
+    """Draw validation perplexity (taggers: train entropy) and alpha per epoch for each model into a PNG."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RnnlmpyError(INSTALL_HINT) from None
+    series = [(os.path.basename(path), histories(path)) for path in model_paths]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    for name, data in series:
+        if data["kind"] == "rnnlm":
+            top.plot(data["epoch"], data["valid_ppl"], marker="o", label=f"{name} (validation perplexity)")
+        else:
+            top.plot(data["epoch"], data["train_entropy"], marker="o", label=f"{name} (train entropy, bits)")
+        bottom.plot(data["epoch"], data["alpha"], marker="o", label=name)
+    top.set_ylabel("validation perplexity" if all(d["kind"] == "rnnlm" for _, d in series) else "value")
+    top.set_title("Learning curves")
+    top.grid(True, alpha=0.3)
+    top.legend()
+    bottom.set_ylabel("learning rate alpha")
+    bottom.set_xlabel("epoch")
+    bottom.set_yscale("log")
+    bottom.grid(True, alpha=0.3)
+    bottom.legend()
+    figure.tight_layout()
+    write_atomically(output, lambda handle: figure.savefig(handle, format="png", dpi=100))
+    plt.close(figure)

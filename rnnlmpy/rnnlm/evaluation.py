@@ -1,0 +1,100 @@
+"""Perplexity of an RNNLM on a token stream (the ``ppl`` command's engine), static or dynamic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..base import metrics
+from ..base.text import read_corpus
+from . import network
+from .model import RnnlmModel
+from .streams import language_model_stream
+
+
+@dataclass(repr=False)
+class PerplexityResult:
+    """Scores of a test text: ``probabilities[i]`` is P(token i), 0 for an OOV token."""
+
+    tokens: list[str]
+    word_ids: np.ndarray  # int32 (N,), -1 for OOV
+    probabilities: np.ndarray  # float64 (N,)
+
+    def __repr__(self) -> str:
+        return (f"PerplexityResult(perplexity={self.perplexity:.4f}, scored={self.scored_count}, "
+                f"oov={self.oov_count})")
+
+    @property
+    def known(self) -> np.ndarray:
+        """Bool mask (N,) of the tokens the model scored."""
+        return self.word_ids >= 0
+
+    @property
+    def oov_count(self) -> int:
+        """Tokens not in the vocabulary (and no ``<unk>`` to stand for them): excluded from the score."""
+        return int(np.count_nonzero(self.word_ids < 0))
+
+    @property
+    def scored_count(self) -> int:
+        """Tokens that were scored, ``</s>`` included."""
+        return len(self.word_ids) - self.oov_count
+
+    @property
+    def log10_probability(self) -> float:
+        """Sum of log10 P over the scored tokens."""
+        return metrics.log10_sum(self.probabilities[self.known])
+
+    @property
+    def perplexity(self) -> float:
+        """10 ** (-log10 probability / scored tokens); infinite when nothing was scored."""
+        return metrics.perplexity(self.log10_probability, self.scored_count)
+
+    @property
+    def entropy_bits(self) -> float:
+        """Cross-entropy in bits per scored token."""
+        return metrics.entropy_bits(self.log10_probability, self.scored_count)
+
+
+def test_start_state(model: RnnlmModel) -> np.ndarray:
+    """Hidden state (H,) a test pass starts from: the stored state, or the reset value if independent."""
+    if model.config.independent:
+        return network.start_state(model.config, flush=False)
+    return model.hidden_state
+
+
+def score_tokens(model: RnnlmModel, tokens: list[str]) -> PerplexityResult:
+    """Score a token list (lines closed by ``</s>``) from the model's test start state."""
+    word_ids = model.vocabulary.encode(tokens)
+    probabilities, _ = network.score_stream(model, language_model_stream(word_ids), test_start_state(model))
+    return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)
+
+
+def read_test(model: RnnlmModel, path: str, what: str = "test file") -> list[str]:
+    """A text file's tokens as the model reads them (words, or characters for a character model)."""
+    return read_corpus(path, what, char_level=model.config.char_level)
+
+
+def score(model: RnnlmModel, tokens: list[str], dynamic_alpha: float = 0.0) -> PerplexityResult:
+    """Score tokens statically, or by dynamic evaluation when ``dynamic_alpha`` > 0."""
+    return score_dynamic(model, tokens, dynamic_alpha) if dynamic_alpha > 0 else score_tokens(model, tokens)
+
+
+def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0) -> PerplexityResult:
+    """Score the text file ``path`` (see ``score``; ``dynamic_alpha`` > 0: dynamic evaluation)."""
+    return score(model, read_test(model, path), dynamic_alpha)
+
+
+def score_dynamic(model: RnnlmModel, tokens: list[str], alpha: float) -> PerplexityResult:
+    """Dynamic evaluation: score each token, then learn from it (SGD at ``alpha``, BPTT every token).
+
+    Works on a copy of the weights; ``model`` itself is left unchanged.
+    """
+    word_ids = model.vocabulary.encode(tokens)
+    stream = language_model_stream(word_ids)
+    state = network.KernelState.fresh(model.config, bptt_block=1)
+    state.hidden_prev[:] = test_start_state(model)
+    working = replace(model, **{name: array.copy() for name, array in model.weights().items()})
+    probabilities = np.zeros(len(stream), dtype=np.float64)
+    network.train_span(working, stream, 0, len(stream), state, alpha, bptt_block=1, probabilities=probabilities)
+    return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)

@@ -1,0 +1,143 @@
+"""The RNNLM's settings (RnnlmConfig), its parameters (RnnlmModel) and their initialisation.
+
+Shapes: ``input_weights`` (V, H), ``recurrent`` (H, H), ``class_weights`` (C, H),
+``output_weights`` (V, H), ``direct`` (D,), ``hidden_state`` (H,), with V words,
+H hidden units, C classes and D direct weights. ``model_file`` reads and writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..base.errors import RnnlmpyError
+from ..base.store import DTYPES
+from .network import ACTIVATIONS, MAX_DIRECT_ORDER
+from .vocab import Vocabulary
+
+WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct")
+
+
+@dataclass
+class RnnlmConfig:
+    """Hyper-parameters of an RNNLM. Defaults are rnnlm's, except hidden 100 (rnnlm: 30), bptt 4 (rnnlm: 0)
+    and classes = the square root of the vocabulary size (rnnlm: 100)."""
+
+    hidden_size: int = 100
+    class_count: Optional[int] = None  # None: the square root of the vocabulary size
+    activation: str = "sigmoid"
+    bptt: int = 4  # extra steps each error travels back in time; 0 = plain backprop
+    bptt_block: int = 10  # words between updates of the recurrent matrix
+    alpha: float = 0.1  # starting learning rate
+    beta: float = 1e-7  # L2 regularisation
+    gradient_cutoff: float = 15.0  # clamp on back-propagated errors; 0 = off
+    min_improvement: float = 1.003
+    independent: bool = False  # reset the state at every sentence end
+    old_classes: bool = False  # frequency instead of sqrt-frequency classes
+    dtype: str = "float32"
+    rand_seed: int = 1
+    direct_size: int = 0  # direct-connection (hashed max-ent n-gram) weights; rnnlm's -direct N means N * 10**6
+    direct_order: int = 3  # history words + 1 hashed into them (1 = a bias only)
+    char_level: bool = False  # every character is a token (spaces as <sp>)
+
+    def validate(self) -> None:
+        """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
+        if self.hidden_size < 1:
+            raise RnnlmpyError(f"-hidden must be at least 1 (got {self.hidden_size})")
+        if self.class_count is not None and self.class_count < 1:
+            raise RnnlmpyError(f"-class must be at least 1; use -class 1 for a full softmax (got {self.class_count})")
+        if self.activation not in ACTIVATIONS:
+            raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
+        if self.bptt < 0:
+            raise RnnlmpyError(f"-bptt must be 0 or more (got {self.bptt})")
+        if self.bptt_block < 1:
+            raise RnnlmpyError(f"-bptt-block must be at least 1 (got {self.bptt_block})")
+        if not self.alpha > 0:
+            raise RnnlmpyError(f"-alpha must be positive (got {self.alpha})")
+        if not self.beta >= 0:
+            raise RnnlmpyError(f"-beta must be 0 or more (got {self.beta})")
+        if not self.gradient_cutoff >= 0:
+            raise RnnlmpyError(f"-gradient-cutoff must be 0 (off) or more (got {self.gradient_cutoff})")
+        if not self.min_improvement >= 0:
+            raise RnnlmpyError(f"-min-improvement must be 0 or more (got {self.min_improvement})")
+        if self.dtype not in DTYPES:
+            raise RnnlmpyError(f"-precision must be float32 or float64 (got {self.dtype!r})")
+        if self.direct_size < 0 or self.direct_size % 2:
+            raise RnnlmpyError(f"the number of direct weights must be 0 or a positive even number (got {self.direct_size})")
+        if not 0 <= self.direct_order <= MAX_DIRECT_ORDER:
+            raise RnnlmpyError(f"-direct-order must be between 0 and {MAX_DIRECT_ORDER} (got {self.direct_order})")
+
+    @property
+    def numpy_dtype(self) -> type:
+        """The NumPy float type of the weights."""
+        return DTYPES[self.dtype]
+
+
+@dataclass
+class TrainingProgress:
+    """Where training stands: schedule state, position and per-epoch history."""
+
+    epoch: int = 0  # finished epochs
+    alpha: float = 0.1  # current learning rate
+    halving: bool = False
+    last_valid_log10: float = -1e8
+    finished: bool = False
+    position: int = 0  # next training position within the current epoch (checkpoints)
+    epoch_log10: float = 0.0  # train log10 probability so far in the current epoch
+    epoch_scored: int = 0
+    train_file: str = ""
+    valid_file: str = ""
+    train_words: int = 0
+    history: list = field(default_factory=list)
+
+
+@dataclass
+class RnnlmModel:
+    """All parameters of a class-factored Elman RNNLM (shapes: see the module docstring)."""
+
+    config: RnnlmConfig
+    vocabulary: Vocabulary
+    input_weights: np.ndarray  # (V, H)
+    recurrent: np.ndarray  # (H, H)
+    class_weights: np.ndarray  # (C, H)
+    output_weights: np.ndarray  # (V, H)
+    direct: np.ndarray  # (direct_size,) direct-connection weights (see kernels.py); empty without them
+    hidden_state: np.ndarray  # (H,) state after the last validation pass; the test starts here
+    training: TrainingProgress = field(default_factory=TrainingProgress)
+    resume_state: dict = field(default_factory=dict)  # arrays of a mid-epoch checkpoint
+
+    @property
+    def parameter_count(self) -> int:
+        """Number of trained weights."""
+        return int(sum(getattr(self, name).size for name in WEIGHT_NAMES))
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weight matrices by name (the arrays themselves, not copies)."""
+        return {name: getattr(self, name) for name in WEIGHT_NAMES}
+
+
+def initial_weights(shape: tuple[int, ...], rng: np.random.Generator, dtype: type) -> np.ndarray:
+    """rnnlm's initialisation: each weight is a sum of three uniform draws from [-0.1, 0.1]."""
+    draws = rng.random((3,) + shape)
+    return (draws.sum(axis=0) * 0.2 - 0.3).astype(dtype)
+
+
+def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
+    """A freshly initialised model; ``config.rand_seed`` fixes every weight."""
+    config.validate()
+    rng = np.random.default_rng(config.rand_seed)
+    dtype = config.numpy_dtype
+    vocab_size, hidden_size = vocabulary.size, config.hidden_size
+    return RnnlmModel(
+        config=config,
+        vocabulary=vocabulary,
+        input_weights=initial_weights((vocab_size, hidden_size), rng, dtype),
+        recurrent=initial_weights((hidden_size, hidden_size), rng, dtype),
+        class_weights=initial_weights((vocabulary.class_count, hidden_size), rng, dtype),
+        output_weights=initial_weights((vocab_size, hidden_size), rng, dtype),
+        direct=np.zeros(config.direct_size, dtype=dtype),
+        hidden_state=np.full(hidden_size, 0.1, dtype=dtype),
+        training=TrainingProgress(alpha=config.alpha),
+    )

@@ -1,0 +1,143 @@
+"""The RNNLM's one door to its kernels: arrays, training state and span wrappers with named arguments.
+
+Every call into ``rnnlmpy.kernels`` for the language model goes through this
+module, and every kernel argument is passed by name (Numba checks the names),
+so no caller can feed arrays in the wrong order. ``model`` arguments are
+``RnnlmModel`` objects (``rnnlmpy.rnnlm.model``); this module reads only their
+weights, vocabulary layout and config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..kernels import cell, lm, output
+from ..kernels.direct import MAX_DIRECT_ORDER
+from .streams import TokenStream
+
+ACTIVATIONS = tuple(cell.ACTIVATIONS)  # names of the hidden activations, in -activation order
+RESET_VALUE = 1.0  # hidden state of an independent model at every sentence start (as rnnlm)
+FLUSH_VALUE = 0.1  # hidden state at the start of a training or validation pass (as rnnlm)
+NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, when it is not wanted
+
+__all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "RESET_VALUE", "KernelState", "distribution",
+           "hidden_step", "score_stream", "start_state", "train_span"]
+
+
+@dataclass
+class KernelState:
+    """The training kernel's state between calls, so that training can stop and resume at any word.
+
+    Shapes: ``H`` hidden units, ring of ``R = bptt + bptt_block + 1`` steps.
+    """
+
+    hidden_prev: np.ndarray  # (H,)
+    recurrent_update: np.ndarray  # (H, H) accumulated block update of the recurrent matrix
+    ring_position: np.ndarray  # (R,) int64 stream position of each stored step
+    ring_input: np.ndarray  # (R, H) state fed into each step
+    ring_hidden: np.ndarray  # (R, H) hidden state of each step
+    ring_error: np.ndarray  # (R, H) output error of each step
+    counters: np.ndarray  # (3,) int64: ring head, ring fill, words done in the epoch
+
+    @classmethod
+    def fresh(cls, config, bptt_block: int | None = None) -> "KernelState":
+        """State at the start of an epoch: empty ring, hidden state flushed (or reset, if independent).
+
+        ``config`` is an RnnlmConfig; ``bptt_block`` overrides its block (dynamic evaluation uses 1).
+        """
+        size, dtype = config.hidden_size, config.numpy_dtype
+        ring = config.bptt + (config.bptt_block if bptt_block is None else bptt_block) + 1
+        return cls(
+            hidden_prev=start_state(config, flush=True),
+            recurrent_update=np.zeros((size, size), dtype=dtype),
+            ring_position=np.zeros(ring, dtype=np.int64),
+            ring_input=np.zeros((ring, size), dtype=dtype),
+            ring_hidden=np.zeros((ring, size), dtype=dtype),
+            ring_error=np.zeros((ring, size), dtype=dtype),
+            counters=np.zeros(3, dtype=np.int64),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The state as named arrays (for a checkpoint)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "KernelState":
+        """Rebuild from ``arrays()`` output."""
+        return cls(**{f.name: np.ascontiguousarray(arrays[f.name]) for f in fields(cls)})
+
+
+def start_state(config, flush: bool) -> np.ndarray:
+    """Hidden state (H,) before a pass: the reset value for an independent model, else 0.1 (``flush``) or 1.0."""
+    value = RESET_VALUE if config.independent or not flush else FLUSH_VALUE
+    return np.full(config.hidden_size, value, dtype=config.numpy_dtype)
+
+
+def _network(model) -> dict:
+    """The kernels' weight and class-layout arguments, by name."""
+    vocabulary = model.vocabulary
+    return dict(input_weights=model.input_weights, recurrent=model.recurrent, class_weights=model.class_weights,
+                output_weights=model.output_weights, output_class=vocabulary.word_class,
+                class_start=vocabulary.class_start, class_end=vocabulary.class_end)
+
+
+def _stream(stream: TokenStream) -> dict:
+    return dict(feature_ptr=stream.feature_ptr, feature_ids=stream.feature_ids, targets=stream.targets,
+                boundaries=stream.boundaries)
+
+
+def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelState, alpha: float,
+               bptt_block: int | None = None, probabilities: np.ndarray = NO_PROBABILITIES) -> tuple[float, int]:
+    """SGD with truncated BPTT on positions ``begin <= t < end``, updating ``model``'s weights and ``state``.
+
+    ``alpha`` is the learning rate; ``bptt_block`` overrides the config's block.
+    If ``probabilities`` (float64, (N,)) is given, P(target) of each position
+    before its update is written there. Returns (sum of log10 P over scored
+    targets, number of scored targets).
+    """
+    config = model.config
+    return lm.train_span(
+        **_network(model), **_stream(stream), begin=begin, end=end,
+        hidden_prev=state.hidden_prev, recurrent_update=state.recurrent_update, ring_position=state.ring_position,
+        ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
+        counters=state.counters, alpha=config.numpy_dtype(alpha), beta=config.beta, cutoff=config.gradient_cutoff,
+        bptt=config.bptt, bptt_block=config.bptt_block if bptt_block is None else bptt_block,
+        activation=cell.ACTIVATIONS[config.activation], independent=config.independent, reset_value=RESET_VALUE,
+        direct=model.direct, direct_order=config.direct_order, probabilities=probabilities)
+
+
+def score_stream(model, stream: TokenStream, hidden_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(target) of every position (float64, shape (N,); 0 where unscored) and the final state (H,).
+
+    ``hidden_start`` (shape (H,)) is the state before the first position; it is not modified.
+    """
+    config = model.config
+    hidden = np.array(hidden_start, dtype=config.numpy_dtype, copy=True)
+    probabilities = np.zeros(len(stream), dtype=np.float64)
+    lm.score_span(**_network(model), **_stream(stream), begin=0, end=len(stream), hidden_prev=hidden,
+                  activation=cell.ACTIVATIONS[config.activation], independent=config.independent,
+                  reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
+                  probabilities=probabilities)
+    return probabilities, hidden
+
+
+def hidden_step(model, word: int, hidden_prev: np.ndarray, hidden: np.ndarray) -> None:
+    """One recurrent step reading ``word`` (-1: no input): ``hidden`` (H,) = act(recurrent @ hidden_prev + row)."""
+    features = np.array([word] if word >= 0 else [], dtype=np.int32)
+    cell.hidden_forward(input_weights=model.input_weights, recurrent=model.recurrent, feature_ids=features,
+                        feature_begin=0, feature_end=len(features), hidden_prev=hidden_prev, hidden_out=hidden,
+                        activation=cell.ACTIVATIONS[model.config.activation])
+
+
+def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: float, out: np.ndarray) -> None:
+    """The full next-word distribution given ``hidden`` into ``out`` (V,), scores divided by ``temperature``.
+
+    ``history`` (int64, (MAX_DIRECT_ORDER,)) holds the previous words, most recent first, for direct weights.
+    """
+    vocabulary = model.vocabulary
+    output.output_distribution(class_weights=model.class_weights, output_weights=model.output_weights,
+                               class_start=vocabulary.class_start, class_end=vocabulary.class_end, hidden=hidden,
+                               direct=model.direct, direct_order=model.config.direct_order, history=history,
+                               temperature=temperature, distribution=out)

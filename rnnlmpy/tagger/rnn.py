@@ -1,0 +1,344 @@
+"""The RNN tagger: settings, weights, decoding, and the only calls into the tagger kernels.
+
+Every token is a set of sparse input features (the word and, by default, its
+suffixes, prefixes and shape, summed as input rows; see ``features``), a
+recurrent tanh layer read left to right and, by default, a second one right to
+left, and a softmax over tags; training (``training``) is SGD with
+full-sentence BPTT. ``TaggerConfig.tutorial()`` gives the NLP programming
+tutorial's network (one-hot word, one direction, no unknown-word handling).
+
+This is the one module of the library that calls ``rnnlmpy.kernels.tagger``;
+``train_epoch`` and ``hidden_states`` wrap those kernels for the rest of the package.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+import numpy as np
+
+from ..base.errors import RnnlmpyError
+from ..base.store import DTYPES
+from ..kernels.cell import ACTIVATIONS
+from ..kernels.tagger import tagger_hidden_states, train_tagger_sentences
+from ..rnnlm.model import initial_weights
+from .features import token_features, word_key
+
+
+@dataclass
+class TaggerConfig:
+    """Settings of the RNN tagger; the defaults are the best model (see README)."""
+
+    hidden_size: int = 50
+    activation: str = "tanh"
+    bidirectional: bool = True
+    rich_features: bool = True  # suffixes, prefixes, shape, capitals, digits, hyphens; else the word alone
+    unknown_classes: bool = True  # train rare words as shape classes, so unseen words have an input
+    rare_count: int = 1  # words seen at most this often are "rare"
+    word_dropout: float = 0.0  # in training, hide a word's identity with probability a / (a + its count)
+    viterbi: bool = False  # decode with learned tag transitions
+    epochs: int = 10
+    alpha: float = 0.02
+    alpha_decay: float = 0.5  # alpha / (1 + decay * epoch)
+    ensemble: int = 5  # networks trained from different random starts; their tag posteriors are averaged
+    gradient_cutoff: float = 15.0
+    init_scale: float = 0.1  # times rnnlm's initialisation (three uniform draws in [-0.1, 0.1])
+    rand_seed: int = 1
+    dtype: str = "float32"
+
+    @classmethod
+    def tutorial(cls, **overrides) -> "TaggerConfig":
+        """The NLP programming tutorial's RNN: one-hot words, one direction, no unknown-word handling.
+
+        Its learning settings (20 epochs at a fixed 0.01, errors clipped at 1,
+        rnnlm's initialisation) were chosen on a held-out tenth of wiki-en's training
+        text; with the defaults' settings this network does not converge.
+        """
+        settings = dict(bidirectional=False, rich_features=False, unknown_classes=False, viterbi=False,
+                        alpha_decay=0.0, ensemble=1, epochs=20, alpha=0.01, gradient_cutoff=1.0, init_scale=1.0)
+        settings.update(overrides)
+        return cls(**settings)
+
+    def validate(self) -> None:
+        """Raise RnnlmpyError for out-of-range settings."""
+        if self.hidden_size < 1:
+            raise RnnlmpyError(f"-hidden must be at least 1 (got {self.hidden_size})")
+        if self.ensemble < 1:
+            raise RnnlmpyError(f"-ensemble must be at least 1 (got {self.ensemble})")
+        if self.epochs < 1:
+            raise RnnlmpyError(f"-iter must be at least 1 (got {self.epochs})")
+        if not self.alpha > 0:
+            raise RnnlmpyError(f"-alpha must be positive (got {self.alpha})")
+        if self.activation not in ACTIVATIONS:
+            raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)}")
+        if self.dtype not in DTYPES:
+            raise RnnlmpyError(f"-precision must be float32 or float64 (got {self.dtype!r})")
+
+
+@dataclass
+class TaggerWeights:
+    """The weights of one network of the tagger, shapes as in ``rnnlmpy.kernels.tagger`` (H: hidden size)."""
+
+    forward_input: np.ndarray  # (features, H)
+    forward_recurrent: np.ndarray  # (H, H)
+    backward_input: np.ndarray  # (features, H); a single unused row when one-directional
+    backward_recurrent: np.ndarray  # (H, H)
+    output_weights: np.ndarray  # (tags, H [+ H] + 1): the last column is the bias
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The weight arrays by name (not copies)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class RnnTagger:
+    """The RNN tagger: settings, feature and tag inventories, and the networks of the ensemble."""
+
+    config: TaggerConfig
+    features: list[str]  # input rows
+    tags: list[str]  # output rows
+    known_words: set  # word keys (see word_key) whose identity is a feature
+    members: list[TaggerWeights]  # one per network of the ensemble
+    transitions: np.ndarray  # (tags + 1, tags + 1) log P(tag | previous); row/column "tags" is <s>/</s>
+    history: list = field(default_factory=list)
+    feature_index: dict = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.feature_index = {name: i for i, name in enumerate(self.features)}
+
+    @property
+    def parameter_count(self) -> int:
+        """Number of trained weights, all networks together."""
+        return int(sum(array.size for member in self.members for array in member.arrays().values()))
+
+    def encode(self, sentences: list[list[str]], hide: Optional[np.ndarray] = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sentences as (sentence_start (S+1,), feature_ptr (N+1,), feature_ids) for the kernels.
+
+        ``hide`` (bool per token) treats those tokens' words as unknown (word dropout).
+        """
+        sentence_start, token_type, type_ptr, type_ids = self.encode_types(sentences, hide)
+        lengths = np.diff(type_ptr)[token_type]
+        feature_ptr = np.zeros(len(token_type) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=feature_ptr[1:])
+        starts = np.repeat(type_ptr[token_type], lengths)
+        offsets = np.arange(int(feature_ptr[-1])) - np.repeat(feature_ptr[:-1], lengths)
+        return sentence_start, feature_ptr, type_ids[starts + offsets]
+
+    def encode_types(self, sentences: list[list[str]], hide: Optional[np.ndarray] = None):
+        """Sentences by word type: (sentence_start (S+1,), token_type (N,), type_ptr (types+1,), type_ids).
+
+        The features of type k are ``type_ids[type_ptr[k]:type_ptr[k+1]]``; every
+        token of a type has the same features.
+        """
+        config = self.config
+        sentence_start = np.zeros(len(sentences) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in sentences], out=sentence_start[1:])
+        get = self.feature_index.get
+        types: dict[tuple[str, bool], int] = {}
+        type_ptr, type_ids, token_type = [0], [], []
+        token = -1
+        for sentence in sentences:
+            for word in sentence:
+                token += 1
+                key = (word, hide is not None and bool(hide[token]))
+                found = types.get(key)
+                if found is None:
+                    known = word_key(word, config.rich_features) in self.known_words and not key[1]
+                    names = token_features(word, known, config.rich_features, config.unknown_classes)
+                    type_ids.extend(i for i in (get(name) for name in names) if i is not None)
+                    type_ptr.append(len(type_ids))
+                    found = types[key] = len(types)
+                token_type.append(found)
+        return (sentence_start, np.array(token_type, dtype=np.int32), np.array(type_ptr, dtype=np.int64),
+                np.array(type_ids, dtype=np.int32))
+
+    def posteriors(self, sentences: list[list[str]]) -> np.ndarray:
+        """P(tag | sentence) of every token, averaged over the ensemble: shape (tokens, tags), float64.
+
+        Each word type's input (the sum of its feature rows) is computed once, so
+        the recurrence reads one small row per token instead of scattered feature rows.
+        """
+        sentence_start, token_type, type_ptr, type_ids = self.encode_types(sentences)
+        tokens = len(token_type)
+        one_feature_each = np.arange(tokens + 1, dtype=np.int64)
+        longest = max((len(s) for s in sentences), default=1)
+        size = self.config.hidden_size
+        total = np.zeros((tokens, len(self.tags)), dtype=np.float64)
+        for member in self.members:
+            joined = np.ones((tokens, member.output_weights.shape[1]), dtype=member.output_weights.dtype)
+            directions = [(member.forward_input, member.forward_recurrent, False, joined[:, :size])]
+            if self.config.bidirectional:
+                directions.append((member.backward_input, member.backward_recurrent, True, joined[:, size:2 * size]))
+            for input_weights, recurrent, reverse, out in directions:
+                type_inputs = np.add.reduceat(input_weights[type_ids], type_ptr[:-1], axis=0) if len(type_ids) \
+                    else np.zeros((len(type_ptr) - 1, size), dtype=joined.dtype)
+                type_inputs[np.diff(type_ptr) == 0] = 0  # reduceat copies a row for an empty range
+                states = np.empty((tokens, size), dtype=joined.dtype)
+                hidden_states(self.config, type_inputs, recurrent, one_feature_each, token_type, sentence_start,
+                              reverse, max(longest, 1), states)
+                out[...] = states
+            total += softmax(joined @ member.output_weights.T)
+        return total / len(self.members)
+
+    def tag(self, sentences: list[list[str]]) -> list[list[str]]:
+        """The best tag sequence of each sentence (argmax per token, or Viterbi with transitions)."""
+        posteriors = self.posteriors(sentences)
+        output, position = [], 0
+        for sentence in sentences:
+            scores = posteriors[position:position + len(sentence)]
+            position += len(sentence)
+            if self.config.viterbi:
+                best = viterbi(np.log(np.maximum(scores.astype(np.float64), 1e-30)), self.transitions)
+            else:
+                best = np.argmax(scores, axis=1)
+            output.append([self.tags[i] for i in best])
+        return output
+
+
+# ---------------------------------------------------------------- the kernels, called by keyword
+
+def hidden_states(config: TaggerConfig, input_weights: np.ndarray, recurrent: np.ndarray, feature_ptr: np.ndarray,
+                  feature_ids: np.ndarray, sentence_start: np.ndarray, reverse: bool, longest: int,
+                  states: np.ndarray) -> None:
+    """Fill ``states`` (tokens, H) with one direction's hidden state at every token (kernel tagger_hidden_states).
+
+    Token t's input is the sum of ``input_weights`` rows ``feature_ids[feature_ptr[t]:feature_ptr[t+1]]``;
+    every sentence (``sentence_start``, (S+1,)) starts from a zero state; ``longest`` bounds a sentence's length.
+    """
+    tagger_hidden_states(input_weights=input_weights, recurrent=recurrent, feature_ptr=feature_ptr,
+                         feature_ids=feature_ids, sentence_start=sentence_start, reverse=reverse,
+                         activation=ACTIVATIONS[config.activation], longest=longest, states=states)
+
+
+@dataclass
+class EpochBuffers:
+    """Scratch arrays of ``train_epoch``: each direction's ring (a slot per token of the longest sentence)."""
+
+    forward_position: np.ndarray  # (longest,) int64
+    forward_input: np.ndarray  # (longest, H)
+    forward_hidden: np.ndarray  # (longest, H)
+    forward_error: np.ndarray  # (longest, H)
+    backward_position: np.ndarray  # (longest,) int64
+    backward_input: np.ndarray  # (longest, H)
+    backward_hidden: np.ndarray  # (longest, H)
+    backward_error: np.ndarray  # (longest, H)
+    forward_update: np.ndarray  # (H, H): the recurrent matrix's update of a sentence
+    backward_update: np.ndarray  # (H, H)
+
+    @classmethod
+    def new(cls, config: TaggerConfig, longest: int) -> "EpochBuffers":
+        """Zeroed buffers for sentences of up to ``longest`` tokens, in the config's precision."""
+        dtype = DTYPES[config.dtype]
+        size = config.hidden_size
+
+        def ring():
+            return np.zeros((longest, size), dtype=dtype)
+
+        def positions():
+            return np.zeros(longest, dtype=np.int64)
+
+        return cls(forward_position=positions(), forward_input=ring(), forward_hidden=ring(), forward_error=ring(),
+                   backward_position=positions(), backward_input=ring(), backward_hidden=ring(),
+                   backward_error=ring(), forward_update=np.zeros((size, size), dtype=dtype),
+                   backward_update=np.zeros((size, size), dtype=dtype))
+
+
+def train_epoch(config: TaggerConfig, member: TaggerWeights, feature_ptr: np.ndarray, feature_ids: np.ndarray,
+                targets: np.ndarray, sentence_start: np.ndarray, order: np.ndarray, alpha: float,
+                buffers: EpochBuffers) -> tuple[float, int]:
+    """One SGD pass of one network over the sentences in ``order`` (kernel train_tagger_sentences), in place.
+
+    ``feature_ptr`` (N+1,) and ``feature_ids`` are the tokens' features (``RnnTagger.encode``),
+    ``targets`` (N,) int32 their gold tag indices, ``sentence_start`` (S+1,) the sentences'
+    first tokens and ``order`` (S,) int64 the sentences to train on, in turn.
+    Returns (sum of log10 P(gold tag), tokens).
+    """
+    log10_sum, tokens = train_tagger_sentences(
+        forward_input=member.forward_input, forward_recurrent=member.forward_recurrent,
+        backward_input=member.backward_input, backward_recurrent=member.backward_recurrent,
+        output_weights=member.output_weights, feature_ptr=feature_ptr, feature_ids=feature_ids, targets=targets,
+        sentence_start=sentence_start, sentence_order=order, alpha=alpha, cutoff=config.gradient_cutoff,
+        activation=ACTIVATIONS[config.activation], bidirectional=config.bidirectional,
+        forward_ring_position=buffers.forward_position, forward_ring_input=buffers.forward_input,
+        forward_ring_hidden=buffers.forward_hidden, forward_ring_error=buffers.forward_error,
+        backward_ring_position=buffers.backward_position, backward_ring_input=buffers.backward_input,
+        backward_ring_hidden=buffers.backward_hidden, backward_ring_error=buffers.backward_error,
+        forward_update=buffers.forward_update, backward_update=buffers.backward_update)
+    return float(log10_sum), int(tokens)
+
+
+# ---------------------------------------------------------------- decoding and initialisation
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a (rows, classes) array, in place; returns it."""
+    scores -= scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1, keepdims=True)
+    return scores
+
+
+def viterbi(log_posteriors: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """Best path (L,) through per-token log scores (L, T) plus log transitions ((T+1, T+1), index T = boundary)."""
+    boundary = transitions.shape[0] - 1
+    score = log_posteriors[0] + transitions[boundary, :boundary]
+    back = np.zeros(log_posteriors.shape, dtype=np.int64)
+    for k in range(1, len(log_posteriors)):
+        candidates = score[:, None] + transitions[:boundary, :boundary]
+        back[k] = np.argmax(candidates, axis=0)
+        score = candidates[back[k], np.arange(boundary)] + log_posteriors[k]
+    path = [int(np.argmax(score + transitions[:boundary, boundary]))]
+    for k in range(len(log_posteriors) - 1, 0, -1):
+        path.append(int(back[k, path[-1]]))
+    return np.array(path[::-1])
+
+
+def tag_transitions(sentences: list[tuple[list[str], list[str]]], tags: list[str]) -> np.ndarray:
+    """log P(tag | previous tag), (T+1, T+1), add-one smoothed; index T = len(tags) stands for <s> / </s>."""
+    index = {tag: i for i, tag in enumerate(tags)}
+    boundary = len(tags)
+    counts = np.ones((boundary + 1, boundary + 1))
+    for _, sentence_tags in sentences:
+        previous = boundary
+        for tag in sentence_tags:
+            counts[previous, index[tag]] += 1
+            previous = index[tag]
+        counts[previous, boundary] += 1
+    return np.log(counts / counts.sum(axis=1, keepdims=True))
+
+
+def new_tagger(config: TaggerConfig, sentences: list[tuple[list[str], list[str]]]) -> RnnTagger:
+    """An initialised tagger whose features and tags come from the (words, tags) training sentences."""
+    config.validate()
+    counts = Counter(word_key(word, config.rich_features) for words, _ in sentences for word in words)
+    threshold = config.rare_count if config.unknown_classes else 0
+    known = {key for key, count in counts.items() if count > threshold}
+    names: dict[str, None] = {}
+    for words, _ in sentences:
+        for word in words:
+            in_vocabulary = word_key(word, config.rich_features) in known
+            for name in token_features(word, in_vocabulary, config.rich_features, config.unknown_classes):
+                names.setdefault(name, None)
+    tags = sorted({tag for _, sentence_tags in sentences for tag in sentence_tags})
+    return RnnTagger(config=config, features=list(names), tags=tags, known_words=known,
+                     members=[new_weights(config, len(names), len(tags), config.rand_seed + 1000 * k)
+                              for k in range(config.ensemble)],
+                     transitions=tag_transitions(sentences, tags))
+
+
+def new_weights(config: TaggerConfig, feature_count: int, tag_count: int, seed: int) -> TaggerWeights:
+    """Random initial weights of one network: rnnlm's initialisation times ``config.init_scale``."""
+    rng = np.random.default_rng(seed)
+    dtype = DTYPES[config.dtype]
+    size = config.hidden_size
+    directions = 2 if config.bidirectional else 1
+
+    def draw(shape):
+        return (initial_weights(shape, rng, dtype) * config.init_scale).astype(dtype)
+
+    return TaggerWeights(forward_input=draw((feature_count, size)), forward_recurrent=draw((size, size)),
+                         backward_input=draw((feature_count if directions == 2 else 1, size)),
+                         backward_recurrent=draw((size, size)),
+                         output_weights=draw((tag_count, directions * size + 1)))
