@@ -13,12 +13,13 @@ import click
 
 import rnnlmpy
 from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.rnnlm.training import TrainingInterrupted
 
 from . import mixing, ngram, report, rnnlm, tagger
-from .common import CONTEXT, examples
+from .common import CONTEXT, Group, examples, silence_broken_pipe
 
 
-@click.group(context_settings=CONTEXT, epilog=examples(
+@click.group(cls=Group, context_settings=CONTEXT, epilog=examples(
     "rnnlmpy train -train corpus.txt          # trains corpus.rnnlm",
     "rnnlmpy ppl -rnnlm corpus.rnnlm -test test.txt",
     "rnnlmpy info -rnnlm corpus.rnnlm",
@@ -40,6 +41,7 @@ def main(argv=None) -> None:
     """Entry point of the ``rnnlmpy`` console script: errors become one line and exit status 2."""
     try:
         cli.main(args=argv, prog_name="rnnlmpy", standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe shows here when everything fitted in the buffer
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:
@@ -48,15 +50,17 @@ def main(argv=None) -> None:
         message = " ".join(error.format_message().split())
         print(f"{context}: error: {message}", file=sys.stderr)
         sys.exit(2)
+    except TrainingInterrupted as stopped:  # Ctrl-C in training: the state was saved first
+        print(f"rnnlmpy: {stopped}", file=sys.stderr)
+        sys.exit(130)
     except RnnlmpyError as error:
         print(f"rnnlmpy: error: {error}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("\nrnnlmpy: interrupted (a checkpointed training run resumes when rerun)", file=sys.stderr)
+    except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
+        print("rnnlmpy: interrupted; no output file was left half-written", file=sys.stderr)
         sys.exit(130)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except BrokenPipeError:
+    except BrokenPipeError:  # `rnnlmpy gen | head`: the reader has all it wanted
+        silence_broken_pipe()
         sys.exit(0)
     sys.exit(0)
 

@@ -8,6 +8,7 @@ import time
 import click
 
 from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.files import ARPA, check_output
 from rnnlmpy.ngram import MAX_ORDER, ppl_report, read_arpa, read_sentences, score_sentences, train_ngram, write_arpa
 
 from .common import command, debug_option, examples, option
@@ -21,8 +22,9 @@ from .common import command, debug_option, examples, option
 @option("arpa", "arpa_out", metavar="FILE", help="Write the built model here (ARPA format).")
 @option("lm", "arpa_in", metavar="FILE", help="Read this ARPA model (SRILM, KenLM, IRSTLM or rnnlmpy).")
 @option("test", "test_file", metavar="FILE", help="Score this text, SRILM-style.")
+@option("force", is_flag=True, help="Replace an existing file at -arpa even if it is not an ARPA model.")
 @debug_option(default=0, help="1: discounts and timing on stderr; 2: also one line per word, per sentence.")
-def ngram(train_file, order, arpa_out, arpa_in, test_file, debug):
+def ngram(train_file, order, arpa_out, arpa_in, test_file, force, debug):
     """Build, write (ARPA) and score modified Kneser-Ney n-gram models."""
     if bool(train_file) == bool(arpa_in):
         raise RnnlmpyError("give either -train FILE (to build a model) or -lm ARPA (to read one)")
@@ -30,6 +32,8 @@ def ngram(train_file, order, arpa_out, arpa_in, test_file, debug):
         raise RnnlmpyError("nothing to do: add -arpa FILE to write the model and/or -test FILE to score")
     if arpa_in and not test_file:
         raise RnnlmpyError("nothing to do with -lm: add -test FILE")
+    if arpa_out:
+        check_output(arpa_out, [ARPA], [train_file, test_file], force, "an ARPA model")
     if test_file:
         sentences = read_sentences(test_file, "test file")
     started = time.perf_counter()
@@ -49,7 +53,7 @@ def ngram(train_file, order, arpa_out, arpa_in, test_file, debug):
             click.echo(f"loaded {arpa_in} in {time.perf_counter() - started:.2f} s", err=True)
     if test_file:
         started = time.perf_counter()
-        scores = score_sentences(model, sentences)
+        scores = score_sentences(model, sentences, source=test_file)
         seconds = time.perf_counter() - started
         sys.stdout.write(ppl_report(test_file, sentences, scores, debug))
         sys.stdout.flush()

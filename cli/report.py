@@ -27,9 +27,10 @@ def info(model_file):
 @click.argument("model_files", metavar="MODEL...", nargs=-1, required=True)
 @click.option("-o", "-output", "--output", "output", metavar="PNG", default="learning-curves.png", show_default=True,
               help="Image to write.")
-def plot(model_files, output):
+@option("force", is_flag=True, help="Replace an existing file at -o even if it is not a PNG image.")
+def plot(model_files, output, force):
     """Plot learning curves (validation perplexity and alpha per epoch); needs matplotlib."""
-    plot_learning_curves(list(model_files), output)
+    plot_learning_curves(list(model_files), output, force)
     click.echo(f"wrote {output}", err=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -9,21 +10,22 @@ import time
 import click
 
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.files import read_file_bytes
+from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, check_output, read_file_bytes
 from rnnlmpy.base.text import SPACE_TOKEN
 from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
 from rnnlmpy.rnnlm.cpp_format import write_rnnlm
-from rnnlmpy.rnnlm.evaluation import PerplexityResult, evaluate_file
+from rnnlmpy.rnnlm.evaluation import PerplexityResult, check_dynamic_rate, evaluate_file
 from rnnlmpy.rnnlm.model import RnnlmConfig
 from rnnlmpy.rnnlm.model_file import load_model, save_model
 from rnnlmpy.rnnlm.network import ACTIVATIONS, MAX_DIRECT_ORDER
-from rnnlmpy.rnnlm.sampling import generate
+from rnnlmpy.rnnlm.sampling import MAX_GENERATED_TOKENS, generate_lines
 from rnnlmpy.rnnlm.training import train as train_model
 from rnnlmpy.rnnlm.training import train_members
 
 from .common import command, debug_option, default_model_path, examples, option
 
 DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
+MAX_DIRECT_MILLIONS = 100_000  # -direct: more weights than this (400 GB) never fit
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -117,10 +119,13 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
           jobs, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run)."""
     seeds = parse_seeds(rand_seed)
+    model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")
-        if debug >= 1:
-            click.echo(f"model file: {model_file} (from the corpus name; -rnnlm FILE to choose)", err=True)
+        model_note = " (named after the corpus; -rnnlm FILE to choose)"
+    if not math.isfinite(direct_millions) or direct_millions > MAX_DIRECT_MILLIONS:
+        raise RnnlmpyError(f"-direct must be a number of millions between 0 and {MAX_DIRECT_MILLIONS:,} "
+                           f"(got {direct_millions})")
     config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, activation=activation, bptt=bptt,
                          bptt_block=bptt_block, alpha=DEFAULTS.alpha if alpha is None else alpha, beta=beta,
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
@@ -129,8 +134,10 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
                          char_level=char_level)
     if test_file is not None:
         read_file_bytes(test_file, "test file", 0)  # fail before training, not after
+    config.validate()
     if len(seeds) > 1:
-        options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, force=force)
+        options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, force=force,
+                       other_inputs=(test_file,))
         started = time.perf_counter()
         for seed, path, valid_ppl, seconds in train_members(train_file, model_file, seeds, jobs, valid_file, config,
                                                             **options):
@@ -140,7 +147,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
         click.echo(f"{len(seeds)} models in {time.perf_counter() - started:.0f} s with -jobs {jobs}", err=True)
         return
     model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
-                        max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force)
+                        max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force,
+                        other_inputs=(test_file,), model_note=model_note)
     if test_file is not None:
         run_test(model, test_file, debug)
 
@@ -205,6 +213,9 @@ def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, d
 def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, debug):
     """Perplexity of a language model, alone or interpolated with an n-gram."""
     check_options(arpa_file, lm_prob_file, lam, valid_file, nbest)
+    if nbest and dynamic:
+        raise RnnlmpyError("-dynamic is not supported with -nbest (each hypothesis is scored from the same state)")
+    check_dynamic_rate(dynamic)
     model = load_model(model_file)
     if nbest:
         scores = rescore_nbest_file(model, test_file, arpa_file, lm_prob_file, lam)
@@ -224,14 +235,15 @@ def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic
     "rnnlmpy gen -rnnlm ptb.model -gen 200 -rand-seed 7",
     "rnnlmpy gen -rnnlm ptb.model -gen 200 -temperature 0.7"))
 @option("rnnlm", "model_file", metavar="MODEL", required=True, help="Language model (rnnlmpy or C++ rnnlm).")
-@option("gen", "count", type=click.IntRange(min=0), required=True, help="Number of tokens to sample.")
+@option("gen", "count", type=click.IntRange(0, MAX_GENERATED_TOKENS), required=True,
+        help="Number of tokens to sample (lines are printed as they are made).")
 @option("temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
         help="Divide scores by this: below 1 more predictable text, above 1 more varied.")
 @option("rand-seed", "rand_seed", type=int, default=1, show_default=True, help="Seed of the sampling.")
 def gen(model_file, count, temperature, rand_seed):
     """Generate text by sampling from a language model, one sentence per line."""
     model = load_model(model_file)
-    for line in generate(model, count, rand_seed, temperature):
+    for line in generate_lines(model, count, rand_seed, temperature):
         if model.config.char_level:  # characters were joined by spaces; <sp> is a real space
             line = line.replace(" ", "").replace(SPACE_TOKEN, " ")
         click.echo(line)
@@ -244,10 +256,12 @@ def gen(model_file, count, temperature, rand_seed):
 @option("to", "target", type=click.Choice(["rnnlmpy", "rnnlm-text", "rnnlm-binary"]), required=True,
         help="Format to write.")
 @click.option("-o", "-output", "--output", "output", metavar="FILE", required=True, help="File to write.")
-def convert(model_file, target, output):
+@option("force", is_flag=True, help="Replace an existing file at -o even if it is not a language model.")
+def convert(model_file, target, output, force):
     """Convert a language model between rnnlmpy's format and the C++ rnnlm's (text or binary)."""
-    if os.path.abspath(output) == os.path.abspath(model_file):
+    if os.path.exists(output) and os.path.exists(model_file) and os.path.samefile(output, model_file):
         raise RnnlmpyError("-o must differ from the input model")
+    check_output(output, [CONTAINER, RNNLM_CPP], [model_file], force, "a language model")
     model = load_model(model_file)
     if target == "rnnlmpy":
         save_model(model, output)

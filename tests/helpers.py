@@ -54,3 +54,14 @@ def pattern_corpus(sentences: int, seed: int) -> list[str]:
         closer = {"alpha": "one", "beta": "two", "gamma": "three"}[opener]
         lines.append(" ".join([opener, *middle, closer]))
     return lines
+
+
+def run_cli(argv, capsys):
+    """Run the ``rnnlmpy`` command in-process; return (exit status, stdout, stderr)."""
+    import pytest
+    from rnnlmpy_cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err

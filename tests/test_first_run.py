@@ -38,7 +38,7 @@ def test_readme_quick_start_runs_as_printed_in_an_empty_folder(tmp_path):
         assert result.returncode == 0, (line, result.stderr)
         outputs.append(result)
     train_result, ppl_result, info_result, _ = outputs
-    assert "model file: corpus.rnnlm" in train_result.stderr
+    assert "Model: corpus.rnnlm (named after the corpus" in train_result.stderr
     assert re.search(r"holding out 15 of the 300 training lines", train_result.stderr)
     assert re.search(r"^PPL net: [\d.]+$", ppl_result.stdout, re.MULTILINE)
     assert "kind: RNN language model" in info_result.stdout and "final validation perplexity" in info_result.stdout

@@ -79,9 +79,11 @@ def test_interrupted_run_resumes_to_the_same_model(tmp_path):
     checkpoint = load_model(path)
     assert checkpoint.training.epoch == 1 and checkpoint.training.position == 10_000
     assert checkpoint.resume_state  # mid-epoch state travels with the checkpoint
-    resumed = train(train_file, path, valid_file, RnnlmConfig(hidden_size=99), max_iter=3, anti_kasparek=10_000,
-                    debug=0)
-    assert resumed.config.hidden_size == 8  # stored settings win on resume
+    with pytest.raises(RnnlmpyError, match="other settings: hidden_size 8 \\(now 99\\)"):
+        train(train_file, path, valid_file, RnnlmConfig(**dict(config, hidden_size=99)), max_iter=3,
+              anti_kasparek=10_000, debug=0)  # a checkpoint resumes only with the same settings
+    resumed = train(train_file, path, valid_file, RnnlmConfig(**config), max_iter=3, anti_kasparek=10_000, debug=0)
+    assert resumed.config.hidden_size == 8
     for name, array in whole.weights().items():
         np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)
     assert [r["valid_entropy"] for r in resumed.training.history] == \

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from typing import Optional, TextIO
+from typing import Iterator, Optional, TextIO
 
 
 class ProgressReporter:
@@ -19,11 +20,32 @@ class ProgressReporter:
         self.stream = stream if stream is not None else sys.stderr
         self.live = debug >= 2 or (debug >= 1 and self.stream.isatty())
         self._last_draw = 0.0
+        self._line_open = False  # a live line is on screen and has no newline yet
 
     def message(self, text: str) -> None:
         """One line of information (debug >= 1)."""
         if self.debug >= 1:
+            self._end_live_line()
             print(text, file=self.stream, flush=True)
+
+    def warning(self, text: str) -> None:
+        """One line that something was ignored, adjusted or went wrong; printed even at debug 0."""
+        self._end_live_line()
+        print(f"warning: {text}", file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def closing(self) -> Iterator["ProgressReporter"]:
+        """Ends a live line however the block ends, so that an error message starts on a line of its own."""
+        try:
+            yield self
+        finally:
+            self._end_live_line()
+
+    def _end_live_line(self) -> None:
+        if self._line_open:
+            self.stream.write("\r" + " " * 110 + "\r")
+            self.stream.flush()
+            self._line_open = False
 
     def running(self, epoch: int, alpha: float, entropy: float, fraction: float, words_per_second: float,
                 eta_seconds: float) -> None:
@@ -36,13 +58,13 @@ class ProgressReporter:
                           f"Progress: {100 * fraction:6.2f}%  Words/sec: {words_per_second:,.0f}  "
                           f"ETA: {format_seconds(eta_seconds)}   ")
         self.stream.flush()
+        self._line_open = True
 
     def epoch_done(self, record: dict) -> None:
         """The per-epoch line: train/valid entropy, speed and alpha."""
         if self.debug < 1:
             return
-        if self.live:
-            self.stream.write("\r" + " " * 110 + "\r")
+        self._end_live_line()
         valid = ""
         if record.get("valid_entropy") is not None:
             valid = (f"  VALID entropy: {record['valid_entropy']:.4f}  PPL: {record['valid_ppl']:.2f}"

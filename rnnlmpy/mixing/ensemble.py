@@ -8,6 +8,7 @@ of every perplexity of the ensemble report, and the report says how many.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -18,7 +19,7 @@ from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.text import read_corpus
 from ..ngram import read_arpa
-from ..rnnlm.evaluation import score
+from ..rnnlm.evaluation import check_dynamic_rate, score
 from ..rnnlm.model_file import load_model
 from .interpolate import ngram_token_probabilities
 
@@ -70,6 +71,10 @@ class EnsembleReport:
     valid_used: Optional[np.ndarray]  # bool mask of valid tokens all members score
     test_used: np.ndarray
 
+    def __repr__(self) -> str:
+        weights = ", ".join(f"{m.name}={w:.4f}" for m, w in zip(self.members, self.weights))
+        return f"EnsembleReport({weights}; test PPL {perplexity(self.mixture('test')):.4f})"
+
     def mixture(self, split: str) -> np.ndarray:
         used = self.test_used if split == "test" else self.valid_used
         return metrics.mix(self.weights, [getattr(m, split)[used] for m in self.members])
@@ -97,7 +102,7 @@ def check_plan(member_count: int, weights: Optional[list[float]], has_valid: boo
     if weights is not None:
         if len(weights) != member_count:
             raise RnnlmpyError(f"-weights has {len(weights)} values for {member_count} members")
-        if any(w < 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
+        if not all(math.isfinite(w) and w >= 0 for w in weights) or abs(sum(weights) - 1.0) > 1e-6:
             raise RnnlmpyError(f"-weights must be non-negative and sum to 1 (got {','.join(map(str, weights))})")
     elif not has_valid:
         raise RnnlmpyError("tuning the weights needs -valid FILE (or give -weights w1,w2,...)")
@@ -127,6 +132,7 @@ def run_ensemble(rnn_files: list[str], arpa_files: list[str], test_file: str, va
     The plan is checked before any model is loaded.
     """
     check_plan(len(rnn_files) + len(arpa_files), weights, valid_file is not None)
+    check_dynamic_rate(dynamic_alpha)
     valid_tokens = read_corpus(valid_file, "validation file") if valid_file else None
     test_tokens = read_corpus(test_file, "test file")
     members = [load_member(path, "rnn", valid_tokens, test_tokens, dynamic_alpha) for path in rnn_files]

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 
 from ..base.errors import RnnlmpyError
-from ..base.files import write_atomically
+from ..base.files import PNG, check_output, write_atomically
 from .info import histories
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnlmpy[plot]' (or pip install matplotlib)"
 
 
-def plot_learning_curves(model_paths: list[str], output: str) -> None:
-    """Draw validation perplexity (taggers: train entropy) and alpha per epoch for each model into a PNG."""
+def plot_learning_curves(model_paths: list[str], output: str, force: bool = False) -> None:
+    """Draw validation perplexity (taggers: train entropy) and alpha per epoch for each model into a PNG.
+
+    ``output`` may replace an earlier PNG, or anything else with ``force`` (never one of the models).
+    """
+    check_output(output, [PNG], model_paths, force, "a PNG image")
     try:
         import matplotlib
         matplotlib.use("Agg")

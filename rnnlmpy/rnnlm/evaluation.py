@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..base import metrics
+from ..base.errors import RnnlmpyError
 from ..base.text import read_corpus
 from . import network
 from .model import RnnlmModel
@@ -75,8 +77,15 @@ def read_test(model: RnnlmModel, path: str, what: str = "test file") -> list[str
     return read_corpus(path, what, char_level=model.config.char_level)
 
 
+def check_dynamic_rate(alpha: float) -> None:
+    """RnnlmpyError unless ``alpha`` is a usable dynamic-evaluation rate (finite, 0 = off)."""
+    if not (math.isfinite(alpha) and alpha >= 0):
+        raise RnnlmpyError(f"-dynamic must be 0 (off) or a positive finite learning rate (got {alpha})")
+
+
 def score(model: RnnlmModel, tokens: list[str], dynamic_alpha: float = 0.0) -> PerplexityResult:
     """Score tokens statically, or by dynamic evaluation when ``dynamic_alpha`` > 0."""
+    check_dynamic_rate(dynamic_alpha)
     return score_dynamic(model, tokens, dynamic_alpha) if dynamic_alpha > 0 else score_tokens(model, tokens)
 
 

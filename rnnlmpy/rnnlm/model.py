@@ -7,6 +7,7 @@ H hidden units, C classes and D direct weights. ``model_file`` reads and writes 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -14,9 +15,11 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
+from ..base.system import check_fits
 from .network import ACTIVATIONS, MAX_DIRECT_ORDER
 from .vocab import Vocabulary
 
+MAX_BPTT_STEPS = 10_000  # -bptt and -bptt-block: more steps back than this is never useful, only slow
 WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct")
 
 
@@ -44,16 +47,22 @@ class RnnlmConfig:
 
     def validate(self) -> None:
         """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
+        for name, value in (("-alpha", self.alpha), ("-beta", self.beta), ("-gradient-cutoff", self.gradient_cutoff),
+                            ("-min-improvement", self.min_improvement)):
+            if not math.isfinite(value):
+                raise RnnlmpyError(f"{name} must be a finite number (got {value})")
         if self.hidden_size < 1:
             raise RnnlmpyError(f"-hidden must be at least 1 (got {self.hidden_size})")
+        if not 0 <= self.rand_seed < 2**63:
+            raise RnnlmpyError(f"-rand-seed must be between 0 and 2^63 - 1 (got {self.rand_seed})")
         if self.class_count is not None and self.class_count < 1:
             raise RnnlmpyError(f"-class must be at least 1; use -class 1 for a full softmax (got {self.class_count})")
         if self.activation not in ACTIVATIONS:
             raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
-        if self.bptt < 0:
-            raise RnnlmpyError(f"-bptt must be 0 or more (got {self.bptt})")
-        if self.bptt_block < 1:
-            raise RnnlmpyError(f"-bptt-block must be at least 1 (got {self.bptt_block})")
+        if not 0 <= self.bptt <= MAX_BPTT_STEPS:
+            raise RnnlmpyError(f"-bptt must be between 0 and {MAX_BPTT_STEPS:,} (got {self.bptt})")
+        if not 1 <= self.bptt_block <= MAX_BPTT_STEPS:
+            raise RnnlmpyError(f"-bptt-block must be between 1 and {MAX_BPTT_STEPS:,} (got {self.bptt_block})")
         if not self.alpha > 0:
             raise RnnlmpyError(f"-alpha must be positive (got {self.alpha})")
         if not self.beta >= 0:
@@ -68,11 +77,22 @@ class RnnlmConfig:
             raise RnnlmpyError(f"the number of direct weights must be 0 or a positive even number (got {self.direct_size})")
         if not 0 <= self.direct_order <= MAX_DIRECT_ORDER:
             raise RnnlmpyError(f"-direct-order must be between 0 and {MAX_DIRECT_ORDER} (got {self.direct_order})")
+        check_fits(self.training_bytes(1, 1), f"a model of {self.hidden_size:,} hidden units"
+                   f"{f' and {self.direct_size:,} direct weights' if self.direct_size else ''}")  # before any input
 
     @property
     def numpy_dtype(self) -> type:
         """The NumPy float type of the weights."""
         return DTYPES[self.dtype]
+
+    def training_bytes(self, vocab_size: int, class_count: int) -> float:
+        """Memory training needs, in bytes: the weights three times (model, backup, checkpoint copy), the
+        float64 draws of the largest matrix's initialisation, and the BPTT ring."""
+        hidden = self.hidden_size
+        weights = 2 * vocab_size * hidden + hidden * hidden + class_count * hidden + self.direct_size
+        ring = 3 * (self.bptt + self.bptt_block + 1) * hidden + hidden * hidden
+        itemsize = np.dtype(self.numpy_dtype).itemsize
+        return (3 * weights + ring) * itemsize + 24.0 * max(vocab_size, hidden) * hidden
 
 
 @dataclass
@@ -90,6 +110,7 @@ class TrainingProgress:
     train_file: str = ""
     valid_file: str = ""
     train_words: int = 0
+    corpus_sha256: str = ""  # fingerprint of the training text and the validation text (or held-out split)
     history: list = field(default_factory=list)
 
 
@@ -107,6 +128,12 @@ class RnnlmModel:
     hidden_state: np.ndarray  # (H,) state after the last validation pass; the test starts here
     training: TrainingProgress = field(default_factory=TrainingProgress)
     resume_state: dict = field(default_factory=dict)  # arrays of a mid-epoch checkpoint
+
+    def __repr__(self) -> str:
+        config = self.config
+        return (f"RnnlmModel({self.vocabulary.size:,} words, {self.vocabulary.class_count} classes, hidden "
+                f"{config.hidden_size} {config.activation}, {self.parameter_count:,} weights, "
+                f"{len(self.training.history)} epochs{'' if self.training.finished else ', unfinished'})")
 
     @property
     def parameter_count(self) -> int:
@@ -127,6 +154,8 @@ def initial_weights(shape: tuple[int, ...], rng: np.random.Generator, dtype: typ
 def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
     """A freshly initialised model; ``config.rand_seed`` fixes every weight."""
     config.validate()
+    check_fits(config.training_bytes(vocabulary.size, vocabulary.class_count),
+               f"a model of {vocabulary.size:,} words and {config.hidden_size:,} hidden units")
     rng = np.random.default_rng(config.rand_seed)
     dtype = config.numpy_dtype
     vocab_size, hidden_size = vocabulary.size, config.hidden_size

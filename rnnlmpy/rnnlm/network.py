@@ -22,7 +22,7 @@ RESET_VALUE = 1.0  # hidden state of an independent model at every sentence star
 FLUSH_VALUE = 0.1  # hidden state at the start of a training or validation pass (as rnnlm)
 NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, when it is not wanted
 
-__all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "RESET_VALUE", "KernelState", "distribution",
+__all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "RESET_VALUE", "KernelState", "distribution", "warm_up",
            "hidden_step", "score_stream", "start_state", "train_span"]
 
 
@@ -141,3 +141,18 @@ def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: fl
                                class_start=vocabulary.class_start, class_end=vocabulary.class_end, hidden=hidden,
                                direct=model.direct, direct_order=model.config.direct_order, history=history,
                                temperature=temperature, distribution=out)
+
+
+def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, state: KernelState) -> None:
+    """Compile (or load from Numba's cache) the kernels training will call, without changing anything.
+
+    Each kernel is called on an empty span with the very arrays of the real
+    calls, so the compiled signature is the one training uses.
+    """
+    train_span(model, train_stream, 0, 0, state, model.training.alpha)
+    if valid_stream is not None:
+        config = model.config
+        lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0,
+                      hidden_prev=start_state(config, flush=True), activation=cell.ACTIVATIONS[config.activation],
+                      independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
+                      direct_order=config.direct_order, probabilities=np.zeros(0, dtype=np.float64))

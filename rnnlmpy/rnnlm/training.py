@@ -1,29 +1,39 @@
-"""Training loop of the RNNLM: rnnlm's learning-rate schedule, checkpoints and progress.
+"""Training loop of the RNNLM: rnnlm's learning-rate schedule, checkpoints, interruption and progress.
 
 The schedule (as in the C++ rnnlm): train an epoch at learning rate ``alpha``,
 score the validation text; if that made validation worse, restore the weights
 of the previous epoch. Once an epoch improves validation log-probability by
 less than the factor ``min_improvement``, halve ``alpha`` after every further
-epoch; the next time that happens, stop.
+epoch; the next time that happens, stop. An epoch whose entropy explodes (or
+is not a number) is divergence: its weights are thrown away, the last good
+ones restored, and the epoch is retried at half the learning rate.
 
-With ``anti_kasparek = N`` the model file is rewritten every N training words
-with the full training state, and ``train`` on an existing model file resumes
-from it, exactly where it stopped.
+The model file is written at every epoch end. With ``anti_kasparek = N`` it is
+also written every N training words (never spending more than 5% of the time
+on it) with the full training state; Ctrl-C writes that state too. ``train``
+on an unfinished model file resumes exactly where it stopped, provided the
+corpus and the settings are the same (checked by fingerprint). One training
+run at a time may write a model path (a lock).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import os
+import signal
+import threading
 import time
-from typing import Callable, Optional, TextIO
+from dataclasses import asdict
+from typing import Callable, Iterator, Optional, TextIO
 
 import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
-from ..base.files import CONTAINER, sniff
+from ..base.files import CONTAINER, check_output, exclusive_lock, read_file_bytes, remove_stale_temporaries
 from ..base.progress import ProgressReporter
 from ..base.text import SENTENCE_END, read_corpus, token_lines
 from . import network
@@ -35,39 +45,87 @@ from .vocab import build_vocabulary
 
 PROGRESS_CHUNK = 20_000  # words per kernel call between progress updates
 MIN_CHECKPOINT_WORDS = 10_000  # as rnnlm: -anti-kasparek 1..9999 means 10000
+CHECKPOINT_TIME_SHARE = 0.05  # checkpoints wait until saving has cost at most this share of the training time
+SLOW_OUTPUT_FACTOR = 4  # warn when the output layer costs this many times the square-root-classes layout
+COMPILE_NOTICE_SECONDS = 1.0  # say "compiling kernels" when getting them ready takes longer than this
+RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_block", "beta", "gradient_cutoff",
+                    "min_improvement", "independent", "old_classes", "dtype", "rand_seed", "direct_size",
+                    "direct_order", "char_level")  # a checkpoint resumes only with these unchanged
 
 
-def _check_output_path(model_file: str) -> None:
-    folder = os.path.dirname(os.path.abspath(model_file))
-    if not os.path.isdir(folder):
-        raise RnnlmpyError(f"cannot write model {model_file!r}: folder {folder!r} does not exist")
-    if os.path.isdir(model_file):
-        raise RnnlmpyError(f"model path {model_file!r} is a directory")
+class TrainingInterrupted(RnnlmpyError):
+    """Ctrl-C during training: the state was saved; the message says where and how to resume."""
 
 
-def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmConfig, reporter: ProgressReporter,
-                      force: bool) -> RnnlmModel:
+DIVERGENCE_MARGIN_BITS = 2.0  # an entropy this far above a uniform guess's means training has diverged
+
+
+def divergence_limit(vocab_size: int) -> float:
+    """Entropy (bits per word) above which training has diverged: a uniform guess's plus 2 bits."""
+    return math.log2(max(vocab_size, 2)) + DIVERGENCE_MARGIN_BITS
+
+
+def corpus_fingerprint(train_file: str, valid_file: Optional[str], held_out_seed: Optional[int],
+                       char_level: bool) -> str:
+    """SHA-256 of the training text, the validation text (or which held-out split) and the tokenisation."""
+    digest = hashlib.sha256(read_file_bytes(train_file, "training file"))
+    if valid_file is not None:
+        digest.update(b"valid:" + read_file_bytes(valid_file, "validation file"))
+    elif held_out_seed is not None:
+        digest.update(f"held-out by seed {held_out_seed}".encode())
+    digest.update(b"characters" if char_level else b"words")
+    return digest.hexdigest()
+
+
+def _class_count_for(train_tokens: list[str], config: RnnlmConfig, reporter: ProgressReporter) -> None:
+    """Settle ``config.class_count``: the square root of the vocabulary by default; say so when -class is
+    more than the words (one class per word) or makes the output layer much slower than necessary."""
+    distinct = len(set(train_tokens))
+    if config.class_count is None:
+        config.class_count = max(1, int(round(math.sqrt(distinct))))
+        reporter.message(f"classes: {config.class_count} (the square root of the {distinct:,}-word vocabulary; "
+                         "set -class to choose)")
+        return
+    if config.class_count > distinct:
+        reporter.warning(f"-class {config.class_count:,} is more than the {distinct:,} words of the vocabulary: "
+                         f"every word gets a class of its own ({distinct:,} classes)")
+        return
+    cost = config.class_count + distinct / config.class_count
+    best = 2 * math.sqrt(distinct)
+    if cost > SLOW_OUTPUT_FACTOR * best:
+        reporter.warning(f"-class {config.class_count:,} makes each word's output layer about {cost / best:.0f}x "
+                         f"the work of -class {int(round(math.sqrt(distinct)))} (the square root of the "
+                         f"{distinct:,}-word vocabulary): training will be that much slower")
+
+
+def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmConfig, fingerprint: str,
+                      reporter: ProgressReporter, force: bool) -> RnnlmModel:
     if force or not os.path.exists(model_file):
-        if config.class_count is None:
-            distinct = len(set(train_tokens))
-            config.class_count = max(1, int(round(math.sqrt(distinct))))
-            reporter.message(f"classes: {config.class_count} (the square root of the {distinct:,}-word vocabulary; "
-                             "set -class to choose)")
+        _class_count_for(train_tokens, config, reporter)
         vocabulary = build_vocabulary(train_tokens, config.class_count, config.old_classes)
         return new_model(config, vocabulary)
-    if sniff(model_file) != CONTAINER:
-        raise RnnlmpyError(f"{model_file!r} exists and is not an rnnlmpy model; refusing to overwrite it "
-                           "(use -force to replace it, or -rnnlm to choose another path)")
     model = load_model(model_file)
-    if model.training.finished:
-        raise RnnlmpyError(f"model {model_file!r} has finished training ({model.training.epoch} epochs); "
+    progress = model.training
+    if progress.finished:
+        raise RnnlmpyError(f"model {model_file!r} has finished training ({len(progress.history)} epochs); "
                            "use -force to train it anew, or -rnnlm to choose another path")
-    if model.training.train_words != len(train_tokens):
-        raise RnnlmpyError(f"model {model_file!r} was trained on {model.training.train_words} words, but the "
+    if progress.corpus_sha256 and progress.corpus_sha256 != fingerprint:
+        raise RnnlmpyError(f"model {model_file!r} is a checkpoint of training on other text (training file, "
+                           "validation file or held-out split differ); resume with the same files and -rand-seed, "
+                           "or use -force to start anew")
+    if not progress.corpus_sha256 and progress.train_words != len(train_tokens):
+        raise RnnlmpyError(f"model {model_file!r} was trained on {progress.train_words} words, but the "
                            f"training file has {len(train_tokens)}; resume with the same training file "
                            "(or use -force to start anew)")
-    reporter.message(f"Resuming {model_file} at epoch {model.training.epoch}, "
-                     f"word {model.training.position} of {len(train_tokens)}")
+    stored, given = asdict(model.config), asdict(config)
+    changed = [name for name in RESUMED_SETTINGS
+               if given[name] != stored[name] and not (name == "class_count" and given[name] is None)]
+    if changed:
+        details = ", ".join(f"{name} {stored[name]} (now {given[name]})" for name in changed)
+        raise RnnlmpyError(f"model {model_file!r} is a checkpoint with other settings: {details}; resume with the "
+                           "same settings, or use -force to start anew")
+    reporter.message(f"Resuming {model_file} at epoch {progress.epoch}, "
+                     f"word {progress.position:,} of {len(train_tokens):,}")
     return model
 
 
@@ -98,35 +156,72 @@ def append_history(path: str, record: dict) -> None:
         handle.write(json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
 
 
+@contextlib.contextmanager
+def _interrupt_flag() -> Iterator[Callable[[], bool]]:
+    """While training, Ctrl-C only raises a flag (checked between kernel calls); a second Ctrl-C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    raised = []
+
+    def handler(signum, frame):
+        if raised:
+            raise KeyboardInterrupt
+        raised.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(raised)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def train(train_file: str, model_file: str, valid_file: Optional[str] = None, config: Optional[RnnlmConfig] = None,
           one_iter: bool = False, max_iter: Optional[int] = None, anti_kasparek: int = 0,
           alpha: Optional[float] = None, debug: int = 1, log: Optional[TextIO] = None,
-          on_progress: Optional[Callable[[RnnlmModel], None]] = None, force: bool = False) -> RnnlmModel:
+          on_progress: Optional[Callable[[RnnlmModel], None]] = None, force: bool = False,
+          other_inputs: tuple = (), model_note: str = "") -> RnnlmModel:
     """Train an RNNLM on ``train_file`` and write it to ``model_file``; return the model.
 
-    If ``model_file`` holds an unfinished rnnlmpy model, training resumes from
-    it (its stored settings win over ``config``; ``alpha``, if given, replaces
-    the current learning rate). ``valid_file`` drives the learning-rate
-    schedule; without it, 5% of the training lines (chosen by the seed) are
-    held out for it. ``on_progress`` is called after every kernel call (about
-    every 20,000 words). ``force`` starts anew even if ``model_file`` exists.
-    Every epoch's record is also appended to ``model_file + ".history.jsonl"``.
+    If ``model_file`` holds an unfinished rnnlmpy model of the same corpus and
+    settings, training resumes from it (``alpha``, if given, replaces the
+    current learning rate). ``valid_file`` drives the learning-rate schedule;
+    without it, 5% of the training lines (chosen by the seed) are held out for
+    it. ``on_progress`` is called after every kernel call (about every 20,000
+    words). ``force`` starts anew even if ``model_file`` exists (never over one
+    of the inputs: ``other_inputs`` names more of them). Every epoch's record is
+    appended to ``model_file + ".history.jsonl"`` once that epoch is saved.
+    ``model_note`` is added to the line that names the model file.
+    Raises TrainingInterrupted after Ctrl-C (the state is saved first).
     """
     config = config or RnnlmConfig()
     config.validate()
-    reporter = ProgressReporter(debug, log)
     if max_iter is not None and max_iter < 1:
         raise RnnlmpyError(f"-max-iter must be at least 1 (got {max_iter})")
+    if one_iter and max_iter is not None:
+        raise RnnlmpyError("-one-iter trains exactly one pass; give either -one-iter or -max-iter, not both")
     if anti_kasparek < 0:
         raise RnnlmpyError(f"-anti-kasparek must be 0 (off) or a number of words (got {anti_kasparek})")
     if 0 < anti_kasparek < MIN_CHECKPOINT_WORDS:
         anti_kasparek = MIN_CHECKPOINT_WORDS
-    _check_output_path(model_file)
+    check_output(model_file, [CONTAINER], [train_file, valid_file, *other_inputs], force, "an rnnlmpy model")
+    reporter = ProgressReporter(debug, log)
+    with exclusive_lock(model_file), reporter.closing():
+        for stale in remove_stale_temporaries(model_file):
+            reporter.message(f"removed {stale} (left by an interrupted save)")
+        return _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha,
+                             reporter, on_progress, force, model_note)
+
+
+def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha, reporter,
+                  on_progress, force, model_note) -> RnnlmModel:
     train_tokens = read_corpus(train_file, "training file", char_level=config.char_level)
     valid_tokens = (read_corpus(valid_file, "validation file", char_level=config.char_level)
                     if valid_file is not None else None)
     valid_name = os.path.abspath(valid_file) if valid_file else ""
+    held_out_seed = None
     if valid_file is None and not one_iter:
+        held_out_seed = config.rand_seed
         train_tokens, valid_tokens, held = hold_out(train_tokens, config.rand_seed)
         lines = len(held) + train_tokens.count(SENTENCE_END)
         valid_name = f"held-out: {len(held)} of the {lines} training lines (-rand-seed {config.rand_seed})"
@@ -134,19 +229,22 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
                          f"({100 * len(held) / lines:.1f}%, chosen by -rand-seed {config.rand_seed}; first lines "
                          f"{', '.join(str(i + 1) for i in held[:5])}{', ...' if len(held) > 5 else ''}) "
                          "for the learning-rate schedule")
+    fingerprint = corpus_fingerprint(train_file, valid_file, held_out_seed, config.char_level)
 
-    model = _resume_or_create(model_file, train_tokens, config, reporter, force)
+    model = _resume_or_create(model_file, train_tokens, config, fingerprint, reporter, force)
     config = model.config
     progress = model.training
     if alpha is not None:
         progress.alpha = alpha
     progress.train_file, progress.train_words = os.path.abspath(train_file), len(train_tokens)
     progress.valid_file = valid_name
+    progress.corpus_sha256 = fingerprint
     vocabulary = model.vocabulary
     train_stream = language_model_stream(vocabulary.encode(train_tokens))
     valid_stream = language_model_stream(vocabulary.encode(valid_tokens)) if valid_tokens is not None else None
     if valid_stream is not None and not np.any(valid_stream.targets >= 0):
         raise RnnlmpyError(f"validation file {valid_file!r} has no word of the training vocabulary")
+    reporter.message(f"Model: {model_file}{model_note}")
     reporter.message(f"Vocab size: {vocabulary.size}  classes: {vocabulary.class_count}  "
                      f"hidden: {config.hidden_size} ({config.activation})  bptt: {config.bptt}  "
                      f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
@@ -160,61 +258,109 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
         state = KernelState.fresh(config)
         backup = _snapshot(model)
     model.resume_state = {}
+    _compile_kernels(model, train_stream, valid_stream, state, reporter)
+    history_file = model_file + ".history.jsonl"
+    limit = divergence_limit(vocabulary.size)
 
-    while not progress.finished:
-        if max_iter is not None and progress.epoch >= max_iter:
-            progress.finished = True
-            break
-        if progress.position == 0:
-            state = KernelState.fresh(config)
-            progress.epoch_log10, progress.epoch_scored = 0.0, 0
-        seconds, words = _train_epoch(model, train_stream, state, backup, model_file, anti_kasparek, reporter,
-                                      on_progress)
-        record = {
-            "epoch": progress.epoch,
-            "alpha": progress.alpha,
-            "train_entropy": metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
-            "words_per_second": words / max(seconds, 1e-9),
-            "seconds": seconds,
-            "valid_entropy": None,
-            "valid_ppl": None,
-            "accepted": True,
-        }
-        progress.position = 0
-        if one_iter:
-            progress.finished = True
-            progress.history.append(record)
-            append_history(model_file + ".history.jsonl", record)
-            reporter.epoch_done(record)
-            break
-        valid_log10, valid_scored, final_hidden = _validate(model, valid_stream)
-        model.hidden_state = final_hidden
-        record["valid_entropy"] = metrics.entropy_bits(valid_log10, valid_scored)
-        record["valid_ppl"] = metrics.perplexity(valid_log10, valid_scored)
-        record["accepted"] = bool(valid_log10 >= progress.last_valid_log10)
-        if record["accepted"]:
-            backup = _snapshot(model)
-        else:
-            _restore(model, backup)
-        stop = False
-        if valid_log10 * config.min_improvement < progress.last_valid_log10:
-            if progress.halving:
-                stop = True
+    with _interrupt_flag() as interrupted:
+        while not progress.finished:
+            if max_iter is not None and progress.epoch >= max_iter:
+                progress.finished = True
+                break
+            if progress.position == 0:
+                state = KernelState.fresh(config)
+                progress.epoch_log10, progress.epoch_scored = 0.0, 0
+            seconds, words, diverged = _train_epoch(model, train_stream, state, backup, model_file, anti_kasparek,
+                                                    reporter, on_progress, interrupted, limit)
+            record = {
+                "epoch": progress.epoch,
+                "alpha": progress.alpha,
+                "train_entropy": metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
+                "words_per_second": words / max(seconds, 1e-9),
+                "seconds": seconds,
+                "valid_entropy": None,
+                "valid_ppl": None,
+                "accepted": True,
+            }
+            progress.position = 0
+            if not diverged and not one_iter:
+                valid_log10, valid_scored, final_hidden = _validate(model, valid_stream)
+                record["valid_entropy"] = metrics.entropy_bits(valid_log10, valid_scored)
+                record["valid_ppl"] = metrics.perplexity(valid_log10, valid_scored)
+                diverged = not record["valid_entropy"] <= limit
+            if diverged:
+                _recover_from_divergence(model, backup, record, reporter)
+                progress.history.append(record)
+                save_model(model, model_file)
+                append_history(history_file, record)
+                continue
+            if one_iter:
+                progress.finished = True
+                progress.history.append(record)
+                save_model(model, model_file)
+                append_history(history_file, record)
+                reporter.epoch_done(record)
+                break
+            model.hidden_state = final_hidden
+            record["accepted"] = bool(valid_log10 >= progress.last_valid_log10)
+            if record["accepted"]:
+                backup = _snapshot(model)
             else:
-                progress.halving = True
-        if progress.halving and not stop:
-            progress.alpha /= 2
-        progress.last_valid_log10 = valid_log10
-        progress.history.append(record)
-        append_history(model_file + ".history.jsonl", record)
-        reporter.epoch_done(record)
-        if stop:
-            progress.finished = True
-        else:
-            progress.epoch += 1
+                _restore(model, backup)
+            stop = False
+            if valid_log10 * config.min_improvement < progress.last_valid_log10:
+                if progress.halving:
+                    stop = True
+                else:
+                    progress.halving = True
+            if progress.halving and not stop:
+                progress.alpha /= 2
+            progress.last_valid_log10 = valid_log10
+            progress.history.append(record)
+            if stop:
+                progress.finished = True
+            else:
+                progress.epoch += 1
             save_model(model, model_file)
+            append_history(history_file, record)
+            reporter.epoch_done(record)
+            if interrupted() and not progress.finished:
+                raise TrainingInterrupted(f"interrupted: {model_file} holds the model after epoch "
+                                          f"{progress.epoch - 1}; rerun the same command to resume")
     save_model(model, model_file)
     return model
+
+
+MIN_ALPHA_SHARE = 1e-6  # divergence halves alpha; below this share of the starting alpha, give up
+
+
+def _recover_from_divergence(model: RnnlmModel, backup: dict[str, np.ndarray], record: dict,
+                             reporter: ProgressReporter) -> None:
+    """rnnlm's reject-and-halve for an epoch whose entropy exploded: restore the last good weights, halve alpha."""
+    progress = model.training
+    _restore(model, backup)
+    record["accepted"] = False
+    record["diverged"] = True
+    entropy = record["valid_entropy"] if record["valid_entropy"] is not None else record["train_entropy"]
+    progress.alpha /= 2
+    if progress.alpha < MIN_ALPHA_SHARE * model.config.alpha:
+        raise RnnlmpyError(f"training diverges even at alpha {progress.alpha:.3g}; the model file keeps the last "
+                           "good weights; try a smaller -alpha or -gradient-cutoff")
+    reporter.warning(f"epoch {progress.epoch} diverged (entropy {entropy:.4g} bits per word): restored the last "
+                     f"good weights; retrying at alpha {progress.alpha:.6g}")
+
+
+def _compile_kernels(model: RnnlmModel, train_stream: TokenStream, valid_stream: Optional[TokenStream],
+                     state: KernelState, reporter: ProgressReporter) -> None:
+    """Get the kernels compiled (or loaded from Numba's cache) before any timing starts, saying so if it is slow."""
+    notice = threading.Timer(COMPILE_NOTICE_SECONDS, reporter.message,
+                             ["compiling kernels (once per machine; later runs start at once) ..."])
+    notice.daemon = True
+    notice.start()
+    try:
+        network.warm_up(model, train_stream, valid_stream, state)
+    finally:
+        notice.cancel()
 
 
 def _snapshot(model: RnnlmModel) -> dict[str, np.ndarray]:
@@ -230,32 +376,57 @@ def _restore(model: RnnlmModel, backup: dict[str, np.ndarray]) -> None:
 
 def _train_epoch(model: RnnlmModel, stream: TokenStream, state: KernelState, backup: dict[str, np.ndarray],
                  model_file: str, anti_kasparek: int, reporter: ProgressReporter,
-                 on_progress: Optional[Callable[[RnnlmModel], None]]) -> tuple[float, int]:
-    """Train from ``model.training.position`` to the end of the stream; return (seconds, words trained)."""
+                 on_progress: Optional[Callable[[RnnlmModel], None]], interrupted: Callable[[], bool],
+                 limit: float) -> tuple[float, int, bool]:
+    """Train from ``model.training.position`` to the end of the stream.
+
+    Returns (seconds, words trained, diverged). Checkpoints every
+    ``anti_kasparek`` words (0: never) once saving has cost at most 5% of the
+    time so far; on ``interrupted()`` saves a checkpoint and raises TrainingInterrupted.
+    """
     progress = model.training
     total = len(stream)
     started = time.perf_counter()
     first_position = progress.position
     next_checkpoint = progress.position + anti_kasparek if anti_kasparek else total
+    saving_seconds = 0.0
     while progress.position < total:
         stop = min(total, progress.position + PROGRESS_CHUNK, next_checkpoint)
         log10_sum, scored = network.train_span(model, stream, progress.position, stop, state, progress.alpha)
         progress.position = stop
         progress.epoch_log10 += log10_sum
         progress.epoch_scored += scored
+        if not metrics.entropy_bits(log10_sum, scored) <= limit:
+            progress.epoch_log10, progress.epoch_scored = log10_sum, scored
+            return time.perf_counter() - started, stop - first_position, True
         elapsed = time.perf_counter() - started
         speed = (stop - first_position) / max(elapsed, 1e-9)
         reporter.running(progress.epoch, progress.alpha, metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
                          stop / total, speed, (total - stop) / max(speed, 1e-9))
-        if stop == next_checkpoint and stop < total:
-            model.resume_state = {**{f"kernel/{k}": v for k, v in state.arrays().items()},
-                                  **{f"backup/{k}": v for k, v in backup.items()}}
-            save_model(model, model_file)
-            model.resume_state = {}
+        if stop < total and interrupted():
+            _save_checkpoint(model, state, backup, model_file)
+            raise TrainingInterrupted(f"interrupted: saved the training state in {model_file} (epoch "
+                                      f"{progress.epoch}, word {stop:,} of {total:,}); rerun the same command to "
+                                      "resume exactly there")
+        if stop >= next_checkpoint and stop < total:
+            if saving_seconds <= CHECKPOINT_TIME_SHARE * elapsed:
+                saved = time.perf_counter()
+                _save_checkpoint(model, state, backup, model_file)
+                saving_seconds += time.perf_counter() - saved
             next_checkpoint = stop + anti_kasparek
         if on_progress is not None:
             on_progress(model)
-    return time.perf_counter() - started, total - first_position
+    return time.perf_counter() - started, total - first_position, False
+
+
+def _save_checkpoint(model: RnnlmModel, state: KernelState, backup: dict[str, np.ndarray], model_file: str) -> None:
+    """Write the model with the kernel state and the last epoch's weights, so that training resumes exactly."""
+    model.resume_state = {**{f"kernel/{k}": v for k, v in state.arrays().items()},
+                          **{f"backup/{k}": v for k, v in backup.items()}}
+    try:
+        save_model(model, model_file)
+    finally:
+        model.resume_state = {}
 
 
 def _validate(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.ndarray]:
@@ -299,6 +470,14 @@ def train_members(train_file: str, model_prefix: str, seeds: list[int], jobs: in
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_train_member, arguments) for arguments in work]
+        futures = {pool.submit(_train_member, arguments): arguments[3].rand_seed for arguments in work}
         for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+            try:
+                yield future.result()
+            except RnnlmpyError as error:
+                raise RnnlmpyError(f"member seed {futures[future]}: {error}") from None
+            except Exception as error:  # a crashed worker: one line, not its traceback
+                reason = str(error).splitlines()[0] if str(error) else ""
+                raise RnnlmpyError(f"training member seed {futures[future]} failed: {type(error).__name__}"
+                                   f"{': ' + reason if reason else ''} (members already written are kept; rerun "
+                                   "to resume the others)") from None

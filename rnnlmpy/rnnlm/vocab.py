@@ -38,6 +38,9 @@ class Vocabulary:
     def __post_init__(self) -> None:
         self.index = {word: i for i, word in enumerate(self.words)}
 
+    def __repr__(self) -> str:
+        return f"Vocabulary({self.size:,} words, {self.class_count} classes)"
+
     @property
     def size(self) -> int:
         """Number of words, ``</s>`` included."""
