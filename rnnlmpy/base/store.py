@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from typing import Optional
 
 import numpy as np
@@ -53,15 +54,28 @@ def read_store(path: str, kind: Optional[str], advice: str = "") -> tuple[dict, 
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-        header = json.loads(bytes(arrays.pop("header")).decode("utf-8"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, OSError, EOFError, NotImplementedError) as error:
         raise RnnlmpyError(f"model file {path!r} is corrupt or truncated ({error.__class__.__name__})") from None
+    except MemoryError:  # an array whose declared shape does not fit in memory
+        raise RnnlmpyError(f"model file {path!r} declares arrays too large for this machine's memory "
+                           f"(corrupt?)") from None
+    if "header" not in arrays:
+        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file (it has no header)")
+    try:
+        header = json.loads(bytes(arrays.pop("header")).decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON (UnicodeDecodeError, JSONDecodeError)
+        raise RnnlmpyError(f"model file {path!r} has a corrupt header ({error.__class__.__name__})") from None
+    if not isinstance(header, dict):
+        raise RnnlmpyError(f"model file {path!r} has a corrupt header (a JSON {type(header).__name__}, "
+                           f"not an object)")
     if header.get("format") != FORMAT_NAME:
         raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
     if header.get("version") != FORMAT_VERSION:
         raise RnnlmpyError(
-            f"model {path!r} has format version {header.get('version')}; this rnnlmpy reads version {FORMAT_VERSION}"
+            f"model {path!r} has format version {header.get('version')!r}; this rnnlmpy reads version {FORMAT_VERSION}"
         )
+    if not isinstance(header.get("kind"), str):
+        raise RnnlmpyError(f"model file {path!r} has a corrupt header (no kind of model)")
     if kind is not None and header.get("kind") != kind:
         raise RnnlmpyError(f"model {path!r} is a {KIND_NAMES.get(header.get('kind'), repr(header.get('kind')))}, "
                            f"not a {KIND_NAMES.get(kind, kind)}{advice}")

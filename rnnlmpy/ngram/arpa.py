@@ -18,7 +18,7 @@ import numpy as np
 from ..base.errors import RnnlmpyError
 from ..base.files import write_atomically
 from ..base.text import read_text
-from .kneser_ney import NgramModel, NgramOrder
+from .kneser_ney import NO_PROBABILITY, SENTENCE_START, NgramModel, NgramOrder
 
 NGRAM_COUNT = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
 SECTION = re.compile(r"^\\(\d+)-grams:$")
@@ -74,24 +74,28 @@ def _parse_regular_section(lines: list[str], start: int, count: int, order: int)
 
     Returns (log10 probs, ``order`` lists of words, log10 backoffs), or None when the
     section is laid out otherwise or holds a bad number (the careful path then names the line).
+    The lines are joined with a newline field between them (lines never hold a newline), so
+    that a line with a field too many next to one with a field too few cannot pass as regular.
     """
     end = start + count
-    if end > len(lines) or (end < len(lines) and lines[end].strip() and not lines[end].startswith("\\")):
+    if count == 0 or end > len(lines) or (end < len(lines) and lines[end].strip()
+                                          and not lines[end].startswith("\\")):
         return None
-    section = lines[start:end]
-    fields = " ".join(section).replace("\t", " ").split(" ")
+    fields = " \n ".join(lines[start:end]).replace("\t", " ").split(" ")
     if "" in fields:
         fields = [f for f in fields if f]
-    width = len(fields) // count if count else 0
-    if count == 0 or len(fields) != width * count or width not in (order + 1, order + 2):
+    width = (len(fields) + 1) // count - 1  # fields per line, the newline field not counted
+    if width not in (order + 1, order + 2) or len(fields) != (width + 1) * count - 1:
+        return None
+    if fields[width::width + 1].count("\n") != count - 1:
         return None
     try:
-        probs = np.array(fields[0::width], dtype=np.float64)
-        backoffs = (np.array(fields[order + 1::width], dtype=np.float64) if width == order + 2
+        probs = np.array(fields[0::width + 1], dtype=np.float64)
+        backoffs = (np.array(fields[order + 1::width + 1], dtype=np.float64) if width == order + 2
                     else np.zeros(count))
     except ValueError:
         return None
-    return probs, [fields[1 + k::width] for k in range(order)], backoffs
+    return probs, [fields[1 + k::width + 1] for k in range(order)], backoffs
 
 
 class _LazyEntries:
@@ -105,8 +109,32 @@ class _LazyEntries:
         return self.start + j + 1, [f for f in line.replace("\t", " ").split(" ") if f]
 
 
+def _check_numbers(path: str, order: int, probs: np.ndarray, backoffs: np.ndarray, first_words: list[str],
+                   entries) -> None:
+    """Reject log10 probabilities that are NaN, infinite or positive and backoff weights that are not finite.
+
+    Checked over the whole section at once; only a bad section looks for its line. ``<s>`` may
+    have a unigram log10 probability of -inf (it is never predicted; it becomes -99).
+    """
+    bad = np.flatnonzero(~((probs <= 0) & (probs > -np.inf)))
+    for j in bad.tolist():
+        if order == 1 and probs[j] == -np.inf and first_words[j] == SENTENCE_START:
+            probs[j] = NO_PROBABILITY
+            continue
+        line_number, fields = entries[j]
+        raise RnnlmpyError(f"{path}:{line_number}: the log10 probability must be a finite number <= 0 "
+                           f"(found {fields[0]!r})")
+    bad = np.flatnonzero(~np.isfinite(backoffs))
+    if len(bad):
+        line_number, fields = entries[int(bad[0])]
+        raise RnnlmpyError(f"{path}:{line_number}: the log10 backoff weight must be a finite number "
+                           f"(found {fields[-1]!r})")
+
+
 def _read_arpa(path: str) -> NgramModel:
     text = read_text(path, "ARPA file")
+    if "\r" in text:
+        text = text.replace("\r", "")  # CRLF line ends
     lines = text.split("\n")
     name = os.path.basename(path)
 
@@ -126,10 +154,14 @@ def _read_arpa(path: str) -> NgramModel:
             match = NGRAM_COUNT.match(line)
             if not match:
                 raise fail(number + 1, f"expected 'ngram N=COUNT', found {line[:60]!r}")
+            if int(match.group(1)) in declared:
+                raise fail(number + 1, f"the \\data\\ section declares the {match.group(1)}-grams twice")
             declared[int(match.group(1))] = int(match.group(2))
         number += 1
     if not declared or sorted(declared) != list(range(1, len(declared) + 1)):
         raise fail(number + 1, f"the \\data\\ section must declare orders 1..N (found {sorted(declared)})")
+    if declared[1] == 0:
+        raise fail(number, "the \\data\\ section declares no unigrams ('ngram 1=0'): the model is empty")
 
     words: list[str] = []
     word_index: dict[str, int] = {}
@@ -161,8 +193,9 @@ def _read_arpa(path: str) -> NgramModel:
                     entries.append((number + 1, fields))
                 number += 1
             if len(entries) != declared[order]:
+                truncated = f" ({name} may be truncated)" if number >= len(lines) else ""
                 raise fail(first_line, f"\\data\\ declares {declared[order]} {order}-grams but the section has "
-                                       f"{len(entries)}")
+                                       f"{len(entries)}{truncated}")
             for line_number, fields in entries:
                 if len(fields) not in (order + 1, order + 2):
                     raise fail(line_number, f"a {order}-gram line needs a probability, {order} word(s) and an "
@@ -179,6 +212,7 @@ def _read_arpa(path: str) -> NgramModel:
                         raise fail(line_number, f"not a number in {' '.join(fields)[:60]!r}") from None
                 raise
             columns = [[fields[1 + k] for _, fields in entries] for k in range(order)]
+        _check_numbers(path, order, probs, backoffs, columns[0], entries)
         if order == 1:
             for j, word in enumerate(columns[0]):
                 if word in word_index:

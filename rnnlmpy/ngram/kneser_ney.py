@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -80,6 +81,8 @@ class NgramModel:
         """Index of each n-gram (context id, word) at ``order`` (1-based), -1 where absent."""
         table = self.orders[order - 1]
         result = np.full(len(contexts), -1, dtype=np.int64)
+        if len(table.keys) == 0:  # an ARPA file may declare 'ngram N=0'
+            return result
         valid = np.flatnonzero((contexts >= 0) & (words >= 0))  # only these can be present
         keys = contexts[valid].astype(np.int64) * self.vocab_size + words[valid]
         by_key = np.argsort(keys, kind="stable")  # sorted queries make the binary searches cache-friendly
@@ -105,10 +108,16 @@ class SentenceStream:
     sentences: int
 
 
-def read_sentences(path: str, what: str = "text") -> list[list[str]]:
-    """Non-empty lines of a text file as token lists (empty lines are skipped, as SRILM does)."""
+def read_sentences(path: str, what: str = "text", allow_empty: bool = False) -> list[list[str]]:
+    """Non-empty lines of a text file as token lists (empty lines are skipped, as SRILM does).
+
+    Raises RnnlmpyError (naming ``what``) when the file has no words, unless ``allow_empty``.
+    """
     text = read_text(path, what)
-    return [tokens for tokens in (split_tokens(line) for line in text_lines(text)) if tokens]
+    sentences = [tokens for tokens in (split_tokens(line) for line in text_lines(text)) if tokens]
+    if not sentences and not allow_empty:
+        raise RnnlmpyError(f"{what} {path!r} is empty (no words)")
+    return sentences
 
 
 def sentence_stream(sentences: list[list[str]], index: dict[str, int], grow: bool) -> SentenceStream:
@@ -254,8 +263,6 @@ def train_ngram(path: str, order: int) -> tuple[NgramModel, list]:
     if not 1 <= order <= MAX_ORDER:
         raise RnnlmpyError(f"-order must be between 1 and {MAX_ORDER} (got {order})")
     sentences = read_sentences(path, "training file")
-    if not sentences:
-        raise RnnlmpyError(f"training file {path!r} is empty (no words)")
     index: dict[str, int] = {}
     stream = sentence_stream(sentences, index, grow=True)
     words = list(index)
@@ -266,7 +273,7 @@ def train_ngram(path: str, order: int) -> tuple[NgramModel, list]:
 
 # ---------------------------------------------------------------- scoring
 
-@dataclass
+@dataclass(repr=False)
 class NgramScores:
     """Per-token scores of a text: log10 P of each predicted token (``</s>`` included)."""
 
@@ -299,6 +306,10 @@ class NgramScores:
     def ppl1(self) -> float:
         """Perplexity without ``</s>`` (SRILM's ppl1)."""
         return metrics.perplexity(self.logprob, max(self.words - self.oovs, 1))
+
+    def __repr__(self) -> str:
+        return (f"NgramScores(sentences={self.sentences}, words={self.words}, oovs={self.oovs}, "
+                f"logprob={self.logprob:.6g}, ppl={self.ppl:.6g})")
 
 
 def score_stream(model: NgramModel, stream: SentenceStream) -> tuple[np.ndarray, np.ndarray]:
@@ -339,21 +350,38 @@ def score_stream(model: NgramModel, stream: SentenceStream) -> tuple[np.ndarray,
     return log10_prob, matched
 
 
-def score_sentences(model: NgramModel, sentences: list[list[str]]) -> NgramScores:
+def score_sentences(model: NgramModel, sentences: list[list[str]], source: Optional[str] = None) -> NgramScores:
     """Score sentences SRILM-style: each wrapped in <s> ... </s>; unknown words are OOVs.
 
-    A word outside the vocabulary is scored as ``<unk>`` when the model has one.
+    A word outside the vocabulary is scored as ``<unk>`` when the model has one. With
+    ``source`` (the text's file name), a text with no word the model can score (none at all,
+    or only OOVs) raises RnnlmpyError instead of giving a meaningless perplexity.
     """
     index = dict(model.index)
     unknown = index.get("<unk>")
     if unknown is not None:
         sentences = [[token if token in index else "<unk>" for token in sentence] for sentence in sentences]
     stream = sentence_stream(sentences, index, grow=False)
+    stream.ids[stream.ids >= model.vocab_size] = -1  # <s> or </s> when the model lacks them (an ARPA may)
     log10_prob, matched = score_stream(model, stream)
     predicted = stream.position > 0
     tokens = [token for sentence in sentences for token in (*sentence, SENTENCE_END)]
     is_oov = stream.ids[predicted] < 0
     probabilities = log10_prob[predicted]
     probabilities[is_oov] = -math.inf
-    return NgramScores(tokens=tokens, log10_prob=probabilities, matched_order=matched[predicted], is_oov=is_oov,
-                       sentences=stream.sentences)
+    scores = NgramScores(tokens=tokens, log10_prob=probabilities, matched_order=matched[predicted], is_oov=is_oov,
+                         sentences=stream.sentences)
+    if source is not None:
+        _require_scorable_words(scores, sentences, source)
+    return scores
+
+
+def _require_scorable_words(scores: NgramScores, sentences: list[list[str]], source: str) -> None:
+    """RnnlmpyError when no word of the text (``</s>`` not counted) is in the model."""
+    sentence_ends = np.cumsum([len(sentence) + 1 for sentence in sentences], dtype=np.int64) - 1
+    known = np.count_nonzero(~scores.is_oov) - np.count_nonzero(~scores.is_oov[sentence_ends])
+    if known == 0:
+        if scores.words == 0:
+            raise RnnlmpyError(f"test file {source!r} is empty (no words)")
+        raise RnnlmpyError(f"test file {source!r} has no word the model knows (all {scores.words} are OOVs and "
+                           f"the model has no <unk>): nothing to score")

@@ -24,12 +24,15 @@ Models with a compression layer are not supported.
 from __future__ import annotations
 
 import io
+import math
 import re
+from typing import Optional
 
 import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.files import read_file_bytes, write_atomically
+from ..base.text import SENTENCE_END, split_tokens
 from .model import RnnlmConfig, RnnlmModel, TrainingProgress
 from .vocab import vocabulary_from_classes
 
@@ -43,76 +46,111 @@ HEADER_FIELDS = [
     "independent sentences mode", "starting learning rate", "current learning rate", "learning rate decrease",
 ]
 FIELD = re.compile(rb"^([^:\n]+):[ \t]*(.*)$")
+TITLE = re.compile(rb"\n([^\n:]*):[ \t]*(?=\n|\Z)")  # a weight section's title line, with the newline before it
+SECTION_TITLES = ("Hidden layer activation", "Weights 0->1", "Weights 1->2", "Direct connections")
 
 
 def read_rnnlm(path: str) -> RnnlmModel:
-    """Read a C++ rnnlm model file (text or binary); RnnlmpyError for anything it cannot use."""
+    """Read a C++ rnnlm model file (text or binary); RnnlmpyError naming the file and line for anything it cannot use.
+
+    Every number is checked: header sizes must be consistent with each other and with the
+    file's length, vocabulary lines must be ``index count word class`` (split on ASCII space
+    and tab only, so words may hold other spaces), and every weight must be finite.
+    """
     data = read_file_bytes(path, "model file")
-    position = 0
-    header: dict[str, str] = {}
+    position, line_number = 0, 0
+    header: dict[str, tuple[int, str]] = {}  # name -> (line number, value)
     while True:
         end = data.find(b"\n", position)
         if end < 0:
             raise RnnlmpyError(f"{path}: C++ rnnlm model ends inside its header (truncated?)")
         line = data[position:end]
         position = end + 1
+        line_number += 1
         if line.strip() == b"Vocabulary:":
             break
         match = FIELD.match(line)
         if match:
-            header[match.group(1).decode("utf-8", "replace").strip()] = match.group(2).decode("utf-8", "replace")
-
-    def number(name: str, kind=int):
-        try:
-            return kind(header[name].strip())
-        except (KeyError, ValueError):
-            raise RnnlmpyError(f"{path}: C++ rnnlm header has no valid '{name}:' line") from None
-
-    if number("version") != VERSION:
-        raise RnnlmpyError(f"{path}: C++ rnnlm model version {header.get('version')}; rnnlmpy reads version 10")
-    if number("compression layer size") != 0:
+            name = match.group(1).decode("utf-8", "replace").strip()
+            header.setdefault(name, (line_number, match.group(2).decode("utf-8", "replace").strip()))
+    read = _HeaderReader(path, header)
+    version = read.integer("version", 0)
+    if version != VERSION:
+        raise RnnlmpyError(f"{path}: C++ rnnlm model version {_short(version)}; rnnlmpy reads version {VERSION}")
+    if read.integer("compression layer size", 0) != 0:
         raise RnnlmpyError(f"{path}: C++ rnnlm models with a compression layer are not supported")
-    binary = number("file format") == 1
-    vocab_size, class_count = number("vocabulary size"), number("class size")
-    hidden_size, direct_size = number("hidden layer size"), number("direct connections")
+    binary = read.integer("file format", 0, 1) == 1
+    vocab_size, class_count = read.integer("vocabulary size", 1), read.integer("class size", 1)
+    hidden_size, direct_size = read.integer("hidden layer size", 1), read.integer("direct connections", 0)
+    read.equals("input layer size", vocab_size + hidden_size, "vocabulary size + hidden layer size")
+    read.equals("output layer size", vocab_size + class_count, "vocabulary size + class size")
+    sizes = [hidden_size, hidden_size * (vocab_size + hidden_size), (vocab_size + class_count) * hidden_size,
+             direct_size]
+    if len(data) - position < (4 * sum(sizes) if binary else 2 * sum(sizes) - 1) + 8 * vocab_size:
+        raise RnnlmpyError(f"{path}: C++ rnnlm model of {len(data):,} bytes is too short for the {vocab_size:,} "
+                           f"words and {sum(sizes):,} weights its header declares (truncated, or a corrupted size?)")
+    config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, bptt=max(read.integer("bptt", 0) - 1, 0),
+                         bptt_block=read.integer("bptt block", 0), alpha=read.real("starting learning rate"),
+                         independent=bool(read.integer("independent sentences mode", 0, 1)),
+                         old_classes=bool(read.integer("old classes", 0, 1)), direct_size=direct_size,
+                         direct_order=read.integer("direct order", 0))
+    try:
+        config.validate()
+    except RnnlmpyError as error:
+        raise RnnlmpyError(f"{path}: C++ rnnlm header holds an unusable setting: {error}") from None
+    training = TrainingProgress(epoch=read.integer("number of finished iterations", 0),
+                                alpha=read.real("current learning rate"),
+                                halving=bool(read.integer("learning rate decrease", 0, 1)),
+                                last_valid_log10=read.real("last probability of validation data", allow_inf=True),
+                                finished=True, train_file=header.get("training data file", (0, ""))[1],
+                                valid_file=header.get("validation data file", (0, ""))[1],
+                                train_words=read.integer("# of training words", 0))
+
     words, counts, classes = [], [], []
+    seen: set[str] = set()
     for index in range(vocab_size):
         end = data.find(b"\n", position)
         if end < 0:
             raise RnnlmpyError(f"{path}: C++ rnnlm vocabulary ends after {index} of {vocab_size} words (truncated?)")
-        fields = data[position:end].decode("utf-8", "replace").split()
+        line = data[position:end]
         position = end + 1
-        if len(fields) != 4:
-            raise RnnlmpyError(f"{path}: vocabulary line {index + 1} should be 'index count word class'")
-        words.append(fields[2])
-        counts.append(int(fields[1]))
-        classes.append(int(fields[3]))
-    sizes = [hidden_size, hidden_size * (vocab_size + hidden_size), (vocab_size + class_count) * hidden_size,
-             direct_size]
+        line_number += 1
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RnnlmpyError(f"{path}:{line_number}: vocabulary line is not valid UTF-8 (byte {error.start + 1} "
+                               f"of the line)") from None
+        word, count, word_class = _vocabulary_line(path, line_number, text, index, class_count)
+        if word in seen:
+            raise RnnlmpyError(f"{path}:{line_number}: the word {word!r} is in the vocabulary twice")
+        seen.add(word)
+        words.append(word)
+        counts.append(count)
+        classes.append(word_class)
+    if words[0] != SENTENCE_END:
+        raise RnnlmpyError(f"{path}:{line_number - vocab_size + 1}: the first vocabulary word must be {SENTENCE_END}, "
+                           f"not {words[0]!r}")
+    try:
+        vocabulary = vocabulary_from_classes(words, np.array(counts, dtype=np.int64), np.array(classes), class_count)
+    except RnnlmpyError as error:
+        raise RnnlmpyError(f"{path}: C++ rnnlm vocabulary: {error}") from None
     if binary:
         needed = 4 * sum(sizes)
-        if len(data) - position < needed:
+        if len(data) - position != needed:
+            why = "truncated?" if len(data) - position < needed else "a corrupted size in the header?"
             raise RnnlmpyError(f"{path}: binary C++ rnnlm model has {len(data) - position} bytes of weights, "
-                               f"expected {needed} (truncated?)")
+                               f"expected {needed} ({why})")
         values = np.frombuffer(data, dtype="<f4", count=sum(sizes), offset=position)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            section = int(np.searchsorted(np.cumsum(sizes), bad[0], side="right"))
+            raise RnnlmpyError(f"{path}: binary C++ rnnlm model has a NaN or infinite weight in section "
+                               f"'{SECTION_TITLES[section]}'")
     else:
-        values = _text_values(path, data[position:], sizes)
+        values = _text_values(path, data[position:], line_number + 1, sizes)
     hidden, syn0, syn1, direct = np.split(values.astype(np.float32), np.cumsum(sizes)[:-1])
     syn0 = syn0.reshape(hidden_size, vocab_size + hidden_size)
     syn1 = syn1.reshape(vocab_size + class_count, hidden_size)
-    config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, bptt=max(number("bptt") - 1, 0),
-                         bptt_block=number("bptt block"), alpha=number("starting learning rate", float),
-                         independent=bool(number("independent sentences mode")),
-                         old_classes=bool(number("old classes")), direct_size=direct_size,
-                         direct_order=number("direct order"))
-    vocabulary = vocabulary_from_classes(words, np.array(counts), np.array(classes), class_count)
-    training = TrainingProgress(epoch=number("number of finished iterations"),
-                                alpha=number("current learning rate", float),
-                                halving=bool(number("learning rate decrease")),
-                                last_valid_log10=number("last probability of validation data", float),
-                                finished=True, train_file=header.get("training data file", "").strip(),
-                                valid_file=header.get("validation data file", "").strip(),
-                                train_words=number("# of training words"))
     return RnnlmModel(config=config, vocabulary=vocabulary,
                       input_weights=np.ascontiguousarray(syn0[:, :vocab_size].T),
                       recurrent=np.ascontiguousarray(syn0[:, vocab_size:]),
@@ -121,21 +159,140 @@ def read_rnnlm(path: str) -> RnnlmModel:
                       direct=np.ascontiguousarray(direct), hidden_state=hidden.copy(), training=training)
 
 
-def _text_values(path: str, body: bytes, sizes: list[int]) -> np.ndarray:
-    """The numbers of the text sections, in order, checking each section's length."""
-    sections = re.split(rb"\n[^\n:]*:[ \t]*\n", b"\n" + body)
-    sections = [s for s in sections if s.strip()]
-    names = ["Hidden layer activation", "Weights 0->1", "Weights 1->2", "Direct connections"]
-    if len(sections) < 3:
-        raise RnnlmpyError(f"{path}: C++ rnnlm text model lacks weight sections (truncated?)")
-    sections = sections + [b""] * (4 - len(sections))
+class _HeaderReader:
+    """Typed, range-checked values of a C++ rnnlm header; errors name the file and the line."""
+
+    def __init__(self, path: str, header: dict[str, tuple[int, str]]):
+        self.path, self.header = path, header
+
+    def _field(self, name: str) -> tuple[int, str]:
+        if name not in self.header:
+            raise RnnlmpyError(f"{self.path}: C++ rnnlm header has no '{name}:' line")
+        return self.header[name]
+
+    def integer(self, name: str, minimum: int, maximum: Optional[int] = None) -> int:
+        line, text = self._field(name)
+        try:
+            value = int(text)
+        except ValueError:
+            raise RnnlmpyError(f"{self.path}:{line}: '{name}' must be an integer (found {text[:40]!r})") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            allowed = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            raise RnnlmpyError(f"{self.path}:{line}: '{name}' must be {allowed} (found {text[:40]})")
+        return value
+
+    def real(self, name: str, allow_inf: bool = False) -> float:
+        line, text = self._field(name)
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if math.isnan(value) or (math.isinf(value) and not allow_inf):
+            raise RnnlmpyError(f"{self.path}:{line}: '{name}' must be a finite number (found {text[:40]!r})")
+        return value
+
+    def equals(self, name: str, expected: int, meaning: str) -> None:
+        line, _ = self._field(name)
+        value = self.integer(name, 0)
+        if value != expected:
+            raise RnnlmpyError(f"{self.path}:{line}: '{name}' is {_short(value)}, but {meaning} is {_short(expected)} "
+                               f"(a corrupted header?)")
+
+
+def _short(number: int) -> str:
+    """An integer for a message: digits, or its size when it is absurdly long."""
+    text = str(number)
+    return text if len(text) <= 24 else f"a {len(text)}-digit number"
+
+
+def _vocabulary_line(path: str, line_number: int, text: str, index: int, class_count: int) -> tuple[str, int, int]:
+    """(word, count, class) of the vocabulary line ``index count word class`` (fields split on ASCII space/tab)."""
+    fields = split_tokens(text)
+    expected = "a vocabulary line is 'index count word class'"
+    if len(fields) != 4:
+        raise RnnlmpyError(f"{path}:{line_number}: {expected}; found {len(fields)} fields in {text[:60]!r}")
+    try:
+        line_index, count, word_class = int(fields[0]), int(fields[1]), int(fields[3])
+    except ValueError:
+        raise RnnlmpyError(f"{path}:{line_number}: {expected} with an integer index, count and class; "
+                           f"found {text[:60]!r}") from None
+    if line_index != index:
+        raise RnnlmpyError(f"{path}:{line_number}: vocabulary line {index + 1} has the index {line_index}, "
+                           f"expected {index}")
+    if count < 0:
+        raise RnnlmpyError(f"{path}:{line_number}: the count of {fields[2]!r} is negative ({count})")
+    if not 0 <= word_class < class_count:
+        raise RnnlmpyError(f"{path}:{line_number}: the class of {fields[2]!r} is {word_class}, outside 0.."
+                           f"{class_count - 1} ('class size: {class_count}')")
+    return fields[2], count, word_class
+
+
+def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> np.ndarray:
+    """The numbers of the text weight sections, in order: each section by its title, its length and every value checked.
+
+    ``body`` starts at line ``first_line`` of the file. Numbers may be separated by any whitespace.
+    """
+    text = b"\n" + body  # every title line now follows a newline (a literal the regex engine finds fast)
+    titles = list(TITLE.finditer(text))
+    names = [match.group(1).decode("utf-8", "replace").strip() for match in titles]
+    expected = list(SECTION_TITLES)
+    if names == expected[:3] and sizes[3] == 0:
+        expected = expected[:3]  # no direct weights: the last section may be left out
+
+    def line_of(offset: int) -> int:  # the line of ``text[offset]`` (``text[0]`` is the added newline)
+        return first_line + text.count(b"\n", 1, max(offset, 1))
+
+    if names != expected:
+        for k, name in enumerate(expected):
+            if k == len(names):
+                raise RnnlmpyError(f"{path}: C++ rnnlm text model lacks the section '{name}:' (truncated?)")
+            if names[k] != name:
+                raise RnnlmpyError(f"{path}:{line_of(titles[k].start() + 1)}: expected the section '{name}:', "
+                                   f"found {names[k][:40]!r}")
+        raise RnnlmpyError(f"{path}:{line_of(titles[len(expected)].start() + 1)}: unexpected section "
+                           f"{names[len(expected)][:40]!r} after the weights")
+    before = text[:titles[0].start()]
+    if before.strip():
+        offset = len(before) - len(before.lstrip())
+        found = before.lstrip().split(b"\n", 1)[0].decode("utf-8", "replace")
+        raise RnnlmpyError(f"{path}:{line_of(offset)}: unexpected {found[:40]!r} after the vocabulary "
+                           f"(is 'vocabulary size' right?)")
     arrays = []
-    for name, section, size in zip(names, sections, sizes):
-        values = np.array(section.split(), dtype=np.float64)
-        if len(values) != size:
-            raise RnnlmpyError(f"{path}: section '{name}' has {len(values)} values, expected {size} (truncated?)")
+    ends = [match.start() for match in titles[1:]] + [len(text)]
+    for name, title, end, size in zip(expected, titles, ends, sizes):
+        content = text[title.end():end]
+        tokens = content.split()  # numbers: any ASCII whitespace separates them
+        if len(tokens) != size:
+            raise RnnlmpyError(f"{path}:{line_of(title.start() + 1)}: section '{name}' has {len(tokens)} values, "
+                               f"expected {size} (truncated?)")
+        try:
+            values = np.array(tokens, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(values))
+        except ValueError:
+            values, bad = None, None
+        if values is None or len(bad):
+            _raise_bad_value(path, name, content, line_of(title.start() + 1), None if bad is None else int(bad[0]))
         arrays.append(values)
+    if sizes[3] == 0 and len(arrays) == 3:
+        arrays.append(np.zeros(0))
     return np.concatenate(arrays)
+
+
+def _raise_bad_value(path: str, name: str, content: bytes, first_line: int, bad_index: Optional[int]) -> None:
+    """Name the line of the first value of a section that is not a number (``bad_index`` None) or not finite."""
+    index = 0
+    for offset, line in enumerate(content.split(b"\n")):
+        for token in line.split():
+            try:
+                value = float(token)
+            except ValueError:
+                value = None
+            if (bad_index is None and value is None) or index == bad_index:
+                what = "not a number" if value is None else "not a finite number"
+                raise RnnlmpyError(f"{path}:{first_line + offset}: {token.decode('utf-8', 'replace')[:40]!r} in "
+                                   f"section '{name}' is {what}")
+            index += 1
+    raise RnnlmpyError(f"{path}: section '{name}' holds a value that is not a finite number")
 
 
 def write_rnnlm(model: RnnlmModel, path: str, binary: bool = False) -> None:
