@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Find the rnnlmpy corpora, or download them from their public sources.
 
-Search order: ``$RNNLMPY_CORPORA``, then ``../shared/corpora`` beside the
-checkout, then ``corpora/data`` inside it (where ``--fetch`` puts downloads).
-The data itself is never committed.
+Where: when ``$RNNLMPY_CORPORA`` is set, that folder and no other (``--fetch``
+downloads into it; a folder that does not exist is an error naming the
+variable). Otherwise ``../shared/corpora`` beside the checkout, then
+``corpora/data`` inside it (where ``--fetch`` puts downloads). The data itself
+is never committed.
 
 Usage:
     python corpora/locate.py            # print the corpora folder, exit 1 if none
-    python corpora/locate.py --fetch    # download what is missing into corpora/data
+    python corpora/locate.py --fetch    # download what is missing (into $RNNLMPY_CORPORA or corpora/data)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
 DOWNLOAD_DIR = os.path.join(HERE, "data")
+ENVIRONMENT = "RNNLMPY_CORPORA"
 
 # corpus folder -> files it must hold
 CORPORA = {
@@ -48,14 +51,36 @@ RAW_FILES = {
 }
 
 
+class CorporaError(Exception):
+    """The corpora cannot be looked for where the user asked (``$RNNLMPY_CORPORA`` names no folder)."""
+
+
+def chosen_folder() -> str | None:
+    """The folder ``$RNNLMPY_CORPORA`` names (absolute), or None when the variable is unset or empty."""
+    value = os.environ.get(ENVIRONMENT, "")
+    return os.path.abspath(os.path.expanduser(value)) if value else None
+
+
+def check_chosen_folder() -> None:
+    """Raise CorporaError when ``$RNNLMPY_CORPORA`` is set to something that is not a folder."""
+    folder = chosen_folder()
+    if folder is not None and not os.path.isdir(folder):
+        problem = "not a folder" if os.path.exists(folder) else "no such folder"
+        raise CorporaError(f"{ENVIRONMENT}={os.environ[ENVIRONMENT]}: {problem}; point it at a folder "
+                           f"(`make corpora` downloads the corpora into it) or unset it to use ../shared/corpora")
+
+
 def candidates() -> list[str]:
-    """Folders searched for the corpora, in order."""
-    found = []
-    if os.environ.get("RNNLMPY_CORPORA"):
-        found.append(os.environ["RNNLMPY_CORPORA"])
-    found.append(os.path.join(os.path.dirname(CHECKOUT), "shared", "corpora"))
-    found.append(DOWNLOAD_DIR)
-    return found
+    """Folders searched for the corpora, in order: ``$RNNLMPY_CORPORA`` alone when it is set."""
+    folder = chosen_folder()
+    if folder is not None:
+        return [folder]
+    return [os.path.join(os.path.dirname(CHECKOUT), "shared", "corpora"), DOWNLOAD_DIR]
+
+
+def download_folder() -> str:
+    """Where ``fetch`` puts downloads: ``$RNNLMPY_CORPORA`` when it is set, else corpora/data."""
+    return chosen_folder() or DOWNLOAD_DIR
 
 
 def is_complete(folder: str, corpus: str) -> bool:
@@ -64,7 +89,8 @@ def is_complete(folder: str, corpus: str) -> bool:
 
 
 def find_corpus(corpus: str) -> str | None:
-    """Path of the folder holding ``corpus`` (e.g. "ptb"), or None."""
+    """Path of the folder holding ``corpus`` (e.g. "ptb"), or None; CorporaError for a bad ``$RNNLMPY_CORPORA``."""
+    check_chosen_folder()
     for folder in candidates():
         if is_complete(folder, corpus):
             return os.path.join(folder, corpus)
@@ -72,7 +98,8 @@ def find_corpus(corpus: str) -> str | None:
 
 
 def find_corpora() -> str | None:
-    """The first searched folder that holds all corpora, or None."""
+    """The first searched folder that holds all corpora, or None; CorporaError for a bad ``$RNNLMPY_CORPORA``."""
+    check_chosen_folder()
     for folder in candidates():
         if all(is_complete(folder, corpus) for corpus in CORPORA):
             return folder
@@ -93,8 +120,9 @@ def _tar_member_endswith(archive: tarfile.TarFile, suffix: str) -> bytes:
 
 
 def fetch(corpus: str) -> str:
-    """Download ``corpus`` into corpora/data (atomically per file); return its folder."""
-    target = os.path.join(DOWNLOAD_DIR, corpus)
+    """Download ``corpus`` into download_folder() (atomically per file); return its folder."""
+    check_chosen_folder()
+    target = os.path.join(download_folder(), corpus)
     os.makedirs(target, exist_ok=True)
     if corpus in TARBALL_MEMBERS:
         url, members = TARBALL_MEMBERS[corpus]
@@ -111,20 +139,27 @@ def fetch(corpus: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fetch", action="store_true", help="download missing corpora into corpora/data")
+    parser.add_argument("--fetch", action="store_true",
+                        help=f"download missing corpora (into ${ENVIRONMENT} when set, else corpora/data)")
     parser.add_argument("--corpus", choices=sorted(CORPORA), help="print the folder of one corpus")
     args = parser.parse_args()
     names = [args.corpus] if args.corpus else list(CORPORA)
+    try:
+        check_chosen_folder()
+    except CorporaError as error:
+        print(error, file=sys.stderr)
+        return 1
+    where = f"${ENVIRONMENT} ({chosen_folder()})" if chosen_folder() else ", ".join(candidates())
     for name in names:
         if find_corpus(name) is None:
             if not args.fetch:
-                print(f"corpus {name!r} not found in {', '.join(candidates())}; run with --fetch",
-                      file=sys.stderr)
+                print(f"corpus {name!r} not found in {where}; run with --fetch to download it into "
+                      f"{download_folder()}", file=sys.stderr)
                 return 1
             try:
                 fetch(name)
             except OSError as error:
-                print(f"could not download {name!r}: {error}", file=sys.stderr)
+                print(f"could not download {name!r} into {download_folder()}: {error}", file=sys.stderr)
                 return 1
     print(find_corpus(args.corpus) if args.corpus else os.path.dirname(find_corpus(names[0])))
     return 0
