@@ -70,7 +70,10 @@ def parse_arguments(description: str, extra) -> tuple[argparse.Namespace, str]:
     parser.add_argument("--out", default="bench-results", help="folder for the JSON results")
     extra(parser)
     args = parser.parse_args()
-    corpus = args.corpus or locate.find_corpus("ptb")
+    try:
+        corpus = args.corpus or locate.find_corpus("ptb")
+    except locate.CorporaError as error:
+        sys.exit(str(error))
     if corpus is None:
         sys.exit("PTB not found: run `make corpora` or pass --corpus")
     os.makedirs(args.out, exist_ok=True)
