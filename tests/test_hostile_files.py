@@ -448,3 +448,52 @@ def test_cli_refuses_a_model_with_nan_weights(tmp_path, capsys):
     code, out, err = run(["ppl", "-rnnlm", path, "-test", test], capsys)
     assert_one_line_error(code, err, path, "NaN or infinite")
     assert "PPL" not in out
+
+
+# ---------------------------------------------------------------- tagger containers
+
+def saved_tagger(path):
+    from rnnlmpy.tagger import TaggerConfig, new_tagger, save_tagger
+    sentences = [(["the", "dog", "runs"], ["DT", "NN", "VBZ"]), (["a", "cat"], ["DT", "NN"])]
+    tagger = new_tagger(TaggerConfig(hidden_size=4, ensemble=2), sentences)
+    save_tagger(tagger, str(path))
+    with np.load(str(path)) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    return json.loads(bytes(arrays.pop("header"))), arrays, tagger
+
+
+def rewrite_container(path, header, arrays):
+    np.savez(str(path), header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
+    return str(path)
+
+
+TAGGER_CORRUPTIONS = {
+    "config not an object": lambda h, a: h.update(config=[1, 2]),
+    "hidden size of the wrong type": lambda h, a: h["config"].update(hidden_size="4"),
+    "negative hidden size": lambda h, a: h["config"].update(hidden_size=-4),
+    "more networks than stored": lambda h, a: h["config"].update(ensemble=3),
+    "NaN weight": lambda h, a: a["network1/forward_recurrent"].__setitem__((0, 0), np.nan),
+    "wrong output shape": lambda h, a: a.update({"network0/output_weights": np.zeros((2, 3))}),
+    "integer weights": lambda h, a: a.update({"network0/forward_recurrent": np.zeros((4, 4), dtype=np.int64)}),
+    "history not a list": lambda h, a: h.update(history={"a": 1}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAGGER_CORRUPTIONS))
+def test_corrupted_tagger_models_are_one_line(case, tmp_path, capsys):
+    from rnnlmpy.tagger import load_tagger
+    header, arrays, _ = saved_tagger(tmp_path / "good.npz")
+    TAGGER_CORRUPTIONS[case](header, arrays)
+    path = rewrite_container(tmp_path / "bad.npz", header, arrays)
+    raises_one_line(lambda: load_tagger(path), "bad.npz")
+    words = write_text(tmp_path / "words.txt", ["the dog"])
+    code, _, err = run(["tag", "-model", path, "-test", words], capsys)
+    assert_one_line_error(code, err, "bad.npz")
+
+
+def test_an_intact_tagger_still_loads(tmp_path):
+    from rnnlmpy.tagger import load_tagger
+    header, arrays, original = saved_tagger(tmp_path / "good.npz")
+    loaded = load_tagger(rewrite_container(tmp_path / "again.npz", header, arrays))
+    sentences = [["the", "dog", "runs"], ["a", "bird"]]
+    np.testing.assert_array_equal(loaded.posteriors(sentences), original.posteriors(sentences))

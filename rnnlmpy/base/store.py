@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
+from dataclasses import MISSING, fields
 from typing import Optional
 
 import numpy as np
@@ -86,3 +87,41 @@ def container_kind(path: str) -> str:
     """The ``kind`` named in a container's header ("rnnlm", "tagger")."""
     header, _ = read_store(path, None)
     return header["kind"]
+
+
+def settings_from_header(cls, values, what: str):
+    """A ``cls`` dataclass from a header's JSON object, each known field checked against its default's type."""
+    if not isinstance(values, dict):
+        raise ValueError(f"its header's {what!r} is not a JSON object")
+    chosen = {}
+    for item in fields(cls):
+        if item.name not in values:
+            continue
+        value = values[item.name]
+        default = item.default if item.default is not MISSING else item.default_factory()
+        if isinstance(default, bool):
+            fits = isinstance(value, bool)
+        elif isinstance(default, float):
+            fits = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, int) or default is None:  # None: class_count, an int or None
+            fits = (isinstance(value, int) and not isinstance(value, bool)) or (default is None and value is None)
+        else:
+            fits = isinstance(value, type(default))
+        if not fits:
+            raise ValueError(f"{what} setting {item.name!r} has a value of the wrong type ({str(value)[:40]!r})")
+        chosen[item.name] = value
+    return cls(**chosen)
+
+
+def checked_array(arrays: dict, name: str, ndim: int, kinds: str, finite: bool = False) -> np.ndarray:
+    """``arrays[name]``, checked to have ``ndim`` dimensions, a dtype of one of ``kinds`` (NumPy kind letters)
+    and, with ``finite``, only finite values."""
+    if name not in arrays:
+        raise ValueError(f"it has no array {name!r}")
+    array = arrays[name]
+    if array.ndim != ndim or array.dtype.kind not in kinds:
+        raise ValueError(f"array {name!r} is {array.dtype} with {array.ndim} dimension(s), expected {ndim} of "
+                         f"{'floats' if kinds == 'f' else 'integers' if kinds == 'iu' else 'bytes'}")
+    if finite and not np.all(np.isfinite(array)):
+        raise ValueError(f"array {name!r} holds NaN or infinite values")
+    return array

@@ -10,13 +10,13 @@ config and the training progress.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, fields
+from dataclasses import asdict
 
 import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.files import RNNLM_CPP, sniff
-from ..base.store import decode_words, encode_words, read_store, write_store
+from ..base.store import checked_array, decode_words, encode_words, read_store, settings_from_header, write_store
 from ..base.text import SENTENCE_END
 from .cpp_format import read_rnnlm
 from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress
@@ -53,62 +53,24 @@ def load_model(path: str) -> RnnlmModel:
         raise RnnlmpyError(f"model file {path!r} is inconsistent: {detail}") from None
 
 
-def _settings(cls, values, what: str):
-    """A ``cls`` dataclass from a header's JSON object, each known field checked against its default's type."""
-    if not isinstance(values, dict):
-        raise ValueError(f"its header's {what!r} is not a JSON object")
-    chosen = {}
-    for item in fields(cls):
-        if item.name not in values:
-            continue
-        value = values[item.name]
-        default = item.default if item.default is not MISSING else item.default_factory()
-        if isinstance(default, bool):
-            fits = isinstance(value, bool)
-        elif isinstance(default, float):
-            fits = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif isinstance(default, int) or default is None:  # None: class_count, an int or None
-            fits = (isinstance(value, int) and not isinstance(value, bool)) or (default is None and value is None)
-        else:
-            fits = isinstance(value, type(default))
-        if not fits:
-            raise ValueError(f"{what} setting {item.name!r} has a value of the wrong type ({str(value)[:40]!r})")
-        chosen[item.name] = value
-    return cls(**chosen)
-
-
-def _checked_array(arrays: dict, name: str, ndim: int, kinds: str, finite: bool = False) -> np.ndarray:
-    """``arrays[name]``, checked to have ``ndim`` dimensions, a dtype of one of ``kinds`` (NumPy kind letters)
-    and, with ``finite``, only finite values."""
-    if name not in arrays:
-        raise ValueError(f"it has no array {name!r}")
-    array = arrays[name]
-    if array.ndim != ndim or array.dtype.kind not in kinds:
-        raise ValueError(f"array {name!r} is {array.dtype} with {array.ndim} dimension(s), expected {ndim} of "
-                         f"{'floats' if kinds == 'f' else 'integers' if kinds == 'iu' else 'bytes'}")
-    if finite and not np.all(np.isfinite(array)):
-        raise ValueError(f"array {name!r} holds NaN or infinite values")
-    return array
-
-
 def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
-    config = _settings(RnnlmConfig, header.get("config"), "config")
-    training = _settings(TrainingProgress, header.get("training"), "training")
+    config = settings_from_header(RnnlmConfig, header.get("config"), "config")
+    training = settings_from_header(TrainingProgress, header.get("training"), "training")
     config.validate()
     dtype = np.dtype(config.numpy_dtype)
-    words = _checked_array(arrays, "words", 1, "u")
+    words = checked_array(arrays, "words", 1, "u")
     if words.dtype != np.uint8:
         raise ValueError(f"array 'words' is {words.dtype}, expected uint8 (UTF-8 bytes)")
     words = decode_words(words)
     if len(set(words)) != len(words) or words[0] != SENTENCE_END:
         raise ValueError(f"its vocabulary must start with {SENTENCE_END} and hold each word once")
-    counts = _checked_array(arrays, "counts", 1, "iu")
-    word_class = _checked_array(arrays, "word_class", 1, "iu")
+    counts = checked_array(arrays, "counts", 1, "iu")
+    word_class = checked_array(arrays, "word_class", 1, "iu")
     if counts.shape != (len(words),) or word_class.shape != (len(words),) or np.any(counts < 0):
         raise ValueError(f"'counts' and 'word_class' must hold one value per word ({len(words)}), counts >= 0")
-    weights = {name: (_checked_array(arrays, name, 1 if name == "direct" else 2, "f", finite=True)
+    weights = {name: (checked_array(arrays, name, 1 if name == "direct" else 2, "f", finite=True)
                       if name in arrays or name != "direct" else np.zeros(0, dtype=dtype)) for name in WEIGHT_NAMES}
-    hidden_state = _checked_array(arrays, "hidden_state", 1, "f", finite=True)
+    hidden_state = checked_array(arrays, "hidden_state", 1, "f", finite=True)
     vocabulary = vocabulary_from_classes(words, counts, word_class, weights["class_weights"].shape[0])
     vocab_size, hidden_size = vocabulary.size, config.hidden_size
     expected = {
