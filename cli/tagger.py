@@ -6,6 +6,7 @@ import sys
 import time
 
 import click
+from click.core import ParameterSource
 
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.tagger import TaggerConfig, check_tagger_output, format_tags, grade_files, known_unseen_accuracy, \
@@ -43,14 +44,38 @@ TUTORIAL = TaggerConfig.tutorial()  # for the help texts' -tutorial defaults
         show_default=True, help="shape: train words seen once as word-shape classes, so unseen words get an input.")
 @click.option("-viterbi/-no-viterbi", "--viterbi/--no-viterbi", default=TaggerConfig.viterbi, show_default=True,
               help="Decode with tag-transition probabilities (Viterbi) instead of per-token argmax.")
+@option("bptt", type=click.IntRange(min=0), default=TaggerConfig.bptt, show_default=True,
+        help="Truncated BPTT: each direction's reading of a sentence is cut into blocks of N tokens and BPTT runs "
+             "within each block (states run on across blocks; an error travels back to its block's first token: "
+             "1 to N steps, its own included); 1: no propagation through time. 0: the full sentence.")
 @option("tutorial", is_flag=True,
-        help="The tutorial's network: one-hot words, one direction, no unknown-word handling, one network.")
+        help="The tutorial's network: one-hot words, one direction, no unknown-word handling, one network "
+             "(-features, -unknown, -bidirectional, -ensemble, -viterbi asking for anything else are refused).")
 @option("rand-seed", "rand_seed", type=int, default=TaggerConfig.rand_seed, show_default=True,
         help="Seed of every random choice.")
 @debug_option(1, "0: silent; 1: one line per epoch.")
 def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epochs, alpha, ensemble, bidirectional,
-              features, unknown, viterbi, tutorial, rand_seed, debug):
+              features, unknown, viterbi, bptt, tutorial, rand_seed, debug):
     """Train a part-of-speech tagger (RNN, or the HMM baseline)."""
+    source = click.get_current_context().get_parameter_source
+    rnn_only = [name for name in ("valid_file", "hidden_size", "epochs", "alpha", "ensemble", "bidirectional",
+                                  "features", "unknown", "viterbi", "bptt", "tutorial", "rand_seed")
+                if source(name) not in (None, ParameterSource.DEFAULT)]
+    if model_type == "hmm" and rnn_only:
+        spelled = {"valid_file": "valid", "hidden_size": "hidden", "epochs": "iter", "rand_seed": "rand-seed"}
+        raise RnnlmpyError(f"-model-type hmm takes no training settings; "
+                           f"{', '.join('-' + spelled.get(name, name) for name in rnn_only)}: the RNN tagger's")
+    given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha)
+    settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed, bptt=bptt)
+    network = dict(ensemble=ensemble, bidirectional=bidirectional, rich_features=features == "rich",
+                   unknown_classes=unknown == "shape", viterbi=viterbi)
+    if tutorial:  # only what was asked for: TaggerConfig.tutorial refuses what contradicts the tutorial
+        options = dict(rich_features="features", unknown_classes="unknown")
+        config = TaggerConfig.tutorial(**settings, **{k: v for k, v in network.items()
+                                                      if source(options.get(k, k)) is not ParameterSource.DEFAULT})
+    else:
+        config = TaggerConfig(**network, **settings)
+    config.validate()
     if model_file is None:
         model_file = default_model_path(train_file, ".tagger")
         if debug >= 1:
@@ -61,13 +86,6 @@ def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epoch
     if model_type == "hmm":
         train_hmm(sentences).write(model_file)
     else:
-        given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha)
-        settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed)
-        if tutorial:
-            config = TaggerConfig.tutorial(**settings)
-        else:
-            config = TaggerConfig(ensemble=ensemble, bidirectional=bidirectional, rich_features=features == "rich",
-                                  unknown_classes=unknown == "shape", viterbi=viterbi, **settings)
         valid = read_tagged(valid_file, "validation file") if valid_file else None
         tagger = train_tagger(sentences, config, valid, log=sys.stderr, debug=debug)
         save_tagger(tagger, model_file)

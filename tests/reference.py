@@ -139,3 +139,111 @@ def tagger_log_likelihood(weights: dict, feature_rows: list[list[int]], tags: li
     joined = np.hstack(parts + [np.ones((length, 1))])
     probabilities = np.array([softmax(w["output_weights"] @ row) for row in joined])
     return float(np.sum(np.log(probabilities[np.arange(length), tags]))), probabilities
+
+
+def tagger_truncated_gradients(weights: dict, feature_rows: list[list[int]], tags: list[int], bptt: int = 0,
+                               activation: str = "tanh", bidirectional: bool = True) -> dict:
+    """d loglik / d weight of one sentence under the RNN tagger, with truncated BPTT, per weight block (no clipping).
+
+    Each token's error is propagated back through its direction's recurrence for a
+    number of steps, its own included: all of them with ``bptt`` 0 or a sentence of at
+    most ``bptt`` tokens (the exact gradient of ``tagger_log_likelihood``); otherwise,
+    with the sentence cut into blocks of ``bptt`` tokens in that direction's reading
+    order, back to the first token of its block (1 for the block's first token, 2 for
+    the next, ...). Token by token, for clarity.
+    """
+    f, derivative = activation_function(activation)
+    w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+    length, size = len(tags), w["forward_recurrent"].shape[0]
+    directions = [("forward", list(range(length)))]
+    if bidirectional:
+        directions.append(("backward", list(reversed(range(length)))))
+    runs = {}
+    for name, order in directions:
+        states, inputs, state = np.zeros((length, size)), np.zeros((length, size)), np.zeros(size)
+        for t in order:
+            inputs[t] = state
+            state = f(w[f"{name}_recurrent"] @ state
+                      + sum((w[f"{name}_input"][row] for row in feature_rows[t]), np.zeros(size)))
+            states[t] = state
+        runs[name] = states, inputs
+    joined = np.hstack([runs[name][0] for name, _ in directions] + [np.ones((length, 1))])
+    grads = {k: np.zeros_like(v) for k, v in w.items()}
+    output_error = np.zeros((length, w["output_weights"].shape[0]))
+    for t in range(length):
+        output_error[t] = -softmax(w["output_weights"] @ joined[t])
+        output_error[t, tags[t]] += 1.0
+        grads["output_weights"] += np.outer(output_error[t], joined[t])
+    for d, (name, order) in enumerate(directions):
+        states, inputs = runs[name]
+        hidden_error = output_error @ w["output_weights"][:, d * size:(d + 1) * size]
+        for k, t in enumerate(order):  # k: the token's place in this direction's reading order
+            travel = k + 1 if bptt == 0 or length <= bptt else k % bptt + 1
+            d_hidden = hidden_error[t]
+            for back in range(travel):
+                u = order[k - back]
+                d_x = d_hidden * derivative(states[u])
+                grads[f"{name}_recurrent"] += np.outer(d_x, inputs[u])
+                for row in feature_rows[u]:
+                    grads[f"{name}_input"][row] += d_x
+                d_hidden = w[f"{name}_recurrent"].T @ d_x
+    return grads
+
+
+def viterbi_reference(log_posteriors: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """Best path (L,) through per-token log scores (L, T) plus log transitions ((T+1, T+1), index T = boundary).
+
+    The RNN tagger's NumPy Viterbi as it was before the shared kernel; ties go to the lowest index (argmax).
+    """
+    boundary = transitions.shape[0] - 1
+    score = log_posteriors[0] + transitions[boundary, :boundary]
+    back = np.zeros(log_posteriors.shape, dtype=np.int64)
+    for k in range(1, len(log_posteriors)):
+        candidates = score[:, None] + transitions[:boundary, :boundary]
+        back[k] = np.argmax(candidates, axis=0)
+        score = candidates[back[k], np.arange(boundary)] + log_posteriors[k]
+    path = [int(np.argmax(score + transitions[:boundary, boundary]))]
+    for k in range(len(log_posteriors) - 1, 0, -1):
+        path.append(int(back[k, path[-1]]))
+    return np.array(path[::-1])
+
+
+def hmm_tag_reference(transition: dict, emission: dict, words: list[str]):
+    """The tutorial's HMM Viterbi over dictionaries, as rnnlmpy wrote it before the shared kernel.
+
+    Returns the tags, or "no path" / "no end" where the model has no path through the
+    sentence / to its end. Ties: the first candidate in the dictionaries' insertion order.
+    """
+    import math
+    tags = sorted({b for (_, b) in transition} - {"</s>"})
+    best = {"<s>": (0.0, None)}
+    history = []
+    for word in words:
+        scores = {}
+        for previous, (score, _) in best.items():
+            for tag in tags:
+                p_transition = transition.get((previous, tag))
+                if p_transition is None:
+                    continue
+                p_emission = 0.95 * emission.get((tag, word), 0.0) + (1 - 0.95) / 1_000_000
+                candidate = score - math.log(p_transition) - math.log(p_emission)
+                if tag not in scores or candidate < scores[tag][0]:
+                    scores[tag] = (candidate, previous)
+        if not scores:
+            return "no path"
+        history.append(scores)
+        best = scores
+    final = None
+    for previous, (score, _) in best.items():
+        p_transition = transition.get((previous, "</s>"))
+        if p_transition is not None:
+            candidate = score - math.log(p_transition)
+            if final is None or candidate < final[0]:
+                final = (candidate, previous)
+    if final is None:
+        return "no end"
+    tag, result = final[1], []
+    for scores in reversed(history):
+        result.append(tag)
+        tag = scores[tag][1]
+    return result[::-1]

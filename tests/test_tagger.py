@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.kernels import tagger as tagger_kernels
 from rnnlmpy.kernels.cell import TANH
-from rnnlmpy.tagger import (TaggerConfig, grade_lines, new_tagger, read_tagged, token_features,
+from rnnlmpy.tagger import (HmmTagger, TaggerConfig, grade_lines, new_tagger, read_tagged, token_features,
                             train_hmm, train_tagger, word_shape)
-from rnnlmpy.tagger.rnn import viterbi
+from rnnlmpy.tagger.rnn import best_paths, viterbi
 
 import reference
 from helpers import write_text
@@ -46,6 +47,20 @@ def test_posteriors_match_reference(bidirectional):
     np.testing.assert_allclose(both[:4], expected, rtol=1e-10)
 
 
+def kernel_step(tagger, words, tag_ids, alpha, bidirectional, bptt=0):
+    """Train the tagger's one network on one sentence (no clipping), in place, with the kernel."""
+    member = tagger.members[0]
+    sentence_start, ptr, ids = tagger.encode([words])
+    size, length = member.forward_recurrent.shape[0], len(words)
+    ring = [np.zeros((length, size)) for _ in range(6)]
+    tagger_kernels.train_tagger_sentences(member.forward_input, member.forward_recurrent, member.backward_input,
+                                          member.backward_recurrent, member.output_weights, ptr, ids,
+                                          np.array(tag_ids, dtype=np.int32), sentence_start, np.array([0]), alpha,
+                                          0.0, TANH, bidirectional, np.zeros(length, dtype=np.int64), ring[0],
+                                          ring[1], ring[2], np.zeros(length, dtype=np.int64), ring[3], ring[4],
+                                          ring[5], np.zeros((size, size)), np.zeros((size, size)), bptt)
+
+
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_training_step_follows_the_sentence_gradient(bidirectional):
     """One sentence, tiny learning rate: each weight moves by alpha times d loglik / d weight."""
@@ -55,16 +70,9 @@ def test_training_step_follows_the_sentence_gradient(bidirectional):
     tag_ids = [tagger.tags.index(t) for t in tags]
     rows = feature_rows(tagger, words)
     before = {k: v.copy() for k, v in member.arrays().items()}
-    sentence_start, ptr, ids = tagger.encode([words])
-    size, length = 6, len(words)
-    ring = [np.zeros((length, size)) for _ in range(6)]
+    size = 6
     alpha = 1e-7
-    tagger_kernels.train_tagger_sentences(member.forward_input, member.forward_recurrent, member.backward_input,
-                                          member.backward_recurrent, member.output_weights, ptr, ids,
-                                          np.array(tag_ids, dtype=np.int32), sentence_start, np.array([0]), alpha,
-                                          0.0, TANH, bidirectional, np.zeros(length, dtype=np.int64), ring[0],
-                                          ring[1], ring[2], np.zeros(length, dtype=np.int64), ring[3], ring[4],
-                                          ring[5], np.zeros((size, size)), np.zeros((size, size)))
+    kernel_step(tagger, words, tag_ids, alpha, bidirectional)
     names = ["forward_input", "forward_recurrent", "output_weights"]
     if bidirectional:
         names += ["backward_input", "backward_recurrent"]
@@ -102,6 +110,101 @@ def test_features_split_words_into_parts():
     assert word_shape("1990s") == "dx" and word_shape("McDonald") == "XxXx"
 
 
+LONG_WORDS = "the big dog runs fast a cat sleeps in 2009".split()
+LONG_TAGS = "DT JJ NN VBZ RB DT NN VBZ IN CD".split()
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+@pytest.mark.parametrize("bptt", [1, 2, 3, 4])
+def test_truncated_bptt_step_follows_the_truncated_gradient(bidirectional, bptt):
+    """-bptt N: with a tiny learning rate each weight moves by alpha times the reference's truncated gradient."""
+    tagger = tiny_tagger(bidirectional)
+    member = tagger.members[0]
+    tag_ids = [tagger.tags.index(t) for t in LONG_TAGS]
+    before = {k: v.copy() for k, v in member.arrays().items()}
+    alpha = 1e-7
+    kernel_step(tagger, LONG_WORDS, tag_ids, alpha, bidirectional, bptt)
+    expected = reference.tagger_truncated_gradients(before, feature_rows(tagger, LONG_WORDS), tag_ids, bptt,
+                                                    bidirectional=bidirectional)
+    full = reference.tagger_truncated_gradients(before, feature_rows(tagger, LONG_WORDS), tag_ids, 0,
+                                                bidirectional=bidirectional)
+    names = ["forward_input", "forward_recurrent", "output_weights"] + \
+        (["backward_input", "backward_recurrent"] if bidirectional else [])
+    for name in names:
+        update = (getattr(member, name) - before[name]) / alpha
+        np.testing.assert_allclose(update, expected[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    # truncation changes the recurrent gradient (the sentence has 10 tokens, more than N)
+    assert not np.allclose(expected["forward_recurrent"], full["forward_recurrent"], rtol=1e-3)
+
+
+def test_reference_truncated_gradient_is_the_exact_gradient_without_truncation():
+    tagger = tiny_tagger(True)
+    weights = {k: v.copy() for k, v in tagger.members[0].arrays().items()}
+    rows, tag_ids = feature_rows(tagger, LONG_WORDS), [tagger.tags.index(t) for t in LONG_TAGS]
+    exact = reference.tagger_truncated_gradients(weights, rows, tag_ids, 0)
+    for bptt in (len(LONG_WORDS), 100):  # blocks as long as the sentence: nothing is cut
+        same = reference.tagger_truncated_gradients(weights, rows, tag_ids, bptt)
+        for name in exact:
+            np.testing.assert_array_equal(same[name], exact[name])
+    rng = np.random.default_rng(5)
+    step = 1e-6
+    for name in ("forward_recurrent", "backward_recurrent", "output_weights", "forward_input"):
+        for _ in range(4):
+            index = (int(rng.choice(rows[3])), int(rng.integers(0, 6))) if name.endswith("input") else \
+                tuple(int(rng.integers(0, n)) for n in weights[name].shape)
+            plus = {k: v.copy() for k, v in weights.items()}
+            minus = {k: v.copy() for k, v in weights.items()}
+            plus[name][index] += step
+            minus[name][index] -= step
+            numeric = (reference.tagger_log_likelihood(plus, rows, tag_ids)[0]
+                       - reference.tagger_log_likelihood(minus, rows, tag_ids)[0]) / (2 * step)
+            assert exact[name][index] == pytest.approx(numeric, rel=1e-5, abs=1e-7), (name, index)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_bptt_as_long_as_the_sentence_is_bitwise_the_full_bptt(bidirectional):
+    results = []
+    for bptt in (0, len(LONG_WORDS), len(LONG_WORDS) + 5):
+        tagger = tiny_tagger(bidirectional)
+        kernel_step(tagger, LONG_WORDS, [tagger.tags.index(t) for t in LONG_TAGS], 0.05, bidirectional, bptt)
+        results.append(tagger.members[0].arrays())
+    for other in results[1:]:
+        for name, array in results[0].items():
+            np.testing.assert_array_equal(other[name], array)
+
+
+def test_training_with_truncated_bptt_learns_the_tiny_corpus():
+    config = TaggerConfig(hidden_size=10, epochs=5, ensemble=1, alpha=0.05, bptt=1)
+    tagger = train_tagger(SENTENCES * 20, config, debug=0)
+    assert tagger.tag([words for words, _ in SENTENCES]) == [tags for _, tags in SENTENCES]
+    with pytest.raises(RnnlmpyError, match="-bptt must be"):
+        TaggerConfig(bptt=-1).validate()
+
+
+def test_tutorial_refuses_settings_that_contradict_its_network():
+    assert TaggerConfig.tutorial(bidirectional=False, ensemble=1, bptt=2, hidden_size=7).hidden_size == 7
+    with pytest.raises(RnnlmpyError, match="cannot be combined with -bidirectional, -viterbi"):
+        TaggerConfig.tutorial(viterbi=True, bidirectional=True)
+    for setting, shown in [(dict(rich_features=True), "-features rich"), (dict(unknown_classes=True), "-unknown shape"),
+                           (dict(ensemble=3), "-ensemble 3")]:
+        with pytest.raises(RnnlmpyError, match=shown):
+            TaggerConfig.tutorial(**setting)
+
+
+def test_viterbi_kernel_matches_the_numpy_reference():
+    """Random scores and transitions, many sentences in one call: the reference's path, sentence by sentence."""
+    rng = np.random.default_rng(11)
+    for tag_count in (1, 2, 5, 17):
+        lengths = rng.integers(1, 30, size=40)
+        scores = np.log(rng.dirichlet(np.ones(tag_count), size=int(lengths.sum())))
+        transitions = np.log(rng.dirichlet(np.ones(tag_count + 1), size=tag_count + 1))
+        sentence_start = np.concatenate([[0], np.cumsum(lengths)])
+        paths = best_paths(scores, sentence_start, transitions)
+        for s in range(len(lengths)):
+            piece = slice(sentence_start[s], sentence_start[s + 1])
+            assert paths[piece].tolist() == reference.viterbi_reference(scores[piece], transitions).tolist()
+
+
 def test_viterbi_finds_the_best_path():
     log_post = np.log(np.array([[0.6, 0.4], [0.5, 0.5], [0.1, 0.9]]))
     transitions = np.log(np.array([[0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.5, 0.5, 0.0 + 1e-12]]))
@@ -112,6 +215,63 @@ def test_viterbi_finds_the_best_path():
         if score > best:
             best, best_path = score, list(path)
     assert viterbi(log_post, transitions).tolist() == best_path
+
+
+def tie_heavy_hmm(rng, hostile):
+    """A random HMM whose probabilities are powers of 1/2 (many equal path scores) and whose tags lack many transitions."""
+    tags = ["A", "B", "C", "D", "E"] + (["<s>"] if hostile else [])  # a tag named <s> shares <s>'s transitions
+    halves = [1.0, 0.5, 0.25, 0.125]
+    transition = {}
+    for previous in ["<s>"] + tags:
+        for tag in tags + ["</s>"]:
+            if rng.random() < 0.6:
+                transition[(previous, tag)] = float(rng.choice(halves))
+    emission = {(tag, word): float(rng.choice(halves)) for tag in tags for word in "xyz" if rng.random() < 0.5}
+    return transition, emission
+
+
+@pytest.mark.parametrize("hostile", [False, True])
+def test_hmm_kernel_decodes_as_the_tutorial_loops(hostile):
+    """Tie-heavy random models: the same tags as the dictionary loops (first-reached wins), or the same failure."""
+    rng = np.random.default_rng(4 + hostile)
+    compared = 0
+    for _ in range(30):
+        transition, emission = tie_heavy_hmm(rng, hostile)
+        if not any(b != "</s>" for (_, b) in transition):
+            continue
+        hmm = HmmTagger(transition, emission)
+        sentences = [[str(rng.choice(list("xyzw"))) for _ in range(int(rng.integers(1, 9)))] for _ in range(20)]
+        for words in sentences:
+            expected = reference.hmm_tag_reference(transition, emission, words)
+            if isinstance(expected, str):
+                with pytest.raises(RnnlmpyError, match="no path through" if expected == "no path" else "no path to"):
+                    hmm.tag([words])
+            else:
+                assert hmm.tag([words]) == [expected]
+                compared += 1
+    assert compared > 100
+
+
+def test_hmm_names_the_sentence_without_a_path():
+    hmm = train_hmm(SENTENCES)
+    assert hmm.tag([words for words, _ in SENTENCES]) == [tags for _, tags in SENTENCES]
+    assert hmm.tag_sentence(["the", "unseen"]) == ["DT", "NN"]
+    dead_end = HmmTagger({("<s>", "A"): 1.0, ("A", "</s>"): 1.0}, {("A", "a"): 1.0})
+    assert dead_end.tag([["a"], ["b"]]) == [["A"], ["A"]]
+    with pytest.raises(RnnlmpyError, match="the HMM has no path through sentence 3"):
+        dead_end.tag([["a"], ["a"], ["a", "a"]])
+    no_end = HmmTagger({("<s>", "A"): 1.0, ("A", "B"): 1.0, ("B", "</s>"): 1.0}, {})
+    with pytest.raises(RnnlmpyError, match="the HMM has no path to the end of sentence 1"):
+        no_end.tag([["a"]])
+    with pytest.raises(RnnlmpyError, match="HMM transition A B has probability 0.0"):
+        HmmTagger({("<s>", "A"): 1.0, ("A", "B"): 0.0}, {}).tag([["a"]])
+
+
+@pytest.mark.parametrize("value", ["0", "0.000000", "-0.5", "1.5", "nan", "inf", "-inf"])
+def test_hmm_file_refuses_probabilities_outside_0_1(tmp_path, value):
+    path = write_text(tmp_path / "hmm.txt", ["T <s> NN 1.000000", f"E NN dog {value}", "T NN </s> 1.000000"])
+    with pytest.raises(RnnlmpyError, match=f"hmm.txt:2: probability '{value}' is not in \\(0, 1\\]"):
+        HmmTagger.read(path)
 
 
 def test_hmm_reproduces_the_tutorial_tiny_test(corpus_dir, tmp_path, capsys):
@@ -164,6 +324,19 @@ BAD = {
     "LM model to tag": (["tag", "-model", "{lm}", "-test", "{good}"], "is a language model"),
     "grade length mismatch": (["grade", "{gold}", "{short}"], "lengths don't match"),
     "refuse to overwrite": (["tag-train", "-train", "{good_train}", "-model", "{good}"], "not a tagger model"),
+    "HMM zero probability": (["tag", "-model", "{hmm_zero}", "-test", "{good}"],
+                             "hmm_zero.txt:2: probability '0.000000' is not in (0, 1]"),
+    "HMM negative probability": (["tag", "-model", "{hmm_negative}", "-test", "{good}"], "hmm_negative.txt:1:"),
+    "tutorial with -viterbi": (["tag-train", "-train", "{good_train}", "-model", "{folder}/m3", "-tutorial",
+                                "-viterbi"], "cannot be combined with -viterbi"),
+    "tutorial with -features rich": (["tag-train", "-train", "{good_train}", "-model", "{folder}/m4", "-tutorial",
+                                      "-features", "rich", "-bidirectional", "-ensemble", "2", "-unknown", "shape"],
+                                     "cannot be combined with -bidirectional, -features rich, -unknown shape, "
+                                     "-ensemble 2"),
+    "HMM with RNN settings": (["tag-train", "-train", "{good_train}", "-model", "{folder}/m5", "-model-type", "hmm",
+                               "-bptt", "2", "-hidden", "5"], "-hidden, -bptt: the RNN tagger's"),
+    "negative -bptt": (["tag-train", "-train", "{good_train}", "-model", "{folder}/m6", "-bptt", "-1"],
+                       "-1 is not in the range"),
 }
 
 
@@ -182,6 +355,8 @@ def bad_files(tmp_path_factory):
     files["gold"] = write_text(folder / "gold.pos", ["DT NN"])
     files["short"] = write_text(folder / "short.pos", ["DT"])
     files["hmm"] = str(folder / "hmm.txt")
+    files["hmm_zero"] = write_text(folder / "hmm_zero.txt", ["T <s> DT 1.000000", "E DT a 0.000000"])
+    files["hmm_negative"] = write_text(folder / "hmm_negative.txt", ["T <s> DT -1"])
     train_hmm(read_tagged(files["good_train"])).write(files["hmm"])
     files["lm"] = str(folder / "lm.model")
     train(files["good"], files["lm"], config=RnnlmConfig(hidden_size=3, class_count=1), one_iter=True, debug=0)

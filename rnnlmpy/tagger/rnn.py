@@ -4,11 +4,13 @@ Every token is a set of sparse input features (the word and, by default, its
 suffixes, prefixes and shape, summed as input rows; see ``features``), a
 recurrent tanh layer read left to right and, by default, a second one right to
 left, and a softmax over tags; training (``training``) is SGD with
-full-sentence BPTT. ``TaggerConfig.tutorial()`` gives the NLP programming
-tutorial's network (one-hot word, one direction, no unknown-word handling).
+full-sentence BPTT, or truncated BPTT (``TaggerConfig.bptt``).
+``TaggerConfig.tutorial()`` gives the NLP programming tutorial's network
+(one-hot word, one direction, no unknown-word handling).
 
 This is the one module of the library that calls ``rnnlmpy.kernels.tagger``;
-``train_epoch`` and ``hidden_states`` wrap those kernels for the rest of the package.
+``train_epoch``, ``hidden_states`` and ``best_paths`` (Viterbi, for this tagger
+and the HMM) wrap those kernels for the rest of the package.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
 from ..kernels.cell import ACTIVATIONS
-from ..kernels.tagger import tagger_hidden_states, train_tagger_sentences
+from ..kernels.tagger import (VITERBI_NO_END, VITERBI_NO_PATH, tagger_hidden_states, train_tagger_sentences,
+                              viterbi_paths)
 from ..rnnlm.model import initial_weights
 from .features import token_features, word_key
 
@@ -44,6 +47,7 @@ class TaggerConfig:
     alpha_decay: float = 0.5  # alpha / (1 + decay * epoch)
     ensemble: int = 5  # networks trained from different random starts; their tag posteriors are averaged
     gradient_cutoff: float = 15.0
+    bptt: int = 0  # truncated BPTT: within blocks of N tokens (errors travel 1 to N steps); 0: the whole sentence
     init_scale: float = 0.1  # times rnnlm's initialisation (three uniform draws in [-0.1, 0.1])
     rand_seed: int = 1
     dtype: str = "float32"
@@ -54,10 +58,19 @@ class TaggerConfig:
 
         Its learning settings (20 epochs at a fixed 0.01, errors clipped at 1,
         rnnlm's initialisation) were chosen on a held-out tenth of wiki-en's training
-        text; with the defaults' settings this network does not converge.
+        text; with the defaults' settings this network does not converge. Learning
+        settings may be overridden; the network's (``TUTORIAL_NETWORK``) only with
+        the tutorial's own values: anything else raises RnnlmpyError, since the result
+        would no longer be the tutorial's network.
         """
-        settings = dict(bidirectional=False, rich_features=False, unknown_classes=False, viterbi=False,
-                        alpha_decay=0.0, ensemble=1, epochs=20, alpha=0.01, gradient_cutoff=1.0, init_scale=1.0)
+        conflicts = [spelled(overrides[name]) for name, (value, spelled) in TUTORIAL_NETWORK.items()
+                     if name in overrides and overrides[name] != value]
+        if conflicts:
+            raise RnnlmpyError(f"-tutorial is the tutorial's network (-features word, -unknown none, "
+                               f"-unidirectional, -ensemble 1, -no-viterbi) and cannot be combined with "
+                               f"{', '.join(conflicts)}; drop -tutorial to set these one by one")
+        settings = dict({name: value for name, (value, _) in TUTORIAL_NETWORK.items()},
+                        alpha_decay=0.0, epochs=20, alpha=0.01, gradient_cutoff=1.0, init_scale=1.0)
         settings.update(overrides)
         return cls(**settings)
 
@@ -75,6 +88,19 @@ class TaggerConfig:
             raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)}")
         if self.dtype not in DTYPES:
             raise RnnlmpyError(f"-precision must be float32 or float64 (got {self.dtype!r})")
+        if not isinstance(self.bptt, int) or isinstance(self.bptt, bool) or self.bptt < 0:
+            raise RnnlmpyError(f"-bptt must be a whole number, at least 0 (got {self.bptt!r})")
+
+
+# The settings that make TaggerConfig.tutorial() the tutorial's network: name -> (its value, the option
+# that would ask for another value, as the command line spells it).
+TUTORIAL_NETWORK = {
+    "bidirectional": (False, lambda value: "-bidirectional"),
+    "rich_features": (False, lambda value: "-features rich"),
+    "unknown_classes": (False, lambda value: "-unknown shape"),
+    "viterbi": (False, lambda value: "-viterbi"),
+    "ensemble": (1, lambda value: f"-ensemble {value}"),
+}
 
 
 @dataclass
@@ -186,15 +212,17 @@ class RnnTagger:
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         """The best tag sequence of each sentence (argmax per token, or Viterbi with transitions)."""
         posteriors = self.posteriors(sentences)
+        if self.config.viterbi:
+            sentence_start = np.zeros(len(sentences) + 1, dtype=np.int64)
+            np.cumsum([len(s) for s in sentences], out=sentence_start[1:])
+            best = best_paths(np.log(np.maximum(posteriors, 1e-30)), sentence_start, self.transitions, "the tagger")
+        else:
+            best = np.argmax(posteriors, axis=1)
+        tags = self.tags
         output, position = [], 0
         for sentence in sentences:
-            scores = posteriors[position:position + len(sentence)]
+            output.append([tags[i] for i in best[position:position + len(sentence)].tolist()])
             position += len(sentence)
-            if self.config.viterbi:
-                best = viterbi(np.log(np.maximum(scores.astype(np.float64), 1e-30)), self.transitions)
-            else:
-                best = np.argmax(scores, axis=1)
-            output.append([self.tags[i] for i in best])
         return output
 
 
@@ -266,8 +294,36 @@ def train_epoch(config: TaggerConfig, member: TaggerWeights, feature_ptr: np.nda
         forward_ring_hidden=buffers.forward_hidden, forward_ring_error=buffers.forward_error,
         backward_ring_position=buffers.backward_position, backward_ring_input=buffers.backward_input,
         backward_ring_hidden=buffers.backward_hidden, backward_ring_error=buffers.backward_error,
-        forward_update=buffers.forward_update, backward_update=buffers.backward_update)
+        forward_update=buffers.forward_update, backward_update=buffers.backward_update,
+        bptt=min(config.bptt, buffers.forward_hidden.shape[0]))  # blocks as long as any sentence: the full BPTT
     return float(log10_sum), int(tokens)
+
+
+def best_paths(log_scores: np.ndarray, sentence_start: np.ndarray, transitions: np.ndarray,
+               model: str = "the tagger", rows: Optional[np.ndarray] = None) -> np.ndarray:
+    """Viterbi (kernel viterbi_paths): the best tag index of every token, (N,) int64.
+
+    ``log_scores`` (N, T) are each token's log scores per tag, or with ``rows`` (N,)
+    token t's are ``log_scores[rows[t]]``; ``sentence_start`` (S+1,) the sentences'
+    first tokens, ``transitions`` ((T+1, T+1)) log P(tag | previous) with index T the
+    sentence boundary and -inf for impossible transitions. Ties go to the
+    first-reached previous tag (see the kernel). A sentence without any path raises
+    RnnlmpyError naming ``model`` and the sentence (1-based).
+    """
+    sentence_start = np.ascontiguousarray(sentence_start, dtype=np.int64)
+    tokens = int(sentence_start[-1])
+    rows = np.arange(tokens, dtype=np.int64) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    paths = np.zeros(tokens, dtype=np.int64)
+    failure, sentence = viterbi_paths(scores=np.ascontiguousarray(log_scores, dtype=np.float64), rows=rows,
+                                      sentence_start=sentence_start,
+                                      transitions=np.ascontiguousarray(transitions, dtype=np.float64), paths=paths)
+    if failure == VITERBI_NO_PATH:
+        raise RnnlmpyError(f"{model} has no path through sentence {sentence + 1}: no tag can follow the tags "
+                           f"possible before one of its words")
+    if failure == VITERBI_NO_END:
+        raise RnnlmpyError(f"{model} has no path to the end of sentence {sentence + 1}: none of the tags possible "
+                           f"for its last word may end a sentence")
+    return paths
 
 
 # ---------------------------------------------------------------- decoding and initialisation
@@ -281,18 +337,11 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 
 def viterbi(log_posteriors: np.ndarray, transitions: np.ndarray) -> np.ndarray:
-    """Best path (L,) through per-token log scores (L, T) plus log transitions ((T+1, T+1), index T = boundary)."""
-    boundary = transitions.shape[0] - 1
-    score = log_posteriors[0] + transitions[boundary, :boundary]
-    back = np.zeros(log_posteriors.shape, dtype=np.int64)
-    for k in range(1, len(log_posteriors)):
-        candidates = score[:, None] + transitions[:boundary, :boundary]
-        back[k] = np.argmax(candidates, axis=0)
-        score = candidates[back[k], np.arange(boundary)] + log_posteriors[k]
-    path = [int(np.argmax(score + transitions[:boundary, boundary]))]
-    for k in range(len(log_posteriors) - 1, 0, -1):
-        path.append(int(back[k, path[-1]]))
-    return np.array(path[::-1])
+    """Best path (L,) through per-token log scores (L, T) plus log transitions ((T+1, T+1), index T = boundary).
+
+    One sentence through ``best_paths``; tests/reference.py keeps the plain NumPy version.
+    """
+    return best_paths(log_posteriors, np.array([0, len(log_posteriors)]), transitions)
 
 
 def tag_transitions(sentences: list[tuple[list[str], list[str]]], tags: list[str]) -> np.ndarray:
