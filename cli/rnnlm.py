@@ -83,6 +83,8 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
 @option("class", "class_count", type=int, default=DEFAULTS.class_count,
         help="Output classes (1 = full softmax)  [default: the square root of the vocabulary size]")
 @option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
+@option("hs", "hierarchical_softmax", is_flag=True,
+        help="Hierarchical softmax over a Huffman tree of the word counts instead of classes (cost ~ log2 V).")
 @option("activation", type=click.Choice(ACTIVATIONS), default=DEFAULTS.activation,
         show_default=True, help="Hidden-layer activation.")
 @option("bptt", type=int, default=DEFAULTS.bptt, show_default=True,
@@ -114,8 +116,8 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
         help="Floating-point type of the weights.")
 @option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
 @debug_option(help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
-def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, activation, bptt,
-          bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
+def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, hierarchical_softmax,
+          activation, bptt, bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
           jobs, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run)."""
     seeds = parse_seeds(rand_seed)
@@ -131,7 +133,7 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
                          old_classes=old_classes, dtype=precision, rand_seed=seeds[0],
                          direct_size=2 * int(round(direct_millions * 1e6 / 2)), direct_order=direct_order,
-                         char_level=char_level)
+                         char_level=char_level, output_layer="hs" if hierarchical_softmax else DEFAULTS.output_layer)
     if test_file is not None:
         read_file_bytes(test_file, "test file", 0)  # fail before training, not after
     config.validate()

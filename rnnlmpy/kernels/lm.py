@@ -22,7 +22,12 @@ from numba import njit
 from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_outer, backpropagate_through_time,
                    clip, hidden_forward, multiply_by_derivative)
 from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
+from .hsoftmax import hs_backward, hs_log10_probability
 from .output import largest_class_size, output_backward, target_probability
+
+# output_layer codes: the class-factored softmax, or hierarchical softmax over a Huffman tree
+CLASS_SOFTMAX, HIERARCHICAL_SOFTMAX = 0, 1
+OUTPUT_LAYERS = {"class": CLASS_SOFTMAX, "hs": HIERARCHICAL_SOFTMAX}
 
 
 @njit(cache=True)
@@ -42,7 +47,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                feature_ptr, feature_ids, targets, boundaries, begin, end,
                hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
-               probabilities):
+               probabilities, output_layer, path_ptr, path_nodes, path_codes):
     """Train on positions ``begin <= t < end`` of a stream with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
@@ -54,6 +59,11 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     history words, trained every position with their decay every position.
     If ``probabilities`` is not empty, P(target) of position t (before its update)
     is written to ``probabilities[t]``.
+
+    ``output_layer`` picks the output: CLASS_SOFTMAX (``class_weights`` and
+    ``output_weights`` as in ``output``) or HIERARCHICAL_SOFTMAX
+    (``output_weights`` holds the inner-node rows, word w's path is
+    ``path_nodes/path_codes[path_ptr[w]:path_ptr[w + 1]]``, see ``hsoftmax``).
 
     Returns (sum of log10 P over scored targets, number of scored targets).
     """
@@ -83,7 +93,18 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                        activation)
         hidden_error[:] = 0
         target = targets[t]
-        if target >= 0:
+        if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+                           word_keys, usable)
+            log10_probability = hs_backward(output_weights, path_nodes, path_codes, path_ptr[target],
+                                            path_ptr[target + 1], hidden, hidden_error, alpha, decay, direct,
+                                            class_keys, usable[0], direct_alpha, direct_decay)
+            if probabilities.shape[0] > 0:
+                probabilities[t] = 10.0 ** log10_probability
+            log10_sum += log10_probability
+            scored += 1
+            clip(hidden_error, cutoff)
+        elif target >= 0:
             target_class = output_class[target]
             prepare_direct(direct, direct_order, targets, boundaries, t, independent, target_class, history,
                            class_keys, word_keys, usable)
@@ -140,11 +161,12 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
 @njit(cache=True, fastmath=True)
 def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                feature_ptr, feature_ids, targets, boundaries, begin, end, hidden_prev, activation, independent,
-               reset_value, direct, direct_order, probabilities):
+               reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes):
     """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
 
     Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
-    state before ``begin`` and holds the state after ``end - 1`` on return.
+    state before ``begin`` and holds the state after ``end - 1`` on return. The
+    output layer arguments are as for ``train_span``.
     """
     size = hidden_prev.shape[0]
     hidden = np.empty(size, dtype=hidden_prev.dtype)
@@ -154,7 +176,13 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
         hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
                        hidden, activation)
         target = targets[t]
-        if target >= 0:
+        if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+                           word_keys, usable)
+            probabilities[t] = 10.0 ** hs_log10_probability(output_weights, path_nodes, path_codes, path_ptr[target],
+                                                            path_ptr[target + 1], hidden, direct, class_keys,
+                                                            usable[0])
+        elif target >= 0:
             prepare_direct(direct, direct_order, targets, boundaries, t, independent, output_class[target], history,
                            class_keys, word_keys, usable)
             probabilities[t] = target_probability(class_weights, output_weights, output_class, class_start,

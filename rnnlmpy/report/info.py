@@ -46,10 +46,13 @@ def describe(path: str) -> str:
         config, vocabulary, training = model.config, model.vocabulary, model.training
         lines += [
             f"kind: RNN language model ({'rnnlmpy' if kind == 'rnnlm' else 'C++ rnnlm'} format)",
-            f"vocabulary: {vocabulary.size:,} words (</s> included), {vocabulary.class_count} output classes"
-            f" ({'frequency' if config.old_classes else 'square-root frequency'} bins)",
+            f"vocabulary: {vocabulary.size:,} words (</s> included)" + ("" if config.output_layer == "hs" else
+                f", {vocabulary.class_count} output classes ({'frequency' if config.old_classes else 'square-root frequency'} bins)"),
             f"layers: {vocabulary.size:,} one-hot inputs -> {config.hidden_size} hidden ({config.activation}, "
-            f"recurrent) -> {vocabulary.class_count} classes + {vocabulary.size:,} words",
+            f"recurrent) -> " + (f"hierarchical softmax over a Huffman tree ({vocabulary.size - 1:,} inner nodes, "
+                                 f"{vocabulary.huffman_tree.average_path_length(vocabulary.counts):.1f} nodes per "
+                                 "word on average)" if config.output_layer == "hs" else
+                                 f"{vocabulary.class_count} classes + {vocabulary.size:,} words"),
             f"parameters: {model.parameter_count:,} ({config.dtype}), of which {config.direct_size:,} direct "
             f"connections of order {config.direct_order}",
             f"tokens: {'characters (spaces as <sp>)' if config.char_level else 'words'}",

@@ -2,7 +2,10 @@
 
 Shapes: ``input_weights`` (V, H), ``recurrent`` (H, H), ``class_weights`` (C, H),
 ``output_weights`` (V, H), ``direct`` (D,), ``hidden_state`` (H,), with V words,
-H hidden units, C classes and D direct weights. ``model_file`` reads and writes them.
+H hidden units, C classes and D direct weights. With hierarchical softmax
+(``output_layer`` "hs") ``output_weights`` holds the V - 1 inner nodes of the
+Huffman tree and ``class_weights`` is empty (0, H). ``weight_shapes`` is the one
+statement of these shapes; ``model_file`` reads and writes the arrays.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
 from ..base.system import check_fits
-from .network import ACTIVATIONS, MAX_DIRECT_ORDER
+from .network import ACTIVATIONS, MAX_DIRECT_ORDER, OUTPUT_LAYERS
 from .vocab import Vocabulary
 
 MAX_BPTT_STEPS = 10_000  # -bptt and -bptt-block: more steps back than this is never useful, only slow
@@ -44,6 +47,7 @@ class RnnlmConfig:
     direct_size: int = 0  # direct-connection (hashed max-ent n-gram) weights; rnnlm's -direct N means N * 10**6
     direct_order: int = 3  # history words + 1 hashed into them (1 = a bias only)
     char_level: bool = False  # every character is a token (spaces as <sp>)
+    output_layer: str = "class"  # "class": class-factored softmax; "hs": hierarchical softmax (Huffman tree)
 
     def validate(self) -> None:
         """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
@@ -57,6 +61,8 @@ class RnnlmConfig:
             raise RnnlmpyError(f"-rand-seed must be between 0 and 2^63 - 1 (got {self.rand_seed})")
         if self.class_count is not None and self.class_count < 1:
             raise RnnlmpyError(f"-class must be at least 1; use -class 1 for a full softmax (got {self.class_count})")
+        if self.output_layer not in OUTPUT_LAYERS:
+            raise RnnlmpyError(f"the output layer must be one of {', '.join(OUTPUT_LAYERS)} (got {self.output_layer!r})")
         if self.activation not in ACTIVATIONS:
             raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
         if not 0 <= self.bptt <= MAX_BPTT_STEPS:
@@ -89,7 +95,7 @@ class RnnlmConfig:
         """Memory training needs, in bytes: the weights three times (model, backup, checkpoint copy), the
         float64 draws of the largest matrix's initialisation, and the BPTT ring."""
         hidden = self.hidden_size
-        weights = 2 * vocab_size * hidden + hidden * hidden + class_count * hidden + self.direct_size
+        weights = sum(math.prod(shape) for shape in weight_shapes(self, vocab_size, class_count).values())
         ring = 3 * (self.bptt + self.bptt_block + 1) * hidden + hidden * hidden
         itemsize = np.dtype(self.numpy_dtype).itemsize
         return (3 * weights + ring) * itemsize + 24.0 * max(vocab_size, hidden) * hidden
@@ -145,6 +151,19 @@ class RnnlmModel:
         return {name: getattr(self, name) for name in WEIGHT_NAMES}
 
 
+def weight_shapes(config: RnnlmConfig, vocab_size: int, class_count: int) -> dict[str, tuple[int, ...]]:
+    """The shape of every weight array (WEIGHT_NAMES) of a model of ``vocab_size`` words and ``class_count`` classes."""
+    hidden = config.hidden_size
+    hierarchical = config.output_layer == "hs"
+    return {
+        "input_weights": (vocab_size, hidden),
+        "recurrent": (hidden, hidden),
+        "class_weights": (0 if hierarchical else class_count, hidden),
+        "output_weights": (max(vocab_size - 1, 0) if hierarchical else vocab_size, hidden),
+        "direct": (config.direct_size,),
+    }
+
+
 def initial_weights(shape: tuple[int, ...], rng: np.random.Generator, dtype: type) -> np.ndarray:
     """rnnlm's initialisation: each weight is a sum of three uniform draws from [-0.1, 0.1]."""
     draws = rng.random((3,) + shape)
@@ -158,15 +177,12 @@ def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
                f"a model of {vocabulary.size:,} words and {config.hidden_size:,} hidden units")
     rng = np.random.default_rng(config.rand_seed)
     dtype = config.numpy_dtype
-    vocab_size, hidden_size = vocabulary.size, config.hidden_size
+    shapes = weight_shapes(config, vocabulary.size, vocabulary.class_count)
     return RnnlmModel(
         config=config,
         vocabulary=vocabulary,
-        input_weights=initial_weights((vocab_size, hidden_size), rng, dtype),
-        recurrent=initial_weights((hidden_size, hidden_size), rng, dtype),
-        class_weights=initial_weights((vocabulary.class_count, hidden_size), rng, dtype),
-        output_weights=initial_weights((vocab_size, hidden_size), rng, dtype),
-        direct=np.zeros(config.direct_size, dtype=dtype),
-        hidden_state=np.full(hidden_size, 0.1, dtype=dtype),
+        **{name: initial_weights(shapes[name], rng, dtype) for name in WEIGHT_NAMES if name != "direct"},
+        direct=np.zeros(shapes["direct"], dtype=dtype),
+        hidden_state=np.full(config.hidden_size, 0.1, dtype=dtype),
         training=TrainingProgress(alpha=config.alpha),
     )

@@ -19,7 +19,7 @@ from ..base.files import RNNLM_CPP, sniff
 from ..base.store import checked_array, decode_words, encode_words, read_store, settings_from_header, write_store
 from ..base.text import SENTENCE_END
 from .cpp_format import read_rnnlm
-from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress
+from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress, weight_shapes
 from .vocab import vocabulary_from_classes
 
 KIND = "rnnlm"
@@ -71,15 +71,10 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     weights = {name: (checked_array(arrays, name, 1 if name == "direct" else 2, "f", finite=True)
                       if name in arrays or name != "direct" else np.zeros(0, dtype=dtype)) for name in WEIGHT_NAMES}
     hidden_state = checked_array(arrays, "hidden_state", 1, "f", finite=True)
-    vocabulary = vocabulary_from_classes(words, counts, word_class, weights["class_weights"].shape[0])
-    vocab_size, hidden_size = vocabulary.size, config.hidden_size
-    expected = {
-        "input_weights": (vocab_size, hidden_size),
-        "recurrent": (hidden_size, hidden_size),
-        "class_weights": (vocabulary.class_count, hidden_size),
-        "output_weights": (vocab_size, hidden_size),
-        "direct": (config.direct_size,),
-    }
+    stored_classes = None if config.output_layer == "hs" else weights["class_weights"].shape[0]
+    vocabulary = vocabulary_from_classes(words, counts, word_class, stored_classes)
+    hidden_size = config.hidden_size
+    expected = weight_shapes(config, vocabulary.size, vocabulary.class_count)
     for name, shape in expected.items():
         if weights[name].shape != shape:
             raise ValueError(f"{name} has shape {weights[name].shape}, expected {shape}")

@@ -13,16 +13,21 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..kernels import cell, lm, output
+from ..kernels import cell, direct, hsoftmax, lm, output
 from ..kernels.direct import MAX_DIRECT_ORDER
+from .huffman import HuffmanTree
 from .streams import TokenStream
 
 ACTIVATIONS = tuple(cell.ACTIVATIONS)  # names of the hidden activations, in -activation order
+OUTPUT_LAYERS = tuple(lm.OUTPUT_LAYERS)  # "class" (class-factored softmax), "hs" (hierarchical softmax)
+NO_TREE = HuffmanTree(path_ptr=np.zeros(1, dtype=np.int64), path_nodes=np.zeros(0, dtype=np.int32),
+                      path_codes=np.zeros(0, dtype=np.int8))  # what a class-softmax model passes for the tree
 RESET_VALUE = 1.0  # hidden state of an independent model at every sentence start (as rnnlm)
 FLUSH_VALUE = 0.1  # hidden state at the start of a training or validation pass (as rnnlm)
 NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, when it is not wanted
 
-__all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "RESET_VALUE", "KernelState", "distribution", "warm_up",
+__all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "OUTPUT_LAYERS", "RESET_VALUE", "KernelState",
+           "distribution", "output_tree", "warm_up",
            "hidden_step", "score_stream", "start_state", "train_span"]
 
 
@@ -75,12 +80,20 @@ def start_state(config, flush: bool) -> np.ndarray:
     return np.full(config.hidden_size, value, dtype=config.numpy_dtype)
 
 
+def output_tree(model) -> HuffmanTree:
+    """The Huffman tree of a hierarchical-softmax model (built from the vocabulary's counts once, then kept)."""
+    return model.vocabulary.huffman_tree if model.config.output_layer == "hs" else NO_TREE
+
+
 def _network(model) -> dict:
-    """The kernels' weight and class-layout arguments, by name."""
+    """The kernels' weight and output-layer arguments, by name."""
     vocabulary = model.vocabulary
+    tree = output_tree(model)
     return dict(input_weights=model.input_weights, recurrent=model.recurrent, class_weights=model.class_weights,
                 output_weights=model.output_weights, output_class=vocabulary.word_class,
-                class_start=vocabulary.class_start, class_end=vocabulary.class_end)
+                class_start=vocabulary.class_start, class_end=vocabulary.class_end,
+                output_layer=lm.OUTPUT_LAYERS[model.config.output_layer], path_ptr=tree.path_ptr,
+                path_nodes=tree.path_nodes, path_codes=tree.path_codes)
 
 
 def _stream(stream: TokenStream) -> dict:
@@ -137,6 +150,17 @@ def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: fl
     ``history`` (int64, (MAX_DIRECT_ORDER,)) holds the previous words, most recent first, for direct weights.
     """
     vocabulary = model.vocabulary
+    if model.config.output_layer == "hs":
+        tree = output_tree(model)
+        keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+        usable = 0
+        if model.direct.shape[0] > 0 and model.config.direct_order > 0:
+            usable = direct.direct_keys(history, model.config.direct_order, direct.DIRECT_CLASS_KEY,
+                                        model.direct.shape[0] // 2, 0, keys)
+        hsoftmax.hs_distribution(node_weights=model.output_weights, path_ptr=tree.path_ptr,
+                                 path_nodes=tree.path_nodes, path_codes=tree.path_codes, hidden=hidden,
+                                 direct=model.direct, keys=keys, usable=usable, temperature=temperature, out=out)
+        return
     output.output_distribution(class_weights=model.class_weights, output_weights=model.output_weights,
                                class_start=vocabulary.class_start, class_end=vocabulary.class_end, hidden=hidden,
                                direct=model.direct, direct_order=model.config.direct_order, history=history,

@@ -50,7 +50,7 @@ SLOW_OUTPUT_FACTOR = 4  # warn when the output layer costs this many times the s
 COMPILE_NOTICE_SECONDS = 1.0  # say "compiling kernels" when getting them ready takes longer than this
 RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_block", "beta", "gradient_cutoff",
                     "min_improvement", "independent", "old_classes", "dtype", "rand_seed", "direct_size",
-                    "direct_order", "char_level")  # a checkpoint resumes only with these unchanged
+                    "direct_order", "char_level", "output_layer")  # a checkpoint resumes only with these unchanged
 
 
 class TrainingInterrupted(RnnlmpyError):
@@ -81,6 +81,11 @@ def _class_count_for(train_tokens: list[str], config: RnnlmConfig, reporter: Pro
     """Settle ``config.class_count``: the square root of the vocabulary by default; say so when -class is
     more than the words (one class per word) or makes the output layer much slower than necessary."""
     distinct = len(set(train_tokens))
+    if config.output_layer == "hs":
+        if config.class_count not in (None, 1):
+            raise RnnlmpyError("-class has no meaning with -hs (the hierarchical softmax needs no word classes)")
+        config.class_count = 1
+        return
     if config.class_count is None:
         config.class_count = max(1, int(round(math.sqrt(distinct))))
         reporter.message(f"classes: {config.class_count} (the square root of the {distinct:,}-word vocabulary; "

@@ -9,6 +9,7 @@ frequency (or plain frequency with ``old_classes``), as in rnnlm.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.text import SENTENCE_END
+from .huffman import HuffmanTree, build_huffman_tree
 
 UNKNOWN_WORD = "<unk>"
 
@@ -40,6 +42,11 @@ class Vocabulary:
 
     def __repr__(self) -> str:
         return f"Vocabulary({self.size:,} words, {self.class_count} classes)"
+
+    @functools.cached_property
+    def huffman_tree(self) -> HuffmanTree:
+        """The Huffman tree of the word counts (hierarchical softmax), built on first use."""
+        return build_huffman_tree(self.counts)
 
     @property
     def size(self) -> int:

@@ -1,0 +1,170 @@
+"""The gated recurrent unit (GRU, Cho et al. 2014): one step, and truncated BPTT with a block update.
+
+The GRU counterpart of ``cell``'s ``hidden_forward`` and
+``backpropagate_through_time``, built to be called the same way from inside a
+span kernel: one call per position, one BPTT call per block, the same sparse
+inputs, ring buffer and ``counters`` slots (``RING_HEAD``, ``RING_FILL``).
+
+Array conventions (``H`` hidden units, ``V`` input rows); every block of ``3H``
+is ordered [update ``z`` | reset ``r`` | candidate ``c``]:
+
+- ``input_weights`` (V, 3H): row ``v`` is feature ``v``'s contribution to the
+  three pre-activations. A position's input is the sum of its features' rows,
+  never a dense one-hot product.
+- ``recurrent`` (3H, H): [U_z; U_r; U_h]; ``recurrent[i, j]`` feeds previous
+  hidden unit ``j`` into pre-activation ``i``.
+- ``bias`` (3H,).
+- ``gates`` (3H,) of a step: z, r and c after their nonlinearities.
+
+One step, with ``x`` the summed feature rows and ``p`` the previous state::
+
+    z = sigmoid(x_z + U_z p + b_z)
+    r = sigmoid(x_r + U_r p + b_r)
+    c = tanh(x_c + U_h (r * p) + b_c)
+    h = z * p + (1 - z) * c
+
+BPTT reads the ring buffer of the last steps: ``ring_position`` (R,) stream
+position, ``ring_input`` (R, H) the state ``p`` fed in, ``ring_gates`` (R, 3H)
+the step's gates, ``ring_error`` (R, H) the output error dL/dh of the step
+(L the quantity being increased: updates are ``+= alpha * gradient``, as in ``cell``).
+Unlike ``cell``, no ``ring_hidden`` is needed: the backward pass of a step
+uses ``p`` and its gates, never ``h`` itself.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .cell import RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, clip
+
+
+@njit(cache=True, fastmath=True)
+def gru_forward(input_weights, recurrent, bias, feature_ids, feature_begin, feature_end, hidden_prev, hidden_out,
+                gates_out):
+    """One GRU step from ``hidden_prev`` (H,) into ``hidden_out`` (H,), storing z, r, c in ``gates_out`` (3H,).
+
+    The features of the position are ``feature_ids[feature_begin:feature_end]``
+    (none: no input). ``hidden_out`` must not be ``hidden_prev`` (it is used as
+    scratch for ``r * hidden_prev`` before the new state is written).
+    """
+    size = hidden_out.shape[0]
+    gated = 2 * size
+    width = 3 * size
+    for i in range(width):
+        gates_out[i] = bias[i]
+    for k in range(feature_begin, feature_end):
+        row = input_weights[feature_ids[k]]
+        for i in range(width):
+            gates_out[i] += row[i]
+    # update and reset gates: U_z p, U_r p
+    for i in range(gated):
+        row = recurrent[i]
+        acc = gates_out[i]
+        for j in range(size):
+            acc += row[j] * hidden_prev[j]
+        gates_out[i] = acc
+    activate(gates_out[:gated], SIGMOID)
+    # candidate: U_h (r * p), with r * p held in hidden_out for now
+    for j in range(size):
+        hidden_out[j] = gates_out[size + j] * hidden_prev[j]
+    for i in range(size):
+        row = recurrent[gated + i]
+        acc = gates_out[gated + i]
+        for j in range(size):
+            acc += row[j] * hidden_out[j]
+        gates_out[gated + i] = acc
+    activate(gates_out[gated:], TANH)
+    one = hidden_out.dtype.type(1.0)
+    for i in range(size):
+        z = gates_out[i]
+        hidden_out[i] = z * hidden_prev[i] + (one - z) * gates_out[gated + i]
+
+
+@njit(cache=True, fastmath=True)
+def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_update, feature_ptr, feature_ids,
+                      ring_position, ring_input, ring_gates, ring_error, counters, steps_back, alpha, decay, cutoff,
+                      error, delta, carry):
+    """Truncated BPTT of the GRU over the ring buffer, ending with the block update of ``recurrent`` and ``bias``.
+
+    As ``cell.backpropagate_through_time``: the newest stored step's output
+    error is propagated back ``steps_back`` steps (fewer if the ring holds
+    fewer, ``counters[RING_FILL]``); older steps' output errors join on the way.
+    Feature rows are updated (``+= alpha * delta``, with ``decay``) as their step
+    is reached; ``recurrent`` and ``bias`` get the updates accumulated in
+    ``recurrent_update`` (3H, H) and ``bias_update`` (3H,) once, at the end.
+    The error reaching the previous state (``carry``) is clipped to
+    [-cutoff, cutoff] (0: off) before older errors join it, where ``cell`` clips.
+    Stored errors and both accumulators are cleared afterwards.
+
+    L2 ``decay`` shrinks the feature rows (as each is updated) and ``recurrent``
+    (at the block update), never ``bias``. Work arrays: ``error`` (H,) dL/dh of
+    the step, ``delta`` (3H,) dL/d(pre-activations), ``carry`` (H,) dL/dp.
+    """
+    capacity = ring_gates.shape[0]
+    head = counters[RING_HEAD]
+    steps = min(counters[RING_FILL], steps_back)
+    size = error.shape[0]
+    gated = 2 * size
+    width = 3 * size
+    one = error.dtype.type(1.0)
+    slot = head
+    error[:] = ring_error[slot]
+    for s in range(steps):
+        slot = (head - s) % capacity
+        gates = ring_gates[slot]
+        prev = ring_input[slot]
+        # dL/d(pre-activation) of the update gate and the candidate
+        for i in range(size):
+            z = gates[i]
+            c = gates[gated + i]
+            e = error[i]
+            delta[i] = e * (prev[i] - c) * z * (one - z)
+            delta[gated + i] = e * (one - z) * (one - c * c)
+        # carry = U_hᵀ delta_c = dL/d(r * p); update of U_h (its input is r * p)
+        carry[:] = 0
+        for i in range(size):
+            row = recurrent[gated + i]
+            update = recurrent_update[gated + i]
+            d = delta[gated + i]
+            step = alpha * d
+            for j in range(size):
+                carry[j] += row[j] * d
+                update[j] += step * (gates[size + j] * prev[j])
+        # reset gate; then carry becomes dL/dp through r * p and through z * p
+        for j in range(size):
+            r = gates[size + j]
+            delta[size + j] = carry[j] * prev[j] * r * (one - r)
+            carry[j] = carry[j] * r + error[j] * gates[j]
+        # ... and through the gates' pre-activations: carry += [U_z; U_r]ᵀ [delta_z; delta_r]
+        for i in range(gated):
+            row = recurrent[i]
+            update = recurrent_update[i]
+            d = delta[i]
+            step = alpha * d
+            for j in range(size):
+                carry[j] += row[j] * d
+                update[j] += step * prev[j]
+        for i in range(width):
+            bias_update[i] += alpha * delta[i]
+        position = ring_position[slot]
+        add_feature_update(input_weights, feature_ids, feature_ptr[position], feature_ptr[position + 1],
+                           delta, alpha, decay)
+        clip(carry, cutoff)
+        if s + 1 < steps:
+            previous = (slot - 1) % capacity
+            for j in range(size):
+                error[j] = carry[j] + ring_error[previous, j]
+    if decay != 0:
+        keep = one - decay
+        for i in range(width):
+            for j in range(size):
+                recurrent[i, j] = keep * recurrent[i, j] + recurrent_update[i, j]
+    else:
+        for i in range(width):
+            for j in range(size):
+                recurrent[i, j] += recurrent_update[i, j]
+    for i in range(width):
+        bias[i] += bias_update[i]
+    recurrent_update[:] = 0
+    bias_update[:] = 0
+    ring_error[:] = 0

@@ -1,0 +1,147 @@
+"""Hierarchical softmax: a word's probability as a product of binary decisions down a Huffman tree.
+
+``node_weights`` (V - 1, H) holds one row per inner node of the tree built by
+``rnnlmpy.rnnlm.huffman``; a word's path is positions ``begin <= i < end`` of
+``path_nodes`` (inner node ids, root first) and ``path_codes`` (int8 branch codes).
+At node n the score is ``s_n = node_weights[n] @ hidden`` plus, with direct
+connections, ``sum over orders k < usable of direct[(keys[k] + n) % D]`` (D =
+``direct.shape[0]``; ``keys`` as hashed by ``direct.direct_keys``; ``usable`` 0 or an
+empty ``direct``: none). Code convention (word2vec's): code 0 (left) is taken
+with probability ``sigmoid(s_n)``, code 1 (right) with ``1 - sigmoid(s_n) =
+sigmoid(-s_n)``, so ``P(word | hidden) = prod over the path of sigmoid(sign * s_n)``
+with sign +1 for code 0 and -1 for code 1, and the two children of a node always
+share its probability. Logarithms use a stable log-sigmoid (never log(0)) and are
+summed in float64. The per-position kernels (``hs_log10_probability``,
+``hs_backward``) allocate nothing, for use inside the span loops of ``lm``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+LN10 = math.log(10.0)
+
+
+@njit(cache=True, fastmath=True)
+def log_sigmoid(x):
+    """log(sigmoid(x)) = -log(1 + exp(-x)), finite for every finite x."""
+    if x >= 0.0:
+        return -math.log1p(math.exp(-x))
+    return x - math.log1p(math.exp(x))
+
+
+@njit(cache=True, fastmath=True)
+def log_sigmoid_and_complement(x):
+    """(log(sigmoid(x)), 1 - sigmoid(x)) from one exponential; both finite and accurate for every finite x."""
+    z = math.exp(-abs(x))
+    if x >= 0.0:
+        return -math.log1p(z), z / (1.0 + z)
+    return x - math.log1p(z), 1.0 / (1.0 + z)
+
+
+@njit(cache=True, fastmath=True)
+def node_score(node_weights, node, hidden, direct, keys, usable):
+    """``s_n`` of inner node ``node`` (float64): its row @ hidden plus its direct weights."""
+    row = node_weights[node]
+    acc = hidden.dtype.type(0.0)
+    for j in range(hidden.shape[0]):
+        acc += row[j] * hidden[j]
+    score = float(acc)
+    size = direct.shape[0]
+    if size > 0:
+        for k in range(usable):
+            score += float(direct[(keys[k] + node) % size])
+    return score
+
+
+@njit(cache=True, fastmath=True)
+def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidden, direct, keys, usable):
+    """log10 P(word | hidden) for the word whose path is ``path_nodes/path_codes[begin:end]`` (0 for an empty path).
+
+    Shapes: node_weights (V-1, H), path_nodes int32 and path_codes int8 (total
+    path length,), hidden (H,), direct (D,) (empty: none), keys int64 (>= usable,).
+    """
+    total = 0.0
+    for i in range(begin, end):
+        score = node_score(node_weights, path_nodes[i], hidden, direct, keys, usable)
+        if path_codes[i] == 0:
+            total += log_sigmoid(score)
+        else:
+            total += log_sigmoid(-score)
+    return total / LN10
+
+
+@njit(cache=True, fastmath=True)
+def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden_error, alpha, decay, direct, keys,
+                usable, direct_alpha, direct_decay):
+    """One SGD step on log P(word | hidden) along the word's path; returns log10 P before the step.
+
+    For each node n of the path (in order, root first), with ``e = [code == 0] -
+    sigmoid(s_n)`` (= d log P / d s_n): ``hidden_error += e * row`` (the row
+    before its update; not scaled by alpha, as ``output.output_backward``), then
+    ``row = (1 - decay) * row + alpha * e * hidden`` (decay 0: no L2), and each of
+    the node's direct weights ``w += direct_alpha * e - direct_decay * w``. A
+    node's score is computed just before its update; only when two (order, node)
+    pairs of one path hash to the same direct weight does an earlier node's update
+    reach a later node's score (an O(alpha) effect).
+    """
+    size = hidden.shape[0]
+    dtype = hidden.dtype.type
+    one = dtype(1.0)
+    direct_size = direct.shape[0]
+    total = 0.0
+    for i in range(begin, end):
+        node = path_nodes[i]
+        score = node_score(node_weights, node, hidden, direct, keys, usable)
+        # x = sign * s, log P += log sigmoid(x), d log P / d s = sign * (1 - sigmoid(x)) = [code == 0] - sigmoid(s)
+        if path_codes[i] == 0:
+            log_branch, gradient = log_sigmoid_and_complement(score)
+        else:
+            log_branch, gradient = log_sigmoid_and_complement(-score)
+            gradient = -gradient
+        total += log_branch
+        error = dtype(gradient)
+        step = dtype(alpha * gradient)
+        row = node_weights[node]
+        if decay != 0:
+            keep = one - dtype(decay)
+            for j in range(size):
+                hidden_error[j] += error * row[j]
+                row[j] = keep * row[j] + step * hidden[j]
+        else:
+            for j in range(size):
+                hidden_error[j] += error * row[j]
+                row[j] += step * hidden[j]
+        if direct_size > 0:
+            for k in range(usable):
+                index = (keys[k] + node) % direct_size
+                direct[index] += direct_alpha * gradient - direct_decay * direct[index]
+    return total / LN10
+
+
+@njit(cache=True, fastmath=True)
+def hs_distribution(node_weights, path_ptr, path_nodes, path_codes, hidden, direct, keys, usable, temperature, out):
+    """``out[w] = P(w | hidden)`` for every word (shape (V,)), scores divided by ``temperature``; sums to 1.
+
+    Each node's two branch log-probabilities are computed once (V - 1 dot
+    products), then each word sums those of its path: O(V * H + total path length).
+    """
+    inner = node_weights.shape[0]
+    left = np.empty(inner, dtype=np.float64)
+    right = np.empty(inner, dtype=np.float64)
+    scale = 1.0 / temperature
+    for n in range(inner):
+        score = node_score(node_weights, n, hidden, direct, keys, usable) * scale
+        left[n] = log_sigmoid(score)
+        right[n] = log_sigmoid(-score)
+    for w in range(path_ptr.shape[0] - 1):
+        total = 0.0
+        for i in range(path_ptr[w], path_ptr[w + 1]):
+            if path_codes[i] == 0:
+                total += left[path_nodes[i]]
+            else:
+                total += right[path_nodes[i]]
+        out[w] = math.exp(total)
