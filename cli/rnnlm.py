@@ -85,6 +85,13 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
 @option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
 @option("hs", "hierarchical_softmax", is_flag=True,
         help="Hierarchical softmax over a Huffman tree of the word counts instead of classes (cost ~ log2 V).")
+@option("nce", "nce_samples", type=int, default=None,
+        help=f"Noise-contrastive estimation with this many noise words per word instead of classes  "
+             f"[typical: {DEFAULTS.nce_samples}]")
+@option("nce-unigram-power", "nce_unigram_power", type=float, default=DEFAULTS.nce_unigram_power, show_default=True,
+        help="NCE noise distribution: word counts raised to this power.")
+@option("nce-lnz", "nce_lnz", type=float, default=DEFAULTS.nce_lnz, show_default=True,
+        help="NCE: the fixed log normaliser of the scores.")
 @option("activation", type=click.Choice(ACTIVATIONS), default=DEFAULTS.activation,
         show_default=True, help="Hidden-layer activation.")
 @option("bptt", type=int, default=DEFAULTS.bptt, show_default=True,
@@ -117,7 +124,7 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
 @option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
 @debug_option(help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, hierarchical_softmax,
-          activation, bptt, bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
+          nce_samples, nce_unigram_power, nce_lnz, activation, bptt, bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
           jobs, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run)."""
     seeds = parse_seeds(rand_seed)
@@ -125,6 +132,9 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")
         model_note = " (named after the corpus; -rnnlm FILE to choose)"
+    if hierarchical_softmax and nce_samples is not None:
+        raise RnnlmpyError("give either -hs or -nce K, not both")
+    output_layer = "hs" if hierarchical_softmax else "nce" if nce_samples is not None else DEFAULTS.output_layer
     if not math.isfinite(direct_millions) or direct_millions > MAX_DIRECT_MILLIONS:
         raise RnnlmpyError(f"-direct must be a number of millions between 0 and {MAX_DIRECT_MILLIONS:,} "
                            f"(got {direct_millions})")
@@ -133,7 +143,9 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
                          old_classes=old_classes, dtype=precision, rand_seed=seeds[0],
                          direct_size=2 * int(round(direct_millions * 1e6 / 2)), direct_order=direct_order,
-                         char_level=char_level, output_layer="hs" if hierarchical_softmax else DEFAULTS.output_layer)
+                         char_level=char_level, output_layer=output_layer,
+                         nce_samples=DEFAULTS.nce_samples if nce_samples is None else nce_samples,
+                         nce_unigram_power=nce_unigram_power, nce_lnz=nce_lnz)
     if test_file is not None:
         read_file_bytes(test_file, "test file", 0)  # fail before training, not after
     config.validate()

@@ -40,8 +40,8 @@ KERNEL_CALLERS = {
     "rnnlmpy.kernels.direct": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.tagger": {"rnnlmpy.tagger.rnn"},
     "rnnlmpy.kernels.hsoftmax": {"rnnlmpy.rnnlm.network"},
-    "rnnlmpy.kernels.nce": set(),  # tested building blocks of issue 10, not yet called by the library
-    "rnnlmpy.kernels.gru": set(),
+    "rnnlmpy.kernels.nce": {"rnnlmpy.rnnlm.network"},
+    "rnnlmpy.kernels.gru": set(),  # a tested building block of issue 10, not yet called by the library
 }
 
 

@@ -23,11 +23,12 @@ from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_ou
                    clip, hidden_forward, multiply_by_derivative)
 from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
 from .hsoftmax import hs_backward, hs_log10_probability
+from .nce import draw_noise, full_log10_probability, nce_backward, unnormalised_log10_probability
 from .output import largest_class_size, output_backward, target_probability
 
-# output_layer codes: the class-factored softmax, or hierarchical softmax over a Huffman tree
-CLASS_SOFTMAX, HIERARCHICAL_SOFTMAX = 0, 1
-OUTPUT_LAYERS = {"class": CLASS_SOFTMAX, "hs": HIERARCHICAL_SOFTMAX}
+# output_layer codes: the class-factored softmax, hierarchical softmax over a Huffman tree, or NCE
+CLASS_SOFTMAX, HIERARCHICAL_SOFTMAX, NOISE_CONTRASTIVE = 0, 1, 2
+OUTPUT_LAYERS = {"class": CLASS_SOFTMAX, "hs": HIERARCHICAL_SOFTMAX, "nce": NOISE_CONTRASTIVE}
 
 
 @njit(cache=True)
@@ -47,7 +48,8 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                feature_ptr, feature_ids, targets, boundaries, begin, end,
                hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
-               probabilities, output_layer, path_ptr, path_nodes, path_codes):
+               probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
+               noise_state, noise_samples, nce_lnz):
     """Train on positions ``begin <= t < end`` of a stream with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
@@ -63,7 +65,13 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     ``output_layer`` picks the output: CLASS_SOFTMAX (``class_weights`` and
     ``output_weights`` as in ``output``) or HIERARCHICAL_SOFTMAX
     (``output_weights`` holds the inner-node rows, word w's path is
-    ``path_nodes/path_codes[path_ptr[w]:path_ptr[w + 1]]``, see ``hsoftmax``).
+    ``path_nodes/path_codes[path_ptr[w]:path_ptr[w + 1]]``, see ``hsoftmax``) or
+    NOISE_CONTRASTIVE (``output_weights`` holds word rows; each target is
+    contrasted with ``noise_samples`` words drawn from the alias table
+    ``noise_accept``/``noise_alias`` with the RNG ``noise_state``, ``log_noise`` =
+    ln q, fixed normaliser ``nce_lnz``; see ``nce``). With NCE the returned log10
+    sum is of the unnormalised scores (what NCE trains towards), not of
+    normalised probabilities.
 
     Returns (sum of log10 P over scored targets, number of scored targets).
     """
@@ -80,6 +88,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     carry = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
         class_weights, class_start, class_end)
+    noise_ids = np.empty(max(noise_samples, 1), dtype=np.int32)
     direct_decay = direct.dtype.type(alpha * beta)
     direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
@@ -99,6 +108,19 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             log10_probability = hs_backward(output_weights, path_nodes, path_codes, path_ptr[target],
                                             path_ptr[target + 1], hidden, hidden_error, alpha, decay, direct,
                                             class_keys, usable[0], direct_alpha, direct_decay)
+            if probabilities.shape[0] > 0:
+                probabilities[t] = 10.0 ** log10_probability
+            log10_sum += log10_probability
+            scored += 1
+            clip(hidden_error, cutoff)
+        elif target >= 0 and output_layer == NOISE_CONTRASTIVE:
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+                           word_keys, usable)
+            log10_probability = unnormalised_log10_probability(output_weights, hidden, target, nce_lnz, direct,
+                                                               class_keys, usable[0])
+            draw_noise(noise_accept, noise_alias, noise_state, noise_samples, noise_ids)
+            nce_backward(output_weights, target, noise_ids, noise_samples, log_noise, nce_lnz, hidden, hidden_error,
+                         alpha, decay, direct, class_keys, usable[0], direct_alpha, direct_decay)
             if probabilities.shape[0] > 0:
                 probabilities[t] = 10.0 ** log10_probability
             log10_sum += log10_probability
@@ -161,17 +183,22 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
 @njit(cache=True, fastmath=True)
 def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                feature_ptr, feature_ids, targets, boundaries, begin, end, hidden_prev, activation, independent,
-               reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes):
+               reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes,
+               nce_lnz, normalised):
     """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
 
     Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
     state before ``begin`` and holds the state after ``end - 1`` on return. The
-    output layer arguments are as for ``train_span``.
+    output layer arguments are as for ``train_span``; an NCE model's probability
+    is normalised over the whole vocabulary when ``normalised`` (exact, O(V H)
+    per word), else it is the unnormalised score ``exp(s - nce_lnz)`` (cheap).
     """
     size = hidden_prev.shape[0]
     hidden = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
         class_weights, class_start, class_end)
+    scores = np.empty(output_weights.shape[0] if output_layer == NOISE_CONTRASTIVE and normalised else 0,
+                      dtype=np.float64)
     for t in range(begin, end):
         hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
                        hidden, activation)
@@ -182,6 +209,16 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
             probabilities[t] = 10.0 ** hs_log10_probability(output_weights, path_nodes, path_codes, path_ptr[target],
                                                             path_ptr[target + 1], hidden, direct, class_keys,
                                                             usable[0])
+        elif target >= 0 and output_layer == NOISE_CONTRASTIVE:
+            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+                           word_keys, usable)
+            if normalised:
+                log10_probability = full_log10_probability(output_weights, hidden, target, direct, class_keys,
+                                                           usable[0], scores)
+            else:
+                log10_probability = unnormalised_log10_probability(output_weights, hidden, target, nce_lnz, direct,
+                                                                   class_keys, usable[0])
+            probabilities[t] = 10.0 ** log10_probability
         elif target >= 0:
             prepare_direct(direct, direct_order, targets, boundaries, t, independent, output_class[target], history,
                            class_keys, word_keys, usable)

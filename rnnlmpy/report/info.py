@@ -24,6 +24,17 @@ def model_kind(path: str) -> str:
     return found
 
 
+def output_layer_text(config, vocabulary) -> str:
+    """What the output layer of an RNNLM is, in words."""
+    if config.output_layer == "hs":
+        return (f"hierarchical softmax over a Huffman tree ({vocabulary.size - 1:,} inner nodes, "
+                f"{vocabulary.huffman_tree.average_path_length(vocabulary.counts):.1f} nodes per word on average)")
+    if config.output_layer == "nce":
+        return (f"{vocabulary.size:,} words trained by NCE ({config.nce_samples} noise words from counts^"
+                f"{config.nce_unigram_power:g}, ln Z = {config.nce_lnz:g}); ppl normalises over all of them")
+    return f"{vocabulary.class_count} classes + {vocabulary.size:,} words"
+
+
 def history_table(history: list[dict]) -> list[str]:
     """An RNNLM's per-epoch history as aligned text lines."""
     lines = ["epoch  alpha     train entropy  valid entropy  valid PPL  words/s    time  kept"]
@@ -46,13 +57,10 @@ def describe(path: str) -> str:
         config, vocabulary, training = model.config, model.vocabulary, model.training
         lines += [
             f"kind: RNN language model ({'rnnlmpy' if kind == 'rnnlm' else 'C++ rnnlm'} format)",
-            f"vocabulary: {vocabulary.size:,} words (</s> included)" + ("" if config.output_layer == "hs" else
+            f"vocabulary: {vocabulary.size:,} words (</s> included)" + ("" if config.output_layer != "class" else
                 f", {vocabulary.class_count} output classes ({'frequency' if config.old_classes else 'square-root frequency'} bins)"),
             f"layers: {vocabulary.size:,} one-hot inputs -> {config.hidden_size} hidden ({config.activation}, "
-            f"recurrent) -> " + (f"hierarchical softmax over a Huffman tree ({vocabulary.size - 1:,} inner nodes, "
-                                 f"{vocabulary.huffman_tree.average_path_length(vocabulary.counts):.1f} nodes per "
-                                 "word on average)" if config.output_layer == "hs" else
-                                 f"{vocabulary.class_count} classes + {vocabulary.size:,} words"),
+            f"recurrent) -> " + output_layer_text(config, vocabulary),
             f"parameters: {model.parameter_count:,} ({config.dtype}), of which {config.direct_size:,} direct "
             f"connections of order {config.direct_order}",
             f"tokens: {'characters (spaces as <sp>)' if config.char_level else 'words'}",

@@ -300,7 +300,7 @@ def write_rnnlm(model: RnnlmModel, path: str, binary: bool = False) -> None:
     config, vocabulary, training = model.config, model.vocabulary, model.training
     if config.output_layer != "class":
         raise RnnlmpyError(f"the C++ rnnlm has only the class-factored softmax; this model uses "
-                           f"{'hierarchical softmax' if config.output_layer == 'hs' else config.output_layer}")
+                           f"{'hierarchical softmax' if config.output_layer == 'hs' else 'NCE'}")
     if config.activation != "sigmoid":
         raise RnnlmpyError(f"the C++ rnnlm has sigmoid hidden units only; this model uses {config.activation}")
     vocab_size, hidden_size = vocabulary.size, config.hidden_size

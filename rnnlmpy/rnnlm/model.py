@@ -4,7 +4,8 @@ Shapes: ``input_weights`` (V, H), ``recurrent`` (H, H), ``class_weights`` (C, H)
 ``output_weights`` (V, H), ``direct`` (D,), ``hidden_state`` (H,), with V words,
 H hidden units, C classes and D direct weights. With hierarchical softmax
 (``output_layer`` "hs") ``output_weights`` holds the V - 1 inner nodes of the
-Huffman tree and ``class_weights`` is empty (0, H). ``weight_shapes`` is the one
+Huffman tree and ``class_weights`` is empty (0, H); with NCE (``output_layer``
+"nce") ``output_weights`` holds the V word rows and ``class_weights`` is empty. ``weight_shapes`` is the one
 statement of these shapes; ``model_file`` reads and writes the arrays.
 """
 
@@ -22,6 +23,7 @@ from ..base.system import check_fits
 from .network import ACTIVATIONS, MAX_DIRECT_ORDER, OUTPUT_LAYERS
 from .vocab import Vocabulary
 
+MAX_NCE_SAMPLES = 10_000  # -nce K: noise words per target
 MAX_BPTT_STEPS = 10_000  # -bptt and -bptt-block: more steps back than this is never useful, only slow
 WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct")
 
@@ -47,12 +49,16 @@ class RnnlmConfig:
     direct_size: int = 0  # direct-connection (hashed max-ent n-gram) weights; rnnlm's -direct N means N * 10**6
     direct_order: int = 3  # history words + 1 hashed into them (1 = a bias only)
     char_level: bool = False  # every character is a token (spaces as <sp>)
-    output_layer: str = "class"  # "class": class-factored softmax; "hs": hierarchical softmax (Huffman tree)
+    output_layer: str = "class"  # "class": class-factored softmax; "hs": hierarchical softmax; "nce": NCE
+    nce_samples: int = 20  # NCE: noise words per target
+    nce_unigram_power: float = 1.0  # NCE: noise distribution = counts ** power, normalised
+    nce_lnz: float = 9.0  # NCE: the fixed log normaliser of the unnormalised scores
 
     def validate(self) -> None:
         """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
         for name, value in (("-alpha", self.alpha), ("-beta", self.beta), ("-gradient-cutoff", self.gradient_cutoff),
-                            ("-min-improvement", self.min_improvement)):
+                            ("-min-improvement", self.min_improvement), ("-nce-lnz", self.nce_lnz),
+                            ("-nce-unigram-power", self.nce_unigram_power)):
             if not math.isfinite(value):
                 raise RnnlmpyError(f"{name} must be a finite number (got {value})")
         if self.hidden_size < 1:
@@ -63,6 +69,10 @@ class RnnlmConfig:
             raise RnnlmpyError(f"-class must be at least 1; use -class 1 for a full softmax (got {self.class_count})")
         if self.output_layer not in OUTPUT_LAYERS:
             raise RnnlmpyError(f"the output layer must be one of {', '.join(OUTPUT_LAYERS)} (got {self.output_layer!r})")
+        if not 1 <= self.nce_samples <= MAX_NCE_SAMPLES:
+            raise RnnlmpyError(f"-nce must be between 1 and {MAX_NCE_SAMPLES:,} noise words (got {self.nce_samples})")
+        if self.nce_unigram_power < 0:
+            raise RnnlmpyError(f"-nce-unigram-power must be 0 or more (got {self.nce_unigram_power})")
         if self.activation not in ACTIVATIONS:
             raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
         if not 0 <= self.bptt <= MAX_BPTT_STEPS:
@@ -158,7 +168,7 @@ def weight_shapes(config: RnnlmConfig, vocab_size: int, class_count: int) -> dic
     return {
         "input_weights": (vocab_size, hidden),
         "recurrent": (hidden, hidden),
-        "class_weights": (0 if hierarchical else class_count, hidden),
+        "class_weights": (class_count if config.output_layer == "class" else 0, hidden),
         "output_weights": (max(vocab_size - 1, 0) if hierarchical else vocab_size, hidden),
         "direct": (config.direct_size,),
     }

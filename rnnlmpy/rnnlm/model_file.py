@@ -71,7 +71,7 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     weights = {name: (checked_array(arrays, name, 1 if name == "direct" else 2, "f", finite=True)
                       if name in arrays or name != "direct" else np.zeros(0, dtype=dtype)) for name in WEIGHT_NAMES}
     hidden_state = checked_array(arrays, "hidden_state", 1, "f", finite=True)
-    stored_classes = None if config.output_layer == "hs" else weights["class_weights"].shape[0]
+    stored_classes = weights["class_weights"].shape[0] if config.output_layer == "class" else None
     vocabulary = vocabulary_from_classes(words, counts, word_class, stored_classes)
     hidden_size = config.hidden_size
     expected = weight_shapes(config, vocabulary.size, vocabulary.class_count)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..kernels import cell, direct, hsoftmax, lm, output
+from ..kernels import cell, direct, hsoftmax, lm, nce, output
 from ..kernels.direct import MAX_DIRECT_ORDER
 from .huffman import HuffmanTree
 from .streams import TokenStream
 
 ACTIVATIONS = tuple(cell.ACTIVATIONS)  # names of the hidden activations, in -activation order
 OUTPUT_LAYERS = tuple(lm.OUTPUT_LAYERS)  # "class" (class-factored softmax), "hs" (hierarchical softmax)
+NO_NOISE = (np.zeros(1), np.zeros(1, dtype=np.int32), np.zeros(1))  # what a non-NCE model passes for the noise
 NO_TREE = HuffmanTree(path_ptr=np.zeros(1, dtype=np.int64), path_nodes=np.zeros(0, dtype=np.int32),
                       path_codes=np.zeros(0, dtype=np.int8))  # what a class-softmax model passes for the tree
 RESET_VALUE = 1.0  # hidden state of an independent model at every sentence start (as rnnlm)
@@ -45,12 +46,14 @@ class KernelState:
     ring_hidden: np.ndarray  # (R, H) hidden state of each step
     ring_error: np.ndarray  # (R, H) output error of each step
     counters: np.ndarray  # (3,) int64: ring head, ring fill, words done in the epoch
+    noise_state: np.ndarray  # (1,) uint64: the NCE noise sampler's RNG (unused by other output layers)
 
     @classmethod
-    def fresh(cls, config, bptt_block: int | None = None) -> "KernelState":
+    def fresh(cls, config, bptt_block: int | None = None, epoch: int = 0) -> "KernelState":
         """State at the start of an epoch: empty ring, hidden state flushed (or reset, if independent).
 
-        ``config`` is an RnnlmConfig; ``bptt_block`` overrides its block (dynamic evaluation uses 1).
+        ``config`` is an RnnlmConfig; ``bptt_block`` overrides its block (dynamic evaluation uses 1);
+        the noise sampler is seeded by ``config.rand_seed`` and ``epoch``.
         """
         size, dtype = config.hidden_size, config.numpy_dtype
         ring = config.bptt + (config.bptt_block if bptt_block is None else bptt_block) + 1
@@ -62,6 +65,7 @@ class KernelState:
             ring_hidden=np.zeros((ring, size), dtype=dtype),
             ring_error=np.zeros((ring, size), dtype=dtype),
             counters=np.zeros(3, dtype=np.int64),
+            noise_state=nce.seed_state(config.rand_seed * 1_000_003 + epoch),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -70,7 +74,8 @@ class KernelState:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "KernelState":
-        """Rebuild from ``arrays()`` output."""
+        """Rebuild from ``arrays()`` output (a checkpoint from before NCE has no noise state: seed 0)."""
+        arrays = {"noise_state": nce.seed_state(0), **arrays}
         return cls(**{f.name: np.ascontiguousarray(arrays[f.name]) for f in fields(cls)})
 
 
@@ -93,7 +98,18 @@ def _network(model) -> dict:
                 output_weights=model.output_weights, output_class=vocabulary.word_class,
                 class_start=vocabulary.class_start, class_end=vocabulary.class_end,
                 output_layer=lm.OUTPUT_LAYERS[model.config.output_layer], path_ptr=tree.path_ptr,
-                path_nodes=tree.path_nodes, path_codes=tree.path_codes)
+                path_nodes=tree.path_nodes, path_codes=tree.path_codes, nce_lnz=float(model.config.nce_lnz))
+
+
+def _noise(model) -> dict:
+    """The NCE noise sampler's arguments (empty tables for other output layers)."""
+    config = model.config
+    if config.output_layer == "nce":
+        accept, alias, log_noise = model.vocabulary.noise_table(config.nce_unigram_power)
+    else:
+        accept, alias, log_noise = NO_NOISE
+    return dict(noise_accept=accept, noise_alias=alias, log_noise=log_noise,
+                noise_samples=config.nce_samples if config.output_layer == "nce" else 0)
 
 
 def _stream(stream: TokenStream) -> dict:
@@ -112,7 +128,7 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
     """
     config = model.config
     return lm.train_span(
-        **_network(model), **_stream(stream), begin=begin, end=end,
+        **_network(model), **_noise(model), noise_state=state.noise_state, **_stream(stream), begin=begin, end=end,
         hidden_prev=state.hidden_prev, recurrent_update=state.recurrent_update, ring_position=state.ring_position,
         ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
         counters=state.counters, alpha=config.numpy_dtype(alpha), beta=config.beta, cutoff=config.gradient_cutoff,
@@ -121,10 +137,13 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         direct=model.direct, direct_order=config.direct_order, probabilities=probabilities)
 
 
-def score_stream(model, stream: TokenStream, hidden_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalised: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """P(target) of every position (float64, shape (N,); 0 where unscored) and the final state (H,).
 
     ``hidden_start`` (shape (H,)) is the state before the first position; it is not modified.
+    An NCE model normalises over the whole vocabulary unless ``normalised`` is False
+    (then it gives its cheap unnormalised scores, as faster-rnnlm validates).
     """
     config = model.config
     hidden = np.array(hidden_start, dtype=config.numpy_dtype, copy=True)
@@ -132,7 +151,7 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray) -> tuple[
     lm.score_span(**_network(model), **_stream(stream), begin=0, end=len(stream), hidden_prev=hidden,
                   activation=cell.ACTIVATIONS[config.activation], independent=config.independent,
                   reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
-                  probabilities=probabilities)
+                  probabilities=probabilities, normalised=normalised)
     return probabilities, hidden
 
 
@@ -161,6 +180,19 @@ def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: fl
                                  path_nodes=tree.path_nodes, path_codes=tree.path_codes, hidden=hidden,
                                  direct=model.direct, keys=keys, usable=usable, temperature=temperature, out=out)
         return
+    if model.config.output_layer == "nce":  # a full softmax over the word rows (lnz cancels)
+        scores = model.output_weights.astype(np.float64) @ hidden.astype(np.float64)
+        if model.direct.shape[0] > 0 and model.config.direct_order > 0:
+            keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+            usable = direct.direct_keys(history, model.config.direct_order, direct.DIRECT_CLASS_KEY,
+                                        model.direct.shape[0] // 2, 0, keys)
+            words = np.arange(scores.shape[0])
+            for k in range(usable):
+                scores += model.direct[(keys[k] + words) % model.direct.shape[0]]
+        scores /= temperature
+        scores = np.exp(scores - scores.max())
+        out[:] = scores / scores.sum()
+        return
     output.output_distribution(class_weights=model.class_weights, output_weights=model.output_weights,
                                class_start=vocabulary.class_start, class_end=vocabulary.class_end, hidden=hidden,
                                direct=model.direct, direct_order=model.config.direct_order, history=history,
@@ -179,4 +211,4 @@ def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, 
         lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0,
                       hidden_prev=start_state(config, flush=True), activation=cell.ACTIVATIONS[config.activation],
                       independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
-                      direct_order=config.direct_order, probabilities=np.zeros(0, dtype=np.float64))
+                      direct_order=config.direct_order, probabilities=np.zeros(0, dtype=np.float64), normalised=False)

@@ -50,7 +50,7 @@ SLOW_OUTPUT_FACTOR = 4  # warn when the output layer costs this many times the s
 COMPILE_NOTICE_SECONDS = 1.0  # say "compiling kernels" when getting them ready takes longer than this
 RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_block", "beta", "gradient_cutoff",
                     "min_improvement", "independent", "old_classes", "dtype", "rand_seed", "direct_size",
-                    "direct_order", "char_level", "output_layer")  # a checkpoint resumes only with these unchanged
+                    "direct_order", "char_level", "output_layer", "nce_samples", "nce_unigram_power", "nce_lnz")  # a checkpoint resumes only with these unchanged
 
 
 class TrainingInterrupted(RnnlmpyError):
@@ -81,9 +81,9 @@ def _class_count_for(train_tokens: list[str], config: RnnlmConfig, reporter: Pro
     """Settle ``config.class_count``: the square root of the vocabulary by default; say so when -class is
     more than the words (one class per word) or makes the output layer much slower than necessary."""
     distinct = len(set(train_tokens))
-    if config.output_layer == "hs":
+    if config.output_layer != "class":
         if config.class_count not in (None, 1):
-            raise RnnlmpyError("-class has no meaning with -hs (the hierarchical softmax needs no word classes)")
+            raise RnnlmpyError(f"-class has no meaning with -{config.output_layer} (it needs no word classes)")
         config.class_count = 1
         return
     if config.class_count is None:
@@ -273,7 +273,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                 progress.finished = True
                 break
             if progress.position == 0:
-                state = KernelState.fresh(config)
+                state = KernelState.fresh(config, epoch=progress.epoch)
                 progress.epoch_log10, progress.epoch_scored = 0.0, 0
             seconds, words, diverged = _train_epoch(model, train_stream, state, backup, model_file, anti_kasparek,
                                                     reporter, on_progress, interrupted, limit)
@@ -436,7 +436,8 @@ def _save_checkpoint(model: RnnlmModel, state: KernelState, backup: dict[str, np
 
 def _validate(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.ndarray]:
     """Sum of log10 P over the scored validation tokens, their number, and the final state."""
-    probabilities, hidden = network.score_stream(model, stream, network.start_state(model.config, flush=True))
+    probabilities, hidden = network.score_stream(model, stream, network.start_state(model.config, flush=True),
+                                                 normalised=False)
     scored = stream.targets >= 0
     return metrics.log10_sum(probabilities[scored]), int(np.count_nonzero(scored)), hidden
 

@@ -18,6 +18,7 @@ import numpy as np
 from ..base.errors import RnnlmpyError
 from ..base.text import SENTENCE_END
 from .huffman import HuffmanTree, build_huffman_tree
+from .noise import alias_table, log_probabilities, noise_distribution
 
 UNKNOWN_WORD = "<unk>"
 
@@ -36,12 +37,21 @@ class Vocabulary:
     class_start: np.ndarray  # int32, shape (class_count,)
     class_end: np.ndarray  # int32, shape (class_count,)
     index: dict[str, int] = field(init=False, repr=False)
+    _noise_tables: dict = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.index = {word: i for i, word in enumerate(self.words)}
 
     def __repr__(self) -> str:
         return f"Vocabulary({self.size:,} words, {self.class_count} classes)"
+
+    def noise_table(self, power: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """NCE noise from the counts raised to ``power``: (alias accept (V,), alias index (V,), ln q (V,)), kept."""
+        if power not in self._noise_tables:
+            probabilities = noise_distribution(self.counts, power)
+            accept, alias = alias_table(probabilities)
+            self._noise_tables[power] = (accept, alias, log_probabilities(probabilities))
+        return self._noise_tables[power]
 
     @functools.cached_property
     def huffman_tree(self) -> HuffmanTree:
