@@ -92,8 +92,12 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
         help="NCE noise distribution: word counts raised to this power.")
 @option("nce-lnz", "nce_lnz", type=float, default=DEFAULTS.nce_lnz, show_default=True,
         help="NCE: the fixed log normaliser of the scores.")
-@option("activation", type=click.Choice(ACTIVATIONS), default=DEFAULTS.activation,
-        show_default=True, help="Hidden-layer activation.")
+@click.option("-hidden-type", "--hidden-type", "-activation", "--activation", "activation",
+              type=click.Choice(ACTIVATIONS), default=DEFAULTS.activation, show_default=True,
+              help="Hidden units: an Elman layer with this activation, or gru (update and reset gates, "
+                   "Cho et al. 2014). -activation is the same option.")
+@option("diagonal-initialization", "diagonal_initialization", type=float, default=DEFAULTS.diagonal_initialization,
+        help="Start the recurrent matrix (each block, for gru) as this number times the identity.")
 @option("bptt", type=int, default=DEFAULTS.bptt, show_default=True,
         help="Steps each error is propagated back in time (0 = plain backprop).")
 @option("bptt-block", "bptt_block", type=int, default=DEFAULTS.bptt_block, show_default=True,
@@ -124,7 +128,7 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
 @option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
 @debug_option(help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, hierarchical_softmax,
-          nce_samples, nce_unigram_power, nce_lnz, activation, bptt, bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
+          nce_samples, nce_unigram_power, nce_lnz, activation, diagonal_initialization, bptt, bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
           jobs, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run)."""
     seeds = parse_seeds(rand_seed)
@@ -145,7 +149,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
                          direct_size=2 * int(round(direct_millions * 1e6 / 2)), direct_order=direct_order,
                          char_level=char_level, output_layer=output_layer,
                          nce_samples=DEFAULTS.nce_samples if nce_samples is None else nce_samples,
-                         nce_unigram_power=nce_unigram_power, nce_lnz=nce_lnz)
+                         nce_unigram_power=nce_unigram_power, nce_lnz=nce_lnz,
+                         diagonal_initialization=diagonal_initialization)
     if test_file is not None:
         read_file_bytes(test_file, "test file", 0)  # fail before training, not after
     config.validate()

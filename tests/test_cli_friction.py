@@ -42,11 +42,11 @@ def test_every_command_uses_the_shared_command_class():
 
 TYPOS = {
     "single-dash typo": (["train", "-train", "{train}", "-hiden", "50"],
-                         "rnnlmpy train: error: No such option '-hiden'; did you mean -hidden?"),
+                         "rnnlmpy train: error: No such option '-hiden'; did you mean -hidden or -hidden-type?"),
     "single-dash typo with =": (["train", "-train", "{train}", "-hiden=50"],
-                                "rnnlmpy train: error: No such option '-hiden'; did you mean -hidden?"),
+                                "rnnlmpy train: error: No such option '-hiden'; did you mean -hidden or -hidden-type?"),
     "double-dash typo": (["train", "--train", "{train}", "--hiden", "50"],
-                         "rnnlmpy train: error: No such option '--hiden'; did you mean --hidden?"),
+                         "rnnlmpy train: error: No such option '--hiden'; did you mean --hidden or --hidden-type?"),
     "hyphenated option": (["train", "-train", "{train}", "-bptt-blok", "5"],
                           "No such option '-bptt-blok'; did you mean -bptt-block"),
     "typo of a help option": (["ngram", "-train", "{train}", "-hepl"], "No such option '-hepl'; did you mean -help?"),

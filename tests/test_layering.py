@@ -41,7 +41,7 @@ KERNEL_CALLERS = {
     "rnnlmpy.kernels.tagger": {"rnnlmpy.tagger.rnn"},
     "rnnlmpy.kernels.hsoftmax": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.nce": {"rnnlmpy.rnnlm.network"},
-    "rnnlmpy.kernels.gru": set(),  # a tested building block of issue 10, not yet called by the library
+    "rnnlmpy.kernels.gru": {"rnnlmpy.rnnlm.network"},
 }
 
 

@@ -22,6 +22,7 @@ from numba import njit
 from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_outer, backpropagate_through_time,
                    clip, hidden_forward, multiply_by_derivative)
 from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
+from .gru import gru_backpropagate, gru_forward
 from .hsoftmax import hs_backward, hs_log10_probability
 from .nce import draw_noise, full_log10_probability, nce_backward, unnormalised_log10_probability
 from .output import largest_class_size, output_backward, target_probability
@@ -49,7 +50,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
                probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
-               noise_state, noise_samples, nce_lnz):
+               noise_state, noise_samples, nce_lnz, gated, gate_bias, bias_update, ring_gates):
     """Train on positions ``begin <= t < end`` of a stream with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
@@ -73,6 +74,11 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     sum is of the unnormalised scores (what NCE trains towards), not of
     normalised probabilities.
 
+    With ``gated`` the hidden layer is a GRU (``gru``): ``input_weights`` (V, 3H),
+    ``recurrent`` (3H, H), ``gate_bias`` (3H,), its block update accumulated in
+    ``bias_update`` (3H,), each step's gates kept in ``ring_gates`` (R, 3H);
+    ``bptt == 0`` then means one step back at every position.
+
     Returns (sum of log10 P over scored targets, number of scored targets).
     """
     dtype_one = hidden_prev.dtype.type(1.0)
@@ -89,6 +95,9 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
         class_weights, class_start, class_end)
     noise_ids = np.empty(max(noise_samples, 1), dtype=np.int32)
+    gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
+    gate_delta = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
+    gate_error = np.empty(size if gated else 0, dtype=hidden_prev.dtype)
     direct_decay = direct.dtype.type(alpha * beta)
     direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
@@ -98,8 +107,12 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
         decay = decay_value if counters[EPOCH_WORDS] % 10 == 0 else hidden_prev.dtype.type(0.0)
         feature_begin = feature_ptr[t]
         feature_end = feature_ptr[t + 1]
-        hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden,
-                       activation)
+        if gated:
+            gru_forward(input_weights, recurrent, gate_bias, feature_ids, feature_begin, feature_end, hidden_prev,
+                        hidden, gates)
+        else:
+            hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden,
+                           activation)
         hidden_error[:] = 0
         target = targets[t]
         if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
@@ -152,7 +165,20 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
         elif probabilities.shape[0] > 0:
             probabilities[t] = 0.0
         sentence_end = independent and boundaries[t]
-        if bptt == 0:
+        if gated:
+            head = (counters[RING_HEAD] + 1) % capacity
+            counters[RING_HEAD] = head
+            counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
+            ring_position[head] = t
+            ring_input[head] = hidden_prev
+            ring_gates[head] = gates
+            ring_error[head] = hidden_error
+            if bptt == 0 or counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
+                gru_backpropagate(input_weights, recurrent, gate_bias, recurrent_update, bias_update, feature_ptr,
+                                  feature_ids, ring_position, ring_input, ring_gates, ring_error, counters,
+                                  bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, gate_error,
+                                  gate_delta, carry)
+        elif bptt == 0:
             multiply_by_derivative(hidden_error, hidden, activation)
             add_feature_update(input_weights, feature_ids, feature_begin, feature_end, hidden_error, alpha, decay)
             if decay != 0:
@@ -184,7 +210,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
 def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                feature_ptr, feature_ids, targets, boundaries, begin, end, hidden_prev, activation, independent,
                reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes,
-               nce_lnz, normalised):
+               nce_lnz, normalised, gated, gate_bias):
     """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
 
     Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
@@ -199,9 +225,14 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
         class_weights, class_start, class_end)
     scores = np.empty(output_weights.shape[0] if output_layer == NOISE_CONTRASTIVE and normalised else 0,
                       dtype=np.float64)
+    gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
     for t in range(begin, end):
-        hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
-                       hidden, activation)
+        if gated:
+            gru_forward(input_weights, recurrent, gate_bias, feature_ids, feature_ptr[t], feature_ptr[t + 1],
+                        hidden_prev, hidden, gates)
+        else:
+            hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
+                           hidden, activation)
         target = targets[t]
         if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
             prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,

@@ -20,12 +20,12 @@ import numpy as np
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
 from ..base.system import check_fits
-from .network import ACTIVATIONS, MAX_DIRECT_ORDER, OUTPUT_LAYERS
+from .network import ACTIVATIONS, GATED, MAX_DIRECT_ORDER, OUTPUT_LAYERS
 from .vocab import Vocabulary
 
 MAX_NCE_SAMPLES = 10_000  # -nce K: noise words per target
 MAX_BPTT_STEPS = 10_000  # -bptt and -bptt-block: more steps back than this is never useful, only slow
-WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct")
+WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct", "gate_bias")
 
 
 @dataclass
@@ -53,6 +53,7 @@ class RnnlmConfig:
     nce_samples: int = 20  # NCE: noise words per target
     nce_unigram_power: float = 1.0  # NCE: noise distribution = counts ** power, normalised
     nce_lnz: float = 9.0  # NCE: the fixed log normaliser of the unnormalised scores
+    diagonal_initialization: Optional[float] = None  # the recurrent matrix starts as this times I (None: random)
 
     def validate(self) -> None:
         """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
@@ -74,7 +75,9 @@ class RnnlmConfig:
         if self.nce_unigram_power < 0:
             raise RnnlmpyError(f"-nce-unigram-power must be 0 or more (got {self.nce_unigram_power})")
         if self.activation not in ACTIVATIONS:
-            raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
+            raise RnnlmpyError(f"-hidden-type (-activation) must be one of {', '.join(ACTIVATIONS)} (got {self.activation!r})")
+        if self.diagonal_initialization is not None and not math.isfinite(self.diagonal_initialization):
+            raise RnnlmpyError(f"-diagonal-initialization must be a finite number (got {self.diagonal_initialization})")
         if not 0 <= self.bptt <= MAX_BPTT_STEPS:
             raise RnnlmpyError(f"-bptt must be between 0 and {MAX_BPTT_STEPS:,} (got {self.bptt})")
         if not 1 <= self.bptt_block <= MAX_BPTT_STEPS:
@@ -144,6 +147,11 @@ class RnnlmModel:
     hidden_state: np.ndarray  # (H,) state after the last validation pass; the test starts here
     training: TrainingProgress = field(default_factory=TrainingProgress)
     resume_state: dict = field(default_factory=dict)  # arrays of a mid-epoch checkpoint
+    gate_bias: Optional[np.ndarray] = None  # (3H,) a GRU's gate biases; empty (0,) for the Elman cell
+
+    def __post_init__(self) -> None:
+        if self.gate_bias is None:
+            self.gate_bias = np.zeros(0, dtype=self.recurrent.dtype)
 
     def __repr__(self) -> str:
         config = self.config
@@ -165,12 +173,14 @@ def weight_shapes(config: RnnlmConfig, vocab_size: int, class_count: int) -> dic
     """The shape of every weight array (WEIGHT_NAMES) of a model of ``vocab_size`` words and ``class_count`` classes."""
     hidden = config.hidden_size
     hierarchical = config.output_layer == "hs"
+    gates = 3 * hidden if config.activation == GATED else 0
     return {
-        "input_weights": (vocab_size, hidden),
-        "recurrent": (hidden, hidden),
+        "input_weights": (vocab_size, gates or hidden),
+        "recurrent": (gates or hidden, hidden),
         "class_weights": (class_count if config.output_layer == "class" else 0, hidden),
         "output_weights": (max(vocab_size - 1, 0) if hierarchical else vocab_size, hidden),
         "direct": (config.direct_size,),
+        "gate_bias": (gates,),
     }
 
 
@@ -188,11 +198,17 @@ def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
     rng = np.random.default_rng(config.rand_seed)
     dtype = config.numpy_dtype
     shapes = weight_shapes(config, vocabulary.size, vocabulary.class_count)
-    return RnnlmModel(
+    zero_start = ("direct", "gate_bias")
+    model = RnnlmModel(
         config=config,
         vocabulary=vocabulary,
-        **{name: initial_weights(shapes[name], rng, dtype) for name in WEIGHT_NAMES if name != "direct"},
-        direct=np.zeros(shapes["direct"], dtype=dtype),
+        **{name: initial_weights(shapes[name], rng, dtype) for name in WEIGHT_NAMES if name not in zero_start},
+        **{name: np.zeros(shapes[name], dtype=dtype) for name in zero_start},
         hidden_state=np.full(config.hidden_size, 0.1, dtype=dtype),
         training=TrainingProgress(alpha=config.alpha),
     )
+    if config.diagonal_initialization is not None:  # every square block of the recurrent matrix: x * I
+        hidden = config.hidden_size
+        for block in range(model.recurrent.shape[0] // hidden):
+            model.recurrent[block * hidden:(block + 1) * hidden] = config.diagonal_initialization * np.eye(hidden)
+    return model

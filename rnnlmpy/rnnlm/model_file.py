@@ -68,8 +68,10 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     word_class = checked_array(arrays, "word_class", 1, "iu")
     if counts.shape != (len(words),) or word_class.shape != (len(words),) or np.any(counts < 0):
         raise ValueError(f"'counts' and 'word_class' must hold one value per word ({len(words)}), counts >= 0")
-    weights = {name: (checked_array(arrays, name, 1 if name == "direct" else 2, "f", finite=True)
-                      if name in arrays or name != "direct" else np.zeros(0, dtype=dtype)) for name in WEIGHT_NAMES}
+    one_dimensional = ("direct", "gate_bias")  # older files may lack these: then the model has none
+    weights = {name: (checked_array(arrays, name, 1 if name in one_dimensional else 2, "f", finite=True)
+                      if name in arrays or name not in one_dimensional else np.zeros(0, dtype=dtype))
+               for name in WEIGHT_NAMES}
     hidden_state = checked_array(arrays, "hidden_state", 1, "f", finite=True)
     stored_classes = weights["class_weights"].shape[0] if config.output_layer == "class" else None
     vocabulary = vocabulary_from_classes(words, counts, word_class, stored_classes)

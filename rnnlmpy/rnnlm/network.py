@@ -13,12 +13,13 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..kernels import cell, direct, hsoftmax, lm, nce, output
+from ..kernels import cell, direct, gru, hsoftmax, lm, nce, output
 from ..kernels.direct import MAX_DIRECT_ORDER
 from .huffman import HuffmanTree
 from .streams import TokenStream
 
-ACTIVATIONS = tuple(cell.ACTIVATIONS)  # names of the hidden activations, in -activation order
+GATED = "gru"  # the gated hidden type; the others are the Elman cell's activations
+ACTIVATIONS = (*cell.ACTIVATIONS, GATED)  # names of the hidden types, in -hidden-type order
 OUTPUT_LAYERS = tuple(lm.OUTPUT_LAYERS)  # "class" (class-factored softmax), "hs" (hierarchical softmax)
 NO_NOISE = (np.zeros(1), np.zeros(1, dtype=np.int32), np.zeros(1))  # what a non-NCE model passes for the noise
 NO_TREE = HuffmanTree(path_ptr=np.zeros(1, dtype=np.int64), path_nodes=np.zeros(0, dtype=np.int32),
@@ -47,6 +48,8 @@ class KernelState:
     ring_error: np.ndarray  # (R, H) output error of each step
     counters: np.ndarray  # (3,) int64: ring head, ring fill, words done in the epoch
     noise_state: np.ndarray  # (1,) uint64: the NCE noise sampler's RNG (unused by other output layers)
+    ring_gates: np.ndarray  # (R, 3H) a GRU step's gates; (R, 0) for the Elman cell
+    bias_update: np.ndarray  # (3H,) accumulated block update of a GRU's gate biases; (0,) for the Elman cell
 
     @classmethod
     def fresh(cls, config, bptt_block: int | None = None, epoch: int = 0) -> "KernelState":
@@ -57,15 +60,18 @@ class KernelState:
         """
         size, dtype = config.hidden_size, config.numpy_dtype
         ring = config.bptt + (config.bptt_block if bptt_block is None else bptt_block) + 1
+        gates = 3 * size if config.activation == GATED else 0
         return cls(
             hidden_prev=start_state(config, flush=True),
-            recurrent_update=np.zeros((size, size), dtype=dtype),
+            recurrent_update=np.zeros((gates or size, size), dtype=dtype),
             ring_position=np.zeros(ring, dtype=np.int64),
             ring_input=np.zeros((ring, size), dtype=dtype),
             ring_hidden=np.zeros((ring, size), dtype=dtype),
             ring_error=np.zeros((ring, size), dtype=dtype),
             counters=np.zeros(3, dtype=np.int64),
             noise_state=nce.seed_state(config.rand_seed * 1_000_003 + epoch),
+            ring_gates=np.zeros((ring, gates), dtype=dtype),
+            bias_update=np.zeros(gates, dtype=dtype),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -74,8 +80,10 @@ class KernelState:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "KernelState":
-        """Rebuild from ``arrays()`` output (a checkpoint from before NCE has no noise state: seed 0)."""
-        arrays = {"noise_state": nce.seed_state(0), **arrays}
+        """Rebuild from ``arrays()`` output (an older checkpoint of an Elman model lacks the NCE and GRU parts)."""
+        ring, dtype = arrays["ring_input"].shape[0], arrays["ring_input"].dtype
+        arrays = {"noise_state": nce.seed_state(0), "ring_gates": np.zeros((ring, 0), dtype=dtype),
+                  "bias_update": np.zeros(0, dtype=dtype), **arrays}
         return cls(**{f.name: np.ascontiguousarray(arrays[f.name]) for f in fields(cls)})
 
 
@@ -98,7 +106,14 @@ def _network(model) -> dict:
                 output_weights=model.output_weights, output_class=vocabulary.word_class,
                 class_start=vocabulary.class_start, class_end=vocabulary.class_end,
                 output_layer=lm.OUTPUT_LAYERS[model.config.output_layer], path_ptr=tree.path_ptr,
-                path_nodes=tree.path_nodes, path_codes=tree.path_codes, nce_lnz=float(model.config.nce_lnz))
+                path_nodes=tree.path_nodes, path_codes=tree.path_codes, nce_lnz=float(model.config.nce_lnz),
+                gated=model.config.activation == GATED, gate_bias=model.gate_bias,
+                activation=_activation_code(model.config))
+
+
+def _activation_code(config) -> int:
+    """The Elman cell's activation code (a GRU passes sigmoid, unused)."""
+    return cell.ACTIVATIONS.get(config.activation, cell.SIGMOID)
 
 
 def _noise(model) -> dict:
@@ -133,7 +148,8 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
         counters=state.counters, alpha=config.numpy_dtype(alpha), beta=config.beta, cutoff=config.gradient_cutoff,
         bptt=config.bptt, bptt_block=config.bptt_block if bptt_block is None else bptt_block,
-        activation=cell.ACTIVATIONS[config.activation], independent=config.independent, reset_value=RESET_VALUE,
+        bias_update=state.bias_update, ring_gates=state.ring_gates, independent=config.independent,
+        reset_value=RESET_VALUE,
         direct=model.direct, direct_order=config.direct_order, probabilities=probabilities)
 
 
@@ -149,7 +165,7 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
     hidden = np.array(hidden_start, dtype=config.numpy_dtype, copy=True)
     probabilities = np.zeros(len(stream), dtype=np.float64)
     lm.score_span(**_network(model), **_stream(stream), begin=0, end=len(stream), hidden_prev=hidden,
-                  activation=cell.ACTIVATIONS[config.activation], independent=config.independent,
+                  independent=config.independent,
                   reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
                   probabilities=probabilities, normalised=normalised)
     return probabilities, hidden
@@ -158,9 +174,14 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
 def hidden_step(model, word: int, hidden_prev: np.ndarray, hidden: np.ndarray) -> None:
     """One recurrent step reading ``word`` (-1: no input): ``hidden`` (H,) = act(recurrent @ hidden_prev + row)."""
     features = np.array([word] if word >= 0 else [], dtype=np.int32)
+    if model.config.activation == GATED:
+        gru.gru_forward(input_weights=model.input_weights, recurrent=model.recurrent, bias=model.gate_bias,
+                        feature_ids=features, feature_begin=0, feature_end=len(features), hidden_prev=hidden_prev,
+                        hidden_out=hidden, gates_out=np.empty(3 * hidden.shape[0], dtype=hidden.dtype))
+        return
     cell.hidden_forward(input_weights=model.input_weights, recurrent=model.recurrent, feature_ids=features,
                         feature_begin=0, feature_end=len(features), hidden_prev=hidden_prev, hidden_out=hidden,
-                        activation=cell.ACTIVATIONS[model.config.activation])
+                        activation=_activation_code(model.config))
 
 
 def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: float, out: np.ndarray) -> None:
@@ -209,6 +230,5 @@ def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, 
     if valid_stream is not None:
         config = model.config
         lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0,
-                      hidden_prev=start_state(config, flush=True), activation=cell.ACTIVATIONS[config.activation],
-                      independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
+                      hidden_prev=start_state(config, flush=True), independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
                       direct_order=config.direct_order, probabilities=np.zeros(0, dtype=np.float64), normalised=False)

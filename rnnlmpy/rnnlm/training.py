@@ -50,7 +50,8 @@ SLOW_OUTPUT_FACTOR = 4  # warn when the output layer costs this many times the s
 COMPILE_NOTICE_SECONDS = 1.0  # say "compiling kernels" when getting them ready takes longer than this
 RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_block", "beta", "gradient_cutoff",
                     "min_improvement", "independent", "old_classes", "dtype", "rand_seed", "direct_size",
-                    "direct_order", "char_level", "output_layer", "nce_samples", "nce_unigram_power", "nce_lnz")  # a checkpoint resumes only with these unchanged
+                    "direct_order", "char_level", "output_layer", "nce_samples", "nce_unigram_power", "nce_lnz",
+                    "diagonal_initialization")  # a checkpoint resumes only with these unchanged
 
 
 class TrainingInterrupted(RnnlmpyError):
@@ -436,8 +437,7 @@ def _save_checkpoint(model: RnnlmModel, state: KernelState, backup: dict[str, np
 
 def _validate(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.ndarray]:
     """Sum of log10 P over the scored validation tokens, their number, and the final state."""
-    probabilities, hidden = network.score_stream(model, stream, network.start_state(model.config, flush=True),
-                                                 normalised=False)
+    probabilities, hidden = network.score_stream(model, stream, network.start_state(model.config, flush=True))
     scored = stream.targets >= 0
     return metrics.log10_sum(probabilities[scored]), int(np.count_nonzero(scored)), hidden
 
