@@ -65,6 +65,9 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
     print_perplexity(result, debug, time.perf_counter() - started)
     if model.config.char_level:
         sys.stdout.write(f"bits per character: {result.entropy_bits:.4f}\n")
+    if model.config.output_layer == "nce":
+        sys.stdout.write(f"normalised over: all {model.vocabulary.size:,} words (an NCE model's own scores are not "
+                         "probabilities)\n")
 
 
 @command(epilog=examples(

@@ -96,7 +96,7 @@ def test_nce_with_direct_connections_learns_bigrams(tmp_path):
 def test_commands_and_conflicts(trained, capsys, tmp_path):
     model = trained["model"]
     code, out, err = run_cli(["ppl", "-rnnlm", model, "-test", trained["test"]], capsys)
-    assert code == 0 and "PPL net:" in out, err
+    assert code == 0 and "PPL net:" in out and "normalised over: all 12 words" in out, err
     code, out, err = run_cli(["gen", "-rnnlm", model, "-gen", "30"], capsys)
     assert code == 0 and out.strip(), err
     code, out, err = run_cli(["info", "-rnnlm", model], capsys)

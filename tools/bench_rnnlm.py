@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpora"))
 import locate  # noqa: E402  (corpora/locate.py)
 
 RNNLMPY = [sys.executable, "-m", "rnnlmpy"]
+OUTPUT_LAYER_RUNS = [("hs", ["-hs"]), ("nce20", ["-nce", "20"]), ("gru-class", ["-hidden-type", "gru", "-class", "100"]),
+                     ("gru-hs", ["-hidden-type", "gru", "-hs"])]  # faster-rnnlm here: HS ~440k, NCE 20 ~280k, GRU ~85k
 
 
 def run_measured(command: list[str], env: dict | None = None) -> tuple[float, float, str]:
@@ -102,6 +104,16 @@ def main() -> int:
         seconds, peak2, log = run_measured(ppl_command)
         scored = re.search(r"scored ([\d,]+) tokens in ([\d.]+) s \(([\d,]+) words/s\)", log)
         tokens = int(scored.group(1).replace(",", ""))
+        results["output_layers"] = {}
+        for label, options in OUTPUT_LAYER_RUNS:  # the same epoch with the other output layers and hidden types
+            other = os.path.join(workdir, f"ptb-{label}.model")
+            command = RNNLMPY + ["train", "-train", os.path.join(corpus, "ptb.train.txt"), "-rnnlm", other, "-hidden",
+                                 str(args.hidden), *options, "-bptt", "4", "-bptt-block", "10", "-one-iter",
+                                 "-rand-seed", "1"]
+            _, other_peak, other_log = run_measured(command)
+            results["output_layers"][label] = {
+                "command": " ".join(command[2:]), "peak_rss_mb": round(other_peak, 1),
+                "words_per_second": float(re.search(r"Words/sec: ([\d,]+)", other_log).group(1).replace(",", ""))}
         results["ppl"] = {"command": " ".join(ppl_command[2:]),
                           "words_per_second_scoring": float(scored.group(3).replace(",", "")),
                           "words_per_second_whole_process": round(tokens / seconds),
@@ -114,6 +126,9 @@ def main() -> int:
     print(f"train PTB one epoch (hidden {args.hidden}, class {args.classes}, bptt 4, block 10): "
           f"{train_result['words_per_second']:,.0f} words/s (C++ rnnlm: ~35,000), "
           f"peak RSS {train_result['peak_rss_mb']} MB (C++ rnnlm: 415 MB)")
+    for label, run in results["output_layers"].items():
+        print(f"train PTB one epoch, {label}: {run['words_per_second']:,.0f} words/s, peak RSS {run['peak_rss_mb']} MB "
+              f"({run['command']})")
     print(f"ppl PTB test: {ppl_result['words_per_second_scoring']:,.0f} words/s scoring, "
           f"{ppl_result['words_per_second_whole_process']:,.0f} words/s for the whole process incl. start-up "
           f"and model load ({ppl_result['process_seconds']} s, peak RSS {ppl_result['peak_rss_mb']} MB; "
