@@ -21,6 +21,8 @@ def activation_function(name: str):
         return np.tanh, lambda h: 1.0 - h * h
     if name == "relu":
         return (lambda x: np.maximum(x, 0.0)), (lambda h: (h > 0).astype(np.float64))
+    if name == "relu-trunc":
+        return (lambda x: np.clip(x, 0.0, 20.0)), (lambda h: ((h > 0) & (h < 20.0)).astype(np.float64))
     if name == "elu":
         return (lambda x: np.where(x < 0, np.exp(np.minimum(x, 0.0)) - 1.0, x)), \
             (lambda h: np.where(h < 0, h + 1.0, 1.0))

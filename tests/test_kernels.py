@@ -18,7 +18,7 @@ def params_of(model):
     return {name: array.astype(np.float64) for name, array in model.weights().items() if name != "direct"}
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "elu"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "elu", "relu-trunc"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_scoring_kernel_matches_reference(activation, dtype):
     model = tiny_model(dtype=dtype, activation=activation)
@@ -57,7 +57,7 @@ def test_class_softmax_sums_to_one_over_the_vocabulary(class_sizes):
     assert np.all(distribution > 0)
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "elu"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "elu", "relu-trunc"])
 def test_reference_gradient_matches_finite_differences(activation):
     model = tiny_model(activation=activation)
     stream = language_model_stream(WORDS)
@@ -85,7 +85,7 @@ def run_training_kernel(model, stream, alpha, bptt, bptt_block, cutoff=0.0, beta
     return network.train_span(model, stream, 0, len(stream), state, alpha)
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu-trunc"])
 def test_training_step_follows_the_full_bptt_gradient(activation):
     """One BPTT block spanning the whole stream: the update is alpha times the exact gradient."""
     model = tiny_model(activation=activation)
@@ -139,3 +139,13 @@ def test_l2_decay_shrinks_weights_every_tenth_word():
     run_training_kernel(model, stream, 0.1, bptt=2, bptt_block=5, beta=0.05)
     run_training_kernel(plain, stream, 0.1, bptt=2, bptt_block=5, beta=0.0)
     assert np.abs(model.class_weights).sum() < np.abs(plain.class_weights).sum()
+
+
+def test_truncated_relu_clamps_at_20_and_passes_no_gradient_there():
+    from rnnlmpy.kernels import cell
+    values = np.array([-3.0, 0.5, 19.0, 25.0])
+    cell.activate(values, cell.ACTIVATIONS["relu-trunc"])
+    np.testing.assert_array_equal(values, reference.activation_function("relu-trunc")[0](np.array([-3, .5, 19, 25.])))
+    error = np.ones(4)
+    cell.multiply_by_derivative(error, values, cell.ACTIVATIONS["relu-trunc"])
+    np.testing.assert_array_equal(error, [0.0, 1.0, 1.0, 0.0])

@@ -240,7 +240,8 @@ def test_more_classes_than_words_and_a_slow_output_layer_are_said(tmp_path, caps
 
 # ---------------------------------------------------------------- divergence keeps the last good weights
 
-def test_divergent_training_restores_good_weights_and_halves_alpha(tmp_path, capsys):
+@pytest.mark.parametrize("hidden_type", ["sigmoid", "relu"])
+def test_divergent_training_restores_good_weights_and_halves_alpha(tmp_path, capsys, hidden_type):
     words = [f"w{i}" for i in range(300)]
     rng = np.random.default_rng(0)
     lines = [" ".join(rng.choice(words, size=12)) for _ in range(1500)]
@@ -248,7 +249,8 @@ def test_divergent_training_restores_good_weights_and_halves_alpha(tmp_path, cap
     valid_file = write_text(tmp_path / "v.txt", lines[:100])
     path = str(tmp_path / "m")
     code, _, err = run_cli(["train", "-train", train_file, "-valid", valid_file, "-rnnlm", path, "-hidden", "10",
-                            "-class", "17", "-alpha", "30", "-max-iter", "3", "-debug", "0"], capsys)
+                            "-class", "17", "-alpha", "30", "-max-iter", "3", "-debug", "0", "-hidden-type",
+                            hidden_type], capsys)
     assert code == 0 and "diverged" in err and "restored the last good weights" in err, err
     model = load_model(path)
     assert any(record.get("diverged") for record in model.training.history)

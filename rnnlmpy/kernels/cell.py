@@ -21,8 +21,9 @@ import math
 
 from numba import njit
 
-SIGMOID, TANH, RELU, ELU = 0, 1, 2, 3
-ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU}
+SIGMOID, TANH, RELU, ELU, RELU_TRUNCATED = 0, 1, 2, 3, 4
+ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU, "relu-trunc": RELU_TRUNCATED}
+RELU_TRUNCATION = 20.0  # relu-trunc: min(max(x, 0), 20), as faster-rnnlm
 
 # counters[] slots of the training state
 RING_HEAD, RING_FILL, EPOCH_WORDS = 0, 1, 2
@@ -45,6 +46,10 @@ def activate(values, activation):
     elif activation == RELU:
         for i in range(values.shape[0]):
             values[i] = max(values[i], values.dtype.type(0.0))
+    elif activation == RELU_TRUNCATED:
+        top = values.dtype.type(RELU_TRUNCATION)
+        for i in range(values.shape[0]):
+            values[i] = min(max(values[i], values.dtype.type(0.0)), top)
     else:
         for i in range(values.shape[0]):
             v = values[i]
@@ -67,6 +72,11 @@ def multiply_by_derivative(error, hidden, activation):
     elif activation == RELU:
         for i in range(error.shape[0]):
             if hidden[i] <= zero:
+                error[i] = zero
+    elif activation == RELU_TRUNCATED:
+        top = error.dtype.type(RELU_TRUNCATION)
+        for i in range(error.shape[0]):
+            if hidden[i] <= zero or hidden[i] >= top:
                 error[i] = zero
     else:
         for i in range(error.shape[0]):

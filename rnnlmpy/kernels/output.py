@@ -31,7 +31,11 @@ def row_scores(weights, row_begin, row_end, hidden, scores):
 
 @njit(cache=True, fastmath=True)
 def softmax_in_place(values, count):
-    """Softmax of ``values[:count]`` in place (maximum subtracted, normaliser summed in float64)."""
+    """Softmax of ``values[:count]`` in place (maximum subtracted, normaliser summed in float64).
+
+    Scores that are not finite (a diverged network) give all-zero probabilities,
+    which training then sees as divergence, instead of a division by zero.
+    """
     highest = -np.inf
     for r in range(count):
         if values[r] > highest:
@@ -41,7 +45,7 @@ def softmax_in_place(values, count):
         value = math.exp(values[r] - highest)
         values[r] = value
         total += value
-    scale = 1.0 / total
+    scale = 1.0 / total if total > 0.0 else 0.0
     for r in range(count):
         values[r] *= scale
 
