@@ -65,3 +65,26 @@ def run_cli(argv, capsys):
         main(argv)
     captured = capsys.readouterr()
     return exit_info.value.code, captured.out, captured.err
+
+
+def assert_interrupted_training_resumes_exactly(train_file, valid_file, config, folder):
+    """Train 2 epochs whole; train again, crash after the first checkpoint of epoch 1, rerun: identical weights."""
+    import numpy as np
+    import pytest
+    from rnnlmpy import train
+
+    whole = train(train_file, str(folder / "whole"), valid_file, config, max_iter=2, debug=0)
+
+    class Crash(Exception):
+        pass
+
+    def crash(model):
+        if model.training.epoch == 1 and model.training.position >= 10_000:
+            raise Crash()
+
+    path = str(folder / "resumed")
+    with pytest.raises(Crash):
+        train(train_file, path, valid_file, config, max_iter=2, anti_kasparek=10_000, debug=0, on_progress=crash)
+    resumed = train(train_file, path, valid_file, config, max_iter=2, anti_kasparek=10_000, debug=0)
+    for name, array in whole.weights().items():
+        np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)

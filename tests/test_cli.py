@@ -6,17 +6,8 @@ import sys
 
 import pytest
 
-from rnnlmpy_cli.main import main
 
-from helpers import pattern_corpus, write_text
-
-
-def run(argv, capsys):
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+from helpers import pattern_corpus, run_cli as run, write_text
 
 
 @pytest.fixture(scope="module")

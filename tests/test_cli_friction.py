@@ -7,19 +7,11 @@ import sys
 import pytest
 
 from rnnlmpy_cli.common import Command, Group
-from rnnlmpy_cli.main import cli, main
+from rnnlmpy_cli.main import cli
 
-from helpers import pattern_corpus, write_text
+from helpers import pattern_corpus, run_cli as run, write_text
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "rnnlmpy")
-
-
-def run(argv, capsys):
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -18,17 +18,8 @@ from rnnlmpy.base.store import read_store
 from rnnlmpy.ngram import NgramScores, read_arpa, read_sentences, score_sentences, train_ngram, write_arpa
 from rnnlmpy.rnnlm.cpp_format import read_rnnlm, write_rnnlm
 from rnnlmpy.rnnlm.model_file import load_model, save_model
-from rnnlmpy_cli.main import main
 
-from helpers import tiny_model, write_text
-
-
-def run(argv, capsys):
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+from helpers import run_cli as run, tiny_model, write_text
 
 
 def assert_one_line_error(code, err, *expected):

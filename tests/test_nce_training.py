@@ -7,7 +7,7 @@ from rnnlmpy import RnnlmConfig, evaluate_file, load_model, train
 from rnnlmpy.rnnlm import network
 from rnnlmpy.rnnlm.evaluation import score_tokens
 
-from helpers import pattern_corpus, run_cli, write_text
+from helpers import assert_interrupted_training_resumes_exactly, pattern_corpus, run_cli, write_text
 
 CONFIG = dict(hidden_size=12, bptt=4, bptt_block=5, rand_seed=3, output_layer="nce", nce_samples=5)
 
@@ -65,23 +65,7 @@ def test_nce_training_is_reproducible_and_seed_dependent(trained, tmp_path):
 
 def test_nce_checkpoint_resumes_exactly_with_its_noise_sampler(trained, tmp_path):
     train_file = write_text(tmp_path / "big.txt", pattern_corpus(3000, seed=5))
-    whole = train(train_file, str(tmp_path / "whole"), trained["valid"], RnnlmConfig(**CONFIG), max_iter=2, debug=0)
-
-    class Crash(Exception):
-        pass
-
-    def crash(model):
-        if model.training.epoch == 1 and model.training.position >= 10_000:
-            raise Crash()
-
-    path = str(tmp_path / "resumed")
-    with pytest.raises(Crash):
-        train(train_file, path, trained["valid"], RnnlmConfig(**CONFIG), max_iter=2, anti_kasparek=10_000, debug=0,
-              on_progress=crash)
-    resumed = train(train_file, path, trained["valid"], RnnlmConfig(**CONFIG), max_iter=2, anti_kasparek=10_000,
-                    debug=0)
-    for name, array in whole.weights().items():
-        np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)
+    assert_interrupted_training_resumes_exactly(train_file, trained["valid"], RnnlmConfig(**CONFIG), tmp_path)
 
 
 def test_nce_with_direct_connections_learns_bigrams(tmp_path):

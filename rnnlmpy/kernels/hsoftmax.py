@@ -22,6 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .output import row_score_with_direct
+
 LN10 = math.log(10.0)
 
 
@@ -43,21 +45,6 @@ def log_sigmoid_and_complement(x):
 
 
 @njit(cache=True, fastmath=True)
-def node_score(node_weights, node, hidden, direct, keys, usable):
-    """``s_n`` of inner node ``node`` (float64): its row @ hidden plus its direct weights."""
-    row = node_weights[node]
-    acc = hidden.dtype.type(0.0)
-    for j in range(hidden.shape[0]):
-        acc += row[j] * hidden[j]
-    score = float(acc)
-    size = direct.shape[0]
-    if size > 0:
-        for k in range(usable):
-            score += float(direct[(keys[k] + node) % size])
-    return score
-
-
-@njit(cache=True, fastmath=True)
 def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidden, direct, keys, usable):
     """log10 P(word | hidden) for the word whose path is ``path_nodes/path_codes[begin:end]`` (0 for an empty path).
 
@@ -66,7 +53,7 @@ def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidde
     """
     total = 0.0
     for i in range(begin, end):
-        score = node_score(node_weights, path_nodes[i], hidden, direct, keys, usable)
+        score = row_score_with_direct(node_weights, path_nodes[i], hidden, direct, keys, usable)
         if path_codes[i] == 0:
             total += log_sigmoid(score)
         else:
@@ -95,7 +82,7 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
     total = 0.0
     for i in range(begin, end):
         node = path_nodes[i]
-        score = node_score(node_weights, node, hidden, direct, keys, usable)
+        score = row_score_with_direct(node_weights, node, hidden, direct, keys, usable)
         # x = sign * s, log P += log sigmoid(x), d log P / d s = sign * (1 - sigmoid(x)) = [code == 0] - sigmoid(s)
         if path_codes[i] == 0:
             log_branch, gradient = log_sigmoid_and_complement(score)
@@ -134,7 +121,7 @@ def hs_distribution(node_weights, path_ptr, path_nodes, path_codes, hidden, dire
     right = np.empty(inner, dtype=np.float64)
     scale = 1.0 / temperature
     for n in range(inner):
-        score = node_score(node_weights, n, hidden, direct, keys, usable) * scale
+        score = row_score_with_direct(node_weights, n, hidden, direct, keys, usable) * scale
         left[n] = log_sigmoid(score)
         right[n] = log_sigmoid(-score)
     for w in range(path_ptr.shape[0] - 1):

@@ -42,7 +42,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .output import row_scores
+from .output import row_score_with_direct, row_scores
 
 GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -105,21 +105,6 @@ def draw_noise(accept, alias, state, count, out):
 
 
 @njit(cache=True, fastmath=True)
-def word_score(output_weights, word, hidden, direct, keys, usable):
-    """``output_weights[word] @ hidden`` plus the word's direct weights (float64; no ``lnz``)."""
-    row = output_weights[word]
-    acc = hidden.dtype.type(0.0)
-    for j in range(hidden.shape[0]):
-        acc += row[j] * hidden[j]
-    score = float(acc)
-    size = direct.shape[0]
-    if size > 0:
-        for k in range(usable):
-            score += direct[(keys[k] + word) % size]
-    return score
-
-
-@njit(cache=True, fastmath=True)
 def nce_backward(output_weights, target, noise_ids, noise_count, log_noise, lnz, hidden, hidden_error, alpha, decay,
                  direct, keys, usable, direct_alpha, direct_decay):
     """One SGD step of NCE for ``target`` against ``noise_ids[:noise_count]``; returns the loss (nats, before).
@@ -147,7 +132,7 @@ def nce_backward(output_weights, target, noise_ids, noise_count, log_noise, lnz,
                 repeats[i] = 0
                 break
         if repeats[i] == 1:
-            score = word_score(output_weights, word, hidden, direct, keys, usable)
+            score = row_score_with_direct(output_weights, word, hidden, direct, keys, usable)
             logits[i] = score - lnz - log_count - log_noise[word]
     size = hidden.shape[0]
     one = hidden.dtype.type(1.0)
@@ -191,7 +176,7 @@ def nce_backward(output_weights, target, noise_ids, noise_count, log_noise, lnz,
 @njit(cache=True, fastmath=True)
 def unnormalised_log10_probability(output_weights, hidden, target, lnz, direct, keys, usable):
     """NCE's own score ``(s_target - lnz) / ln 10``: cheap, not normalised (faster-rnnlm's default test score)."""
-    return (word_score(output_weights, target, hidden, direct, keys, usable) - lnz) / LN10
+    return (row_score_with_direct(output_weights, target, hidden, direct, keys, usable) - lnz) / LN10
 
 
 @njit(cache=True, fastmath=True)

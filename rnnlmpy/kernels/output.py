@@ -30,6 +30,22 @@ def row_scores(weights, row_begin, row_end, hidden, scores):
 
 
 @njit(cache=True, fastmath=True)
+def row_score_with_direct(weights, row, hidden, direct, keys, usable):
+    """``weights[row] @ hidden`` plus the row's direct weights ``direct[(keys[k] + row) % D]`` for k < ``usable``
+    (float64). The score of one inner node (hierarchical softmax) or one word (NCE)."""
+    values = weights[row]
+    acc = hidden.dtype.type(0.0)
+    for j in range(hidden.shape[0]):
+        acc += values[j] * hidden[j]
+    score = float(acc)
+    size = direct.shape[0]
+    if size > 0:
+        for k in range(usable):
+            score += float(direct[(keys[k] + row) % size])
+    return score
+
+
+@njit(cache=True, fastmath=True)
 def softmax_in_place(values, count):
     """Softmax of ``values[:count]`` in place (maximum subtracted, normaliser summed in float64).
 
