@@ -268,6 +268,12 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
     history_file = model_file + ".history.jsonl"
     limit = divergence_limit(vocabulary.size)
 
+    def keep(record: dict) -> None:
+        """An epoch ends: its record joins the model's history, the model is saved, then the history file grows."""
+        progress.history.append(record)
+        save_model(model, model_file)
+        append_history(history_file, record)
+
     with _interrupt_flag() as interrupted:
         while not progress.finished:
             if max_iter is not None and progress.epoch >= max_iter:
@@ -296,15 +302,11 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                 diverged = not record["valid_entropy"] <= limit
             if diverged:
                 _recover_from_divergence(model, backup, record, reporter)
-                progress.history.append(record)
-                save_model(model, model_file)
-                append_history(history_file, record)
+                keep(record)
                 continue
             if one_iter:
                 progress.finished = True
-                progress.history.append(record)
-                save_model(model, model_file)
-                append_history(history_file, record)
+                keep(record)
                 reporter.epoch_done(record)
                 break
             model.hidden_state = final_hidden
@@ -322,13 +324,11 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
             if progress.halving and not stop:
                 progress.alpha /= 2
             progress.last_valid_log10 = valid_log10
-            progress.history.append(record)
             if stop:
                 progress.finished = True
             else:
                 progress.epoch += 1
-            save_model(model, model_file)
-            append_history(history_file, record)
+            keep(record)
             reporter.epoch_done(record)
             if interrupted() and not progress.finished:
                 raise TrainingInterrupted(f"interrupted: {model_file} holds the model after epoch "
