@@ -6,9 +6,15 @@ metrics) -> ``kernels`` (Numba) -> ``rnnlm`` and ``ngram`` (model families) ->
 sits on top.
 """
 
-from .base.errors import RnnlmpyError
+import os as _os
+
+from .base.numba_cache import drop_stale_kernel_caches as _drop_stale_kernel_caches
+
+_drop_stale_kernel_caches(_os.path.join(_os.path.dirname(__file__), "kernels"))  # before any kernel is loaded
+
+from .base.errors import RnnlmpyError  # noqa: E402
 from .rnnlm import (PerplexityResult, RnnlmConfig, RnnlmModel, Vocabulary, build_vocabulary, evaluate_file,
-                    load_model, new_model, save_model, score_tokens, train)
+                    load_model, new_model, save_model, score_tokens, train)  # noqa: E402
 
 __version__ = "0.1.0"
 
