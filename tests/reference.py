@@ -249,3 +249,18 @@ def hmm_tag_reference(transition: dict, emission: dict, words: list[str]):
         result.append(tag)
         tag = scores[tag][1]
     return result[::-1]
+
+
+def numeric_gradient(function, array: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    """Central differences of ``function()`` with respect to every entry of ``array`` (changed in place, then
+    restored): the finite-difference oracle the kernels' gradients are checked against. Shape of ``array``."""
+    gradient = np.zeros(array.shape)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + step
+        up = function()
+        array[index] = saved - step
+        down = function()
+        array[index] = saved
+        gradient[index] = (up - down) / (2 * step)
+    return gradient

@@ -55,21 +55,6 @@ def distribution(node_weights, tree, hidden, direct, keys, usable, temperature=1
                      for nodes, codes in word_paths(tree)])
 
 
-def numeric_gradient(function, array, step=1e-6):
-    """Central finite-difference gradient of ``function()`` with respect to every entry of ``array`` (changed in place
-    and restored)."""
-    gradient = np.zeros(array.shape)
-    for index in np.ndindex(array.shape):
-        saved = array[index]
-        array[index] = saved + step
-        up = function()
-        array[index] = saved - step
-        down = function()
-        array[index] = saved
-        gradient[index] = (up - down) / (2 * step)
-    return gradient
-
-
 def huffman_cost(counts):
     """Total weighted path length of a Huffman code: the sum of all merged weights (heapq, textbook)."""
     heap = [float(c) for c in counts]

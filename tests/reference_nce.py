@@ -43,20 +43,6 @@ def nce_loss(output_weights, direct, hidden, target, noise_ids, log_noise, lnz, 
     return float(loss)
 
 
-def finite_difference(function, array: np.ndarray, indices, step: float = 1e-6) -> np.ndarray:
-    """Central differences of ``function()`` w.r.t. ``array[index]`` for each index (array restored after)."""
-    gradient = np.zeros(len(indices))
-    for n, index in enumerate(indices):
-        saved = array[index]
-        array[index] = saved + step
-        up = function()
-        array[index] = saved - step
-        down = function()
-        array[index] = saved
-        gradient[n] = (up - down) / (2 * step)
-    return gradient
-
-
 def log10_softmax(output_weights, hidden, target, direct, keys, usable) -> float:
     """log10 of the dense softmax over all words (with direct scores) at ``target``."""
     values = scores(output_weights, hidden, direct, keys, usable)

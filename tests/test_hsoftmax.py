@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import reference_hs as ref
+from reference import numeric_gradient
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.kernels.hsoftmax import hs_backward, hs_distribution, hs_log10_probability
 from rnnlmpy.rnnlm.huffman import build_huffman_tree
@@ -236,9 +237,9 @@ def test_backward_is_alpha_times_the_gradient_of_log_p():
         def log_p():
             return ref.log_probability(node_weights, nodes, codes, hidden, direct, keys, usable)
 
-        weight_gradient = ref.numeric_gradient(log_p, node_weights)
-        direct_gradient = ref.numeric_gradient(log_p, direct)
-        hidden_gradient = ref.numeric_gradient(log_p, hidden)
+        weight_gradient = numeric_gradient(log_p, node_weights)
+        direct_gradient = numeric_gradient(log_p, direct)
+        hidden_gradient = numeric_gradient(log_p, hidden)
         weights_after, direct_after = node_weights.copy(), direct.copy()
         hidden_error = np.zeros_like(hidden)
         result = hs_backward(weights_after, tree.path_nodes, tree.path_codes, tree.path_ptr[w], tree.path_ptr[w + 1],

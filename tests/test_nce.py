@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import reference_nce as reference
+from reference import numeric_gradient
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.kernels import nce
 from rnnlmpy.rnnlm.noise import DEFAULT_MIN_SHARE, LOG_FLOOR, alias_table, log_probabilities, noise_distribution
@@ -196,10 +197,9 @@ def test_nce_step_is_alpha_times_the_finite_difference_gradient(case):
         return reference.nce_loss(weights, direct, hidden, target, noise, log_noise, lnz, keys, usable)
 
     expected_loss = loss()
-    rows = [(w, j) for w in range(weights.shape[0]) for j in range(weights.shape[1])]
-    row_gradient = reference.finite_difference(loss, weights, rows).reshape(weights.shape)
-    direct_gradient = reference.finite_difference(loss, direct, list(range(direct.shape[0])))
-    hidden_gradient = reference.finite_difference(loss, hidden, list(range(hidden.shape[0])))
+    row_gradient = numeric_gradient(loss, weights)
+    direct_gradient = numeric_gradient(loss, direct)
+    hidden_gradient = numeric_gradient(loss, hidden)
 
     alpha, direct_alpha = 0.1, 0.07
     new_weights, new_direct = weights.copy(), direct.copy()
