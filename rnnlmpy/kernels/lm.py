@@ -165,20 +165,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
         elif probabilities.shape[0] > 0:
             probabilities[t] = 0.0
         sentence_end = independent and boundaries[t]
-        if gated:
-            head = (counters[RING_HEAD] + 1) % capacity
-            counters[RING_HEAD] = head
-            counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
-            ring_position[head] = t
-            ring_input[head] = hidden_prev
-            ring_gates[head] = gates
-            ring_error[head] = hidden_error
-            if bptt == 0 or counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
-                gru_backpropagate(input_weights, recurrent, gate_bias, recurrent_update, bias_update, feature_ptr,
-                                  feature_ids, ring_position, ring_input, ring_gates, ring_error, counters,
-                                  bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, gate_error,
-                                  gate_delta, carry)
-        elif bptt == 0:
+        if bptt == 0 and not gated:
             multiply_by_derivative(hidden_error, hidden, activation)
             add_feature_update(input_weights, feature_ids, feature_begin, feature_end, hidden_error, alpha, decay)
             if decay != 0:
@@ -192,12 +179,21 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
             ring_position[head] = t
             ring_input[head] = hidden_prev
-            ring_hidden[head] = hidden
             ring_error[head] = hidden_error
-            if counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
-                backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
-                                           ring_position, ring_input, ring_hidden, ring_error, counters,
-                                           bptt + bptt_block - 1, alpha, decay, cutoff, activation, delta, carry)
+            block_end = counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end
+            if gated:
+                ring_gates[head] = gates
+                if bptt == 0 or block_end:
+                    gru_backpropagate(input_weights, recurrent, gate_bias, recurrent_update, bias_update,
+                                      feature_ptr, feature_ids, ring_position, ring_input, ring_gates, ring_error,
+                                      counters, bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff,
+                                      gate_error, gate_delta, carry)
+            else:
+                ring_hidden[head] = hidden
+                if block_end:
+                    backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+                                               ring_position, ring_input, ring_hidden, ring_error, counters,
+                                               bptt + bptt_block - 1, alpha, decay, cutoff, activation, delta, carry)
         if sentence_end:
             hidden_prev[:] = reset_value
             counters[RING_FILL] = 0
