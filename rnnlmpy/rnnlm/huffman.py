@@ -103,22 +103,20 @@ def build_huffman_tree(counts: np.ndarray) -> HuffmanTree:
     merged_weight = []
     parent_list = [0] * (2 * size - 1)
     right_child = []
-    leaf_head = 0
-    merged_head = 0
+    heads = [0, 0]  # next word (in count order), next merged node (in merge order)
+
+    def take_lightest(k: int) -> tuple[int, float]:
+        """(node, weight) of the lighter queue head before merge k; a word wins ties (keeps paths short)."""
+        leaf_head, merged_head = heads
+        if leaf_head < size and (merged_head >= k or leaf_weight[leaf_head] <= merged_weight[merged_head]):
+            heads[0] += 1
+            return leaf_node[leaf_head], leaf_weight[leaf_head]
+        heads[1] += 1
+        return size + merged_head, merged_weight[merged_head]
+
     for k in range(merges):
-        # the lighter head; a word wins ties (keeps paths short), words by index, merged nodes by age
-        if leaf_head < size and (merged_head >= k or leaf_weight[leaf_head] <= merged_weight[merged_head]):
-            left, left_weight = leaf_node[leaf_head], leaf_weight[leaf_head]
-            leaf_head += 1
-        else:
-            left, left_weight = size + merged_head, merged_weight[merged_head]
-            merged_head += 1
-        if leaf_head < size and (merged_head >= k or leaf_weight[leaf_head] <= merged_weight[merged_head]):
-            right, right_weight = leaf_node[leaf_head], leaf_weight[leaf_head]
-            leaf_head += 1
-        else:
-            right, right_weight = size + merged_head, merged_weight[merged_head]
-            merged_head += 1
+        left, left_weight = take_lightest(k)
+        right, right_weight = take_lightest(k)
         merged_weight.append(left_weight + right_weight)
         parent_list[left] = parent_list[right] = size + k
         right_child.append(right)
