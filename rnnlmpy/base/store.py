@@ -42,10 +42,12 @@ def write_store(path: str, kind: str, header: dict, arrays: dict[str, np.ndarray
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
-def read_store(path: str, kind: Optional[str], advice: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+def read_store(path: str, kind: Optional[str], advice: str = "", header_only: bool = False
+               ) -> tuple[dict, dict[str, np.ndarray]]:
     """Read a container, checking its format, version and ``kind`` (None: any); return (header, arrays).
 
     ``advice`` is appended to the error for a model of another kind (what to use instead).
+    ``header_only`` reads and checks the header without loading the arrays (then ``arrays`` is empty).
     """
     found = sniff(path)
     if found == RNNLM_CPP:
@@ -54,7 +56,8 @@ def read_store(path: str, kind: Optional[str], advice: str = "") -> tuple[dict, 
         raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+            names = ["header"] if header_only and "header" in archive.files else archive.files
+            arrays = {name: archive[name] for name in names}
     except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, OSError, EOFError, NotImplementedError) as error:
         raise RnnlmpyError(f"model file {path!r} is corrupt or truncated ({error.__class__.__name__})") from None
     except MemoryError:  # an array whose declared shape does not fit in memory
@@ -85,7 +88,7 @@ def read_store(path: str, kind: Optional[str], advice: str = "") -> tuple[dict, 
 
 def container_kind(path: str) -> str:
     """The ``kind`` named in a container's header ("rnnlm", "tagger")."""
-    header, _ = read_store(path, None)
+    header, _ = read_store(path, None, header_only=True)
     return header["kind"]
 
 
