@@ -119,6 +119,9 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
         help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")
 @option("jobs", type=click.IntRange(min=1), default=1, show_default=True,
         help="With several seeds: models trained at once, in worker processes.")
+@option("threads", type=int, default=None,
+        help="Threads training one model at once on slices of each epoch (hogwild; 1 = reproducible bit for bit)  "
+             "[default: $RNNLMPY_THREADS, else every core; with -jobs, the cores shared among the jobs]")
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
 @option("direct", "direct_millions", type=click.FloatRange(min=0), default=DEFAULTS.direct_size / 1e6,
         show_default=True,
@@ -132,7 +135,7 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
 @debug_option(help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, hierarchical_softmax,
           nce_samples, nce_unigram_power, nce_lnz, activation, diagonal_initialization, bptt, bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
-          jobs, independent, direct_millions, direct_order, char_level, precision, force, debug):
+          jobs, threads, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run)."""
     seeds = parse_seeds(rand_seed)
     model_note = ""
@@ -159,7 +162,7 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     config.validate()
     if len(seeds) > 1:
         options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, force=force,
-                       other_inputs=(test_file,))
+                       other_inputs=(test_file,), threads=threads)
         started = time.perf_counter()
         for seed, path, valid_ppl, seconds in train_members(train_file, model_file, seeds, jobs, valid_file, config,
                                                             **options):
@@ -170,7 +173,7 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
         return
     model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
                         max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force,
-                        other_inputs=(test_file,), model_note=model_note)
+                        other_inputs=(test_file,), model_note=model_note, threads=threads)
     if test_file is not None:
         run_test(model, test_file, debug)
 

@@ -1,10 +1,14 @@
-"""Test set-up: a Numba cache folder per kernel source, and the real corpora for integration tests."""
+"""Test set-up: a Numba cache folder per kernel source, a corpus cache folder per test session, and the real
+corpora for integration tests."""
 
 from __future__ import annotations
 
+import atexit
 import glob
 import hashlib
 import os
+import shutil
+import tempfile
 
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,6 +29,20 @@ def _kernel_cache_folder() -> str:
 
 
 os.environ.setdefault("NUMBA_CACHE_DIR", _kernel_cache_folder())  # before anything imports numba
+
+
+def _corpus_cache_folder() -> str:
+    """A temporary folder for this session's corpus caches (``rnnlmpy.corpus``), deleted at exit; never ~/.cache."""
+    folder = tempfile.mkdtemp(prefix="rnnlmpy-test-corpus-cache-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+if "RNNLMPY_CACHE_DIR" not in os.environ:
+    os.environ["RNNLMPY_CACHE_DIR"] = _corpus_cache_folder()  # setdefault, without making a folder it would not use
+
+# Training uses every core unless told; the tests compare results bit for bit, so one thread unless a test asks.
+os.environ.setdefault("RNNLMPY_THREADS", "1")
 
 import pytest  # noqa: E402
 

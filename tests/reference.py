@@ -32,7 +32,8 @@ def activation_function(name: str):
 def multi_hot(stream: TokenStream, t: int, size: int) -> np.ndarray:
     """The dense input vector of position t (shape (size,))."""
     vector = np.zeros(size)
-    for feature in stream.feature_ids[stream.feature_ptr[t]:stream.feature_ptr[t + 1]]:
+    feature = stream.inputs[t]
+    if feature >= 0:
         vector[feature] += 1.0
     return vector
 

@@ -117,7 +117,7 @@ def test_truncated_bptt_limits_how_far_errors_travel():
     one_step = np.zeros_like(plain)
     for t in range(3):
         single = language_model_stream(WORDS[t:t + 1])
-        single.feature_ids[:] = WORDS[t - 1] if t > 0 else 0
+        single.words[0] = WORDS[t - 1] if t > 0 else 0
         one_step += reference.gradients(before, model.vocabulary.word_class, single, inputs[t])["recurrent"]
     np.testing.assert_allclose(plain, one_step, rtol=1e-4, atol=1e-7)
 

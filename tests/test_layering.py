@@ -1,7 +1,7 @@
 """The package's layers: every import of every module is read (ast) and checked against the layer rule.
 
-base <- kernels <- {rnnlm, ngram} <- {mixing, tagger} <- report <- the ``rnnlmpy``
-facade <- the command line (``rnnlmpy_cli``, and ``python -m rnnlmpy``, an entry
+base <- kernels <- corpus <- {rnnlm, ngram} <- {mixing, tagger} <- report <- the
+``rnnlmpy`` facade <- the command line (``rnnlmpy_cli``, and ``python -m rnnlmpy``, an entry
 point nobody imports). A module may import its own layer's family and any lower
 layer, never a higher one nor a sibling family of its own layer; there are no
 import cycles; kernels import only numpy, numba and the standard library's math;
@@ -22,14 +22,15 @@ PACKAGES = {"rnnlmpy": os.path.join(CHECKOUT, "rnnlmpy"), "rnnlmpy_cli": os.path
 LAYERS = {
     "rnnlmpy.base": (0, "base"),
     "rnnlmpy.kernels": (1, "kernels"),
-    "rnnlmpy.rnnlm": (2, "rnnlm"),
-    "rnnlmpy.ngram": (2, "ngram"),
-    "rnnlmpy.mixing": (3, "mixing"),
-    "rnnlmpy.tagger": (3, "tagger"),
-    "rnnlmpy.report": (4, "report"),
-    "rnnlmpy": (5, "facade"),
-    "rnnlmpy.__main__": (6, "cli"),
-    "rnnlmpy_cli": (6, "cli"),
+    "rnnlmpy.corpus": (2, "corpus"),
+    "rnnlmpy.rnnlm": (3, "rnnlm"),
+    "rnnlmpy.ngram": (3, "ngram"),
+    "rnnlmpy.mixing": (4, "mixing"),
+    "rnnlmpy.tagger": (4, "tagger"),
+    "rnnlmpy.report": (5, "report"),
+    "rnnlmpy": (6, "facade"),
+    "rnnlmpy.__main__": (7, "cli"),
+    "rnnlmpy_cli": (7, "cli"),
 }
 KERNEL_IMPORTS_ALLOWED = {"numpy", "numba", "math", "__future__"}
 # kernel family -> the one library module allowed to import it
@@ -42,6 +43,7 @@ KERNEL_CALLERS = {
     "rnnlmpy.kernels.hsoftmax": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.nce": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.gru": {"rnnlmpy.rnnlm.network"},
+    "rnnlmpy.kernels.tokens": {"rnnlmpy.corpus.encoding"},
 }
 
 

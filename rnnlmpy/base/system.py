@@ -1,8 +1,12 @@
-"""What the machine can hold: refuse work whose arrays would not fit in memory, before allocating them."""
+"""What the machine can hold: memory checks before allocating, and the number of threads to use."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+from typing import Callable, Sequence
+
+import numpy as np
 
 from .errors import RnnlmpyError
 
@@ -25,3 +29,57 @@ def check_fits(needed_bytes: float, what: str) -> None:
     if needed_bytes > available:
         raise RnnlmpyError(f"{what} would need {needed_bytes / 2**30:,.1f} GiB of memory; this machine has "
                            f"{available / 2**30:,.1f} GiB available")
+
+
+THREADS_VARIABLE = "RNNLMPY_THREADS"  # the default of -threads, when set (like OMP_NUM_THREADS)
+MAX_THREADS = 1024
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity; at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """Threads a command uses unless told: ``$RNNLMPY_THREADS`` if set, else every available core."""
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not value:
+        return available_cores()
+    try:
+        return check_threads(int(value))
+    except ValueError:
+        raise RnnlmpyError(f"{THREADS_VARIABLE} must be a whole number of threads (got {value!r})") from None
+
+
+def check_threads(threads: int) -> int:
+    """``threads`` if it is between 1 and MAX_THREADS, else RnnlmpyError."""
+    if not 1 <= threads <= MAX_THREADS:
+        raise RnnlmpyError(f"-threads must be between 1 and {MAX_THREADS} (got {threads})")
+    return threads
+
+
+def thread_map(function: Callable, items: Sequence, threads: int) -> list:
+    """``[function(item) for item in items]``, run by up to ``threads`` threads (results in input order).
+
+    Worth it for functions that spend their time in kernels that release the
+    GIL; one thread (or one item) runs in the calling thread.
+    """
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def split_evenly(bounds: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Cut the sorted cut points ``bounds`` (int, (K,), from 0 to the total) into at most ``parts`` ranges
+    of about equal length, each from one cut point to another: [(begin, end), ...] covering 0..total."""
+    total = int(bounds[-1])
+    if parts <= 1 or len(bounds) <= 2:
+        return [(0, total)]
+    wanted = (total * np.arange(1, parts)) // parts
+    cuts = bounds[np.minimum(np.searchsorted(bounds, wanted), len(bounds) - 1)]
+    points = sorted({0, total, *(int(cut) for cut in cuts)})
+    return list(zip(points, points[1:]))

@@ -10,9 +10,11 @@ Array conventions (``H`` hidden units, ``V`` input rows):
 
 A token stream is given in compressed-row form: the features of position ``t``
 are ``feature_ids[feature_ptr[t]:feature_ptr[t + 1]]`` (empty for an unknown
-input). BPTT reads a ring buffer of the last steps (position, the state fed in,
-the hidden state, the output error) and ``counters`` = [ring head, ring fill,
-words done in the epoch].
+input); an empty ``feature_ptr`` means one feature per position,
+``feature_ids[t]`` (none where it is negative), as the language model reads
+its previous word (see ``feature_range``). BPTT reads a ring buffer of the
+last steps (position, the state fed in, the hidden state, the output error)
+and ``counters`` = [ring head, ring fill, words done in the epoch].
 """
 
 from __future__ import annotations
@@ -135,6 +137,15 @@ def add_outer(matrix, left, right, scale):
             row[j] += step * right[j]
 
 
+@njit(cache=True)
+def feature_range(feature_ptr, feature_ids, position):
+    """(begin, end) of position's features in ``feature_ids``: compressed rows, or with an empty
+    ``feature_ptr`` the single feature ``feature_ids[position]`` (none where it is negative)."""
+    if feature_ptr.shape[0] == 0:
+        return position, (position + 1 if feature_ids[position] >= 0 else position)
+    return feature_ptr[position], feature_ptr[position + 1]
+
+
 @njit(cache=True, fastmath=True)
 def backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
                                ring_position, ring_input, ring_hidden, ring_error, counters,
@@ -156,9 +167,8 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
     for s in range(steps):
         slot = (head - s) % capacity
         multiply_by_derivative(delta, ring_hidden[slot], activation)
-        position = ring_position[slot]
-        add_feature_update(input_weights, feature_ids, feature_ptr[position], feature_ptr[position + 1],
-                           delta, alpha, decay)
+        feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])
+        add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay)
         # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
         carry[:] = 0
         for i in range(size):

@@ -24,17 +24,18 @@ MAX_DIRECT_ORDER = 20
 
 
 @njit(cache=True)
-def direct_history(targets, boundaries, t, independent, order, history):
-    """The words before position t, most recent first (``history[b]`` = word t-1-b; 0 = ``</s>`` before the
-    stream or, for an independent model, before the sentence; -1 = unknown)."""
+def direct_history(targets, t, history_start, independent, order, history):
+    """The words before position t, most recent first (``history[b]`` = word t-1-b; 0 = ``</s>`` before
+    position ``history_start`` or, for an independent model, before the sentence, whose end is a target
+    ``</s>`` (0); -1 = unknown)."""
     crossed = False
     for b in range(order):
         position = t - 1 - b
-        if position < 0 or crossed:
+        if position < history_start or crossed:
             history[b] = 0
         else:
             history[b] = targets[position]
-            if independent and boundaries[position]:
+            if independent and targets[position] == 0:
                 crossed = True  # this word is the previous sentence's </s>; older words are cut off
 
 
@@ -85,15 +86,16 @@ def direct_backward(direct, keys, usable, count, wrap, probabilities, target_row
 
 
 @njit(cache=True)
-def prepare_direct(direct, direct_order, targets, boundaries, t, independent, target_class, history, class_keys,
+def prepare_direct(direct, direct_order, targets, t, history_start, independent, target_class, history, class_keys,
                    word_keys, usable):
-    """Hash the history of position t: ``usable`` = [class orders, word orders] (both 0 without direct weights)."""
+    """Hash the history of position t (which starts at ``history_start``): ``usable`` = [class orders, word
+    orders] (both 0 without direct weights)."""
     usable[0] = 0
     usable[1] = 0
     if direct.shape[0] == 0 or direct_order == 0:
         return
     half = direct.shape[0] // 2
-    direct_history(targets, boundaries, t, independent, direct_order, history)
+    direct_history(targets, t, history_start, independent, direct_order, history)
     usable[0] = direct_keys(history, direct_order, DIRECT_CLASS_KEY, half, 0, class_keys)
     if target_class >= 0:
         usable[1] = direct_keys(history, direct_order, DIRECT_CLASS_KEY * np.uint64(target_class + 1), half, half,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .cell import RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, clip
+from .cell import RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, clip, feature_range
 
 
 @njit(cache=True, fastmath=True)
@@ -146,9 +146,8 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
                 update[j] += step * prev[j]
         for i in range(width):
             bias_update[i] += alpha * delta[i]
-        position = ring_position[slot]
-        add_feature_update(input_weights, feature_ids, feature_ptr[position], feature_ptr[position + 1],
-                           delta, alpha, decay)
+        feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])
+        add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay)
         clip(carry, cutoff)
         if s + 1 < steps:
             previous = (slot - 1) % capacity

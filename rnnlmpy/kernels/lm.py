@@ -1,10 +1,10 @@
 """Language-model spans: SGD with truncated BPTT over a token stream, and scoring, in one kernel call each.
 
 These are the kernels of the RNNLM family; ``rnnlmpy.rnnlm.network`` is their
-only caller (with named arguments). The stream is in compressed-row form (see
-``cell``): position ``t`` reads its features (the previous word) and predicts
-``targets[t]`` (-1: unscored); ``boundaries[t]`` marks the end of a sentence,
-where an ``independent`` model resets its state to ``reset_value``.
+only caller (with named arguments). The stream is one int32 array ``words``
+(N + 1,): position ``t`` reads ``words[t]`` (the previous word; -1: no input)
+and predicts ``words[t + 1]`` (-1: unscored); a target ``</s>`` (0) ends a
+sentence, where an ``independent`` model resets its state to ``reset_value``.
 
 Training state carried between calls (so training can stop and resume
 anywhere) lives in arrays: the hidden state, a ring buffer of the last
@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_outer, backpropagate_through_time,
-                   clip, hidden_forward, multiply_by_derivative)
+                   clip, feature_range, hidden_forward, multiply_by_derivative)
 from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
 from .gru import gru_backpropagate, gru_forward
 from .hsoftmax import hs_backward, hs_log10_probability
@@ -29,6 +29,7 @@ from .output import largest_class_size, output_backward, target_probability
 
 # output_layer codes: the class-factored softmax, hierarchical softmax over a Huffman tree, or NCE
 CLASS_SOFTMAX, HIERARCHICAL_SOFTMAX, NOISE_CONTRASTIVE = 0, 1, 2
+SENTENCE_END = 0  # the word id of </s>
 OUTPUT_LAYERS = {"class": CLASS_SOFTMAX, "hs": HIERARCHICAL_SOFTMAX, "nce": NOISE_CONTRASTIVE}
 
 
@@ -44,14 +45,13 @@ def output_buffers(class_weights, class_start, class_end):
     return class_probabilities, word_probabilities, history, class_keys, word_keys, usable
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-               feature_ptr, feature_ids, targets, boundaries, begin, end,
-               hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
+               words, begin, end, hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
                probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
                noise_state, noise_samples, nce_lnz, gated, gate_bias, bias_update, ring_gates):
-    """Train on positions ``begin <= t < end`` of a stream with SGD and truncated BPTT.
+    """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
     recurrent matrix are updated by BPTT every ``bptt_block`` positions (and at
@@ -81,6 +81,8 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
 
     Returns (sum of log10 P over scored targets, number of scored targets).
     """
+    targets = words[1:]
+    feature_ptr = np.empty(0, dtype=np.int64)  # one input per position: words[t] (see cell.feature_range)
     dtype_one = hidden_prev.dtype.type(1.0)
     alpha = hidden_prev.dtype.type(alpha)
     cutoff = hidden_prev.dtype.type(cutoff)
@@ -105,18 +107,17 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     for t in range(begin, end):
         counters[EPOCH_WORDS] += 1
         decay = decay_value if counters[EPOCH_WORDS] % 10 == 0 else hidden_prev.dtype.type(0.0)
-        feature_begin = feature_ptr[t]
-        feature_end = feature_ptr[t + 1]
+        feature_begin, feature_end = feature_range(feature_ptr, words, t)
         if gated:
-            gru_forward(input_weights, recurrent, gate_bias, feature_ids, feature_begin, feature_end, hidden_prev,
+            gru_forward(input_weights, recurrent, gate_bias, words, feature_begin, feature_end, hidden_prev,
                         hidden, gates)
         else:
-            hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden,
+            hidden_forward(input_weights, recurrent, words, feature_begin, feature_end, hidden_prev, hidden,
                            activation)
         hidden_error[:] = 0
         target = targets[t]
         if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
-            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+            prepare_direct(direct, direct_order, targets, t, 0, independent, -1, history, class_keys,
                            word_keys, usable)
             log10_probability = hs_backward(output_weights, path_nodes, path_codes, path_ptr[target],
                                             path_ptr[target + 1], hidden, hidden_error, alpha, decay, direct,
@@ -127,7 +128,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             scored += 1
             clip(hidden_error, cutoff)
         elif target >= 0 and output_layer == NOISE_CONTRASTIVE:
-            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+            prepare_direct(direct, direct_order, targets, t, 0, independent, -1, history, class_keys,
                            word_keys, usable)
             log10_probability = unnormalised_log10_probability(output_weights, hidden, target, nce_lnz, direct,
                                                                class_keys, usable[0])
@@ -141,7 +142,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             clip(hidden_error, cutoff)
         elif target >= 0:
             target_class = output_class[target]
-            prepare_direct(direct, direct_order, targets, boundaries, t, independent, target_class, history,
+            prepare_direct(direct, direct_order, targets, t, 0, independent, target_class, history,
                            class_keys, word_keys, usable)
             probability = target_probability(class_weights, output_weights, output_class, class_start, class_end,
                                              hidden, target, class_probabilities, word_probabilities, direct,
@@ -164,10 +165,10 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             clip(hidden_error, cutoff)
         elif probabilities.shape[0] > 0:
             probabilities[t] = 0.0
-        sentence_end = independent and boundaries[t]
+        sentence_end = independent and target == SENTENCE_END
         if bptt == 0 and not gated:
             multiply_by_derivative(hidden_error, hidden, activation)
-            add_feature_update(input_weights, feature_ids, feature_begin, feature_end, hidden_error, alpha, decay)
+            add_feature_update(input_weights, words, feature_begin, feature_end, hidden_error, alpha, decay)
             if decay != 0:
                 for i in range(size):
                     for j in range(size):
@@ -185,13 +186,13 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                 ring_gates[head] = gates
                 if bptt == 0 or block_end:
                     gru_backpropagate(input_weights, recurrent, gate_bias, recurrent_update, bias_update,
-                                      feature_ptr, feature_ids, ring_position, ring_input, ring_gates, ring_error,
+                                      feature_ptr, words, ring_position, ring_input, ring_gates, ring_error,
                                       counters, bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff,
                                       gate_error, gate_delta, carry)
             else:
                 ring_hidden[head] = hidden
                 if block_end:
-                    backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+                    backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, words,
                                                ring_position, ring_input, ring_hidden, ring_error, counters,
                                                bptt + bptt_block - 1, alpha, decay, cutoff, activation, delta, carry)
         if sentence_end:
@@ -202,19 +203,22 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     return log10_sum, scored
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-               feature_ptr, feature_ids, targets, boundaries, begin, end, hidden_prev, activation, independent,
+               words, begin, end, history_start, hidden_prev, activation, independent,
                reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes,
                nce_lnz, normalised, gated, gate_bias):
     """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
 
     Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
-    state before ``begin`` and holds the state after ``end - 1`` on return. The
+    state before ``begin`` and holds the state after ``end - 1`` on return.
+    Direct connections see no word before position ``history_start`` (``</s>`` instead). The
     output layer arguments are as for ``train_span``; an NCE model's probability
     is normalised over the whole vocabulary when ``normalised`` (exact, O(V H)
     per word), else it is the unnormalised score ``exp(s - nce_lnz)`` (cheap).
     """
+    targets = words[1:]
+    feature_ptr = np.empty(0, dtype=np.int64)  # one input per position: words[t] (see cell.feature_range)
     size = hidden_prev.shape[0]
     hidden = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
@@ -223,21 +227,22 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
                       dtype=np.float64)
     gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
     for t in range(begin, end):
+        feature_begin, feature_end = feature_range(feature_ptr, words, t)
         if gated:
-            gru_forward(input_weights, recurrent, gate_bias, feature_ids, feature_ptr[t], feature_ptr[t + 1],
-                        hidden_prev, hidden, gates)
+            gru_forward(input_weights, recurrent, gate_bias, words, feature_begin, feature_end, hidden_prev, hidden,
+                        gates)
         else:
-            hidden_forward(input_weights, recurrent, feature_ids, feature_ptr[t], feature_ptr[t + 1], hidden_prev,
-                           hidden, activation)
+            hidden_forward(input_weights, recurrent, words, feature_begin, feature_end, hidden_prev, hidden,
+                           activation)
         target = targets[t]
         if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
-            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+            prepare_direct(direct, direct_order, targets, t, history_start, independent, -1, history, class_keys,
                            word_keys, usable)
             probabilities[t] = 10.0 ** hs_log10_probability(output_weights, path_nodes, path_codes, path_ptr[target],
                                                             path_ptr[target + 1], hidden, direct, class_keys,
                                                             usable[0])
         elif target >= 0 and output_layer == NOISE_CONTRASTIVE:
-            prepare_direct(direct, direct_order, targets, boundaries, t, independent, -1, history, class_keys,
+            prepare_direct(direct, direct_order, targets, t, history_start, independent, -1, history, class_keys,
                            word_keys, usable)
             if normalised:
                 log10_probability = full_log10_probability(output_weights, hidden, target, direct, class_keys,
@@ -247,14 +252,41 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
                                                                    class_keys, usable[0])
             probabilities[t] = 10.0 ** log10_probability
         elif target >= 0:
-            prepare_direct(direct, direct_order, targets, boundaries, t, independent, output_class[target], history,
+            prepare_direct(direct, direct_order, targets, t, history_start, independent, output_class[target], history,
                            class_keys, word_keys, usable)
             probabilities[t] = target_probability(class_weights, output_weights, output_class, class_start,
                                                   class_end, hidden, target, class_probabilities, word_probabilities,
                                                   direct, class_keys, usable[0], word_keys, usable[1])
         else:
             probabilities[t] = 0.0
-        if independent and boundaries[t]:
+        if independent and target == SENTENCE_END:
             hidden_prev[:] = hidden_prev.dtype.type(reset_value)
         else:
             hidden_prev[:] = hidden
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def score_segments(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+                   words, segment_begin, segment_end, start_index, start_states, chained, final_states, activation,
+                   independent, reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes,
+                   path_codes, nce_lnz, normalised, gated, gate_bias):
+    """``score_span`` over segments ``[segment_begin[s], segment_end[s])`` of one stream, each from its own state.
+
+    Segment s starts from ``start_states[start_index[s]]`` (``start_states``
+    (K, H)), or, when ``chained``, segment 0 from ``start_states[0]`` and every
+    later one from the state the previous segment ended in. The state after
+    segment s is written to ``final_states[s]`` when ``final_states`` (S, H) is
+    not empty. Direct connections see no word before a segment's start. Other
+    arguments as for ``score_span``.
+    """
+    hidden = np.empty(start_states.shape[1], dtype=start_states.dtype)
+    hidden[:] = start_states[0]
+    for s in range(segment_begin.shape[0]):
+        if not chained:
+            hidden[:] = start_states[start_index[s]]
+        score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+                   words, segment_begin[s], segment_end[s], segment_begin[s], hidden, activation, independent, reset_value, direct,
+                   direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes, nce_lnz, normalised,
+                   gated, gate_bias)
+        if final_states.shape[0] > 0:
+            final_states[s] = hidden

@@ -9,10 +9,11 @@ import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
+from ..base.system import split_evenly, thread_map
 from ..base.text import read_corpus
 from . import network
 from .model import RnnlmModel
-from .streams import language_model_stream
+from .streams import TokenStream, language_model_stream, sentence_bounds
 
 
 @dataclass(repr=False)
@@ -65,11 +66,33 @@ def test_start_state(model: RnnlmModel) -> np.ndarray:
     return model.hidden_state
 
 
-def score_tokens(model: RnnlmModel, tokens: list[str]) -> PerplexityResult:
-    """Score a token list (lines closed by ``</s>``) from the model's test start state."""
+def score_tokens(model: RnnlmModel, tokens: list[str], threads: int = 1) -> PerplexityResult:
+    """Score a token list (lines closed by ``</s>``) from the model's test start state.
+
+    An ``independent`` model's sentences do not depend on each other: ``threads``
+    threads score slices of them at once, with the same result as one.
+    """
     word_ids = model.vocabulary.encode(tokens)
-    probabilities, _ = network.score_stream(model, language_model_stream(word_ids), test_start_state(model))
+    stream = language_model_stream(word_ids)
+    probabilities = score_stream(model, stream, threads)
     return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)
+
+
+def score_stream(model: RnnlmModel, stream: TokenStream, threads: int = 1) -> np.ndarray:
+    """P(target) of every position of ``stream`` (float64, (N,); 0 where unscored) from the test start state,
+    an ``independent`` model's sentences shared among ``threads`` threads."""
+    start = test_start_state(model)
+    if not model.config.independent or threads <= 1:
+        return network.score_stream(model, stream, start)[0]
+    probabilities = np.zeros(len(stream), dtype=np.float64)
+    slices = split_evenly(sentence_bounds(stream), threads)
+
+    def score_slice(bounds: tuple[int, int]) -> None:
+        network.score_segments(model, stream, np.array([bounds[0]]), np.array([bounds[1]]), start[None, :],
+                               start_index=np.zeros(1, dtype=np.int64), probabilities=probabilities)
+
+    thread_map(score_slice, slices, threads)
+    return probabilities
 
 
 def read_test(model: RnnlmModel, path: str, what: str = "test file") -> list[str]:
@@ -83,15 +106,18 @@ def check_dynamic_rate(alpha: float) -> None:
         raise RnnlmpyError(f"-dynamic must be 0 (off) or a positive finite learning rate (got {alpha})")
 
 
-def score(model: RnnlmModel, tokens: list[str], dynamic_alpha: float = 0.0) -> PerplexityResult:
-    """Score tokens statically, or by dynamic evaluation when ``dynamic_alpha`` > 0."""
+def score(model: RnnlmModel, tokens: list[str], dynamic_alpha: float = 0.0, threads: int = 1) -> PerplexityResult:
+    """Score tokens statically (an independent model's sentences by ``threads`` threads), or by dynamic
+    evaluation when ``dynamic_alpha`` > 0 (one thread: each word learns from the ones before)."""
     check_dynamic_rate(dynamic_alpha)
-    return score_dynamic(model, tokens, dynamic_alpha) if dynamic_alpha > 0 else score_tokens(model, tokens)
+    if dynamic_alpha > 0:
+        return score_dynamic(model, tokens, dynamic_alpha)
+    return score_tokens(model, tokens, threads)
 
 
-def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0) -> PerplexityResult:
+def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0, threads: int = 1) -> PerplexityResult:
     """Score the text file ``path`` (see ``score``; ``dynamic_alpha`` > 0: dynamic evaluation)."""
-    return score(model, read_test(model, path), dynamic_alpha)
+    return score(model, read_test(model, path), dynamic_alpha, threads)
 
 
 def score_dynamic(model: RnnlmModel, tokens: list[str], alpha: float) -> PerplexityResult:

@@ -123,7 +123,8 @@ class TrainingProgress:
     halving: bool = False
     last_valid_log10: float = -1e8
     finished: bool = False
-    position: int = 0  # next training position within the current epoch (checkpoints)
+    position: int = 0  # training words done in the current epoch (checkpoints)
+    slices: list = field(default_factory=list)  # mid-epoch: [begin, end, next position] of each thread's slice
     epoch_log10: float = 0.0  # train log10 probability so far in the current epoch
     epoch_scored: int = 0
     train_file: str = ""

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
+from ..base.system import thread_map
 from ..base.text import SENTENCE_END, read_text, split_tokens, text_lines
 from . import network
 from .model import RnnlmModel
@@ -38,7 +39,7 @@ def nbest_start_state(model: RnnlmModel) -> np.ndarray:
 
 
 def score_nbest(model: RnnlmModel, hypotheses: list[tuple[str, list[str]]], other: Optional[np.ndarray] = None,
-                lam: float = 1.0) -> np.ndarray:
+                lam: float = 1.0, threads: int = 1) -> np.ndarray:
     """log10 score of each hypothesis (its words and ``</s>``), for rescoring.
 
     Hypotheses with the same ID start from the same state; a new ID starts
@@ -47,27 +48,35 @@ def score_nbest(model: RnnlmModel, hypotheses: list[tuple[str, list[str]]], othe
     every token of every hypothesis in order (``</s>`` included); the score is
     then sum log10(lam * P_rnn + (1 - lam) * P_other). A token the RNN does not
     know scores log10 P_other, or -5 when that is 0 too.
+
+    The first hypotheses of the IDs are scored in order (each ID's start state
+    depends on them); all the others are then shared among ``threads`` threads,
+    with the same scores as one thread.
     """
-    scores = np.empty(len(hypotheses))
-    state = nbest_start_state(model)
-    id_start = state
-    current_id, first_final = None, None
-    position = 0
-    for index, (hypothesis_id, words) in enumerate(hypotheses):
-        if hypothesis_id != current_id:
-            if first_final is not None:
-                id_start = first_final
-            current_id, first_final = hypothesis_id, None
-        tokens = [*words, SENTENCE_END]
-        word_ids = model.vocabulary.encode(tokens)
-        probabilities, final = network.score_stream(model, language_model_stream(word_ids), id_start)
-        if first_final is None:
-            first_final = final
-        known = word_ids >= 0
-        q = other[position:position + len(tokens)] if other is not None else np.zeros(len(tokens))
-        position += len(tokens)
-        mixed = metrics.mix([lam, 1 - lam], [np.where(known, probabilities, 0.0), q])
-        with np.errstate(divide="ignore"):
-            logs = np.where(mixed > 0, np.log10(np.maximum(mixed, 1e-300)), NBEST_OOV_LOG10)
-        scores[index] = float(logs.sum())
-    return scores
+    lengths = np.array([len(words) + 1 for _, words in hypotheses], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    begins = ends - lengths
+    word_ids = model.vocabulary.encode([token for _, words in hypotheses for token in (*words, SENTENCE_END)])
+    stream = language_model_stream(word_ids)  # each hypothesis ends with </s>, so each next one reads </s> first
+    ids = [hypothesis_id for hypothesis_id, _ in hypotheses]
+    first = np.array([index == 0 or ids[index] != ids[index - 1] for index in range(len(ids))])
+    group = np.cumsum(first) - 1  # the ID group of each hypothesis
+    leaders = np.flatnonzero(first)
+    # the leaders, chained: group g starts where group g-1's leader ended (group 0 from the n-best start)
+    starts = np.empty((len(leaders) + 1, model.config.hidden_size), dtype=model.config.numpy_dtype)
+    starts[0] = nbest_start_state(model)
+    probabilities = network.score_segments(model, stream, begins[leaders], ends[leaders], starts[:1],
+                                           final_states=starts[1:])
+    followers = np.flatnonzero(~first)
+
+    def score_followers(part: np.ndarray) -> None:
+        network.score_segments(model, stream, begins[part], ends[part], starts, start_index=group[part],
+                               probabilities=probabilities)
+
+    thread_map(score_followers, np.array_split(followers, max(1, min(threads, len(followers)))), threads)
+    known = word_ids >= 0
+    q = other if other is not None else np.zeros(len(word_ids))
+    mixed = metrics.mix([lam, 1 - lam], [np.where(known, probabilities, 0.0), q])
+    with np.errstate(divide="ignore"):
+        logs = np.where(mixed > 0, np.log10(np.maximum(mixed, 1e-300)), NBEST_OOV_LOG10)
+    return np.add.reduceat(logs, begins) if len(logs) else np.zeros(0)

@@ -26,11 +26,12 @@ NO_TREE = HuffmanTree(path_ptr=np.zeros(1, dtype=np.int64), path_nodes=np.zeros(
                       path_codes=np.zeros(0, dtype=np.int8))  # what a class-softmax model passes for the tree
 RESET_VALUE = 1.0  # hidden state of an independent model at every sentence start (as rnnlm)
 FLUSH_VALUE = 0.1  # hidden state at the start of a training or validation pass (as rnnlm)
+THREAD_SEED_STRIDE = 7_919  # thread k's noise sampler is seeded this many steps after thread 0's
 NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, when it is not wanted
 
 __all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "OUTPUT_LAYERS", "RESET_VALUE", "KernelState",
            "distribution", "output_tree", "warm_up",
-           "hidden_step", "score_stream", "start_state", "train_span"]
+           "hidden_step", "score_segments", "score_stream", "start_state", "train_span"]
 
 
 @dataclass
@@ -52,11 +53,11 @@ class KernelState:
     bias_update: np.ndarray  # (3H,) accumulated block update of a GRU's gate biases; (0,) for the Elman cell
 
     @classmethod
-    def fresh(cls, config, bptt_block: int | None = None, epoch: int = 0) -> "KernelState":
+    def fresh(cls, config, bptt_block: int | None = None, epoch: int = 0, thread: int = 0) -> "KernelState":
         """State at the start of an epoch: empty ring, hidden state flushed (or reset, if independent).
 
         ``config`` is an RnnlmConfig; ``bptt_block`` overrides its block (dynamic evaluation uses 1);
-        the noise sampler is seeded by ``config.rand_seed`` and ``epoch``.
+        the noise sampler is seeded by ``config.rand_seed``, ``epoch`` and the training ``thread``.
         """
         size, dtype = config.hidden_size, config.numpy_dtype
         ring = config.bptt + (config.bptt_block if bptt_block is None else bptt_block) + 1
@@ -69,7 +70,7 @@ class KernelState:
             ring_hidden=np.zeros((ring, size), dtype=dtype),
             ring_error=np.zeros((ring, size), dtype=dtype),
             counters=np.zeros(3, dtype=np.int64),
-            noise_state=nce.seed_state(config.rand_seed * 1_000_003 + epoch),
+            noise_state=nce.seed_state(config.rand_seed * 1_000_003 + epoch + THREAD_SEED_STRIDE * thread),
             ring_gates=np.zeros((ring, gates), dtype=dtype),
             bias_update=np.zeros(gates, dtype=dtype),
         )
@@ -128,8 +129,7 @@ def _noise(model) -> dict:
 
 
 def _stream(stream: TokenStream) -> dict:
-    return dict(feature_ptr=stream.feature_ptr, feature_ids=stream.feature_ids, targets=stream.targets,
-                boundaries=stream.boundaries)
+    return dict(words=stream.words)
 
 
 def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelState, alpha: float,
@@ -164,11 +164,37 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
     config = model.config
     hidden = np.array(hidden_start, dtype=config.numpy_dtype, copy=True)
     probabilities = np.zeros(len(stream), dtype=np.float64)
-    lm.score_span(**_network(model), **_stream(stream), begin=0, end=len(stream), hidden_prev=hidden,
-                  independent=config.independent,
-                  reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
+    lm.score_span(**_network(model), **_stream(stream), begin=0, end=len(stream), history_start=0,
+                  hidden_prev=hidden, independent=config.independent, reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
                   probabilities=probabilities, normalised=normalised)
     return probabilities, hidden
+
+
+def score_segments(model, stream: TokenStream, segment_begin: np.ndarray, segment_end: np.ndarray,
+                   start_states: np.ndarray, start_index: np.ndarray | None = None, final_states: np.ndarray | None = None,
+                   probabilities: np.ndarray | None = None, normalised: bool = True) -> np.ndarray:
+    """Score segments ``[segment_begin[s], segment_end[s])`` (int64 (S,)) of ``stream``, each from its own state.
+
+    Segment s starts from ``start_states[start_index[s]]`` (``start_states`` (K, H));
+    without ``start_index`` the segments are chained: the first starts from
+    ``start_states[0]``, each later one where the previous ended. The state after
+    segment s goes to ``final_states[s]`` if given ((S, H)). P(target) goes into
+    ``probabilities`` (float64, (N,); made if not given; positions outside the
+    segments are left alone), which is returned. Segments may be scored by
+    several threads at once (the kernel runs without the GIL).
+    """
+    config = model.config
+    if probabilities is None:
+        probabilities = np.zeros(len(stream), dtype=np.float64)
+    chained = start_index is None
+    lm.score_segments(**_network(model), **_stream(stream), segment_begin=segment_begin, segment_end=segment_end,
+                      start_index=np.zeros(0, dtype=np.int64) if chained else start_index,
+                      start_states=np.ascontiguousarray(start_states, dtype=config.numpy_dtype), chained=chained,
+                      final_states=(np.zeros((0, config.hidden_size), dtype=config.numpy_dtype)
+                                    if final_states is None else final_states),
+                      independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
+                      direct_order=config.direct_order, probabilities=probabilities, normalised=normalised)
+    return probabilities
 
 
 def hidden_step(model, word: int, hidden_prev: np.ndarray, hidden: np.ndarray) -> None:
@@ -229,6 +255,7 @@ def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, 
     train_span(model, train_stream, 0, 0, state, model.training.alpha)
     if valid_stream is not None:
         config = model.config
-        lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0,
-                      hidden_prev=start_state(config, flush=True), independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
-                      direct_order=config.direct_order, probabilities=np.zeros(0, dtype=np.float64), normalised=False)
+        lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0, history_start=0,
+                      hidden_prev=start_state(config, flush=True), independent=config.independent,
+                      reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
+                      probabilities=np.zeros(0, dtype=np.float64), normalised=False)

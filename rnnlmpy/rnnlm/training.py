@@ -18,6 +18,7 @@ run at a time may write a model path (a lock).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -35,12 +36,13 @@ from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.files import CONTAINER, check_output, exclusive_lock, read_file_bytes, remove_stale_temporaries
 from ..base.progress import ProgressReporter
+from ..base.system import check_threads, default_threads, split_evenly
 from ..base.text import SENTENCE_END, read_corpus, token_lines
 from . import network
 from .model import RnnlmConfig, RnnlmModel, new_model
 from .model_file import load_model, save_model
 from .network import KernelState
-from .streams import TokenStream, language_model_stream
+from .streams import TokenStream, language_model_stream, sentence_bounds
 from .vocab import build_vocabulary
 
 PROGRESS_CHUNK = 20_000  # words per kernel call between progress updates
@@ -186,7 +188,7 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
           one_iter: bool = False, max_iter: Optional[int] = None, anti_kasparek: int = 0,
           alpha: Optional[float] = None, debug: int = 1, log: Optional[TextIO] = None,
           on_progress: Optional[Callable[[RnnlmModel], None]] = None, force: bool = False,
-          other_inputs: tuple = (), model_note: str = "") -> RnnlmModel:
+          other_inputs: tuple = (), model_note: str = "", threads: Optional[int] = None) -> RnnlmModel:
     """Train an RNNLM on ``train_file`` and write it to ``model_file``; return the model.
 
     If ``model_file`` holds an unfinished rnnlmpy model of the same corpus and
@@ -198,6 +200,9 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
     of the inputs: ``other_inputs`` names more of them). Every epoch's record is
     appended to ``model_file + ".history.jsonl"`` once that epoch is saved.
     ``model_note`` is added to the line that names the model file.
+    ``threads`` trains that many slices of each epoch at once on the shared
+    weights (hogwild; None: ``default_threads()``); one thread is reproducible
+    bit for bit.
     Raises TrainingInterrupted after Ctrl-C (the state is saved first).
     """
     config = config or RnnlmConfig()
@@ -210,17 +215,18 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
         raise RnnlmpyError(f"-anti-kasparek must be 0 (off) or a number of words (got {anti_kasparek})")
     if 0 < anti_kasparek < MIN_CHECKPOINT_WORDS:
         anti_kasparek = MIN_CHECKPOINT_WORDS
+    threads = check_threads(default_threads() if threads is None else threads)
     check_output(model_file, [CONTAINER], [train_file, valid_file, *other_inputs], force, "an rnnlmpy model")
     reporter = ProgressReporter(debug, log)
     with exclusive_lock(model_file), reporter.closing():
         for stale in remove_stale_temporaries(model_file):
             reporter.message(f"removed {stale} (left by an interrupted save)")
         return _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha,
-                             reporter, on_progress, force, model_note)
+                             reporter, on_progress, force, model_note, threads)
 
 
 def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha, reporter,
-                  on_progress, force, model_note) -> RnnlmModel:
+                  on_progress, force, model_note, threads) -> RnnlmModel:
     train_tokens = read_corpus(train_file, "training file", char_level=config.char_level)
     valid_tokens = (read_corpus(valid_file, "validation file", char_level=config.char_level)
                     if valid_file is not None else None)
@@ -257,14 +263,21 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
     reporter.message(f"Words in train file: {len(train_stream)}")
 
     if model.resume_state and progress.position > 0:
-        state = KernelState.from_arrays({k[len("kernel/"):]: v for k, v in model.resume_state.items()
-                                         if k.startswith("kernel/")})
+        if not progress.slices:  # a checkpoint of one thread, written before slices were kept
+            progress.slices = [[0, len(train_stream), progress.position]]
+        _check_slices(progress.slices, len(train_stream), model_file)
+        states = [KernelState.from_arrays({k[len(_state_prefix(index)):]: v for k, v in model.resume_state.items()
+                                           if k.startswith(_state_prefix(index))})
+                  for index in range(len(progress.slices))]
         backup = {k[len("backup/"):]: v.copy() for k, v in model.resume_state.items() if k.startswith("backup/")}
+        if len(progress.slices) != threads:
+            reporter.message(f"the checkpoint was written by {len(progress.slices)} thread(s): this epoch finishes "
+                             f"with as many, the next ones use {threads}")
     else:
-        state = KernelState.fresh(config)
+        states = [KernelState.fresh(config)]
         backup = _snapshot(model)
     model.resume_state = {}
-    _compile_kernels(model, train_stream, valid_stream, state, reporter)
+    _compile_kernels(model, train_stream, valid_stream, states[0], reporter)
     history_file = model_file + ".history.jsonl"
     limit = divergence_limit(vocabulary.size)
 
@@ -280,9 +293,11 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                 progress.finished = True
                 break
             if progress.position == 0:
-                state = KernelState.fresh(config, epoch=progress.epoch)
+                progress.slices = epoch_slices(train_stream, threads)
+                states = [KernelState.fresh(config, epoch=progress.epoch, thread=index)
+                          for index in range(len(progress.slices))]
                 progress.epoch_log10, progress.epoch_scored = 0.0, 0
-            seconds, words, diverged = _train_epoch(model, train_stream, state, backup, model_file, anti_kasparek,
+            seconds, words, diverged = _train_epoch(model, train_stream, states, backup, model_file, anti_kasparek,
                                                     reporter, on_progress, interrupted, limit)
             record = {
                 "epoch": progress.epoch,
@@ -294,7 +309,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                 "valid_ppl": None,
                 "accepted": True,
             }
-            progress.position = 0
+            progress.position, progress.slices = 0, []
             if not diverged and not one_iter:
                 valid_log10, valid_scored, final_hidden = _validate(model, valid_stream)
                 record["valid_entropy"] = metrics.entropy_bits(valid_log10, valid_scored)
@@ -356,6 +371,20 @@ def _recover_from_divergence(model: RnnlmModel, backup: dict[str, np.ndarray], r
                      f"good weights; retrying at alpha {progress.alpha:.6g}")
 
 
+def _check_slices(slices: list, total: int, model_file: str) -> None:
+    """A checkpoint's thread slices must tile the training positions in order; RnnlmpyError if not."""
+    expected_begin = 0
+    for item in slices:
+        if (not isinstance(item, list) or len(item) != 3 or not all(isinstance(x, int) for x in item)
+                or item[0] != expected_begin or not item[0] <= item[2] <= item[1]):
+            raise RnnlmpyError(f"model {model_file!r} is a damaged checkpoint (its thread slices do not cover the "
+                               "training text); use -force to start anew")
+        expected_begin = item[1]
+    if expected_begin != total:
+        raise RnnlmpyError(f"model {model_file!r} is a damaged checkpoint (its thread slices do not cover the "
+                           "training text); use -force to start anew")
+
+
 def _compile_kernels(model: RnnlmModel, train_stream: TokenStream, valid_stream: Optional[TokenStream],
                      state: KernelState, reporter: ProgressReporter) -> None:
     """Get the kernels compiled (or loaded from Numba's cache) before any timing starts, saying so if it is slow."""
@@ -380,59 +409,100 @@ def _restore(model: RnnlmModel, backup: dict[str, np.ndarray]) -> None:
         getattr(model, name)[...] = value
 
 
-def _train_epoch(model: RnnlmModel, stream: TokenStream, state: KernelState, backup: dict[str, np.ndarray],
+def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
+    """Split the positions into at most ``threads`` contiguous slices of about equal length, each ending
+    after a sentence end: [[begin, end, next position], ...] with next = begin."""
+    if threads <= 1 or len(stream) == 0:
+        return [[0, len(stream), 0]]
+    return [[begin, end, begin] for begin, end in split_evenly(sentence_bounds(stream), threads)]
+
+
+def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelState], backup: dict[str, np.ndarray],
                  model_file: str, anti_kasparek: int, reporter: ProgressReporter,
                  on_progress: Optional[Callable[[RnnlmModel], None]], interrupted: Callable[[], bool],
                  limit: float) -> tuple[float, int, bool]:
-    """Train from ``model.training.position`` to the end of the stream.
+    """Train every slice of ``model.training.slices`` from its next position to its end.
 
+    Slice k is trained by thread k with ``states[k]``, all threads updating the
+    shared weights without locks (hogwild, as faster-rnnlm); one slice runs in
+    this thread alone, exactly as a single pass. The threads meet every
+    PROGRESS_CHUNK words each, for progress, checks and checkpoints.
     Returns (seconds, words trained, diverged). Checkpoints every
     ``anti_kasparek`` words (0: never) once saving has cost at most 5% of the
     time so far; on ``interrupted()`` saves a checkpoint and raises TrainingInterrupted.
     """
     progress = model.training
+    slices = progress.slices
     total = len(stream)
     started = time.perf_counter()
     first_position = progress.position
     next_checkpoint = progress.position + anti_kasparek if anti_kasparek else total
     saving_seconds = 0.0
-    while progress.position < total:
-        stop = min(total, progress.position + PROGRESS_CHUNK, next_checkpoint)
-        log10_sum, scored = network.train_span(model, stream, progress.position, stop, state, progress.alpha)
-        progress.position = stop
-        progress.epoch_log10 += log10_sum
-        progress.epoch_scored += scored
-        if not metrics.entropy_bits(log10_sum, scored) <= limit:
-            progress.epoch_log10, progress.epoch_scored = log10_sum, scored
-            return time.perf_counter() - started, stop - first_position, True
-        elapsed = time.perf_counter() - started
-        speed = (stop - first_position) / max(elapsed, 1e-9)
-        reporter.running(progress.epoch, progress.alpha, metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
-                         stop / total, speed, (total - stop) / max(speed, 1e-9))
-        if stop < total and interrupted():
-            _save_checkpoint(model, state, backup, model_file)
-            raise TrainingInterrupted(f"interrupted: saved the training state in {model_file} (epoch "
-                                      f"{progress.epoch}, word {stop:,} of {total:,}); rerun the same command to "
-                                      "resume exactly there")
-        if stop >= next_checkpoint and stop < total:
-            if saving_seconds <= CHECKPOINT_TIME_SHARE * elapsed:
-                saved = time.perf_counter()
-                _save_checkpoint(model, state, backup, model_file)
-                saving_seconds += time.perf_counter() - saved
-            next_checkpoint = stop + anti_kasparek
-        if on_progress is not None:
-            on_progress(model)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(slices)) if len(slices) > 1 else None
+
+    def run(index: int, stop: int) -> tuple[float, int]:
+        return network.train_span(model, stream, slices[index][2], stop, states[index], progress.alpha)
+
+    try:
+        while progress.position < total:
+            budget = min(PROGRESS_CHUNK, next_checkpoint - progress.position)
+            work = [(index, min(end, position + budget)) for index, (_, end, position) in enumerate(slices)
+                    if position < end]
+            if pool is None:
+                results = [run(*work[0])]
+            else:
+                results = list(pool.map(run, *zip(*work)))
+            log10_sum = sum(result[0] for result in results)
+            scored = sum(result[1] for result in results)
+            for index, stop in work:
+                progress.position += stop - slices[index][2]
+                slices[index][2] = stop
+            stop = progress.position
+            progress.epoch_log10 += log10_sum
+            progress.epoch_scored += scored
+            if not metrics.entropy_bits(log10_sum, scored) <= limit:
+                progress.epoch_log10, progress.epoch_scored = log10_sum, scored
+                return time.perf_counter() - started, stop - first_position, True
+            elapsed = time.perf_counter() - started
+            speed = (stop - first_position) / max(elapsed, 1e-9)
+            reporter.running(progress.epoch, progress.alpha,
+                             metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
+                             stop / total, speed, (total - stop) / max(speed, 1e-9))
+            if stop < total and interrupted():
+                _save_checkpoint(model, states, backup, model_file)
+                raise TrainingInterrupted(f"interrupted: saved the training state in {model_file} (epoch "
+                                          f"{progress.epoch}, word {stop:,} of {total:,}); rerun the same command "
+                                          "to resume exactly there")
+            if stop >= next_checkpoint and stop < total:
+                if saving_seconds <= CHECKPOINT_TIME_SHARE * elapsed:
+                    saved = time.perf_counter()
+                    _save_checkpoint(model, states, backup, model_file)
+                    saving_seconds += time.perf_counter() - saved
+                next_checkpoint = stop + anti_kasparek
+            if on_progress is not None:
+                on_progress(model)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return time.perf_counter() - started, total - first_position, False
 
 
-def _save_checkpoint(model: RnnlmModel, state: KernelState, backup: dict[str, np.ndarray], model_file: str) -> None:
-    """Write the model with the kernel state and the last epoch's weights, so that training resumes exactly."""
-    model.resume_state = {**{f"kernel/{k}": v for k, v in state.arrays().items()},
+def _save_checkpoint(model: RnnlmModel, states: list[KernelState], backup: dict[str, np.ndarray],
+                     model_file: str) -> None:
+    """Write the model with every thread's kernel state and the last epoch's weights, so that training resumes
+    where it stopped (exactly, for one thread)."""
+    model.resume_state = {**{f"{_state_prefix(index)}{k}": v for index, state in enumerate(states)
+                             for k, v in state.arrays().items()},
                           **{f"backup/{k}": v for k, v in backup.items()}}
     try:
         save_model(model, model_file)
     finally:
         model.resume_state = {}
+
+
+def _state_prefix(thread: int) -> str:
+    """Prefix of thread ``thread``'s kernel state in a checkpoint (thread 0's is that of one-thread checkpoints)."""
+    return "kernel/" if thread == 0 else f"kernel{thread}/"
 
 
 def _validate(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.ndarray]:
@@ -468,6 +538,8 @@ def train_members(train_file: str, model_prefix: str, seeds: list[int], jobs: in
         raise RnnlmpyError(f"-jobs must be at least 1 (got {jobs})")
     if len(set(seeds)) != len(seeds):
         raise RnnlmpyError(f"the seeds must differ (got {','.join(map(str, seeds))})")
+    if options.get("threads") is None:  # the cores shared among the members training at once
+        options = {**options, "threads": max(1, default_threads() // min(jobs, len(seeds)))}
     work = [(train_file, f"{model_prefix}.seed{seed}", valid_file, replace(config, rand_seed=seed), options)
             for seed in seeds]
     if jobs == 1:
