@@ -7,11 +7,12 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from rnnlmpy import RnnlmConfig, train
 from rnnlmpy.base.progress import ProgressReporter
-from rnnlmpy.rnnlm.training import hold_out
+from rnnlmpy.rnnlm.training_text import read_training_text
 from rnnlmpy_cli.main import cli
 
 from helpers import pattern_corpus, write_text
@@ -61,15 +62,23 @@ def test_readme_python_snippet_runs(tmp_path, monkeypatch):
     assert (tmp_path / "my.rnnlm").exists()
 
 
-def test_held_out_slice_is_deterministic_for_a_seed():
-    tokens = [t for line in pattern_corpus(400, seed=9) for t in (*line.split(), "</s>")]
-    first = hold_out(tokens, seed=1)
-    again = hold_out(tokens, seed=1)
-    other = hold_out(tokens, seed=2)
-    assert first[2].tolist() == again[2].tolist() and first[0] == again[0]
-    assert first[2].tolist() != other[2].tolist()
-    assert len(first[2]) == 20 and first[1].count("</s>") == 20
-    assert len(first[0]) + len(first[1]) == len(tokens)
+def test_held_out_slice_is_deterministic_for_a_seed(tmp_path):
+    lines = pattern_corpus(400, seed=9)
+    path = write_text(tmp_path / "corpus.txt", lines)
+    first = read_training_text(path, None, 1, False)
+    again = read_training_text(path, None, 1, False)
+    other = read_training_text(path, None, 2, False)
+    assert first.held_lines.tolist() == again.held_lines.tolist()
+    assert np.array_equal(first.train.type_ids, again.train.type_ids) and first.fingerprint == again.fingerprint
+    assert first.held_lines.tolist() != other.held_lines.tolist() and first.fingerprint != other.fingerprint
+    assert len(first.held_lines) == 20 and first.line_count == 400
+
+    def tokens(part):
+        return [part.types[i] for i in part.type_ids[1:]]
+
+    held = set(first.held_lines.tolist())
+    assert tokens(first.valid) == [t for i in sorted(held) for t in (*lines[i].split(), "</s>")]
+    assert tokens(first.train) == [t for i, line in enumerate(lines) if i not in held for t in (*line.split(), "</s>")]
 
 
 def test_refuses_to_clobber_an_unrelated_file_without_force(tmp_path, monkeypatch, capsys):

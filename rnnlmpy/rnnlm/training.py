@@ -18,9 +18,7 @@ run at a time may write a model path (a lock).
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -34,16 +32,17 @@ import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
-from ..base.files import CONTAINER, check_output, exclusive_lock, read_file_bytes, remove_stale_temporaries
+from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
 from ..base.progress import ProgressReporter
-from ..base.system import check_threads, default_threads, split_evenly
-from ..base.text import SENTENCE_END, read_corpus, token_lines
+from ..base.system import check_threads, default_threads
 from . import network
 from .model import RnnlmConfig, RnnlmModel, new_model
 from .model_file import load_model, save_model
+from .hogwild import HogwildEpoch, epoch_slices
 from .network import KernelState
-from .streams import TokenStream, language_model_stream, sentence_bounds
-from .vocab import build_vocabulary
+from .streams import TokenStream
+from .training_text import TextPart, read_training_text
+from .vocab import vocabulary_from_counts
 
 PROGRESS_CHUNK = 20_000  # words per kernel call between progress updates
 MIN_CHECKPOINT_WORDS = 10_000  # as rnnlm: -anti-kasparek 1..9999 means 10000
@@ -68,22 +67,10 @@ def divergence_limit(vocab_size: int) -> float:
     return math.log2(max(vocab_size, 2)) + DIVERGENCE_MARGIN_BITS
 
 
-def corpus_fingerprint(train_file: str, valid_file: Optional[str], held_out_seed: Optional[int],
-                       char_level: bool) -> str:
-    """SHA-256 of the training text, the validation text (or which held-out split) and the tokenisation."""
-    digest = hashlib.sha256(read_file_bytes(train_file, "training file"))
-    if valid_file is not None:
-        digest.update(b"valid:" + read_file_bytes(valid_file, "validation file"))
-    elif held_out_seed is not None:
-        digest.update(f"held-out by seed {held_out_seed}".encode())
-    digest.update(b"characters" if char_level else b"words")
-    return digest.hexdigest()
-
-
-def _class_count_for(train_tokens: list[str], config: RnnlmConfig, reporter: ProgressReporter) -> None:
-    """Settle ``config.class_count``: the square root of the vocabulary by default; say so when -class is
-    more than the words (one class per word) or makes the output layer much slower than necessary."""
-    distinct = len(set(train_tokens))
+def _class_count_for(distinct: int, config: RnnlmConfig, reporter: ProgressReporter) -> None:
+    """Settle ``config.class_count`` for ``distinct`` training words: the square root of the vocabulary by
+    default; say so when -class is more than the words (one class per word) or makes the output layer much
+    slower than necessary."""
     if config.output_layer != "class":
         if config.class_count not in (None, 1):
             raise RnnlmpyError(f"-class has no meaning with -{config.output_layer} (it needs no word classes)")
@@ -106,12 +93,12 @@ def _class_count_for(train_tokens: list[str], config: RnnlmConfig, reporter: Pro
                          f"{distinct:,}-word vocabulary): training will be that much slower")
 
 
-def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmConfig, fingerprint: str,
+def _resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fingerprint: str,
                       reporter: ProgressReporter, force: bool) -> RnnlmModel:
     if force or not os.path.exists(model_file):
-        _class_count_for(train_tokens, config, reporter)
-        vocabulary = build_vocabulary(train_tokens, config.class_count, config.old_classes)
-        return new_model(config, vocabulary)
+        words, counts = train.vocabulary_counts()
+        _class_count_for(len(words), config, reporter)
+        return new_model(config, vocabulary_from_counts(words, counts, config.class_count, config.old_classes))
     model = load_model(model_file)
     progress = model.training
     if progress.finished:
@@ -121,9 +108,9 @@ def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmCon
         raise RnnlmpyError(f"model {model_file!r} is a checkpoint of training on other text (training file, "
                            "validation file or held-out split differ); resume with the same files and -rand-seed, "
                            "or use -force to start anew")
-    if not progress.corpus_sha256 and progress.train_words != len(train_tokens):
+    if not progress.corpus_sha256 and progress.train_words != len(train):
         raise RnnlmpyError(f"model {model_file!r} was trained on {progress.train_words} words, but the "
-                           f"training file has {len(train_tokens)}; resume with the same training file "
+                           f"training file has {len(train)}; resume with the same training file "
                            "(or use -force to start anew)")
     stored, given = asdict(model.config), asdict(config)
     changed = [name for name in RESUMED_SETTINGS
@@ -133,29 +120,8 @@ def _resume_or_create(model_file: str, train_tokens: list[str], config: RnnlmCon
         raise RnnlmpyError(f"model {model_file!r} is a checkpoint with other settings: {details}; resume with the "
                            "same settings, or use -force to start anew")
     reporter.message(f"Resuming {model_file} at epoch {progress.epoch}, "
-                     f"word {progress.position:,} of {len(train_tokens):,}")
+                     f"word {progress.position:,} of {len(train):,}")
     return model
-
-
-HOLD_OUT_SHARE = 0.05  # without -valid: this share of the training lines, at most HOLD_OUT_MAX_LINES
-HOLD_OUT_MAX_LINES = 5_000
-
-
-def hold_out(tokens: list[str], seed: int) -> tuple[list[str], list[str], np.ndarray]:
-    """Split a token stream's lines into (training tokens, held-out tokens, held-out line numbers).
-
-    5% of the lines (at least 1, at most 5,000; a single line is an error)
-    chosen by ``seed``: the same seed always holds out the same lines.
-    """
-    lines = [[*line, SENTENCE_END] for line in token_lines(tokens)]
-    if len(lines) < 2:
-        raise RnnlmpyError("the training file has a single line: give -valid FILE (or -one-iter)")
-    count = min(max(1, int(round(len(lines) * HOLD_OUT_SHARE))), HOLD_OUT_MAX_LINES)
-    held = np.sort(np.random.default_rng(seed).choice(len(lines), size=count, replace=False))
-    held_set = set(held.tolist())
-    train_part = [t for i, line in enumerate(lines) if i not in held_set for t in line]
-    valid_part = [t for i in held.tolist() for t in lines[i]]
-    return train_part, valid_part, held
 
 
 def append_history(path: str, record: dict) -> None:
@@ -227,33 +193,28 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
 
 def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha, reporter,
                   on_progress, force, model_note, threads) -> RnnlmModel:
-    train_tokens = read_corpus(train_file, "training file", char_level=config.char_level)
-    valid_tokens = (read_corpus(valid_file, "validation file", char_level=config.char_level)
-                    if valid_file is not None else None)
+    held_out_seed = config.rand_seed if valid_file is None and not one_iter else None
+    text = read_training_text(train_file, valid_file, held_out_seed, config.char_level)
     valid_name = os.path.abspath(valid_file) if valid_file else ""
-    held_out_seed = None
-    if valid_file is None and not one_iter:
-        held_out_seed = config.rand_seed
-        train_tokens, valid_tokens, held = hold_out(train_tokens, config.rand_seed)
-        lines = len(held) + train_tokens.count(SENTENCE_END)
+    if text.held_lines is not None:
+        held, lines = text.held_lines, text.line_count
         valid_name = f"held-out: {len(held)} of the {lines} training lines (-rand-seed {config.rand_seed})"
         reporter.message(f"No -valid given: holding out {len(held):,} of the {lines:,} training lines "
                          f"({100 * len(held) / lines:.1f}%, chosen by -rand-seed {config.rand_seed}; first lines "
                          f"{', '.join(str(i + 1) for i in held[:5])}{', ...' if len(held) > 5 else ''}) "
                          "for the learning-rate schedule")
-    fingerprint = corpus_fingerprint(train_file, valid_file, held_out_seed, config.char_level)
 
-    model = _resume_or_create(model_file, train_tokens, config, fingerprint, reporter, force)
+    model = _resume_or_create(model_file, text.train, config, text.fingerprint, reporter, force)
     config = model.config
     progress = model.training
     if alpha is not None:
         progress.alpha = alpha
-    progress.train_file, progress.train_words = os.path.abspath(train_file), len(train_tokens)
+    progress.train_file, progress.train_words = os.path.abspath(train_file), len(text.train)
     progress.valid_file = valid_name
-    progress.corpus_sha256 = fingerprint
+    progress.corpus_sha256 = text.fingerprint
     vocabulary = model.vocabulary
-    train_stream = language_model_stream(vocabulary.encode(train_tokens))
-    valid_stream = language_model_stream(vocabulary.encode(valid_tokens)) if valid_tokens is not None else None
+    train_stream = text.train.to_stream(vocabulary)
+    valid_stream = text.valid.to_stream(vocabulary) if text.valid is not None else None
     if valid_stream is not None and not np.any(valid_stream.targets >= 0):
         raise RnnlmpyError(f"validation file {valid_file!r} has no word of the training vocabulary")
     reporter.message(f"Model: {model_file}{model_note}")
@@ -409,54 +370,31 @@ def _restore(model: RnnlmModel, backup: dict[str, np.ndarray]) -> None:
         getattr(model, name)[...] = value
 
 
-def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
-    """Split the positions into at most ``threads`` contiguous slices of about equal length, each ending
-    after a sentence end: [[begin, end, next position], ...] with next = begin."""
-    if threads <= 1 or len(stream) == 0:
-        return [[0, len(stream), 0]]
-    return [[begin, end, begin] for begin, end in split_evenly(sentence_bounds(stream), threads)]
-
-
 def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelState], backup: dict[str, np.ndarray],
                  model_file: str, anti_kasparek: int, reporter: ProgressReporter,
                  on_progress: Optional[Callable[[RnnlmModel], None]], interrupted: Callable[[], bool],
                  limit: float) -> tuple[float, int, bool]:
     """Train every slice of ``model.training.slices`` from its next position to its end.
 
-    Slice k is trained by thread k with ``states[k]``, all threads updating the
-    shared weights without locks (hogwild, as faster-rnnlm); one slice runs in
-    this thread alone, exactly as a single pass. The threads meet every
-    PROGRESS_CHUNK words each, for progress, checks and checkpoints.
+    Slice k is trained by thread k with ``states[k]`` (see ``hogwild``); one
+    slice runs in this thread alone, exactly as a single pass. The threads meet
+    every PROGRESS_CHUNK words each, for progress, checks and checkpoints.
     Returns (seconds, words trained, diverged). Checkpoints every
     ``anti_kasparek`` words (0: never) once saving has cost at most 5% of the
     time so far; on ``interrupted()`` saves a checkpoint and raises TrainingInterrupted.
     """
     progress = model.training
-    slices = progress.slices
     total = len(stream)
     started = time.perf_counter()
     first_position = progress.position
     next_checkpoint = progress.position + anti_kasparek if anti_kasparek else total
     saving_seconds = 0.0
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(slices)) if len(slices) > 1 else None
-
-    def run(index: int, stop: int) -> tuple[float, int]:
-        return network.train_span(model, stream, slices[index][2], stop, states[index], progress.alpha)
-
+    epoch = HogwildEpoch(model, stream, progress.slices, states)
     try:
         while progress.position < total:
-            budget = min(PROGRESS_CHUNK, next_checkpoint - progress.position)
-            work = [(index, min(end, position + budget)) for index, (_, end, position) in enumerate(slices)
-                    if position < end]
-            if pool is None:
-                results = [run(*work[0])]
-            else:
-                results = list(pool.map(run, *zip(*work)))
-            log10_sum = sum(result[0] for result in results)
-            scored = sum(result[1] for result in results)
-            for index, stop in work:
-                progress.position += stop - slices[index][2]
-                slices[index][2] = stop
+            log10_sum, scored, trained = epoch.train_round(min(PROGRESS_CHUNK, next_checkpoint - progress.position),
+                                                           progress.alpha)
+            progress.position += trained
             stop = progress.position
             progress.epoch_log10 += log10_sum
             progress.epoch_scored += scored
@@ -482,8 +420,7 @@ def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelStat
             if on_progress is not None:
                 on_progress(model)
     finally:
-        if pool is not None:
-            pool.shutdown()
+        epoch.close()
     return time.perf_counter() - started, total - first_position, False
 
 

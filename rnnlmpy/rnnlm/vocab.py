@@ -122,10 +122,14 @@ def build_vocabulary(tokens: list[str], class_count: int, old_classes: bool = Fa
     words, counts = count_words(tokens)
     order = 1 + np.argsort(-counts[1:], kind="stable")
     order = np.concatenate([[0], order])
-    words = [words[i] for i in order]
-    counts = counts[order]
-    word_class = assign_classes(counts, class_count, old_classes)
-    return vocabulary_from_classes(words, counts, word_class)
+    return vocabulary_from_counts([words[i] for i in order], counts[order], class_count, old_classes)
+
+
+def vocabulary_from_counts(words: list[str], counts: np.ndarray, class_count: int,
+                           old_classes: bool = False) -> Vocabulary:
+    """The Vocabulary of ``words`` already in vocabulary order (``</s>`` first, then by descending count) with
+    their ``counts`` (int64, (V,)), in ``class_count`` classes."""
+    return vocabulary_from_classes(words, counts, assign_classes(counts, class_count, old_classes))
 
 
 def vocabulary_from_classes(words: list[str], counts: np.ndarray, word_class: np.ndarray,

@@ -1,0 +1,110 @@
+"""Hogwild training of one epoch by several threads (as faster-rnnlm), with private copies of the hot matrices.
+
+Each thread trains its own contiguous slice of the epoch with its own hidden
+state and BPTT ring. The big, sparsely touched weights (input rows, output
+rows, direct connections) are shared and updated without locks. The small
+dense matrices that every word rewrites in full (the class weights, the
+recurrent matrix, a GRU's gate biases) would bounce between the cores' caches
+on every word and serialise the threads, so each thread trains a private copy
+of them and adds its change to the shared one every ``SYNC_WORDS`` words (under
+a lock), then continues from the shared sum: every thread's updates count, a
+few thousand words late. One thread trains the model itself, exactly as a
+single pass.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from dataclasses import replace
+
+
+from ..base.system import split_evenly
+from . import network
+from .model import RnnlmModel
+from .network import KernelState
+from .streams import TokenStream, sentence_bounds
+
+SYNC_WORDS = 2_000  # words a thread trains on its private matrices before adding its change to the shared ones
+PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # rewritten in full by every word or block
+
+
+def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
+    """Split the positions into at most ``threads`` contiguous slices of about equal length, each ending
+    after a sentence end: [[begin, end, next position], ...] with next = begin."""
+    if threads <= 1 or len(stream) == 0:
+        return [[0, len(stream), 0]]
+    return [[begin, end, begin] for begin, end in split_evenly(sentence_bounds(stream), threads)]
+
+
+class _Replica:
+    """One thread's view of the model: the shared big weights, private copies of PRIVATE_WEIGHTS."""
+
+    def __init__(self, model: RnnlmModel):
+        self.shared = model
+        private = {name: getattr(model, name).copy() for name in PRIVATE_WEIGHTS}
+        self.model = replace(model, **private)
+        self.base = {name: array.copy() for name, array in private.items()}
+
+    def merge(self, lock: threading.Lock) -> None:
+        """Add this thread's change since the last merge to the shared matrices; continue from their sum."""
+        with lock:
+            for name, base in self.base.items():
+                local, shared = getattr(self.model, name), getattr(self.shared, name)
+                shared += local - base
+                local[...] = shared
+                base[...] = shared
+
+
+class HogwildEpoch:
+    """Train slices ``[[begin, end, next], ...]`` of ``stream`` at once, one thread and KernelState per slice.
+
+    ``slices`` is updated in place (each slice's next position) so that a
+    checkpoint can record where every thread stands.
+    """
+
+    def __init__(self, model: RnnlmModel, stream: TokenStream, slices: list[list[int]], states: list[KernelState]):
+        self.model, self.stream, self.slices, self.states = model, stream, slices, states
+        self.lock = threading.Lock()
+        self.alpha = 0.0
+        self.replicas = [_Replica(model) for _ in slices] if len(slices) > 1 else None
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(slices)) if len(slices) > 1 else None
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def train_round(self, words: int, alpha: float) -> tuple[float, int, int]:
+        """Every unfinished slice trains up to ``words`` more positions at learning rate ``alpha``.
+
+        Returns (sum of log10 P over the scored targets, scored targets, positions trained), all threads together.
+        """
+        self.alpha = alpha
+        work = [(index, min(end, position + words)) for index, (_, end, position) in enumerate(self.slices)
+                if position < end]
+        if self.pool is None:
+            results = [self._train_slice(*work[0])]
+        else:
+            results = list(self.pool.map(self._train_slice, *zip(*work)))
+        trained = 0
+        for index, stop in work:
+            trained += stop - self.slices[index][2]
+            self.slices[index][2] = stop
+        return sum(r[0] for r in results), sum(r[1] for r in results), trained
+
+    def _train_slice(self, index: int, stop: int) -> tuple[float, int]:
+        position, state = self.slices[index][2], self.states[index]
+        alpha = self.alpha
+        if self.replicas is None:
+            return network.train_span(self.model, self.stream, position, stop, state, alpha)
+        replica = self.replicas[index]
+        log10_sum, scored = 0.0, 0
+        while position < stop:
+            until = min(stop, position + SYNC_WORDS)
+            part_log10, part_scored = network.train_span(replica.model, self.stream, position, until, state, alpha)
+            replica.merge(self.lock)
+            log10_sum += part_log10
+            scored += part_scored
+            position = until
+        return log10_sum, scored
