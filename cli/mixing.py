@@ -9,7 +9,7 @@ from rnnlmpy.mixing.compare import compare_models, format_table
 from rnnlmpy.mixing.ensemble import run_ensemble
 from rnnlmpy.ngram import MAX_ORDER
 
-from .common import command, examples, option
+from .common import command, examples, option, resolve_threads, threads_option
 
 
 @command(epilog=examples(
@@ -22,7 +22,8 @@ from .common import command, examples, option
 @option("weights", metavar="W1,W2,...", help="Fixed mixture weights, in the order -rnnlm..., then -ngram...")
 @option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
         help="Score the RNN members by dynamic evaluation at this learning rate (0: off).")
-def ensemble(rnn_files, arpa_files, valid_file, test_file, weights, dynamic):
+@threads_option("Members loaded and scored at once (the report is the same).")
+def ensemble(rnn_files, arpa_files, valid_file, test_file, weights, dynamic, threads):
     """Interpolate several RNN and n-gram models word by word, weights tuned by EM."""
     fixed = None
     if weights:
@@ -30,7 +31,8 @@ def ensemble(rnn_files, arpa_files, valid_file, test_file, weights, dynamic):
             fixed = [float(w) for w in weights.split(",")]
         except ValueError:
             raise RnnlmpyError(f"-weights must be comma-separated numbers (got {weights!r})") from None
-    click.echo(run_ensemble(list(rnn_files), list(arpa_files), test_file, valid_file, fixed, dynamic).format())
+    click.echo(run_ensemble(list(rnn_files), list(arpa_files), test_file, valid_file, fixed, dynamic,
+                            resolve_threads(threads)).format())
 
 
 @command(epilog=examples(

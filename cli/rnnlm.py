@@ -22,7 +22,7 @@ from rnnlmpy.rnnlm.sampling import MAX_GENERATED_TOKENS, generate_lines
 from rnnlmpy.rnnlm.training import train as train_model
 from rnnlmpy.rnnlm.training import train_members
 
-from .common import command, debug_option, default_model_path, examples, option
+from .common import command, debug_option, default_model_path, examples, option, resolve_threads, threads_option
 
 DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
 MAX_DIRECT_MILLIONS = 100_000  # -direct: more weights than this (400 GB) never fit
@@ -58,10 +58,10 @@ def print_perplexity(result: PerplexityResult, debug: int, seconds: float) -> No
         click.echo(f"scored {len(result.tokens):,} tokens in {seconds:.2f} s ({speed:,.0f} words/s)", err=True)
 
 
-def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
+def run_test(model, test_file: str, debug: int, dynamic: float = 0.0, threads: int = 1) -> None:
     """Score ``test_file`` and print the ``ppl`` report (and bits per character for a character model)."""
     started = time.perf_counter()
-    result = evaluate_file(model, test_file, dynamic)
+    result = evaluate_file(model, test_file, dynamic, threads)
     print_perplexity(result, debug, time.perf_counter() - started)
     if model.config.char_level:
         sys.stdout.write(f"bits per character: {result.entropy_bits:.4f}\n")
@@ -119,9 +119,8 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0) -> None:
         help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")
 @option("jobs", type=click.IntRange(min=1), default=1, show_default=True,
         help="With several seeds: models trained at once, in worker processes.")
-@option("threads", type=int, default=None,
-        help="Threads training one model at once on slices of each epoch (hogwild; 1 = reproducible bit for bit)  "
-             "[default: $RNNLMPY_THREADS, else every core; with -jobs, the cores shared among the jobs]")
+@threads_option("Threads training one model at once on slices of each epoch (hogwild; 1 = reproducible bit "
+                "for bit); with -jobs, the cores are shared among the jobs.")
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
 @option("direct", "direct_millions", type=click.FloatRange(min=0), default=DEFAULTS.direct_size / 1e6,
         show_default=True,
@@ -234,23 +233,26 @@ def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, d
 @option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
         help="Dynamic evaluation: keep learning on the test text at this learning rate (0: off).")
 @option("nbest", is_flag=True, help="The test file is an n-best list ('ID w1 w2 ...'): print one log10 score a line.")
+@threads_option("Threads scoring at once where the work is independent: n-best hypotheses, the sentences of an "
+                "-independent model (the output is the same).")
 @debug_option(help="2: also one 'index<TAB>probability<TAB>word' line per token.")
-def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, debug):
+def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, threads, debug):
     """Perplexity of a language model, alone or interpolated with an n-gram."""
+    threads = resolve_threads(threads)
     check_options(arpa_file, lm_prob_file, lam, valid_file, nbest)
     if nbest and dynamic:
         raise RnnlmpyError("-dynamic is not supported with -nbest (each hypothesis is scored from the same state)")
     check_dynamic_rate(dynamic)
     model = load_model(model_file)
     if nbest:
-        scores = rescore_nbest_file(model, test_file, arpa_file, lm_prob_file, lam)
+        scores = rescore_nbest_file(model, test_file, arpa_file, lm_prob_file, lam, threads)
         sys.stdout.write("".join(f"{score:f}\n" for score in scores))
         return
     if not (arpa_file or lm_prob_file):
-        run_test(model, test_file, debug, dynamic)
+        run_test(model, test_file, debug, dynamic, threads)
         return
     started = time.perf_counter()
-    scored = interpolate_file(model, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic)
+    scored = interpolate_file(model, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, threads)
     if scored.tuned and debug >= 1:
         click.echo(f"lambda tuned by EM on {valid_file}: {scored.mixed.lam:.4f}", err=True)
     print_interpolation(scored.rnn, scored.other, scored.mixed, debug, time.perf_counter() - started)

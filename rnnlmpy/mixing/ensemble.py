@@ -17,6 +17,7 @@ import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
+from ..base.system import thread_map
 from ..base.text import read_corpus
 from ..ngram import read_arpa
 from ..rnnlm.evaluation import check_dynamic_rate, score
@@ -126,15 +127,18 @@ def combine(members: list[Member], weights: Optional[list[float]] = None) -> Ens
 
 
 def run_ensemble(rnn_files: list[str], arpa_files: list[str], test_file: str, valid_file: Optional[str] = None,
-                 weights: Optional[list[float]] = None, dynamic_alpha: float = 0.0) -> EnsembleReport:
+                 weights: Optional[list[float]] = None, dynamic_alpha: float = 0.0,
+                 threads: int = 1) -> EnsembleReport:
     """Score the texts with every RNN and ARPA model and mix them (the ``ensemble`` command).
 
-    The plan is checked before any model is loaded.
+    The plan is checked before any model is loaded. Up to ``threads`` members
+    are loaded and scored at once (the report is the same as with one).
     """
     check_plan(len(rnn_files) + len(arpa_files), weights, valid_file is not None)
     check_dynamic_rate(dynamic_alpha)
     valid_tokens = read_corpus(valid_file, "validation file") if valid_file else None
     test_tokens = read_corpus(test_file, "test file")
-    members = [load_member(path, "rnn", valid_tokens, test_tokens, dynamic_alpha) for path in rnn_files]
-    members += [load_member(path, "ngram", valid_tokens, test_tokens) for path in arpa_files]
+    plan = [(path, "rnn") for path in rnn_files] + [(path, "ngram") for path in arpa_files]
+    members = thread_map(lambda item: load_member(item[0], item[1], valid_tokens, test_tokens,
+                                                  dynamic_alpha if item[1] == "rnn" else 0.0), plan, threads)
     return combine(members, weights)

@@ -144,21 +144,22 @@ class InterpolatedTest:
 
 def interpolate_file(model: RnnlmModel, test_file: str, arpa_file: Optional[str] = None,
                      lm_prob_file: Optional[str] = None, lam: Lambda = None, valid_file: Optional[str] = None,
-                     dynamic_alpha: float = 0.0) -> InterpolatedTest:
+                     dynamic_alpha: float = 0.0, threads: int = 1) -> InterpolatedTest:
     """Score ``test_file`` with the RNN mixed with an ARPA n-gram or a -lm-prob file (``ppl -ngram``).
 
     ``lam`` is the RNN's weight, "auto" (EM on ``valid_file``, n-gram only) or
-    None (0.5). ``dynamic_alpha`` > 0 scores the RNN by dynamic evaluation.
+    None (0.5). ``dynamic_alpha`` > 0 scores the RNN by dynamic evaluation;
+    ``threads`` share an independent model's sentences.
     """
     check_options(arpa_file, lm_prob_file, lam, valid_file)
     if not (arpa_file or lm_prob_file):
         raise RnnlmpyError("interpolation needs another model (-ngram ARPA or -lm-prob FILE)")
     ngram_model = read_arpa(arpa_file) if arpa_file else None
-    result = evaluate_file(model, test_file, dynamic_alpha)
+    result = evaluate_file(model, test_file, dynamic_alpha, threads)
     other = other_probabilities(result.tokens, ngram_model, lm_prob_file)
     tuned = lam == "auto"
     if tuned:
-        valid = evaluate_file(model, valid_file)
+        valid = evaluate_file(model, valid_file, threads=threads)
         lam = tune_lambda(valid.probabilities, valid.known, ngram_token_probabilities(ngram_model, valid.tokens))
     elif lam is None:
         lam = DEFAULT_LAMBDA
@@ -166,8 +167,9 @@ def interpolate_file(model: RnnlmModel, test_file: str, arpa_file: Optional[str]
 
 
 def rescore_nbest_file(model: RnnlmModel, nbest_file: str, arpa_file: Optional[str] = None,
-                       lm_prob_file: Optional[str] = None, lam: Lambda = None) -> np.ndarray:
-    """One log10 score per hypothesis of an n-best file (rnnlm's -nbest), mixed with another model if given."""
+                       lm_prob_file: Optional[str] = None, lam: Lambda = None, threads: int = 1) -> np.ndarray:
+    """One log10 score per hypothesis of an n-best file (rnnlm's -nbest), mixed with another model if given;
+    ``threads`` score the hypotheses at once (the same scores)."""
     check_options(arpa_file, lm_prob_file, lam, None, nbest=True)
     hypotheses = read_nbest(nbest_file)
     tokens = [token for _, words in hypotheses for token in (*words, SENTENCE_END)]
@@ -175,4 +177,4 @@ def rescore_nbest_file(model: RnnlmModel, nbest_file: str, arpa_file: Optional[s
     if arpa_file or lm_prob_file:
         other = other_probabilities(tokens, read_arpa(arpa_file) if arpa_file else None, lm_prob_file)
     weight = 1.0 if other is None else (DEFAULT_LAMBDA if lam is None else lam)
-    return score_nbest(model, hypotheses, other, weight)
+    return score_nbest(model, hypotheses, other, weight, threads)

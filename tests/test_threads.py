@@ -1,0 +1,229 @@
+"""Several threads: hogwild training, and scoring that shares independent work among threads.
+
+Training with one thread is the single pass, bit for bit; with several it is
+hogwild (not reproducible), so those tests check what must hold regardless:
+every word is trained once, nothing is lost in merging, the model learns as
+well, a checkpoint resumes. Scoring with threads must equal scoring without.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from rnnlmpy import RnnlmConfig, train
+from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.system import default_threads, split_evenly, thread_map
+from rnnlmpy.mixing.ensemble import run_ensemble
+from rnnlmpy.rnnlm import network
+from rnnlmpy.rnnlm.evaluation import evaluate_file
+from rnnlmpy.rnnlm.hogwild import HogwildEpoch, _Replica, epoch_slices
+from rnnlmpy.rnnlm.model_file import load_model
+from rnnlmpy.rnnlm.nbest import nbest_start_state, score_nbest
+from rnnlmpy.rnnlm.streams import language_model_stream
+
+from helpers import pattern_corpus, run_cli, write_text
+
+
+@pytest.fixture(scope="module")
+def texts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("threads")
+    return dict(folder=folder, train=write_text(folder / "train.txt", pattern_corpus(3000, seed=1)),
+                valid=write_text(folder / "valid.txt", pattern_corpus(100, seed=2)),
+                test=write_text(folder / "test.txt", pattern_corpus(200, seed=3) + ["alpha NEWWORD one"]))
+
+
+def small_config(**changes) -> RnnlmConfig:
+    return RnnlmConfig(**{**dict(hidden_size=10, class_count=3, bptt=3, rand_seed=1), **changes})
+
+
+def test_epoch_slices_tile_the_stream_at_sentence_ends():
+    words = np.array([3, 4, 0, 5, 0, 6, 7, 8, 0, 9, 0, 3, 0], dtype=np.int32)
+    stream = language_model_stream(words)
+    for threads in (1, 2, 3, 4, 20):
+        slices = epoch_slices(stream, threads)
+        assert slices[0][0] == 0 and slices[-1][1] == len(stream) and len(slices) <= threads
+        for (begin, end, position), following in zip(slices, slices[1:] + [None]):
+            assert position == begin < end
+            assert words[end - 1] == 0  # each slice ends with a sentence
+            if following is not None:
+                assert following[0] == end
+    assert len(epoch_slices(stream, 2)) == 2
+
+
+def test_split_evenly_and_thread_map():
+    assert split_evenly(np.array([0, 10]), 4) == [(0, 10)]
+    assert split_evenly(np.array([0, 2, 5, 6, 9, 10]), 2) == [(0, 5), (5, 10)]
+    seen = set()
+
+    def square(x):
+        seen.add(threading.get_ident())
+        return x * x
+
+    assert thread_map(square, list(range(50)), 4) == [x * x for x in range(50)]
+    assert thread_map(square, [], 4) == []
+
+
+def test_replica_merges_lose_no_update(tmp_path):
+    train_file = write_text(tmp_path / "t.txt", pattern_corpus(50, seed=1))
+    model = train(train_file, str(tmp_path / "m"), None, small_config(), one_iter=True, debug=0)
+    before = model.recurrent.copy()
+    first, second = _Replica(model), _Replica(model)
+    first.model.recurrent += 1.0
+    second.model.recurrent += 2.0
+    lock = threading.Lock()
+    first.merge(lock)
+    second.merge(lock)
+    np.testing.assert_allclose(model.recurrent, before + 3.0, rtol=1e-6)
+    np.testing.assert_allclose(second.model.recurrent, model.recurrent)  # continues from the shared sum
+
+
+def test_hogwild_round_trains_every_position_once(texts):
+    model = train(texts["train"], str(texts["folder"] / "round.model"), texts["valid"], small_config(), max_iter=1,
+                  debug=0, threads=1)
+    stream = language_model_stream(model.vocabulary.encode(
+        [t for line in pattern_corpus(3000, seed=1) for t in (*line.split(), "</s>")]))
+    slices = epoch_slices(stream, 3)
+    states = [network.KernelState.fresh(model.config, thread=k) for k in range(len(slices))]
+    epoch = HogwildEpoch(model, stream, slices, states)
+    trained, scored = 0, 0
+    try:
+        while trained < len(stream):
+            _, round_scored, round_trained = epoch.train_round(1_000, 0.1)
+            trained += round_trained
+            scored += round_scored
+    finally:
+        epoch.close()
+    assert trained == len(stream) and scored == len(stream)
+    assert all(position == end for _, end, position in slices)
+    assert sum(int(state.counters[2]) for state in states) == len(stream)
+    assert np.all(np.isfinite(model.recurrent)) and np.all(np.isfinite(model.class_weights))
+
+
+def test_two_threads_learn_as_well_as_one(texts):
+    results = {}
+    for threads in (1, 2):
+        path = str(texts["folder"] / f"learn{threads}.model")
+        model = train(texts["train"], path, texts["valid"], small_config(), debug=0, threads=threads)
+        history = model.training.history
+        assert all(record["words_per_second"] > 0 for record in history)
+        results[threads] = evaluate_file(model, texts["test"]).perplexity
+    assert results[2] == pytest.approx(results[1], rel=0.05)
+
+
+def test_one_thread_is_the_single_pass_bit_for_bit(texts):
+    a = train(texts["train"], str(texts["folder"] / "one-a"), texts["valid"], small_config(), max_iter=2, debug=0,
+              threads=1)
+    b = train(texts["train"], str(texts["folder"] / "one-b"), texts["valid"], small_config(), max_iter=2, debug=0,
+              threads=1)
+    for name, array in a.weights().items():
+        np.testing.assert_array_equal(getattr(b, name), array, err_msg=name)
+
+
+def test_a_two_thread_checkpoint_resumes(texts):
+    path = str(texts["folder"] / "resume.model")
+    train_file = write_text(texts["folder"] / "big.txt", pattern_corpus(8000, seed=4))
+
+    class Crash(Exception):
+        pass
+
+    def crash(model):
+        if model.training.position >= 20_000:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
+              threads=2, on_progress=crash)
+    saved = load_model(path)
+    assert len(saved.training.slices) == 2 and saved.training.position > 0
+    assert any(key.startswith("kernel1/") for key in saved.resume_state)
+    resumed = train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
+                    threads=1)  # the epoch finishes with the checkpoint's two slices
+    assert resumed.training.finished and len(resumed.training.history) == 1
+    assert resumed.training.slices == []
+
+
+def test_damaged_checkpoint_slices_are_refused(texts):
+    path = str(texts["folder"] / "damaged.model")
+    train_file = write_text(texts["folder"] / "big2.txt", pattern_corpus(8000, seed=5))
+
+    class Crash(Exception):
+        pass
+
+    def crash(model):
+        if model.training.position >= 20_000:
+            raise Crash()
+
+    with pytest.raises(Crash):
+        train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
+              threads=2, on_progress=crash)
+    from rnnlmpy.rnnlm.model_file import save_model
+    model = load_model(path)
+    model.training.slices[1][0] += 1  # no longer tiles the text
+    save_model(model, path)
+    with pytest.raises(RnnlmpyError, match="damaged checkpoint"):
+        train(train_file, path, texts["valid"], small_config(), max_iter=1, debug=0, threads=2)
+
+
+def test_independent_ppl_is_the_same_on_several_threads(texts):
+    path = str(texts["folder"] / "independent.model")
+    model = train(texts["train"], path, texts["valid"], small_config(independent=True, direct_size=20_000),
+                  max_iter=3, debug=0, threads=1)
+    one = evaluate_file(model, texts["test"], threads=1)
+    for threads in (2, 3, 7):
+        several = evaluate_file(model, texts["test"], threads=threads)
+        np.testing.assert_array_equal(several.probabilities, one.probabilities)
+
+
+def reference_nbest(model, hypotheses):
+    """rnnlm's n-best scores the obvious way: one hypothesis at a time, each from its ID's start state."""
+    scores, start, current, first_final = [], nbest_start_state(model), None, None
+    for hypothesis_id, words in hypotheses:
+        if hypothesis_id != current:
+            if first_final is not None:
+                start = first_final
+            current, first_final = hypothesis_id, None
+        word_ids = model.vocabulary.encode([*words, "</s>"])
+        probabilities, final = network.score_stream(model, language_model_stream(word_ids), start)
+        first_final = final if first_final is None else first_final
+        known = word_ids >= 0
+        scores.append(float(np.sum(np.where(known, np.log10(np.maximum(probabilities, 1e-300)), -5.0))))
+    return np.array(scores)
+
+
+@pytest.mark.parametrize("direct_size", [0, 20_000])
+def test_nbest_on_several_threads_equals_one_at_a_time(texts, direct_size):
+    path = str(texts["folder"] / f"nbest{direct_size}.model")
+    model = train(texts["train"], path, texts["valid"], small_config(direct_size=direct_size), max_iter=3, debug=0,
+                  threads=1)
+    rng = np.random.default_rng(0)
+    lines = pattern_corpus(300, seed=7)
+    hypotheses = [(str(i // 7), (lines[i] + (" NEWWORD" if rng.random() < 0.1 else "")).split())
+                  for i in range(len(lines))]
+    expected = reference_nbest(model, hypotheses)
+    for threads in (1, 2, 5):
+        np.testing.assert_allclose(score_nbest(model, hypotheses, threads=threads), expected, rtol=1e-12)
+
+
+def test_ensemble_on_several_threads_reports_the_same(texts):
+    paths = []
+    for seed in (1, 2, 3):
+        path = str(texts["folder"] / f"member{seed}.model")
+        train(texts["train"], path, texts["valid"], small_config(rand_seed=seed), max_iter=2, debug=0, threads=1)
+        paths.append(path)
+    one = run_ensemble(paths, [], texts["test"], texts["valid"], threads=1).format()
+    assert run_ensemble(paths, [], texts["test"], texts["valid"], threads=3).format() == one
+
+
+def test_thread_counts_are_checked(texts, monkeypatch, capsys):
+    code, _, err = run_cli(["train", "-train", texts["train"], "-threads", "0", "-max-iter", "1"], capsys)
+    assert code == 2 and "-threads must be between 1" in err and "Traceback" not in err
+    monkeypatch.setenv("RNNLMPY_THREADS", "many")
+    with pytest.raises(RnnlmpyError, match="RNNLMPY_THREADS"):
+        default_threads()
+    monkeypatch.setenv("RNNLMPY_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.delenv("RNNLMPY_THREADS")
+    assert default_threads() >= 1

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Benchmark threads on PTB: hogwild training (words/s, test PPL) and threaded scoring, 1 thread vs N.
+
+    python tools/bench_threads.py [--corpus DIR] [--threads 2] [--seeds 1,2,3] [--layers class,hs]
+                                  [--max-iter N] [--out bench-results]
+
+Training runs the real ``rnnlmpy train`` (hidden 100, bptt 4, block 10; class
+100 or -hs) to the end of its schedule (or -max-iter) once per seed and thread
+count, one run at a time, and reports the mean training words/s of its epochs
+and its test PPL (scored on one thread). Scoring is timed in one process, 1
+and N threads alternating, best of 3: n-best rescoring of PTB test sentences
+with 9 perturbed copies each (10 hypotheses per ID), and ppl of an -independent
+model on the test text repeated 5 times; the scores must be identical.
+The issue's goals: >= 1.8x on 2 threads, test PPL within 1% of one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpora"))
+
+import locate  # noqa: E402  (corpora/locate.py)
+
+LAYERS = {"class": ["-class", "100"], "hs": ["-hs"]}
+
+
+def train_run(corpus: str, model: str, layer: str, seed: int, threads: int, max_iter) -> dict:
+    """Train one model; return its mean epoch words/s, epochs and test PPL."""
+    command = [sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt",
+               "-valid", f"{corpus}/ptb.valid.txt", "-rnnlm", model, "-hidden", "100", "-bptt", "4",
+               "-bptt-block", "10", "-rand-seed", str(seed), "-threads", str(threads), "-debug", "0", "-force",
+               *LAYERS[layer], *(["-max-iter", str(max_iter)] if max_iter else [])]
+    subprocess.run(command, check=True)
+    with open(model + ".history.jsonl", encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    os.remove(model + ".history.jsonl")
+    ppl = subprocess.run([sys.executable, "-m", "rnnlmpy", "ppl", "-rnnlm", model, "-test", f"{corpus}/ptb.test.txt",
+                          "-threads", "1", "-debug", "0"], check=True, capture_output=True, text=True).stdout
+    test_ppl = float(next(line for line in ppl.splitlines() if line.startswith("PPL net:")).split()[-1])
+    speeds = [r["words_per_second"] for r in records if r.get("words_per_second")]
+    return {"words_per_second": sum(speeds) / len(speeds), "epochs": len(records), "test_ppl": test_ppl}
+
+
+def scoring(corpus: str, model_path: str, independent_path: str, threads: int) -> dict:
+    """Time n-best rescoring and independent ppl on 1 and ``threads`` threads (best of 3, alternating)."""
+    import numpy as np
+
+    from rnnlmpy.base.text import read_corpus, split_tokens, text_lines, read_text
+    from rnnlmpy.rnnlm.evaluation import score_tokens
+    from rnnlmpy.rnnlm.model_file import load_model
+    from rnnlmpy.rnnlm.nbest import score_nbest
+
+    model, independent = load_model(model_path), load_model(independent_path)
+    rng = np.random.default_rng(1)
+    vocabulary = model.vocabulary.words[1:]
+    hypotheses = []
+    for number, line in enumerate(text_lines(read_text(f"{corpus}/ptb.test.txt"))):
+        words = split_tokens(line)
+        hypotheses.append((str(number), words))
+        for _ in range(9):
+            copy = list(words)
+            if copy:
+                copy[rng.integers(len(copy))] = vocabulary[rng.integers(len(vocabulary))]
+            hypotheses.append((str(number), copy))
+    tokens = read_corpus(f"{corpus}/ptb.test.txt") * 5
+    jobs = {"nbest": (lambda n: score_nbest(model, hypotheses, threads=n), sum(len(w) + 1 for _, w in hypotheses)),
+            "independent_ppl": (lambda n: score_tokens(independent, tokens, n).probabilities, len(tokens))}
+    results = {}
+    for name, (job, words) in jobs.items():
+        best = {1: float("inf"), threads: float("inf")}
+        outputs = {}
+        job(1)  # compile
+        for _ in range(3):
+            for n in (1, threads):
+                started = time.perf_counter()
+                outputs[n] = job(n)
+                best[n] = min(best[n], time.perf_counter() - started)
+        assert np.array_equal(outputs[1], outputs[threads]), f"{name}: scores differ between thread counts"
+        results[name] = {"words": words, "seconds_1": best[1], f"seconds_{threads}": best[threads],
+                         "words_per_second_1": words / best[1],
+                         f"words_per_second_{threads}": words / best[threads], "speedup": best[1] / best[threads]}
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", default=None, help="folder with ptb.{train,valid,test}.txt")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--layers", default="class,hs")
+    parser.add_argument("--max-iter", type=int, default=None, help="epochs per run (default: the full schedule)")
+    parser.add_argument("--skip-training", action="store_true", help="only the scoring part")
+    parser.add_argument("--out", default="bench-results")
+    args = parser.parse_args()
+    corpus = args.corpus or locate.find_corpus("ptb") or locate.fetch("ptb")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    os.makedirs(args.out, exist_ok=True)
+    report = {"threads": args.threads, "training": {}, "command": " ".join(sys.argv)}
+    with tempfile.TemporaryDirectory() as workdir:
+        if not args.skip_training:
+            for layer in args.layers.split(","):
+                for seed in seeds:
+                    for threads in (1, args.threads):
+                        run = train_run(corpus, f"{workdir}/{layer}-{seed}-{threads}.model", layer, seed, threads,
+                                        args.max_iter)
+                        report["training"].setdefault(layer, {}).setdefault(threads, []).append(run)
+                        print(f"{layer} seed {seed} threads {threads}: {run['words_per_second']:,.0f} words/s, "
+                              f"{run['epochs']} epochs, test PPL {run['test_ppl']:.2f}", flush=True)
+        scoring_model = f"{workdir}/scoring.model"
+        independent_model = f"{workdir}/independent.model"
+        for path, extra in ((scoring_model, []), (independent_model, ["-independent"])):
+            subprocess.run([sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-valid",
+                            f"{corpus}/ptb.valid.txt", "-rnnlm", path, "-hidden", "100", "-class", "100",
+                            "-max-iter", "1", "-threads", str(args.threads), "-debug", "0", *extra], check=True)
+        report["scoring"] = scoring(corpus, scoring_model, independent_model, args.threads)
+    print("\n| PTB, hidden 100 | threads | words/s (mean) | test PPL (mean) | speed-up | PPL change |")
+    print("|---|---|---|---|---|---|")
+    for layer, by_threads in report["training"].items():
+        base_speed = sum(r["words_per_second"] for r in by_threads[1]) / len(by_threads[1])
+        base_ppl = sum(r["test_ppl"] for r in by_threads[1]) / len(by_threads[1])
+        for threads, runs in by_threads.items():
+            speed = sum(r["words_per_second"] for r in runs) / len(runs)
+            ppl = sum(r["test_ppl"] for r in runs) / len(runs)
+            print(f"| {layer} | {threads} | {speed:,.0f} | {ppl:.2f} | {speed / base_speed:.2f}x | "
+                  f"{100 * (ppl / base_ppl - 1):+.2f}% |")
+    for name, result in report["scoring"].items():
+        print(f"| {name} | 1 vs {args.threads} | {result['words_per_second_1']:,.0f} vs "
+              f"{result[f'words_per_second_{args.threads}']:,.0f} | | {result['speedup']:.2f}x | identical |")
+    with open(os.path.join(args.out, "threads.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
