@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit demo bench corpora clean
+.PHONY: install test test-unit demo bench bench-big corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,11 +32,18 @@ demo: $(STAMP)
 	    -hidden 15 -class 100 -bptt 4 -bptt-block 10 -rand-seed 1 && \
 	$(BIN)/rnnlmpy ppl -rnnlm demo/example.model -test $$CORPUS/test.txt
 
-## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring.
+## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring;
+## threads (1 vs 2: training, n-best, independent ppl); corpus encoding (20M-word synthetic corpus).
 bench: $(STAMP)
 	$(BIN)/python tools/bench_rnnlm.py
 	$(BIN)/python tools/bench_ngram.py
 	$(BIN)/python tools/bench_tagger.py
+	$(BIN)/python tools/bench_threads.py
+	$(BIN)/python tools/bench_corpus.py
+
+## Big corpora: training memory and speed on 1M/20M/100M-word synthetic corpora (writes them to /tmp; ~15 min).
+bench-big: $(STAMP)
+	$(BIN)/python tools/bench_big.py
 
 clean:
 	rm -rf $(VENV) demo bench-results build *.egg-info

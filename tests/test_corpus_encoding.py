@@ -426,3 +426,32 @@ def test_an_empty_cached_file_is_still_refused(tmp_path, cache_dir, data):
     for _ in range(2):  # building the entry, then from the entry
         same_error(lambda: encode_file(path, "corpus"), lambda: read_corpus(path, "corpus"))
         assert tokens_of(encode_file(path, allow_empty=True)) == read_corpus(path, allow_empty=True)
+
+
+def test_token_sequence_reads_like_the_token_list(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("a b\n\nc a  b\td\nlast")
+    expected = read_corpus(str(path))
+    sequence = encode_file(str(path)).tokens()
+    assert len(sequence) == len(expected) and list(sequence) == expected
+    assert [sequence[i] for i in range(len(expected))] == expected and sequence[2:5] == expected[2:5]
+    assert sequence[-1] == expected[-1] and "TokenSequence" in repr(sequence)
+
+
+@pytest.mark.parametrize("char_level", [False, True])
+def test_ppl_of_a_file_equals_scoring_its_token_list(tmp_path, char_level):
+    from rnnlmpy import RnnlmConfig, train
+    from rnnlmpy.rnnlm.evaluation import evaluate_file, score_tokens
+
+    train_file = tmp_path / "train.txt"
+    train_file.write_text("".join(f"w{i % 7} w{i % 5} w{i % 3}\n" for i in range(300)))
+    test_file = tmp_path / "test.txt"
+    test_file.write_text("w1 w2 unknown\n\nw3 w4\tw0\n")
+    model = train(str(train_file), str(tmp_path / "m"), None, RnnlmConfig(hidden_size=5, char_level=char_level),
+                  max_iter=1, debug=0, threads=1)
+    from_file = evaluate_file(model, str(test_file))
+    from_list = score_tokens(model, read_corpus(str(test_file), char_level=char_level))
+    np.testing.assert_array_equal(from_file.word_ids, from_list.word_ids)
+    np.testing.assert_array_equal(from_file.probabilities, from_list.probabilities)
+    assert list(from_file.tokens) == list(from_list.tokens)
+    assert from_file.oov_count == from_list.oov_count > 0  # "unknown" (its letters, for characters)

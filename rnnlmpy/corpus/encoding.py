@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Iterator, Optional
 
 import numpy as np
@@ -36,7 +37,7 @@ INITIAL_POOL_BYTES = 64 * 2**10  # bytes of type text before the pool first grow
 TOKENS_PER_BYTE_GUESS = 0.25  # first capacity of an in-memory id array, per byte of the file
 GROWTH = 2  # factor by which a full array grows
 
-__all__ = ["CACHE_MIN_BYTES", "EncodedCorpus", "cache_folder", "encode_file", "type_counts"]
+__all__ = ["CACHE_MIN_BYTES", "EncodedCorpus", "TokenSequence", "cache_folder", "encode_file", "type_counts"]
 
 
 @dataclass(repr=False)
@@ -59,10 +60,38 @@ class EncodedCorpus:
         """N, the number of tokens (``</s>`` included)."""
         return len(self.type_ids)
 
+    def tokens(self) -> "TokenSequence":
+        """The tokens as a read-only sequence of strings (made when read, not stored)."""
+        return TokenSequence(self.types, self.type_ids)
+
     def __repr__(self) -> str:
         source = ", from cache" if isinstance(self.type_ids, np.memmap) else ""
         return (f"EncodedCorpus({self.path!r}: {len(self):,} tokens, {self.line_count:,} lines, "
                 f"{len(self.types):,} types{source})")
+
+
+class TokenSequence(Sequence):
+    """The tokens of ``types``/``type_ids`` as a read-only sequence of strings, made one at a time when asked
+    (a list of N strings would cost about 60 bytes a token)."""
+
+    def __init__(self, types: list[str], type_ids: np.ndarray):
+        self.types, self.type_ids = types, type_ids
+
+    def __len__(self) -> int:
+        return len(self.type_ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.types[i] for i in self.type_ids[index].tolist()]
+        return self.types[self.type_ids[index]]
+
+    def __iter__(self):
+        types = self.types
+        for begin in range(0, len(self.type_ids), 2**16):
+            yield from (types[i] for i in self.type_ids[begin:begin + 2**16].tolist())
+
+    def __repr__(self) -> str:
+        return f"TokenSequence({len(self):,} tokens)"
 
 
 def encode_file(path: str, what: str = "corpus", allow_empty: bool = False, char_level: bool = False,

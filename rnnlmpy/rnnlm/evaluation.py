@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.system import split_evenly, thread_map
-from ..base.text import read_corpus
+from ..corpus import encode_file
 from . import network
 from .model import RnnlmModel
 from .streams import TokenStream, language_model_stream, sentence_bounds
@@ -20,7 +21,7 @@ from .streams import TokenStream, language_model_stream, sentence_bounds
 class PerplexityResult:
     """Scores of a test text: ``probabilities[i]`` is P(token i), 0 for an OOV token."""
 
-    tokens: list[str]
+    tokens: Sequence[str]  # a list, or a TokenSequence view of an encoded file
     word_ids: np.ndarray  # int32 (N,), -1 for OOV
     probabilities: np.ndarray  # float64 (N,)
 
@@ -95,11 +96,6 @@ def score_stream(model: RnnlmModel, stream: TokenStream, threads: int = 1) -> np
     return probabilities
 
 
-def read_test(model: RnnlmModel, path: str, what: str = "test file") -> list[str]:
-    """A text file's tokens as the model reads them (words, or characters for a character model)."""
-    return read_corpus(path, what, char_level=model.config.char_level)
-
-
 def check_dynamic_rate(alpha: float) -> None:
     """RnnlmpyError unless ``alpha`` is a usable dynamic-evaluation rate (finite, 0 = off)."""
     if not (math.isfinite(alpha) and alpha >= 0):
@@ -116,8 +112,19 @@ def score(model: RnnlmModel, tokens: list[str], dynamic_alpha: float = 0.0, thre
 
 
 def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0, threads: int = 1) -> PerplexityResult:
-    """Score the text file ``path`` (see ``score``; ``dynamic_alpha`` > 0: dynamic evaluation)."""
-    return score(model, read_test(model, path), dynamic_alpha, threads)
+    """Score the text file ``path`` (see ``score``; ``dynamic_alpha`` > 0: dynamic evaluation).
+
+    The file is read as int32 ids (``rnnlmpy.corpus``, memory-mapped from the
+    corpus cache when it was seen before); its tokens are not kept as strings.
+    """
+    check_dynamic_rate(dynamic_alpha)
+    corpus = encode_file(path, "test file", char_level=model.config.char_level)
+    tokens = corpus.tokens()
+    if dynamic_alpha > 0:
+        return score_dynamic(model, tokens, dynamic_alpha)
+    word_ids = model.vocabulary.encode(corpus.types)[corpus.type_ids]
+    probabilities = score_stream(model, language_model_stream(word_ids), threads)
+    return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)
 
 
 def score_dynamic(model: RnnlmModel, tokens: list[str], alpha: float) -> PerplexityResult:

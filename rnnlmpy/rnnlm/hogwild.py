@@ -25,7 +25,9 @@ from .model import RnnlmModel
 from .network import KernelState
 from .streams import TokenStream, sentence_bounds
 
-SYNC_WORDS = 2_000  # words a thread trains on its private matrices before adding its change to the shared ones
+SYNC_WORDS = 200  # words a thread trains on its private matrices before adding its change to the shared ones
+# (2,000 made the summed changes overshoot: PTB class 100, 2 threads, validation PPL 171 against 157 on one thread;
+# 200 follows one thread's validation curve at no measurable cost in speed)
 PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # rewritten in full by every word or block
 
 

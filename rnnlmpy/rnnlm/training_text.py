@@ -60,9 +60,7 @@ class TextPart:
     def to_stream(self, vocabulary: Vocabulary) -> TokenStream:
         """Map the type ids to ``vocabulary``'s word ids, in place (``<unk>`` or -1 for words outside it), and
         give the stream over them. The part's type ids are gone afterwards."""
-        unknown = vocabulary.unknown_index
-        lookup = np.fromiter((vocabulary.index.get(word, unknown) for word in self.types), dtype=np.int32,
-                             count=len(self.types))
+        lookup = vocabulary.encode(self.types)
         words = self.type_ids
         for begin in range(0, len(words), MAP_CHUNK):
             chunk = words[begin:begin + MAP_CHUNK]
