@@ -7,6 +7,7 @@ import click
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.mixing.compare import compare_models, format_table
 from rnnlmpy.mixing.ensemble import run_ensemble
+from rnnlmpy.rnnlm.grid import manifest_models
 from rnnlmpy.ngram import MAX_ORDER
 
 from .common import command, examples, option, resolve_threads, threads_option
@@ -14,8 +15,11 @@ from .common import command, examples, option, resolve_threads, threads_option
 
 @command(epilog=examples(
     "rnnlmpy ensemble -rnnlm ptb.seed1 -rnnlm ptb.seed2 -ngram kn5.arpa -valid ptb.valid.txt -test ptb.test.txt",
-    "rnnlmpy ensemble -rnnlm a.model -rnnlm b.model -weights 0.6,0.4 -test test.txt"))
+    "rnnlmpy ensemble -rnnlm a.model -rnnlm b.model -weights 0.6,0.4 -test test.txt",
+    "rnnlmpy ensemble -manifest ptb.manifest.json -valid ptb.valid.txt -test ptb.test.txt"))
 @option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN language model (repeatable).")
+@option("manifest", "manifests", metavar="FILE", multiple=True,
+        help="A grid manifest of 'train' (PREFIX.manifest.json): its trained members join (repeatable).")
 @option("ngram", "arpa_files", metavar="ARPA", multiple=True, help="An n-gram model in ARPA format (repeatable).")
 @option("valid", "valid_file", metavar="FILE", help="Text on which EM tunes the mixture weights.")
 @option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
@@ -23,7 +27,7 @@ from .common import command, examples, option, resolve_threads, threads_option
 @option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
         help="Score the RNN members by dynamic evaluation at this learning rate (0: off).")
 @threads_option("Members loaded and scored at once (the report is the same).")
-def ensemble(rnn_files, arpa_files, valid_file, test_file, weights, dynamic, threads):
+def ensemble(rnn_files, manifests, arpa_files, valid_file, test_file, weights, dynamic, threads):
     """Interpolate several RNN and n-gram models word by word, weights tuned by EM."""
     fixed = None
     if weights:
@@ -31,7 +35,8 @@ def ensemble(rnn_files, arpa_files, valid_file, test_file, weights, dynamic, thr
             fixed = [float(w) for w in weights.split(",")]
         except ValueError:
             raise RnnlmpyError(f"-weights must be comma-separated numbers (got {weights!r})") from None
-    click.echo(run_ensemble(list(rnn_files), list(arpa_files), test_file, valid_file, fixed, dynamic,
+    members = list(rnn_files) + [path for manifest in manifests for path in manifest_models(manifest)]
+    click.echo(run_ensemble(members, list(arpa_files), test_file, valid_file, fixed, dynamic,
                             resolve_threads(threads)).format())
 
 

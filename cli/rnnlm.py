@@ -10,6 +10,7 @@ import time
 import click
 
 from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.executor import scheduler_address
 from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, check_output, read_file_bytes
 from rnnlmpy.base.text import SPACE_TOKEN
 from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
@@ -19,8 +20,8 @@ from rnnlmpy.rnnlm.model import RnnlmConfig
 from rnnlmpy.rnnlm.model_file import load_model, save_model
 from rnnlmpy.rnnlm.network import ACTIVATIONS, MAX_DIRECT_ORDER
 from rnnlmpy.rnnlm.sampling import MAX_GENERATED_TOKENS, generate_lines
+from rnnlmpy.rnnlm.grid import MANIFEST_SUFFIX, grid_members, train_grid
 from rnnlmpy.rnnlm.training import train as train_model
-from rnnlmpy.rnnlm.training import train_members
 
 from .common import command, debug_option, default_model_path, examples, option, resolve_threads, threads_option
 
@@ -28,13 +29,34 @@ DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
 MAX_DIRECT_MILLIONS = 100_000  # -direct: more weights than this (400 GB) never fit
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``-rand-seed`` values: one integer, or a comma-separated list of them."""
+def parse_list(text, convert, option_name: str, what: str) -> list:
+    """A comma-separated option value as a list (one value: a list of one); RnnlmpyError naming the option."""
     try:
-        seeds = [int(part) for part in str(text).split(",")]
+        return [convert(part) for part in str(text).split(",")]
     except ValueError:
-        raise RnnlmpyError(f"-rand-seed must be an integer or a comma-separated list of them (got {text!r})") from None
-    return seeds
+        raise RnnlmpyError(f"-{option_name} must be {what} or a comma-separated list of them (got {text!r})") \
+            from None
+
+
+def optional_int(text: str):
+    """An integer, or None for the words "auto"/"none" (the -class default: the square root of the vocabulary)."""
+    return None if text.strip().lower() in ("auto", "none") else int(text)
+
+
+def activation_name(text: str) -> str:
+    """A -hidden-type value, checked."""
+    if text not in ACTIVATIONS:
+        raise RnnlmpyError(f"-hidden-type must be one of {', '.join(ACTIVATIONS)} (got {text!r})")
+    return text
+
+
+def direct_size(text: str) -> int:
+    """-direct N (millions of weights, a float) as the even number of weights."""
+    millions = float(text)
+    if not math.isfinite(millions) or not 0 <= millions <= MAX_DIRECT_MILLIONS:
+        raise RnnlmpyError(f"-direct must be a number of millions between 0 and {MAX_DIRECT_MILLIONS:,} "
+                           f"(got {text})")
+    return 2 * int(round(millions * 1e6 / 2))
 
 
 def print_perplexity(result: PerplexityResult, debug: int, seconds: float) -> None:
@@ -81,10 +103,11 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0, threads: i
         help="Model path; if it holds an unfinished model, training resumes from it  "
              "[default: the corpus name with .rnnlm, in the current folder]")
 @option("test", "test_file", metavar="FILE", help="Evaluate on this text after training.")
-@option("hidden", "hidden_size", type=int, default=DEFAULTS.hidden_size, show_default=True,
-        help="Hidden layer size.")
-@option("class", "class_count", type=int, default=DEFAULTS.class_count,
-        help="Output classes (1 = full softmax)  [default: the square root of the vocabulary size]")
+@option("hidden", "hidden_size", default=str(DEFAULTS.hidden_size), show_default=True,
+        help="Hidden layer size (a comma list trains a grid).")
+@option("class", "class_count", default=None,
+        help="Output classes (1 = full softmax; a comma list trains a grid)  "
+             "[default: the square root of the vocabulary size]")
 @option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
 @option("hs", "hierarchical_softmax", is_flag=True,
         help="Hierarchical softmax over a Huffman tree of the word counts instead of classes (cost ~ log2 V).")
@@ -96,13 +119,14 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0, threads: i
 @option("nce-lnz", "nce_lnz", type=float, default=DEFAULTS.nce_lnz, show_default=True,
         help="NCE: the fixed log normaliser of the scores.")
 @click.option("-hidden-type", "--hidden-type", "-activation", "--activation", "activation",
-              type=click.Choice(ACTIVATIONS), default=DEFAULTS.activation, show_default=True,
-              help="Hidden units: an Elman layer with this activation, or gru (update and reset gates, "
-                   "Cho et al. 2014). -activation is the same option.")
+              default=DEFAULTS.activation, show_default=True,
+              help=f"Hidden units: an Elman layer with this activation, or gru (update and reset gates, "
+                   f"Cho et al. 2014): {', '.join(ACTIVATIONS)}. -activation is the same option; a comma list "
+                   "trains a grid.")
 @option("diagonal-initialization", "diagonal_initialization", type=float, default=DEFAULTS.diagonal_initialization,
         help="Start the recurrent matrix (each block, for gru) as this number times the identity.")
-@option("bptt", type=int, default=DEFAULTS.bptt, show_default=True,
-        help="Steps each error is propagated back in time (0 = plain backprop).")
+@option("bptt", default=str(DEFAULTS.bptt), show_default=True,
+        help="Steps each error is propagated back in time (0 = plain backprop; a comma list trains a grid).")
 @option("bptt-block", "bptt_block", type=int, default=DEFAULTS.bptt_block, show_default=True,
         help="Words between updates of the recurrent weights.")
 @option("alpha", type=float, default=None, help=f"Starting learning rate  [default: {DEFAULTS.alpha}]")
@@ -117,14 +141,20 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0, threads: i
         help="Checkpoint the model every N words (>= 10000); rerun to resume.")
 @option("rand-seed", "rand_seed", default=str(DEFAULTS.rand_seed), show_default=True,
         help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")
+@option("cv-folds", "cv_folds", type=click.IntRange(min=0), default=0, show_default=True,
+        help="Cross-validation: K members, each validating on a different 1/K of the training lines "
+             "(MODEL.foldK; no -valid).")
 @option("jobs", type=click.IntRange(min=1), default=1, show_default=True,
-        help="With several seeds: models trained at once, in worker processes.")
+        help="With several members (seeds, grids, folds): members trained at once, in worker processes.")
+@option("scheduler", default=None, metavar="ADDRESS",
+        help="Train the members on this Dask cluster (needs rnnlmpy[dask])  [default: $RNNLMPY_SCHEDULER, "
+             "else local processes]")
 @threads_option("Threads training one model at once on slices of each epoch (hogwild; 1 = reproducible bit "
                 "for bit); with -jobs, the cores are shared among the jobs.")
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
-@option("direct", "direct_millions", type=click.FloatRange(min=0), default=DEFAULTS.direct_size / 1e6,
-        show_default=True,
-        help="Direct connections (hashed max-ent n-gram features to the outputs), in millions of weights.")
+@option("direct", "direct_millions", default=f"{DEFAULTS.direct_size / 1e6:g}", show_default=True,
+        help="Direct connections (hashed max-ent n-gram features to the outputs), in millions of weights "
+             "(a comma list trains a grid).")
 @option("direct-order", "direct_order", type=click.IntRange(0, MAX_DIRECT_ORDER), default=DEFAULTS.direct_order,
         show_default=True, help="Order of the direct connections' n-gram features.")
 @option("char", "char_level", is_flag=True, help="Character model: every character is a token (spaces as <sp>).")
@@ -133,10 +163,17 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0, threads: i
 @option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
 @debug_option(help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, hierarchical_softmax,
-          nce_samples, nce_unigram_power, nce_lnz, activation, diagonal_initialization, bptt, bptt_block, alpha, beta, gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed,
-          jobs, threads, independent, direct_millions, direct_order, char_level, precision, force, debug):
-    """Train an RNN language model (or resume an interrupted run)."""
-    seeds = parse_seeds(rand_seed)
+          nce_samples, nce_unigram_power, nce_lnz, activation, diagonal_initialization, bptt, bptt_block, alpha, beta,
+          gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed, cv_folds, jobs, scheduler,
+          threads, independent, direct_millions, direct_order, char_level, precision, force, debug):
+    """Train an RNN language model (or resume an interrupted run); comma lists train a grid of them."""
+    grid = {"rand_seed": parse_list(rand_seed, int, "rand-seed", "an integer"),
+            "hidden_size": parse_list(hidden_size, int, "hidden", "an integer"),
+            "class_count": parse_list("auto" if class_count is None else class_count, optional_int, "class",
+                                      "an integer"),
+            "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
+            "bptt": parse_list(bptt, int, "bptt", "an integer"),
+            "direct_size": parse_list(direct_millions, direct_size, "direct", "a number")}
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")
@@ -144,14 +181,12 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     if hierarchical_softmax and nce_samples is not None:
         raise RnnlmpyError("give either -hs or -nce K, not both")
     output_layer = "hs" if hierarchical_softmax else "nce" if nce_samples is not None else DEFAULTS.output_layer
-    if not math.isfinite(direct_millions) or direct_millions > MAX_DIRECT_MILLIONS:
-        raise RnnlmpyError(f"-direct must be a number of millions between 0 and {MAX_DIRECT_MILLIONS:,} "
-                           f"(got {direct_millions})")
-    config = RnnlmConfig(hidden_size=hidden_size, class_count=class_count, activation=activation, bptt=bptt,
-                         bptt_block=bptt_block, alpha=DEFAULTS.alpha if alpha is None else alpha, beta=beta,
+    config = RnnlmConfig(hidden_size=grid["hidden_size"][0], class_count=grid["class_count"][0],
+                         activation=grid["activation"][0], bptt=grid["bptt"][0], bptt_block=bptt_block,
+                         alpha=DEFAULTS.alpha if alpha is None else alpha, beta=beta,
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
-                         old_classes=old_classes, dtype=precision, rand_seed=seeds[0],
-                         direct_size=2 * int(round(direct_millions * 1e6 / 2)), direct_order=direct_order,
+                         old_classes=old_classes, dtype=precision, rand_seed=grid["rand_seed"][0],
+                         direct_size=grid["direct_size"][0], direct_order=direct_order,
                          char_level=char_level, output_layer=output_layer,
                          nce_samples=DEFAULTS.nce_samples if nce_samples is None else nce_samples,
                          nce_unigram_power=nce_unigram_power, nce_lnz=nce_lnz,
@@ -159,16 +194,32 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     if test_file is not None:
         read_file_bytes(test_file, "test file", 0)  # fail before training, not after
     config.validate()
-    if len(seeds) > 1:
-        options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, force=force,
+    scheduler = scheduler_address(scheduler)
+    if any(len(values) > 1 for values in grid.values()) or cv_folds or scheduler is not None:
+        members = grid_members(model_file, config, {k: v for k, v in grid.items() if len(v) > 1}, cv_folds)
+        options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha,
                        other_inputs=(test_file,), threads=threads)
         started = time.perf_counter()
-        for seed, path, valid_ppl, seconds in train_members(train_file, model_file, seeds, jobs, valid_file, config,
-                                                            **options):
-            click.echo(f"member seed {seed}: {path}, validation PPL {valid_ppl:.2f}, {seconds:.0f} s", err=True)
+        failed = []
+        for result in train_grid(train_file, model_file, members, valid_file, jobs, scheduler, cv_folds,
+                                 grid["rand_seed"][0], force, **options):
+            describe = ", ".join(f"{label} {value}" for label, value in result.settings.items())
+            describe += f"{', ' if describe else ''}fold {result.fold + 1}" if result.fold is not None else ""
+            if result.status == "failed":
+                failed.append(result)
+                click.echo(f"member {describe}: FAILED: {result.error}", err=True)
+                continue
+            where = f", {result.seconds:.0f} s on {result.worker}" if result.status == "trained" else \
+                " (already trained)"
+            click.echo(f"member {describe}: {result.path}, validation PPL {result.valid_ppl:.2f}{where}", err=True)
             if test_file is not None:
-                click.echo(f"{path}: test PPL {evaluate_file(load_model(path), test_file).perplexity:f}")
-        click.echo(f"{len(seeds)} models in {time.perf_counter() - started:.0f} s with -jobs {jobs}", err=True)
+                click.echo(f"{result.path}: test PPL {evaluate_file(load_model(result.path), test_file).perplexity:f}")
+        where = f"on {scheduler}" if scheduler else f"with -jobs {jobs}"
+        click.echo(f"{len(members)} models in {time.perf_counter() - started:.0f} s {where}; manifest: "
+                   f"{model_file}{MANIFEST_SUFFIX}", err=True)
+        if failed:
+            raise RnnlmpyError(f"{len(failed)} of {len(members)} members failed (the others are kept); rerun the same "
+                               "command to train only the missing ones")
         return
     model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
                         max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force,

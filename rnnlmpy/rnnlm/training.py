@@ -154,7 +154,8 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
           one_iter: bool = False, max_iter: Optional[int] = None, anti_kasparek: int = 0,
           alpha: Optional[float] = None, debug: int = 1, log: Optional[TextIO] = None,
           on_progress: Optional[Callable[[RnnlmModel], None]] = None, force: bool = False,
-          other_inputs: tuple = (), model_note: str = "", threads: Optional[int] = None) -> RnnlmModel:
+          other_inputs: tuple = (), model_note: str = "", threads: Optional[int] = None,
+          cross_validation: Optional[tuple[int, int, int]] = None) -> RnnlmModel:
     """Train an RNNLM on ``train_file`` and write it to ``model_file``; return the model.
 
     If ``model_file`` holds an unfinished rnnlmpy model of the same corpus and
@@ -168,9 +169,12 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
     ``model_note`` is added to the line that names the model file.
     ``threads`` trains that many slices of each epoch at once on the shared
     weights (hogwild; None: ``default_threads()``); one thread is reproducible
-    bit for bit.
+    bit for bit. ``cross_validation`` = (fold, folds, seed) validates on that
+    fold of the training lines instead of ``valid_file`` (see ``training_text.fold_lines``).
     Raises TrainingInterrupted after Ctrl-C (the state is saved first).
     """
+    if cross_validation is not None and (valid_file is not None or one_iter):
+        raise RnnlmpyError("cross-validation holds out its own lines: give no -valid and no -one-iter")
     config = config or RnnlmConfig()
     config.validate()
     if max_iter is not None and max_iter < 1:
@@ -188,15 +192,19 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
         for stale in remove_stale_temporaries(model_file):
             reporter.message(f"removed {stale} (left by an interrupted save)")
         return _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha,
-                             reporter, on_progress, force, model_note, threads)
+                             reporter, on_progress, force, model_note, threads, cross_validation)
 
 
 def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha, reporter,
-                  on_progress, force, model_note, threads) -> RnnlmModel:
+                  on_progress, force, model_note, threads, cross_validation) -> RnnlmModel:
     held_out_seed = config.rand_seed if valid_file is None and not one_iter else None
-    text = read_training_text(train_file, valid_file, held_out_seed, config.char_level)
+    text = read_training_text(train_file, valid_file, held_out_seed, config.char_level, cross_validation)
     valid_name = os.path.abspath(valid_file) if valid_file else ""
-    if text.held_lines is not None:
+    if cross_validation is not None:
+        fold, folds, seed = cross_validation
+        valid_name = f"cross-validation fold {fold + 1} of {folds}: {len(text.held_lines)} lines (seed {seed})"
+        reporter.message(f"Validating on {valid_name}")
+    elif text.held_lines is not None:
         held, lines = text.held_lines, text.line_count
         valid_name = f"held-out: {len(held)} of the {lines} training lines (-rand-seed {config.rand_seed})"
         reporter.message(f"No -valid given: holding out {len(held):,} of the {lines:,} training lines "
@@ -447,52 +455,3 @@ def _validate(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.nd
     probabilities, hidden = network.score_stream(model, stream, network.start_state(model.config, flush=True))
     scored = stream.targets >= 0
     return metrics.log10_sum(probabilities[scored]), int(np.count_nonzero(scored)), hidden
-
-
-def _train_member(arguments: tuple) -> tuple[int, str, float, float]:
-    """Worker: train one member; returns (seed, model path, final validation perplexity, seconds)."""
-    train_file, model_file, valid_file, config, options = arguments
-    started = time.perf_counter()
-    model = train(train_file, model_file, valid_file, config, debug=0, **options)
-    kept = [r["valid_ppl"] for r in model.training.history if r.get("valid_ppl") is not None and r["accepted"]]
-    return config.rand_seed, model_file, kept[-1] if kept else math.nan, time.perf_counter() - started
-
-
-def train_members(train_file: str, model_prefix: str, seeds: list[int], jobs: int = 1,
-                  valid_file: Optional[str] = None, config: Optional[RnnlmConfig] = None, **options):
-    """Train one model per seed, ``jobs`` at a time in worker processes; yields results as members finish.
-
-    Member k is written to ``f"{model_prefix}.seed{seed}"`` (atomically, like any
-    model), so a crash loses only the members still training; rerunning resumes them.
-    Yields (seed, model path, final validation perplexity, seconds).
-    """
-    import concurrent.futures
-    import multiprocessing
-    from dataclasses import replace
-
-    config = config or RnnlmConfig()
-    if jobs < 1:
-        raise RnnlmpyError(f"-jobs must be at least 1 (got {jobs})")
-    if len(set(seeds)) != len(seeds):
-        raise RnnlmpyError(f"the seeds must differ (got {','.join(map(str, seeds))})")
-    if options.get("threads") is None:  # the cores shared among the members training at once
-        options = {**options, "threads": max(1, default_threads() // min(jobs, len(seeds)))}
-    work = [(train_file, f"{model_prefix}.seed{seed}", valid_file, replace(config, rand_seed=seed), options)
-            for seed in seeds]
-    if jobs == 1:
-        for arguments in work:
-            yield _train_member(arguments)
-        return
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(_train_member, arguments): arguments[3].rand_seed for arguments in work}
-        for future in concurrent.futures.as_completed(futures):
-            try:
-                yield future.result()
-            except RnnlmpyError as error:
-                raise RnnlmpyError(f"member seed {futures[future]}: {error}") from None
-            except Exception as error:  # a crashed worker: one line, not its traceback
-                reason = str(error).splitlines()[0] if str(error) else ""
-                raise RnnlmpyError(f"training member seed {futures[future]} failed: {type(error).__name__}"
-                                   f"{': ' + reason if reason else ''} (members already written are kept; rerun "
-                                   "to resume the others)") from None

@@ -34,6 +34,17 @@ def held_out_lines(line_count: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(line_count, size=count, replace=False))
 
 
+def fold_lines(line_count: int, folds: int, fold: int, seed: int) -> np.ndarray:
+    """Line numbers (0-based, ascending, int64) of cross-validation fold ``fold`` of ``folds``: the lines
+    in an order shuffled by ``seed``, cut into ``folds`` nearly equal parts (the folds are disjoint)."""
+    if not 0 <= fold < folds:
+        raise RnnlmpyError(f"fold {fold + 1} does not exist among {folds} folds")
+    if line_count < folds:
+        raise RnnlmpyError(f"the training file has {line_count} lines, fewer than -cv-folds {folds}")
+    order = np.random.default_rng(seed).permutation(line_count)
+    return np.sort(np.array_split(order, folds)[fold]).astype(np.int64)
+
+
 @dataclass(repr=False)
 class TextPart:
     """Some lines of an encoded corpus: ``type_ids`` (int32 (N + 1,)): ``</s>`` (type 0), then the lines'
@@ -99,9 +110,10 @@ class TrainingText:
 
 
 def read_training_text(train_file: str, valid_file: Optional[str], hold_out_seed: Optional[int],
-                       char_level: bool) -> TrainingText:
+                       char_level: bool, cross_validation: Optional[tuple[int, int, int]] = None) -> TrainingText:
     """Read the training file (and the validation file, or hold out lines of the training file chosen by
-    ``hold_out_seed``; neither when both are None). RnnlmpyError for unreadable or empty files."""
+    ``hold_out_seed``; neither when both are None). ``cross_validation`` = (fold, folds, seed) holds out
+    that fold's lines instead (see ``fold_lines``). RnnlmpyError for unreadable or empty files."""
     train = encode_file(train_file, "training file", char_level=char_level)
     bounds = line_bounds(train.type_ids)
     line_count = len(bounds) - 1
@@ -112,9 +124,14 @@ def read_training_text(train_file: str, valid_file: Optional[str], hold_out_seed
         digest.update(f"; valid {valid_corpus.sha256}".encode())
         train_part = gather(train, [(0, len(train))])
         valid_part = gather(valid_corpus, [(0, len(valid_corpus))])
-    elif hold_out_seed is not None:
-        held = held_out_lines(line_count, hold_out_seed)
-        digest.update(f"; held out by seed {hold_out_seed}".encode())
+    elif hold_out_seed is not None or cross_validation is not None:
+        if cross_validation is not None:
+            fold, folds, seed = cross_validation
+            held = fold_lines(line_count, folds, fold, seed)
+            digest.update(f"; fold {fold} of {folds} by seed {seed}".encode())
+        else:
+            held = held_out_lines(line_count, hold_out_seed)
+            digest.update(f"; held out by seed {hold_out_seed}".encode())
         kept, previous = [], 0
         for line in held.tolist():
             if bounds[line] > previous:
