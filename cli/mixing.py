@@ -6,7 +6,8 @@ import click
 
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.mixing.compare import compare_models, format_table
-from rnnlmpy.mixing.ensemble import run_ensemble
+from rnnlmpy.base.executor import open_executor, scheduler_address
+from rnnlmpy.mixing.ensemble import check_plan, run_ensemble
 from rnnlmpy.rnnlm.grid import manifest_models
 from rnnlmpy.ngram import MAX_ORDER
 
@@ -27,7 +28,10 @@ from .common import command, examples, option, resolve_threads, threads_option
 @option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
         help="Score the RNN members by dynamic evaluation at this learning rate (0: off).")
 @threads_option("Members loaded and scored at once (the report is the same).")
-def ensemble(rnn_files, manifests, arpa_files, valid_file, test_file, weights, dynamic, threads):
+@option("scheduler", default=None, metavar="ADDRESS",
+        help="Score each member on this Dask cluster (needs rnnlmpy[dask]; the files must be at the same paths on "
+             "the workers)  [default: $RNNLMPY_SCHEDULER, else here]")
+def ensemble(rnn_files, manifests, arpa_files, valid_file, test_file, weights, dynamic, threads, scheduler):
     """Interpolate several RNN and n-gram models word by word, weights tuned by EM."""
     fixed = None
     if weights:
@@ -36,8 +40,16 @@ def ensemble(rnn_files, manifests, arpa_files, valid_file, test_file, weights, d
         except ValueError:
             raise RnnlmpyError(f"-weights must be comma-separated numbers (got {weights!r})") from None
     members = list(rnn_files) + [path for manifest in manifests for path in manifest_models(manifest)]
-    click.echo(run_ensemble(members, list(arpa_files), test_file, valid_file, fixed, dynamic,
-                            resolve_threads(threads)).format())
+    scheduler = scheduler_address(scheduler)
+    if scheduler is None:
+        report = run_ensemble(members, list(arpa_files), test_file, valid_file, fixed, dynamic,
+                              resolve_threads(threads))
+    else:
+        check_plan(len(members) + len(arpa_files), fixed, valid_file is not None)  # before connecting
+        with open_executor(1, scheduler) as executor:
+            report = run_ensemble(members, list(arpa_files), test_file, valid_file, fixed, dynamic,
+                                  executor=executor)
+    click.echo(report.format())
 
 
 @command(epilog=examples(

@@ -10,10 +10,11 @@ import time
 import click
 
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.executor import scheduler_address
+from rnnlmpy.base.executor import open_executor, scheduler_address, worker_slots
 from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, check_output, read_file_bytes
 from rnnlmpy.base.text import SPACE_TOKEN
 from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
+from rnnlmpy.mixing.sharded import SHARDS_PER_WORKER, evaluate_file_sharded
 from rnnlmpy.rnnlm.cpp_format import write_rnnlm
 from rnnlmpy.rnnlm.evaluation import PerplexityResult, check_dynamic_rate, evaluate_file
 from rnnlmpy.rnnlm.model import RnnlmConfig
@@ -84,7 +85,12 @@ def run_test(model, test_file: str, debug: int, dynamic: float = 0.0, threads: i
     """Score ``test_file`` and print the ``ppl`` report (and bits per character for a character model)."""
     started = time.perf_counter()
     result = evaluate_file(model, test_file, dynamic, threads)
-    print_perplexity(result, debug, time.perf_counter() - started)
+    report_test(model, result, debug, time.perf_counter() - started)
+
+
+def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> None:
+    """Print the ``ppl`` report of ``result`` (and bits per character for a character model)."""
+    print_perplexity(result, debug, seconds)
     if model.config.char_level:
         sys.stdout.write(f"bits per character: {result.entropy_bits:.4f}\n")
     if model.config.output_layer == "nce":
@@ -286,11 +292,31 @@ def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, d
 @option("nbest", is_flag=True, help="The test file is an n-best list ('ID w1 w2 ...'): print one log10 score a line.")
 @threads_option("Threads scoring at once where the work is independent: n-best hypotheses, the sentences of an "
                 "-independent model (the output is the same).")
+@option("scheduler", default=None, metavar="ADDRESS",
+        help="Score on this Dask cluster, the same independent work split into tasks (needs rnnlmpy[dask]; the "
+             "files must be at the same paths on the workers)  [default: $RNNLMPY_SCHEDULER, else here]")
 @debug_option(help="2: also one 'index<TAB>probability<TAB>word' line per token.")
-def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, threads, debug):
+def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, threads, scheduler, debug):
     """Perplexity of a language model, alone or interpolated with an n-gram."""
     threads = resolve_threads(threads)
     check_options(arpa_file, lm_prob_file, lam, valid_file, nbest)
+    scheduler = scheduler_address(scheduler)
+    if scheduler is not None:
+        if dynamic or ((arpa_file or lm_prob_file) and not nbest):
+            raise RnnlmpyError("-scheduler scores plain perplexities and -nbest lists (with or without -ngram); "
+                               "-dynamic and interpolated perplexities run here: drop -scheduler")
+        model = load_model(model_file)
+        with open_executor(1, scheduler) as executor:
+            shards = SHARDS_PER_WORKER * worker_slots(executor)
+            if nbest:
+                scores = rescore_nbest_file(model, test_file, arpa_file, lm_prob_file, lam, executor=executor,
+                                            model_file=model_file, shards=shards)
+                sys.stdout.write("".join(f"{score:f}\n" for score in scores))
+                return
+            started = time.perf_counter()
+            result = evaluate_file_sharded(model, model_file, test_file, executor, shards)
+        report_test(model, result, debug, time.perf_counter() - started)
+        return
     if nbest and dynamic:
         raise RnnlmpyError("-dynamic is not supported with -nbest (each hypothesis is scored from the same state)")
     check_dynamic_rate(dynamic)

@@ -86,13 +86,40 @@ def test_a_grid_on_the_cluster_equals_the_local_grid(cluster, texts, tmp_path):
                              max_iter=2, threads=1))
     local = list(train_grid(texts["train"], str(tmp_path / "local"), grid_members(str(tmp_path / "local"), config, grid),
                             texts["valid"], jobs=1, max_iter=2, threads=1))
-    assert sorted(r.status for r in remote) == ["trained", "trained"]
+    assert sorted(r.status for r in remote) == sorted(r.status for r in local) == ["trained", "trained"]
     assert all(r.worker.startswith("tcp://127.0.0.1:") for r in remote)
     for seed in (1, 2):
         a, b = load_model(str(tmp_path / f"remote.seed{seed}")), load_model(str(tmp_path / f"local.seed{seed}"))
         for name, array in a.weights().items():
             np.testing.assert_array_equal(getattr(b, name), array, err_msg=name)
     assert {r["worker"] for r in read_manifest(str(tmp_path / "remote.manifest.json"))} <= {r.worker for r in remote}
+
+
+def test_scoring_on_the_cluster_is_byte_identical_to_here(cluster, texts, tmp_path, capsys):
+    address, _ = cluster
+    from rnnlmpy import train
+    from helpers import run_cli
+
+    model = str(tmp_path / "independent.model")
+    train(texts["train"], model, texts["valid"], RnnlmConfig(hidden_size=6, class_count=3, independent=True,
+                                                             direct_size=20_000), max_iter=2, debug=0, threads=1)
+    other = str(tmp_path / "other.model")
+    train(texts["train"], other, texts["valid"], RnnlmConfig(hidden_size=5, class_count=3, rand_seed=2), max_iter=2,
+          debug=0, threads=1)
+    test = write_text(tmp_path / "test.txt", pattern_corpus(300, seed=5) + ["alpha NEWWORD one"])
+    lines = pattern_corpus(200, seed=6)
+    nbest = write_text(tmp_path / "nbest.txt", [f"{i // 6} {line}" for i, line in enumerate(lines)])
+    runs = {"ppl": ["ppl", "-rnnlm", model, "-test", test],
+            "nbest": ["ppl", "-rnnlm", other, "-test", nbest, "-nbest"],
+            "ensemble": ["ensemble", "-rnnlm", model, "-rnnlm", other, "-valid", texts["valid"], "-test", test]}
+    for name, argv in runs.items():
+        code, here, err = run_cli(argv + ["-threads", "1"], capsys)
+        assert code == 0, err
+        code, there, err = run_cli(argv + ["-scheduler", address], capsys)
+        assert code == 0, err
+        assert there == here, name
+    code, _, err = run_cli(["ppl", "-rnnlm", other, "-test", test, "-scheduler", address], capsys)
+    assert code == 2 and "not an -independent model" in err
 
 
 def test_a_killed_worker_does_not_stop_the_run(cluster, texts, tmp_path):

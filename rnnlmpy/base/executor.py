@@ -62,6 +62,14 @@ def open_executor(jobs: int, scheduler: Optional[str] = None) -> Iterator[concur
         client.close()
 
 
+def worker_slots(executor: concurrent.futures.Executor) -> int:
+    """How many tasks the executor runs at once: its processes, or the Dask cluster's worker threads now."""
+    client = getattr(executor, "_client", None)
+    if client is not None:
+        return max(1, sum(worker.get("nthreads", 1) for worker in client.scheduler_info()["workers"].values()))
+    return max(1, getattr(executor, "_max_workers", 1))
+
+
 def worker_name() -> str:
     """Who is running this task: the Dask worker's address, or host and process id."""
     try:

@@ -126,19 +126,32 @@ def combine(members: list[Member], weights: Optional[list[float]] = None) -> Ens
     return EnsembleReport(members, chosen, tuned, valid_used, test_used)
 
 
+def score_member_task(path: str, kind: str, valid_file: Optional[str], test_file: str,
+                      dynamic_alpha: float = 0.0) -> Member:
+    """On a worker: read the texts and score them with one member (see ``load_member``)."""
+    valid_tokens = read_corpus(valid_file, "validation file") if valid_file else None
+    return load_member(path, kind, valid_tokens, read_corpus(test_file, "test file"), dynamic_alpha)
+
+
 def run_ensemble(rnn_files: list[str], arpa_files: list[str], test_file: str, valid_file: Optional[str] = None,
                  weights: Optional[list[float]] = None, dynamic_alpha: float = 0.0,
-                 threads: int = 1) -> EnsembleReport:
+                 threads: int = 1, executor=None) -> EnsembleReport:
     """Score the texts with every RNN and ARPA model and mix them (the ``ensemble`` command).
 
     The plan is checked before any model is loaded. Up to ``threads`` members
-    are loaded and scored at once (the report is the same as with one).
+    are loaded and scored at once, or, given an ``executor`` (``base.executor``:
+    a Dask cluster), each member is a task on a worker that reads the files at
+    the paths given; the report is the same either way.
     """
     check_plan(len(rnn_files) + len(arpa_files), weights, valid_file is not None)
     check_dynamic_rate(dynamic_alpha)
+    plan = [(path, "rnn") for path in rnn_files] + [(path, "ngram") for path in arpa_files]
+    if executor is not None:
+        futures = [executor.submit(score_member_task, path, kind, valid_file, test_file,
+                                   dynamic_alpha if kind == "rnn" else 0.0) for path, kind in plan]
+        return combine([future.result() for future in futures], weights)
     valid_tokens = read_corpus(valid_file, "validation file") if valid_file else None
     test_tokens = read_corpus(test_file, "test file")
-    plan = [(path, "rnn") for path in rnn_files] + [(path, "ngram") for path in arpa_files]
     members = thread_map(lambda item: load_member(item[0], item[1], valid_tokens, test_tokens,
                                                   dynamic_alpha if item[1] == "rnn" else 0.0), plan, threads)
     return combine(members, weights)

@@ -22,6 +22,7 @@ from ..ngram import NgramModel, read_arpa, score_sentences
 from ..rnnlm.evaluation import PerplexityResult, evaluate_file
 from ..rnnlm.model import RnnlmModel
 from ..rnnlm.nbest import read_nbest, score_nbest
+from .sharded import rescore_nbest_sharded
 
 RNN_OOV_LOG10 = -8.0  # rnnlm's penalty for a token only the other model knows
 DEFAULT_LAMBDA = 0.5  # weight of the RNN when -lambda is not given
@@ -167,9 +168,11 @@ def interpolate_file(model: RnnlmModel, test_file: str, arpa_file: Optional[str]
 
 
 def rescore_nbest_file(model: RnnlmModel, nbest_file: str, arpa_file: Optional[str] = None,
-                       lm_prob_file: Optional[str] = None, lam: Lambda = None, threads: int = 1) -> np.ndarray:
+                       lm_prob_file: Optional[str] = None, lam: Lambda = None, threads: int = 1,
+                       executor=None, model_file: Optional[str] = None, shards: int = 1) -> np.ndarray:
     """One log10 score per hypothesis of an n-best file (rnnlm's -nbest), mixed with another model if given;
-    ``threads`` score the hypotheses at once (the same scores)."""
+    ``threads`` score the hypotheses at once (the same scores). With an ``executor`` (``base.executor``) the
+    hypotheses are split into ``shards`` tasks that load ``model_file`` on the workers (the same scores again)."""
     check_options(arpa_file, lm_prob_file, lam, None, nbest=True)
     hypotheses = read_nbest(nbest_file)
     tokens = [token for _, words in hypotheses for token in (*words, SENTENCE_END)]
@@ -177,4 +180,6 @@ def rescore_nbest_file(model: RnnlmModel, nbest_file: str, arpa_file: Optional[s
     if arpa_file or lm_prob_file:
         other = other_probabilities(tokens, read_arpa(arpa_file) if arpa_file else None, lm_prob_file)
     weight = 1.0 if other is None else (DEFAULT_LAMBDA if lam is None else lam)
+    if executor is not None:
+        return rescore_nbest_sharded(model, model_file, nbest_file, executor, shards, other, weight)
     return score_nbest(model, hypotheses, other, weight, threads)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..base.system import thread_map
 from ..base.text import SENTENCE_END, read_text, split_tokens, text_lines
 from . import network
 from .model import RnnlmModel
-from .streams import language_model_stream
+from .streams import TokenStream, language_model_stream
 
 NBEST_OOV_LOG10 = -5.0  # rnnlm's score for a word neither model knows, in n-best rescoring
 
@@ -38,6 +39,68 @@ def nbest_start_state(model: RnnlmModel) -> np.ndarray:
     return hidden
 
 
+@dataclass(repr=False)
+class NbestPlan:
+    """The hypotheses as one stream, and the state each ID starts from once its first hypothesis is scored.
+
+    Hypothesis i is the stream positions ``begins[i]:ends[i]`` (its words and ``</s>``);
+    ``group[i]`` is its ID's number; ``leader[i]`` marks each ID's first
+    hypothesis; ``starts[g]`` (``(G + 1, H)``) is the state ID g starts from.
+    """
+
+    word_ids: np.ndarray  # int32 (N,), -1 for words the model does not know
+    stream: TokenStream
+    begins: np.ndarray  # int64 (hypotheses,)
+    ends: np.ndarray  # int64 (hypotheses,)
+    group: np.ndarray  # int64 (hypotheses,)
+    leader: np.ndarray  # bool (hypotheses,)
+    starts: np.ndarray = field(default=None)  # (G + 1, H), filled by score_leaders
+    probabilities: np.ndarray = field(default=None)  # float64 (N,), P of every token once scored
+
+    @property
+    def followers(self) -> np.ndarray:
+        """Indices of the hypotheses that are not their ID's first (int64, ascending)."""
+        return np.flatnonzero(~self.leader)
+
+
+def plan_nbest(model: RnnlmModel, hypotheses: list[tuple[str, list[str]]]) -> NbestPlan:
+    """Encode the hypotheses as one stream (each ends with ``</s>``, so the next one reads ``</s>`` first)."""
+    lengths = np.array([len(words) + 1 for _, words in hypotheses], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    word_ids = model.vocabulary.encode([token for _, words in hypotheses for token in (*words, SENTENCE_END)])
+    ids = [hypothesis_id for hypothesis_id, _ in hypotheses]
+    leader = np.array([index == 0 or ids[index] != ids[index - 1] for index in range(len(ids))], dtype=bool)
+    return NbestPlan(word_ids, language_model_stream(word_ids), ends - lengths, ends, np.cumsum(leader) - 1, leader)
+
+
+def score_leaders(model: RnnlmModel, plan: NbestPlan) -> None:
+    """Score each ID's first hypothesis in order, chaining the states: ID g starts where ID g-1's first
+    hypothesis ended (ID 0 from the n-best start), as rnnlm does; fills ``plan.starts`` and ``plan.probabilities``."""
+    leaders = np.flatnonzero(plan.leader)
+    plan.starts = np.empty((len(leaders) + 1, model.config.hidden_size), dtype=model.config.numpy_dtype)
+    plan.starts[0] = nbest_start_state(model)
+    plan.probabilities = network.score_segments(model, plan.stream, plan.begins[leaders], plan.ends[leaders],
+                                                plan.starts[:1], final_states=plan.starts[1:])
+
+
+def score_followers(model: RnnlmModel, plan: NbestPlan, part: np.ndarray, starts: np.ndarray,
+                    start_index: np.ndarray, probabilities: np.ndarray) -> None:
+    """Score the hypotheses ``part`` (int64 indices), hypothesis ``part[k]`` from ``starts[start_index[k]]``,
+    into ``probabilities`` (float64, (N,))."""
+    network.score_segments(model, plan.stream, plan.begins[part], plan.ends[part], starts, start_index=start_index,
+                           probabilities=probabilities)
+
+
+def hypothesis_scores(plan: NbestPlan, other: Optional[np.ndarray] = None, lam: float = 1.0) -> np.ndarray:
+    """log10 score of each hypothesis from ``plan.probabilities``, mixed with ``other`` (see ``score_nbest``)."""
+    known = plan.word_ids >= 0
+    q = other if other is not None else np.zeros(len(plan.word_ids))
+    mixed = metrics.mix([lam, 1 - lam], [np.where(known, plan.probabilities, 0.0), q])
+    with np.errstate(divide="ignore"):
+        logs = np.where(mixed > 0, np.log10(np.maximum(mixed, 1e-300)), NBEST_OOV_LOG10)
+    return np.add.reduceat(logs, plan.begins) if len(logs) else np.zeros(0)
+
+
 def score_nbest(model: RnnlmModel, hypotheses: list[tuple[str, list[str]]], other: Optional[np.ndarray] = None,
                 lam: float = 1.0, threads: int = 1) -> np.ndarray:
     """log10 score of each hypothesis (its words and ``</s>``), for rescoring.
@@ -53,30 +116,12 @@ def score_nbest(model: RnnlmModel, hypotheses: list[tuple[str, list[str]]], othe
     depends on them); all the others are then shared among ``threads`` threads,
     with the same scores as one thread.
     """
-    lengths = np.array([len(words) + 1 for _, words in hypotheses], dtype=np.int64)
-    ends = np.cumsum(lengths)
-    begins = ends - lengths
-    word_ids = model.vocabulary.encode([token for _, words in hypotheses for token in (*words, SENTENCE_END)])
-    stream = language_model_stream(word_ids)  # each hypothesis ends with </s>, so each next one reads </s> first
-    ids = [hypothesis_id for hypothesis_id, _ in hypotheses]
-    first = np.array([index == 0 or ids[index] != ids[index - 1] for index in range(len(ids))])
-    group = np.cumsum(first) - 1  # the ID group of each hypothesis
-    leaders = np.flatnonzero(first)
-    # the leaders, chained: group g starts where group g-1's leader ended (group 0 from the n-best start)
-    starts = np.empty((len(leaders) + 1, model.config.hidden_size), dtype=model.config.numpy_dtype)
-    starts[0] = nbest_start_state(model)
-    probabilities = network.score_segments(model, stream, begins[leaders], ends[leaders], starts[:1],
-                                           final_states=starts[1:])
-    followers = np.flatnonzero(~first)
+    plan = plan_nbest(model, hypotheses)
+    score_leaders(model, plan)
+    followers = plan.followers
 
-    def score_followers(part: np.ndarray) -> None:
-        network.score_segments(model, stream, begins[part], ends[part], starts, start_index=group[part],
-                               probabilities=probabilities)
+    def score_part(part: np.ndarray) -> None:
+        score_followers(model, plan, part, plan.starts, plan.group[part], plan.probabilities)
 
-    thread_map(score_followers, np.array_split(followers, max(1, min(threads, len(followers)))), threads)
-    known = word_ids >= 0
-    q = other if other is not None else np.zeros(len(word_ids))
-    mixed = metrics.mix([lam, 1 - lam], [np.where(known, probabilities, 0.0), q])
-    with np.errstate(divide="ignore"):
-        logs = np.where(mixed > 0, np.log10(np.maximum(mixed, 1e-300)), NBEST_OOV_LOG10)
-    return np.add.reduceat(logs, begins) if len(logs) else np.zeros(0)
+    thread_map(score_part, np.array_split(followers, max(1, min(threads, len(followers)))), threads)
+    return hypothesis_scores(plan, other, lam)
