@@ -8,8 +8,10 @@ import time
 import click
 
 from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
 from rnnlmpy.base.files import ARPA, check_output
 from rnnlmpy.ngram import MAX_ORDER, ppl_report, read_arpa, read_sentences, score_sentences, train_ngram, write_arpa
+from rnnlmpy.ngram.sharded import train_ngram_sharded
 
 from .common import command, debug_option, examples, option
 
@@ -23,8 +25,11 @@ from .common import command, debug_option, examples, option
 @option("lm", "arpa_in", metavar="FILE", help="Read this ARPA model (SRILM, KenLM, IRSTLM or rnnlmpy).")
 @option("test", "test_file", metavar="FILE", help="Score this text, SRILM-style.")
 @option("force", is_flag=True, help="Replace an existing file at -arpa even if it is not an ARPA model.")
+@option("scheduler", default=None, metavar="ADDRESS",
+        help="Count the n-grams of -train on this Dask cluster, by line ranges (needs rnnlmpy[dask]; the file must "
+             "be at the same path on the workers; the model is the same)  [default: $RNNLMPY_SCHEDULER, else here]")
 @debug_option(default=0, help="1: discounts and timing on stderr; 2: also one line per word, per sentence.")
-def ngram(train_file, order, arpa_out, arpa_in, test_file, force, debug):
+def ngram(train_file, order, arpa_out, arpa_in, test_file, force, scheduler, debug):
     """Build, write (ARPA) and score modified Kneser-Ney n-gram models."""
     if bool(train_file) == bool(arpa_in):
         raise RnnlmpyError("give either -train FILE (to build a model) or -lm ARPA (to read one)")
@@ -38,7 +43,13 @@ def ngram(train_file, order, arpa_out, arpa_in, test_file, force, debug):
         sentences = read_sentences(test_file, "test file")
     started = time.perf_counter()
     if train_file:
-        model, discounts = train_ngram(train_file, order)
+        scheduler = scheduler_address(scheduler)
+        if scheduler is None:
+            model, discounts = train_ngram(train_file, order)
+        else:
+            with open_executor(1, scheduler) as executor:
+                model, discounts = train_ngram_sharded(train_file, order, executor,
+                                                       SHARDS_PER_WORKER * worker_slots(executor))
         if debug >= 1:
             for n, values in enumerate(discounts, start=1):
                 click.echo(f"order {n}: {len(model.orders[n - 1]):,} n-grams, discounts D1 {values[1]:.4f} "

@@ -10,11 +10,11 @@ import time
 import click
 
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.executor import open_executor, scheduler_address, worker_slots
+from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
 from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, check_output, read_file_bytes
 from rnnlmpy.base.text import SPACE_TOKEN
 from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
-from rnnlmpy.mixing.sharded import SHARDS_PER_WORKER, evaluate_file_sharded
+from rnnlmpy.mixing.sharded import evaluate_file_sharded
 from rnnlmpy.rnnlm.cpp_format import write_rnnlm
 from rnnlmpy.rnnlm.evaluation import PerplexityResult, check_dynamic_rate, evaluate_file
 from rnnlmpy.rnnlm.model import RnnlmConfig

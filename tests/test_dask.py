@@ -120,6 +120,11 @@ def test_scoring_on_the_cluster_is_byte_identical_to_here(cluster, texts, tmp_pa
         assert there == here, name
     code, _, err = run_cli(["ppl", "-rnnlm", other, "-test", test, "-scheduler", address], capsys)
     assert code == 2 and "not an -independent model" in err
+    for where, extra in (("here", []), ("there", ["-scheduler", address])):
+        code, _, err = run_cli(["ngram", "-train", texts["train"], "-order", "4", "-arpa", str(tmp_path / where),
+                                *extra], capsys)
+        assert code == 0, err
+    assert (tmp_path / "here").read_bytes() == (tmp_path / "there").read_bytes()
 
 
 def test_a_killed_worker_does_not_stop_the_run(cluster, texts, tmp_path):

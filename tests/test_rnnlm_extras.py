@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import reference
-from rnnlmpy import RnnlmConfig, evaluate_file, load_model, save_model, score_tokens, train
+from rnnlmpy import RnnlmConfig, evaluate_file, load_model, score_tokens, train
 from rnnlmpy.base.metrics import em_weights
 from rnnlmpy.kernels import direct as direct_kernels
 from rnnlmpy.rnnlm import network
@@ -14,7 +14,6 @@ from rnnlmpy.rnnlm.nbest import nbest_start_state, score_nbest
 from rnnlmpy.rnnlm.network import score_stream
 from rnnlmpy.rnnlm.sampling import generate
 from rnnlmpy.rnnlm.streams import language_model_stream
-from rnnlmpy.rnnlm.training import train_members
 
 from helpers import pattern_corpus, tiny_model, write_text
 from test_cli import run
@@ -303,12 +302,12 @@ def test_extras_bad_input(case, trained, capsys):
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_members_trained_in_parallel_equal_members_trained_alone(trained, tmp_path):
-    config = RnnlmConfig(hidden_size=5, class_count=3, bptt=2)
-    results = list(train_members(trained["train"], str(tmp_path / "par"), [1, 2], jobs=2,
-                                 valid_file=trained["valid"], config=config, max_iter=2))
-    assert sorted(seed for seed, *_ in results) == [1, 2]
-    alone = train(trained["train"], str(tmp_path / "alone"), trained["valid"],
-                  RnnlmConfig(hidden_size=5, class_count=3, bptt=2, rand_seed=2), max_iter=2, debug=0)
-    np.testing.assert_array_equal(load_model(str(tmp_path / "par.seed2")).recurrent, alone.recurrent)
-    save_model(alone, str(tmp_path / "alone.copy"))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (0, 4), (7,), (1500, 1000)])
+def test_initial_weights_are_three_summed_draws_made_a_chunk_at_a_time(shape):
+    from rnnlmpy.rnnlm.model import initial_weights
+    draws = np.random.default_rng(11).random((3,) + shape)
+    expected = (draws.sum(axis=0) * 0.2 - 0.3).astype(np.float32)  # all draws at once: rnnlm's formula
+    made = initial_weights(shape, np.random.default_rng(11), np.float32)
+    assert made.shape == shape and made.dtype == np.float32 and np.array_equal(made, expected)

@@ -193,9 +193,11 @@ def reference_nbest(model, hypotheses):
     return np.array(scores)
 
 
-@pytest.mark.parametrize("direct_size", [0, 20_000])
-def test_nbest_on_several_threads_equals_one_at_a_time(texts, direct_size):
-    path = str(texts["folder"] / f"nbest{direct_size}.model")
+@pytest.mark.parametrize("direct_size,leader_chunk", [(0, 256), (20_000, 256), (0, 4)])
+def test_nbest_on_several_threads_equals_one_at_a_time(texts, direct_size, leader_chunk, monkeypatch):
+    from rnnlmpy.rnnlm import nbest
+    monkeypatch.setattr(nbest, "LEADER_CHUNK", leader_chunk)  # several chunks of leaders, pipelined
+    path = str(texts["folder"] / f"nbest{direct_size}-{leader_chunk}.model")
     model = train(texts["train"], path, texts["valid"], small_config(direct_size=direct_size), max_iter=3, debug=0,
                   threads=1)
     rng = np.random.default_rng(0)

@@ -23,6 +23,7 @@ from .errors import RnnlmpyError
 
 SCHEDULER_VARIABLE = "RNNLMPY_SCHEDULER"  # the default of -scheduler
 CONNECT_TIMEOUT_SECONDS = 20
+SHARDS_PER_WORKER = 4  # tasks per worker slot when work is split: enough to balance, few enough to amortise loads
 
 
 def scheduler_address(option: Optional[str]) -> Optional[str]:

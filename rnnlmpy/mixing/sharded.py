@@ -25,8 +25,6 @@ from ..rnnlm.nbest import hypothesis_scores, plan_nbest, read_nbest, score_follo
 from ..rnnlm.streams import language_model_stream
 from ..rnnlm.training_text import line_bounds
 
-SHARDS_PER_WORKER = 4  # tasks per worker slot: small enough to balance, large enough to amortise a model load
-
 
 def _check_independent(model, model_file: str) -> None:
     if not model.config.independent:

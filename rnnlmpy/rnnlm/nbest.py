@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -9,12 +10,12 @@ import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
-from ..base.system import thread_map
 from ..base.text import SENTENCE_END, read_text, split_tokens, text_lines
 from . import network
 from .model import RnnlmModel
 from .streams import TokenStream, language_model_stream
 
+LEADER_CHUNK = 256  # IDs whose first hypotheses are scored before their other hypotheses go to the threads
 NBEST_OOV_LOG10 = -5.0  # rnnlm's score for a word neither model knows, in n-best rescoring
 
 
@@ -73,14 +74,20 @@ def plan_nbest(model: RnnlmModel, hypotheses: list[tuple[str, list[str]]]) -> Nb
     return NbestPlan(word_ids, language_model_stream(word_ids), ends - lengths, ends, np.cumsum(leader) - 1, leader)
 
 
-def score_leaders(model: RnnlmModel, plan: NbestPlan) -> None:
-    """Score each ID's first hypothesis in order, chaining the states: ID g starts where ID g-1's first
-    hypothesis ended (ID 0 from the n-best start), as rnnlm does; fills ``plan.starts`` and ``plan.probabilities``."""
+def score_leaders(model: RnnlmModel, plan: NbestPlan, first: int = 0, last: int | None = None) -> None:
+    """Score the first hypotheses of IDs ``first <= g < last`` (all by default) in order, chaining the states:
+    ID g + 1 starts where ID g's first hypothesis ended (ID 0 from the n-best start), as rnnlm does. Fills
+    ``plan.starts[first + 1:last + 1]`` and those tokens of ``plan.probabilities`` (both made when
+    ``first`` is 0); ``plan.starts[first]`` must be known."""
     leaders = np.flatnonzero(plan.leader)
-    plan.starts = np.empty((len(leaders) + 1, model.config.hidden_size), dtype=model.config.numpy_dtype)
-    plan.starts[0] = nbest_start_state(model)
-    plan.probabilities = network.score_segments(model, plan.stream, plan.begins[leaders], plan.ends[leaders],
-                                                plan.starts[:1], final_states=plan.starts[1:])
+    last = len(leaders) if last is None else last
+    if first == 0:
+        plan.starts = np.empty((len(leaders) + 1, model.config.hidden_size), dtype=model.config.numpy_dtype)
+        plan.starts[0] = nbest_start_state(model)
+        plan.probabilities = np.zeros(len(plan.word_ids), dtype=np.float64)
+    chosen = leaders[first:last]
+    network.score_segments(model, plan.stream, plan.begins[chosen], plan.ends[chosen], plan.starts[first:first + 1],
+                           final_states=plan.starts[first + 1:last + 1], probabilities=plan.probabilities)
 
 
 def score_followers(model: RnnlmModel, plan: NbestPlan, part: np.ndarray, starts: np.ndarray,
@@ -113,15 +120,35 @@ def score_nbest(model: RnnlmModel, hypotheses: list[tuple[str, list[str]]], othe
     know scores log10 P_other, or -5 when that is 0 too.
 
     The first hypotheses of the IDs are scored in order (each ID's start state
-    depends on them); all the others are then shared among ``threads`` threads,
-    with the same scores as one thread.
+    depends on them), LEADER_CHUNK IDs at a time, while the other hypotheses of
+    the IDs already started are scored by the other threads: the same scores as
+    one thread.
     """
     plan = plan_nbest(model, hypotheses)
-    score_leaders(model, plan)
     followers = plan.followers
 
     def score_part(part: np.ndarray) -> None:
         score_followers(model, plan, part, plan.starts, plan.group[part], plan.probabilities)
 
-    thread_map(score_part, np.array_split(followers, max(1, min(threads, len(followers)))), threads)
+    if threads <= 1 or len(followers) == 0:
+        score_leaders(model, plan)
+        score_part(followers)
+        return hypothesis_scores(plan, other, lam)
+    group_count = int(plan.group[-1]) + 1
+    follower_groups = plan.group[followers]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+
+        def chain() -> list:
+            """The leaders in order, a chunk of IDs at a time; each chunk's followers go to the pool at once."""
+            parts = []
+            for first in range(0, group_count, LEADER_CHUNK):
+                last = min(group_count, first + LEADER_CHUNK)
+                score_leaders(model, plan, first, last)
+                begin, end = np.searchsorted(follower_groups, [first, last])
+                if end > begin:
+                    parts.append(pool.submit(score_part, followers[begin:end]))
+            return parts
+
+        for part in pool.submit(chain).result():
+            part.result()
     return hypothesis_scores(plan, other, lam)
