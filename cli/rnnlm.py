@@ -155,6 +155,9 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("scheduler", default=None, metavar="ADDRESS",
         help="Train the members on this Dask cluster (needs rnnlmpy[dask])  [default: $RNNLMPY_SCHEDULER, "
              "else local processes]")
+@option("ship-data", "ship_data", is_flag=True,
+        help="With several members or -scheduler: send the training and validation files with each task and get "
+             "the models back, instead of the workers reading and writing the paths given (shared storage).")
 @threads_option("Threads training one model at once on slices of each epoch (hogwild; 1 = reproducible bit "
                 "for bit); with -jobs, the cores are shared among the jobs.")
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
@@ -171,7 +174,7 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, hierarchical_softmax,
           nce_samples, nce_unigram_power, nce_lnz, activation, diagonal_initialization, bptt, bptt_block, alpha, beta,
           gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed, cv_folds, jobs, scheduler,
-          threads, independent, direct_millions, direct_order, char_level, precision, force, debug):
+          ship_data, threads, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run); comma lists train a grid of them."""
     grid = {"rand_seed": parse_list(rand_seed, int, "rand-seed", "an integer"),
             "hidden_size": parse_list(hidden_size, int, "hidden", "an integer"),
@@ -201,14 +204,14 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
         read_file_bytes(test_file, "test file", 0)  # fail before training, not after
     config.validate()
     scheduler = scheduler_address(scheduler)
-    if any(len(values) > 1 for values in grid.values()) or cv_folds or scheduler is not None:
+    if any(len(values) > 1 for values in grid.values()) or cv_folds or scheduler is not None or ship_data:
         members = grid_members(model_file, config, {k: v for k, v in grid.items() if len(v) > 1}, cv_folds)
         options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha,
                        other_inputs=(test_file,), threads=threads)
         started = time.perf_counter()
         failed = []
         for result in train_grid(train_file, model_file, members, valid_file, jobs, scheduler, cv_folds,
-                                 grid["rand_seed"][0], force, **options):
+                                 grid["rand_seed"][0], force, ship_data, **options):
             describe = ", ".join(f"{label} {value}" for label, value in result.settings.items())
             describe += f"{', ' if describe else ''}fold {result.fold + 1}" if result.fold is not None else ""
             if result.status == "failed":

@@ -95,6 +95,26 @@ def test_a_grid_on_the_cluster_equals_the_local_grid(cluster, texts, tmp_path):
     assert {r["worker"] for r in read_manifest(str(tmp_path / "remote.manifest.json"))} <= {r.worker for r in remote}
 
 
+def test_shipped_data_trains_the_same_models(cluster, texts, tmp_path):
+    address, _ = cluster
+    from rnnlmpy.rnnlm.grid import SHIPPED_FOLDER
+    config = RnnlmConfig(hidden_size=6, class_count=3, bptt=2)
+    members = grid_members(str(tmp_path / "shipped"), config, {"rand_seed": [1, 2]})
+    results = list(train_grid(texts["train"], str(tmp_path / "shipped"), members, texts["valid"], scheduler=address,
+                              ship_data=True, max_iter=2, threads=1))
+    assert sorted(r.status for r in results) == ["trained", "trained"]
+    local = list(train_grid(texts["train"], str(tmp_path / "local"), grid_members(str(tmp_path / "local"), config,
+                                                                                   {"rand_seed": [1, 2]}),
+                            texts["valid"], max_iter=2, threads=1))
+    assert len(local) == 2
+    for seed in (1, 2):
+        shipped = load_model(str(tmp_path / f"shipped.seed{seed}"))
+        assert SHIPPED_FOLDER in shipped.training.train_file  # the worker read the copy that came with the task
+        np.testing.assert_array_equal(shipped.recurrent, load_model(str(tmp_path / f"local.seed{seed}")).recurrent)
+        history = (tmp_path / f"shipped.seed{seed}.history.jsonl").read_text().splitlines()
+        assert len(history) == 2
+
+
 def test_scoring_on_the_cluster_is_byte_identical_to_here(cluster, texts, tmp_path, capsys):
     address, _ = cluster
     from rnnlmpy import train

@@ -14,17 +14,19 @@ trains only what is missing: finished members are kept, unfinished ones resume.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import itertools
 import json
 import math
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator, Optional
 
 from ..base.errors import RnnlmpyError
 from ..base.executor import open_executor, worker_name
-from ..base.files import write_atomically
+from ..base.files import CONTAINER, check_output, read_file_bytes, write_atomically
 from ..base.system import default_threads
 from .model import RnnlmConfig
 
@@ -119,6 +121,60 @@ def final_valid_ppl(history: list) -> float:
     return kept[-1] if kept else math.nan
 
 
+SHIPPED_FOLDER = "rnnlmpy-shipped"  # in a worker's temporary folder: shipped files, one folder per SHA-256
+
+
+@dataclass(repr=False)
+class ShippedFile:
+    """A file sent to the workers with the task (``-ship-data``) instead of being read from shared storage."""
+
+    name: str  # the file's base name
+    data: bytes
+    sha256: str
+
+    def __repr__(self) -> str:
+        return f"ShippedFile({self.name!r}, {len(self.data):,} bytes)"
+
+    @classmethod
+    def read(cls, path: str, what: str) -> "ShippedFile":
+        """The file at ``path`` (``what`` names it in errors)."""
+        data = read_file_bytes(path, what)
+        return cls(os.path.basename(path), data, hashlib.sha256(data).hexdigest())
+
+    def materialise(self) -> str:
+        """Write the file into this machine's temporary folder (once per content) and return its path."""
+        folder = os.path.join(tempfile.gettempdir(), SHIPPED_FOLDER, self.sha256)
+        path = os.path.join(folder, self.name)
+        if not os.path.exists(path):
+            os.makedirs(folder, exist_ok=True)
+            write_atomically(path, lambda handle: handle.write(self.data))
+        return path
+
+
+def train_member_shipped(train_text: ShippedFile, member: GridMember, valid_text: Optional[ShippedFile],
+                         cv_folds: int, fold_seed: int, options: dict,
+                         checkpoint: Optional[bytes]) -> tuple[MemberResult, bytes, bytes]:
+    """On a worker, with the data shipped: train the member into a temporary model file (resuming
+    ``checkpoint``, an unfinished model's bytes, if given); return its result, the model's bytes and its
+    history file's bytes, for the submitting machine to write."""
+    with tempfile.TemporaryDirectory(prefix="rnnlmpy-member-") as folder:
+        model_path = os.path.join(folder, os.path.basename(member.path))
+        if checkpoint is not None:
+            with open(model_path, "wb") as handle:
+                handle.write(checkpoint)
+        local = replace(member, path=model_path)
+        result = train_member(train_text.materialise(), local, valid_text.materialise() if valid_text else None,
+                              cv_folds, fold_seed, {**options, "force": checkpoint is None})
+        with open(model_path, "rb") as handle:
+            model_data = handle.read()
+        history_path = model_path + ".history.jsonl"
+        history = b""
+        if os.path.exists(history_path):
+            with open(history_path, "rb") as handle:
+                history = handle.read()
+    return replace(result, path=member.path), model_data, history
+
+
 def finished_member(member: GridMember) -> Optional[MemberResult]:
     """The result of a member whose model file holds a finished training, else None."""
     from .model_file import load_model
@@ -175,12 +231,15 @@ def manifest_models(path: str) -> list[str]:
 
 def train_grid(train_file: str, prefix: str, members: list[GridMember], valid_file: Optional[str] = None,
                jobs: int = 1, scheduler: Optional[str] = None, cv_folds: int = 0, fold_seed: int = 1,
-               force: bool = False, **options) -> Iterator[MemberResult]:
+               force: bool = False, ship_data: bool = False, **options) -> Iterator[MemberResult]:
     """Train every member that is not finished yet, ``jobs`` at a time (or on the Dask cluster at
     ``scheduler``); yield each member's result as it finishes (kept ones first) and keep the manifest.
 
     ``options`` go to ``train`` (max_iter, alpha, threads, ...). A failed member is reported (status
     "failed") and the others go on; the manifest says which are missing, and rerunning trains them.
+    By default the workers read ``train_file`` and ``valid_file`` and write the models at the paths
+    given (shared storage); with ``ship_data`` the files' bytes travel with each task, the worker trains
+    into a temporary file and the model comes back to be written here (atomically).
     """
     if cv_folds and valid_file is not None:
         raise RnnlmpyError("-cv-folds holds out its own validation lines; give either -valid or -cv-folds")
@@ -199,16 +258,46 @@ def train_grid(train_file: str, prefix: str, members: list[GridMember], valid_fi
         return
     if options.get("threads") is None and scheduler is None:  # the local cores shared among the members
         options = {**options, "threads": max(1, default_threads() // min(jobs, len(todo)))}
-    arguments = [(train_file, member, valid_file, cv_folds, fold_seed, {**options, "force": force})
-                 for member in todo]
-    if jobs == 1 and scheduler is None:
+    if ship_data:
+        arguments = _shipped_arguments(train_file, todo, valid_file, cv_folds, fold_seed, options, force)
+        finished = _run_in(arguments, jobs, scheduler, train_member_shipped)
+    elif jobs == 1 and scheduler is None:
+        arguments = [(train_file, member, valid_file, cv_folds, fold_seed, {**options, "force": force})
+                     for member in todo]
         finished = (_run_here(*item) for item in arguments)
     else:
-        finished = _run_in(arguments, jobs, scheduler)
+        arguments = [(train_file, member, valid_file, cv_folds, fold_seed, {**options, "force": force})
+                     for member in todo]
+        finished = _run_in(arguments, jobs, scheduler, train_member)
     for result in finished:
         results[result.path] = result
         write_manifest(manifest, train_file, members, results)
         yield result
+
+
+def _shipped_arguments(train_file, todo, valid_file, cv_folds, fold_seed, options, force) -> list[tuple]:
+    """The tasks of ``-ship-data``: the files' bytes, and an unfinished model's bytes to resume from."""
+    train_text = ShippedFile.read(train_file, "training file")
+    valid_text = ShippedFile.read(valid_file, "validation file") if valid_file else None
+    options = {name: value for name, value in options.items() if name != "other_inputs"}
+    arguments = []
+    for member in todo:
+        check_output(member.path, [CONTAINER], [train_file, valid_file], force, "an rnnlmpy model")
+        checkpoint = None
+        if os.path.exists(member.path) and not force:
+            checkpoint = read_file_bytes(member.path, "model")
+        arguments.append((train_text, member, valid_text, cv_folds, fold_seed, options, checkpoint))
+    return arguments
+
+
+def _write_shipped(outcome: tuple[MemberResult, bytes, bytes]) -> MemberResult:
+    """Write a shipped member's model (atomically) where the member's path says, and append the epochs it
+    trained to the model's history file (as training here would)."""
+    result, model_data, history = outcome
+    write_atomically(result.path, lambda handle: handle.write(model_data))
+    with open(result.path + ".history.jsonl", "ab") as handle:
+        handle.write(history)
+    return result
 
 
 def _run_here(train_file, member, valid_file, cv_folds, fold_seed, options) -> MemberResult:
@@ -218,13 +307,14 @@ def _run_here(train_file, member, valid_file, cv_folds, fold_seed, options) -> M
         return _failed(member, str(error))
 
 
-def _run_in(arguments: list, jobs: int, scheduler: Optional[str]) -> Iterator[MemberResult]:
+def _run_in(arguments: list, jobs: int, scheduler: Optional[str], task) -> Iterator[MemberResult]:
     with open_executor(jobs, scheduler) as executor:
-        futures = {executor.submit(train_member, *item): item[1] for item in arguments}
+        futures = {executor.submit(task, *item): item[1] for item in arguments}
         for future in concurrent.futures.as_completed(futures):
             member = futures[future]
             try:
-                yield future.result()
+                outcome = future.result()
+                yield _write_shipped(outcome) if task is train_member_shipped else outcome
             except RnnlmpyError as error:
                 yield _failed(member, str(error))
             except Exception as error:  # a crashed worker or pool: one line, not its traceback
