@@ -33,13 +33,15 @@ demo: $(STAMP)
 	$(BIN)/rnnlmpy ppl -rnnlm demo/example.model -test $$CORPUS/test.txt
 
 ## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring;
-## threads (1 vs 2: training, n-best, independent ppl); corpus encoding (20M-word synthetic corpus).
+## threads (1 vs 2: training, n-best, independent ppl); corpus encoding (20M-word synthetic corpus);
+## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster.
 bench: $(STAMP)
 	$(BIN)/python tools/bench_rnnlm.py
 	$(BIN)/python tools/bench_ngram.py
 	$(BIN)/python tools/bench_tagger.py
 	$(BIN)/python tools/bench_threads.py
 	$(BIN)/python tools/bench_corpus.py
+	$(BIN)/python tools/bench_cluster.py
 
 ## Big corpora: training memory and speed on 1M/20M/100M-word synthetic corpora (writes them to /tmp; ~15 min).
 bench-big: $(STAMP)

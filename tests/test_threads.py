@@ -229,3 +229,17 @@ def test_thread_counts_are_checked(texts, monkeypatch, capsys):
     assert default_threads() == 3
     monkeypatch.delenv("RNNLMPY_THREADS")
     assert default_threads() >= 1
+
+
+@pytest.mark.parametrize("changes", [dict(output_layer="hs", class_count=1), dict(output_layer="nce", class_count=1,
+                                                                                  nce_samples=5),
+                                     dict(activation="gru"), dict(direct_size=20_000)])
+def test_every_model_kind_trains_on_two_threads(texts, changes):
+    perplexities = []
+    for threads in (1, 2):
+        path = str(texts["folder"] / f"kind-{'-'.join(map(str, changes.values()))}-{threads}.model")
+        model = train(texts["train"], path, texts["valid"], small_config(**changes), max_iter=4, debug=0,
+                      threads=threads)
+        assert np.all(np.isfinite(model.recurrent)) and np.all(np.isfinite(model.output_weights))
+        perplexities.append(evaluate_file(model, texts["test"]).perplexity)
+    assert perplexities[1] == pytest.approx(perplexities[0], rel=0.1)

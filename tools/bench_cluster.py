@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""A 4-member grid (seeds 1-4) on PTB: one local worker, two local workers, and two Dask workers.
+
+    python tools/bench_cluster.py [--corpus DIR] [--max-iter 1] [--out bench-results]
+
+Each run is ``rnnlmpy train -rand-seed 1,2,3,4 -hidden 100 -class 100 -max-iter N
+-threads 1`` (each member on one thread), timed from start to exit: with ``-jobs 1``,
+``-jobs 2``, and ``-scheduler`` pointing at a Dask scheduler with two single-threaded
+workers that this script starts on 127.0.0.1 (and stops). The models of the three
+runs must be identical (one thread per member is reproducible).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpora"))
+
+import locate  # noqa: E402  (corpora/locate.py)
+
+
+def timed(command: list[str]) -> float:
+    """Run a command to the end; its wall-clock seconds."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def start_cluster(folder: str) -> tuple[str, list[subprocess.Popen]]:
+    """A Dask scheduler and two single-threaded workers on 127.0.0.1: (address, processes)."""
+    scheduler_file = os.path.join(folder, "scheduler.json")
+    log = open(os.path.join(folder, "cluster.log"), "w")
+    env = {**os.environ, "RNNLMPY_THREADS": "1"}
+    processes = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                   "--port", "0", "--no-dashboard", "--scheduler-file", scheduler_file],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env)]
+    while not os.path.exists(scheduler_file):
+        time.sleep(0.2)
+    for _ in range(2):
+        processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                                           scheduler_file, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                                          stdout=log, stderr=subprocess.STDOUT, env=env))
+    address = json.load(open(scheduler_file))["address"]
+    import distributed
+    with distributed.Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+    return address, processes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", default=None, help="folder with ptb.{train,valid}.txt")
+    parser.add_argument("--max-iter", type=int, default=1)
+    parser.add_argument("--out", default="bench-results")
+    args = parser.parse_args()
+    corpus = args.corpus or locate.find_corpus("ptb") or locate.fetch("ptb")
+    os.makedirs(args.out, exist_ok=True)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="rnnlmpy-bench-cluster-") as workdir:
+        address, processes = start_cluster(workdir)
+        try:
+            for label, extra in (("1 local worker (-jobs 1)", ["-jobs", "1"]),
+                                 ("2 local workers (-jobs 2)", ["-jobs", "2"]),
+                                 ("2 Dask workers (-scheduler)", ["-scheduler", address])):
+                prefix = os.path.join(workdir, label.split()[0] + extra[0])
+                command = [sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-valid",
+                           f"{corpus}/ptb.valid.txt", "-rnnlm", prefix, "-rand-seed", "1,2,3,4", "-hidden", "100",
+                           "-class", "100", "-max-iter", str(args.max_iter), "-threads", "1", *extra]
+                results[label] = {"seconds": timed(command), "prefix": prefix}
+                print(f"{label}: {results[label]['seconds']:.1f} s", flush=True)
+            from rnnlmpy.rnnlm.model_file import load_model
+            import numpy as np
+            first = next(iter(results.values()))["prefix"]
+            for result in results.values():
+                for seed in (1, 2, 3, 4):
+                    assert np.array_equal(load_model(f"{result['prefix']}.seed{seed}").recurrent,
+                                          load_model(f"{first}.seed{seed}").recurrent), "models differ"
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
+    base = next(iter(results.values()))["seconds"]
+    print(f"\n| 4 members, PTB, hidden 100, class 100, -max-iter {args.max_iter}, 1 thread each | seconds | speed-up |")
+    print("|---|---|---|")
+    for label, result in results.items():
+        print(f"| {label} | {result['seconds']:.1f} | {base / result['seconds']:.2f}x |")
+    print("(the models of all three runs are identical)")
+    with open(os.path.join(args.out, "cluster.json"), "w", encoding="utf-8") as handle:
+        json.dump({label: r["seconds"] for label, r in results.items()}, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
