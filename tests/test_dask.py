@@ -34,6 +34,8 @@ def _start(command: list[str], log) -> subprocess.Popen:
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
+    """Stop the workers, then the scheduler (a worker whose scheduler is gone waits for it)."""
+    processes = list(reversed(processes))
     for process in processes:
         if process.poll() is None:
             process.terminate()

@@ -83,10 +83,13 @@ def main() -> int:
                     assert np.array_equal(load_model(f"{result['prefix']}.seed{seed}").recurrent,
                                           load_model(f"{first}.seed{seed}").recurrent), "models differ"
         finally:
-            for process in processes:
+            for process in reversed(processes):  # the workers first: they would wait for a lost scheduler
                 process.terminate()
-            for process in processes:
-                process.wait(timeout=30)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
     base = next(iter(results.values()))["seconds"]
     print(f"\n| 4 members, PTB, hidden 100, class 100, -max-iter {args.max_iter}, 1 thread each | seconds | speed-up |")
     print("|---|---|---|")
