@@ -68,6 +68,7 @@ class HogwildEpoch:
     def __init__(self, model: RnnlmModel, stream: TokenStream, slices: list[list[int]], states: list[KernelState]):
         self.model, self.stream, self.slices, self.states = model, stream, slices, states
         self.lock = threading.Lock()
+        self.round_over = threading.Event()
         self.alpha = 0.0
         self.replicas = [_Replica(model) for _ in slices] if len(slices) > 1 else None
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(slices)) if len(slices) > 1 else None
@@ -80,33 +81,41 @@ class HogwildEpoch:
     def train_round(self, words: int, alpha: float) -> tuple[float, int, int]:
         """Every unfinished slice trains up to ``words`` more positions at learning rate ``alpha``.
 
-        Returns (sum of log10 P over the scored targets, scored targets, positions trained), all threads together.
+        With several threads the round ends for all of them as soon as one has
+        trained its ``words`` (the others stop at their next merge), so no
+        thread waits for a slower one. Returns (sum of log10 P over the scored
+        targets, scored targets, positions trained), all threads together.
         """
         self.alpha = alpha
+        self.round_over.clear()
+        before = sum(position for _, _, position in self.slices)
         work = [(index, min(end, position + words)) for index, (_, end, position) in enumerate(self.slices)
                 if position < end]
         if self.pool is None:
             results = [self._train_slice(*work[0])]
         else:
             results = list(self.pool.map(self._train_slice, *zip(*work)))
-        trained = 0
-        for index, stop in work:
-            trained += stop - self.slices[index][2]
-            self.slices[index][2] = stop
+        trained = sum(position for _, _, position in self.slices) - before
         return sum(r[0] for r in results), sum(r[1] for r in results), trained
 
     def _train_slice(self, index: int, stop: int) -> tuple[float, int]:
+        """Train slice ``index`` up to position ``stop`` (or until another thread ends the round)."""
         position, state = self.slices[index][2], self.states[index]
         alpha = self.alpha
         if self.replicas is None:
-            return network.train_span(self.model, self.stream, position, stop, state, alpha)
+            result = network.train_span(self.model, self.stream, position, stop, state, alpha)
+            self.slices[index][2] = stop
+            return result
         replica = self.replicas[index]
         log10_sum, scored = 0.0, 0
-        while position < stop:
+        while position < stop and not self.round_over.is_set():
             until = min(stop, position + SYNC_WORDS)
             part_log10, part_scored = network.train_span(replica.model, self.stream, position, until, state, alpha)
             replica.merge(self.lock)
             log10_sum += part_log10
             scored += part_scored
             position = until
+            self.slices[index][2] = position
+        if position == stop and stop < self.slices[index][1]:
+            self.round_over.set()  # this thread did its share of the round: the others stop too
         return log10_sum, scored
