@@ -109,9 +109,9 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help="Model path; if it holds an unfinished model, training resumes from it  "
              "[default: the corpus name with .rnnlm, in the current folder]")
 @option("test", "test_file", metavar="FILE", help="Evaluate on this text after training.")
-@option("hidden", "hidden_size", default=str(DEFAULTS.hidden_size), show_default=True,
+@option("hidden", "hidden_size", default=str(DEFAULTS.hidden_size), show_default=True, metavar="N[,N...]",
         help="Hidden layer size (a comma list trains a grid).")
-@option("class", "class_count", default=None,
+@option("class", "class_count", default=None, metavar="N[,N...]",
         help="Output classes (1 = full softmax; a comma list trains a grid)  "
              "[default: the square root of the vocabulary size]")
 @option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
@@ -125,13 +125,13 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("nce-lnz", "nce_lnz", type=float, default=DEFAULTS.nce_lnz, show_default=True,
         help="NCE: the fixed log normaliser of the scores.")
 @click.option("-hidden-type", "--hidden-type", "-activation", "--activation", "activation",
-              default=DEFAULTS.activation, show_default=True,
+              default=DEFAULTS.activation, show_default=True, metavar="TYPE[,TYPE...]",
               help=f"Hidden units: an Elman layer with this activation, or gru (update and reset gates, "
                    f"Cho et al. 2014): {', '.join(ACTIVATIONS)}. -activation is the same option; a comma list "
                    "trains a grid.")
 @option("diagonal-initialization", "diagonal_initialization", type=float, default=DEFAULTS.diagonal_initialization,
         help="Start the recurrent matrix (each block, for gru) as this number times the identity.")
-@option("bptt", default=str(DEFAULTS.bptt), show_default=True,
+@option("bptt", default=str(DEFAULTS.bptt), show_default=True, metavar="N[,N...]",
         help="Steps each error is propagated back in time (0 = plain backprop; a comma list trains a grid).")
 @option("bptt-block", "bptt_block", type=int, default=DEFAULTS.bptt_block, show_default=True,
         help="Words between updates of the recurrent weights.")
@@ -145,7 +145,7 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("max-iter", "max_iter", type=int, default=None, help="Stop after this many epochs.")
 @option("anti-kasparek", "anti_kasparek", type=int, default=0, show_default=True,
         help="Checkpoint the model every N words (>= 10000); rerun to resume.")
-@option("rand-seed", "rand_seed", default=str(DEFAULTS.rand_seed), show_default=True,
+@option("rand-seed", "rand_seed", default=str(DEFAULTS.rand_seed), show_default=True, metavar="N[,N...]",
         help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")
 @option("cv-folds", "cv_folds", type=click.IntRange(min=0), default=0, show_default=True,
         help="Cross-validation: K members, each validating on a different 1/K of the training lines "
@@ -162,6 +162,7 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
                 "for bit); with -jobs, the cores are shared among the jobs.")
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
 @option("direct", "direct_millions", default=f"{DEFAULTS.direct_size / 1e6:g}", show_default=True,
+        metavar="M[,M...]",
         help="Direct connections (hashed max-ent n-gram features to the outputs), in millions of weights "
              "(a comma list trains a grid).")
 @option("direct-order", "direct_order", type=click.IntRange(0, MAX_DIRECT_ORDER), default=DEFAULTS.direct_order,

@@ -86,8 +86,9 @@ def test_a_grid_on_the_cluster_equals_the_local_grid(cluster, texts, tmp_path):
     remote = list(train_grid(texts["train"], str(tmp_path / "remote"),
                              grid_members(str(tmp_path / "remote"), config, grid), texts["valid"], scheduler=address,
                              max_iter=2, threads=1))
-    local = list(train_grid(texts["train"], str(tmp_path / "local"), grid_members(str(tmp_path / "local"), config, grid),
-                            texts["valid"], jobs=1, max_iter=2, threads=1))
+    local_members = grid_members(str(tmp_path / "local"), config, grid)
+    local = list(train_grid(texts["train"], str(tmp_path / "local"), local_members, texts["valid"], jobs=1,
+                            max_iter=2, threads=1))
     assert sorted(r.status for r in remote) == sorted(r.status for r in local) == ["trained", "trained"]
     assert all(r.worker.startswith("tcp://127.0.0.1:") for r in remote)
     for seed in (1, 2):

@@ -285,8 +285,8 @@ def score_segments(input_weights, recurrent, class_weights, output_weights, outp
         if not chained:
             hidden[:] = start_states[start_index[s]]
         score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-                   words, segment_begin[s], segment_end[s], segment_begin[s], hidden, activation, independent, reset_value, direct,
-                   direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes, nce_lnz, normalised,
-                   gated, gate_bias)
+                   words, segment_begin[s], segment_end[s], segment_begin[s], hidden, activation, independent,
+                   reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes,
+                   nce_lnz, normalised, gated, gate_bias)
         if final_states.shape[0] > 0:
             final_states[s] = hidden

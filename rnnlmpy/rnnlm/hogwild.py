@@ -8,7 +8,7 @@ recurrent matrix, a GRU's gate biases) would bounce between the cores' caches
 on every word and serialise the threads, so each thread trains a private copy
 of them and adds its change to the shared one every ``SYNC_WORDS`` words (under
 a lock), then continues from the shared sum: every thread's updates count, a
-few thousand words late. One thread trains the model itself, exactly as a
+few hundred words late. One thread trains the model itself, exactly as a
 single pass.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 from dataclasses import replace
-
 
 from ..base.system import split_evenly
 from . import network

@@ -165,14 +165,15 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
     hidden = np.array(hidden_start, dtype=config.numpy_dtype, copy=True)
     probabilities = np.zeros(len(stream), dtype=np.float64)
     lm.score_span(**_network(model), **_stream(stream), begin=0, end=len(stream), history_start=0,
-                  hidden_prev=hidden, independent=config.independent, reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
-                  probabilities=probabilities, normalised=normalised)
+                  hidden_prev=hidden, independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
+                  direct_order=config.direct_order, probabilities=probabilities, normalised=normalised)
     return probabilities, hidden
 
 
 def score_segments(model, stream: TokenStream, segment_begin: np.ndarray, segment_end: np.ndarray,
-                   start_states: np.ndarray, start_index: np.ndarray | None = None, final_states: np.ndarray | None = None,
-                   probabilities: np.ndarray | None = None, normalised: bool = True) -> np.ndarray:
+                   start_states: np.ndarray, start_index: np.ndarray | None = None,
+                   final_states: np.ndarray | None = None, probabilities: np.ndarray | None = None,
+                   normalised: bool = True) -> np.ndarray:
     """Score segments ``[segment_begin[s], segment_end[s])`` (int64 (S,)) of ``stream``, each from its own state.
 
     Segment s starts from ``start_states[start_index[s]]`` (``start_states`` (K, H));
