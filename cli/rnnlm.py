@@ -216,7 +216,7 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
             describe = ", ".join(f"{label} {value}" for label, value in result.settings.items())
             describe += f"{', ' if describe else ''}fold {result.fold + 1}" if result.fold is not None else ""
             if result.status == "failed":
-                failed.append(result)
+                failed.append(describe)
                 click.echo(f"member {describe}: FAILED: {result.error}", err=True)
                 continue
             where = f", {result.seconds:.0f} s on {result.worker}" if result.status == "trained" else \
@@ -228,8 +228,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
         click.echo(f"{len(members)} models in {time.perf_counter() - started:.0f} s {where}; manifest: "
                    f"{model_file}{MANIFEST_SUFFIX}", err=True)
         if failed:
-            raise RnnlmpyError(f"{len(failed)} of {len(members)} members failed (the others are kept); rerun the same "
-                               "command to train only the missing ones")
+            raise RnnlmpyError(f"{len(failed)} of {len(members)} members failed ({'; '.join(failed)}; the others are "
+                               "kept): rerun the same command to train only the missing ones")
         return
     model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
                         max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force,
