@@ -193,7 +193,7 @@ def test_one_and_two_word_vocabularies():
     assert out.tolist() == [1.0]
     hidden_error = np.zeros(5)
     assert hs_backward(node_weights, tree.path_nodes, tree.path_codes, 0, 0, hidden, hidden_error, 0.1, 0.0,
-                       NO_DIRECT, NO_KEYS, 0, 0.1, 0.0) == 0.0
+                       NO_DIRECT, NO_KEYS, 0, 0.1, 0.0, node_weights[:0]) == 0.0
     assert not hidden_error.any()
     tree, node_weights, hidden, _ = random_setup(size=2)
     hs_distribution(node_weights, tree.path_ptr, tree.path_nodes, tree.path_codes, hidden, NO_DIRECT, NO_KEYS, 0,
@@ -223,7 +223,7 @@ def test_extreme_scores_stay_finite(dtype):
         error = np.zeros(hidden.shape, dtype=dtype)
         weights = node_weights.copy()
         hs_backward(weights, tree.path_nodes, tree.path_codes, tree.path_ptr[w], tree.path_ptr[w + 1], hidden,
-                    error, 0.1, 0.0, NO_DIRECT, NO_KEYS, 0, 0.1, 0.0)
+                    error, 0.1, 0.0, NO_DIRECT, NO_KEYS, 0, 0.1, 0.0, weights[:0])
         assert np.all(np.isfinite(weights)) and np.all(np.isfinite(error))
 
 
@@ -243,7 +243,8 @@ def test_backward_is_alpha_times_the_gradient_of_log_p():
         weights_after, direct_after = node_weights.copy(), direct.copy()
         hidden_error = np.zeros_like(hidden)
         result = hs_backward(weights_after, tree.path_nodes, tree.path_codes, tree.path_ptr[w], tree.path_ptr[w + 1],
-                             hidden, hidden_error, alpha, 0.0, direct_after, keys, usable, direct_alpha, 0.0)
+                             hidden, hidden_error, alpha, 0.0, direct_after, keys, usable, direct_alpha, 0.0,
+                             weights_after[:0])
         assert result == pytest.approx(log_p() / math.log(10), rel=1e-12)
         np.testing.assert_allclose(weights_after - node_weights, alpha * weight_gradient, rtol=1e-5, atol=1e-10)
         np.testing.assert_allclose(direct_after - direct, direct_alpha * direct_gradient, rtol=1e-5, atol=1e-10)
@@ -260,13 +261,14 @@ def test_backward_adds_to_hidden_error_and_matches_float32():
         weights, weights_direct = node_weights.astype(dtype), direct.astype(dtype)
         hidden_error = start.astype(dtype)
         log10_p = hs_backward(weights, tree.path_nodes, tree.path_codes, tree.path_ptr[11], tree.path_ptr[12],
-                              hidden.astype(dtype), hidden_error, 0.2, 0.01, weights_direct, keys, 2, 0.2, 0.001)
+                              hidden.astype(dtype), hidden_error, 0.2, 0.01, weights_direct, keys, 2, 0.2, 0.001,
+                              weights[:0])
         results[dtype] = (log10_p, weights, weights_direct, hidden_error)
     for exact, single in zip(results["float64"], results["float32"]):
         np.testing.assert_allclose(single, exact, rtol=1e-5, atol=1e-6)
     fresh = np.zeros_like(hidden)
     hs_backward(node_weights.copy(), tree.path_nodes, tree.path_codes, tree.path_ptr[11], tree.path_ptr[12], hidden,
-                fresh, 0.2, 0.01, direct.copy(), keys, 2, 0.2, 0.001)
+                fresh, 0.2, 0.01, direct.copy(), keys, 2, 0.2, 0.001, node_weights.copy()[:0])
     np.testing.assert_allclose(results["float64"][3], start + fresh, rtol=1e-12)
 
 
@@ -280,7 +282,8 @@ def test_l2_decay_shrinks_the_used_rows_and_direct_weights():
     errors = np.where(codes == 0, 1.0, 0.0) - ref.sigmoid(scores[nodes])
     weights_after, direct_after = node_weights.copy(), direct.copy()
     hs_backward(weights_after, tree.path_nodes, tree.path_codes, tree.path_ptr[w], tree.path_ptr[w + 1], hidden,
-                np.zeros_like(hidden), alpha, decay, direct_after, keys, usable, direct_alpha, direct_decay)
+                np.zeros_like(hidden), alpha, decay, direct_after, keys, usable, direct_alpha, direct_decay,
+                weights_after[:0])
     expected = node_weights.copy()
     expected[nodes] = (1 - decay) * node_weights[nodes] + alpha * errors[:, None] * hidden[None, :]
     np.testing.assert_allclose(weights_after, expected, rtol=1e-12, atol=1e-15)  # rows off the path: unchanged
@@ -299,7 +302,30 @@ def test_training_one_word_raises_its_probability():
                                   tree.path_ptr[w + 1], hidden, direct, keys, 2)
     for _ in range(20):
         hs_backward(node_weights, tree.path_nodes, tree.path_codes, tree.path_ptr[w], tree.path_ptr[w + 1], hidden,
-                    np.zeros_like(hidden), 0.1, 0.0, direct, keys, 2, 0.1, 0.0)
+                    np.zeros_like(hidden), 0.1, 0.0, direct, keys, 2, 0.1, 0.0, node_weights[:0])
     after = hs_log10_probability(node_weights, tree.path_nodes, tree.path_codes, tree.path_ptr[w],
                                  tree.path_ptr[w + 1], hidden, direct, keys, 2)
     assert after > before
+
+
+@pytest.mark.parametrize("hot", [1, 3, 40])
+def test_hot_rows_stand_in_for_the_first_node_rows(hot):
+    """A hogwild thread's private copy of the first node rows: the same step as on one matrix holding it."""
+    rng = np.random.default_rng(5)
+    counts = rng.integers(1, 50, size=24)
+    tree = build_huffman_tree(counts)
+    node_weights = rng.normal(0, 0.3, (23, 6))
+    hidden = rng.random(6)
+    for w in (0, 7, 23):
+        whole = node_weights.copy()
+        whole_error = np.zeros(6)
+        expected = hs_backward(whole, tree.path_nodes, tree.path_codes, tree.path_ptr[w], tree.path_ptr[w + 1], hidden,
+                               whole_error, 0.1, 0.01, NO_DIRECT, NO_KEYS, 0, 0.1, 0.0, whole[:0])
+        shared, private = node_weights.copy(), node_weights[:hot].copy()
+        error = np.zeros(6)
+        result = hs_backward(shared, tree.path_nodes, tree.path_codes, tree.path_ptr[w], tree.path_ptr[w + 1], hidden,
+                             error, 0.1, 0.01, NO_DIRECT, NO_KEYS, 0, 0.1, 0.0, private)
+        assert result == expected
+        np.testing.assert_array_equal(shared[:hot], node_weights[:hot])  # the shared copy of the hot rows is untouched
+        np.testing.assert_array_equal(np.concatenate([private, shared[hot:]]), whole)
+        np.testing.assert_array_equal(error, whole_error)

@@ -36,7 +36,7 @@ def hs_loop(node_weights, path_ptr, path_nodes, path_codes, targets, hidden, hid
         word = targets[i]
         hidden_error[:] = 0
         total += hs_backward(node_weights, path_nodes, path_codes, path_ptr[word], path_ptr[word + 1], hidden,
-                             hidden_error, alpha, 0.0, direct, NO_KEYS, 0, alpha, 0.0)
+                             hidden_error, alpha, 0.0, direct, NO_KEYS, 0, alpha, 0.0, node_weights[:0])
     return total
 
 

@@ -63,8 +63,13 @@ def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidde
 
 @njit(cache=True, fastmath=True)
 def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden_error, alpha, decay, direct, keys,
-                usable, direct_alpha, direct_decay):
+                usable, direct_alpha, direct_decay, hot_rows):
     """One SGD step on log P(word | hidden) along the word's path; returns log10 P before the step.
+
+    Nodes ``n < len(hot_rows)`` (the ones nearest the root, on almost every
+    path) read and update ``hot_rows[n]`` instead of ``node_weights[n]``: a
+    training thread's private copy of them (see ``rnnlm.hogwild``); pass an
+    empty (0, H) array to use ``node_weights`` alone.
 
     For each node n of the path (in order, root first), with ``e = [code == 0] -
     sigmoid(s_n)`` (= d log P / d s_n): ``hidden_error += e * row`` (the row
@@ -82,7 +87,8 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
     total = 0.0
     for i in range(begin, end):
         node = path_nodes[i]
-        score = row_score_with_direct(node_weights, node, hidden, direct, keys, usable)
+        weights = hot_rows if node < hot_rows.shape[0] else node_weights
+        score = row_score_with_direct(weights, node, hidden, direct, keys, usable)
         # x = sign * s, log P += log sigmoid(x), d log P / d s = sign * (1 - sigmoid(x)) = [code == 0] - sigmoid(s)
         if path_codes[i] == 0:
             log_branch, gradient = log_sigmoid_and_complement(score)
@@ -92,7 +98,7 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
         total += log_branch
         error = dtype(gradient)
         step = dtype(alpha * gradient)
-        row = node_weights[node]
+        row = weights[node]
         if decay != 0:
             keep = one - dtype(decay)
             for j in range(size):

@@ -50,7 +50,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                words, begin, end, hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
                probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
-               noise_state, noise_samples, nce_lnz, gated, gate_bias, bias_update, ring_gates):
+               noise_state, noise_samples, nce_lnz, gated, gate_bias, bias_update, ring_gates, hot_rows):
     """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
@@ -78,6 +78,10 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     ``recurrent`` (3H, H), ``gate_bias`` (3H,), its block update accumulated in
     ``bias_update`` (3H,), each step's gates kept in ``ring_gates`` (R, 3H);
     ``bptt == 0`` then means one step back at every position.
+
+    ``hot_rows`` (K, H): a private copy of the hierarchical softmax's first K
+    node rows that this call updates instead of ``output_weights`` (a hogwild
+    thread's; empty (0, H) otherwise; see ``hsoftmax.hs_backward``).
 
     Returns (sum of log10 P over scored targets, number of scored targets).
     """
@@ -121,7 +125,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                            word_keys, usable)
             log10_probability = hs_backward(output_weights, path_nodes, path_codes, path_ptr[target],
                                             path_ptr[target + 1], hidden, hidden_error, alpha, decay, direct,
-                                            class_keys, usable[0], direct_alpha, direct_decay)
+                                            class_keys, usable[0], direct_alpha, direct_decay, hot_rows)
             if probabilities.shape[0] > 0:
                 probabilities[t] = 10.0 ** log10_probability
             log10_sum += log10_probability

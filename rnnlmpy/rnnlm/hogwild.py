@@ -5,9 +5,10 @@ state and BPTT ring. The big, sparsely touched weights (input rows, output
 rows, direct connections) are shared and updated without locks. The small
 dense matrices that every word rewrites in full (the class weights, the
 recurrent matrix, a GRU's gate biases) would bounce between the cores' caches
-on every word and serialise the threads, so each thread trains a private copy
-of them and adds its change to the shared one every ``SYNC_WORDS`` words (under
-a lock), then continues from the shared sum: every thread's updates count, a
+on every word and serialise the threads, and so would a hierarchical softmax's
+node rows nearest the root, on almost every word's path; so each thread trains
+a private copy of them and adds its change to the shared one every
+``SYNC_WORDS`` words (under a lock), then continues from the shared sum: every thread's updates count, a
 few hundred words late. One thread trains the model itself, exactly as a
 single pass.
 """
@@ -28,6 +29,7 @@ SYNC_WORDS = 200  # words a thread trains on its private matrices before adding 
 # (2,000 made the summed changes overshoot: PTB class 100, 2 threads, validation PPL 171 against 157 on one thread;
 # 200 follows one thread's validation curve at no measurable cost in speed)
 PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # rewritten in full by every word or block
+HOT_TREE_ROWS = 256  # hierarchical softmax: the node rows nearest the root (nodes 0..255), on almost every path
 
 
 def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
@@ -39,19 +41,23 @@ def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
 
 
 class _Replica:
-    """One thread's view of the model: the shared big weights, private copies of PRIVATE_WEIGHTS."""
+    """One thread's view of the model: the shared big weights, private copies of PRIVATE_WEIGHTS and, for a
+    hierarchical softmax, of the HOT_TREE_ROWS node rows nearest the root (``hot_rows``)."""
 
     def __init__(self, model: RnnlmModel):
         self.shared = model
         private = {name: getattr(model, name).copy() for name in PRIVATE_WEIGHTS}
         self.model = replace(model, **private)
-        self.base = {name: array.copy() for name, array in private.items()}
+        hot = HOT_TREE_ROWS if model.config.output_layer == "hs" else 0
+        self.hot_rows = model.output_weights[:hot].copy()
+        self.pairs = [(private[name], getattr(model, name)) for name in PRIVATE_WEIGHTS]
+        self.pairs.append((self.hot_rows, model.output_weights[:hot]))
+        self.bases = [local.copy() for local, _ in self.pairs]
 
     def merge(self, lock: threading.Lock) -> None:
-        """Add this thread's change since the last merge to the shared matrices; continue from their sum."""
+        """Add this thread's change since the last merge to the shared arrays; continue from their sum."""
         with lock:
-            for name, base in self.base.items():
-                local, shared = getattr(self.model, name), getattr(self.shared, name)
+            for (local, shared), base in zip(self.pairs, self.bases):
                 shared += local - base
                 local[...] = shared
                 base[...] = shared
@@ -109,7 +115,8 @@ class HogwildEpoch:
         log10_sum, scored = 0.0, 0
         while position < stop and not self.round_over.is_set():
             until = min(stop, position + SYNC_WORDS)
-            part_log10, part_scored = network.train_span(replica.model, self.stream, position, until, state, alpha)
+            part_log10, part_scored = network.train_span(replica.model, self.stream, position, until, state, alpha,
+                                                         hot_rows=replica.hot_rows)
             replica.merge(self.lock)
             log10_sum += part_log10
             scored += part_scored

@@ -133,13 +133,16 @@ def _stream(stream: TokenStream) -> dict:
 
 
 def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelState, alpha: float,
-               bptt_block: int | None = None, probabilities: np.ndarray = NO_PROBABILITIES) -> tuple[float, int]:
+               bptt_block: int | None = None, probabilities: np.ndarray = NO_PROBABILITIES,
+               hot_rows: np.ndarray | None = None) -> tuple[float, int]:
     """SGD with truncated BPTT on positions ``begin <= t < end``, updating ``model``'s weights and ``state``.
 
     ``alpha`` is the learning rate; ``bptt_block`` overrides the config's block.
     If ``probabilities`` (float64, (N,)) is given, P(target) of each position
-    before its update is written there. Returns (sum of log10 P over scored
-    targets, number of scored targets).
+    before its update is written there. ``hot_rows`` (K, H) is a hogwild
+    thread's private copy of a hierarchical softmax's first K node rows
+    (``hogwild``), trained instead of theirs in the model. Returns (sum of
+    log10 P over scored targets, number of scored targets).
     """
     config = model.config
     return lm.train_span(
@@ -150,7 +153,8 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         bptt=config.bptt, bptt_block=config.bptt_block if bptt_block is None else bptt_block,
         bias_update=state.bias_update, ring_gates=state.ring_gates, independent=config.independent,
         reset_value=RESET_VALUE,
-        direct=model.direct, direct_order=config.direct_order, probabilities=probabilities)
+        direct=model.direct, direct_order=config.direct_order, probabilities=probabilities,
+        hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows)
 
 
 def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalised: bool = True
