@@ -25,9 +25,9 @@ from .model import RnnlmModel
 from .network import KernelState
 from .streams import TokenStream, sentence_bounds
 
-SYNC_WORDS = 200  # words a thread trains on its private matrices before adding its change to the shared ones
-# (2,000 made the summed changes overshoot: PTB class 100, 2 threads, validation PPL 171 against 157 on one thread;
-# 200 follows one thread's validation curve at no measurable cost in speed)
+SYNC_WORDS = 100  # words a thread trains on its private matrices before adding its change to the shared ones
+# (PTB, 2 threads, seeds 1-3: 2,000 overshot, validation PPL 171 against 157 on one thread; 200 gave 1.80x/1.86x
+# (class/HS) at +1.3%/+1.7% test PPL; 100 gives 1.69x/1.62x at -0.7%/-1.0%: perplexity first)
 PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # rewritten in full by every word or block
 HOT_TREE_ROWS = 256  # hierarchical softmax: the node rows nearest the root (nodes 0..255), on almost every path
 
