@@ -147,6 +147,22 @@ def feature_range(feature_ptr, feature_ids, position):
 
 
 @njit(cache=True, fastmath=True)
+def apply_block_update(matrix, update, decay):
+    """The block update: ``matrix = (1 - decay) * matrix + update`` (decay 0: ``matrix += update``); then
+    ``update`` is cleared for the next block."""
+    if decay != 0:
+        keep = matrix.dtype.type(1.0) - decay
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                matrix[i, j] = keep * matrix[i, j] + update[i, j]
+    else:
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                matrix[i, j] += update[i, j]
+    update[:] = 0
+
+
+@njit(cache=True, fastmath=True)
 def backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
                                ring_position, ring_input, ring_hidden, ring_error, counters,
                                steps_back, alpha, decay, cutoff, activation, delta, carry):
@@ -182,14 +198,5 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
             previous = (slot - 1) % capacity
             for j in range(size):
                 delta[j] = carry[j] + ring_error[previous, j]
-    if decay != 0:
-        keep = delta.dtype.type(1.0) - decay
-        for i in range(size):
-            for j in range(size):
-                recurrent[i, j] = keep * recurrent[i, j] + recurrent_update[i, j]
-    else:
-        for i in range(size):
-            for j in range(size):
-                recurrent[i, j] += recurrent_update[i, j]
-    recurrent_update[:] = 0
+    apply_block_update(recurrent, recurrent_update, decay)
     ring_error[:] = 0

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .cell import RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, clip, feature_range
+from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, apply_block_update, clip,
+                   feature_range)
 
 
 @njit(cache=True, fastmath=True)
@@ -153,17 +154,8 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
             previous = (slot - 1) % capacity
             for j in range(size):
                 error[j] = carry[j] + ring_error[previous, j]
-    if decay != 0:
-        keep = one - decay
-        for i in range(width):
-            for j in range(size):
-                recurrent[i, j] = keep * recurrent[i, j] + recurrent_update[i, j]
-    else:
-        for i in range(width):
-            for j in range(size):
-                recurrent[i, j] += recurrent_update[i, j]
+    apply_block_update(recurrent, recurrent_update, decay)
     for i in range(width):
         bias[i] += bias_update[i]
-    recurrent_update[:] = 0
     bias_update[:] = 0
     ring_error[:] = 0
