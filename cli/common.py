@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from rnnlmpy.base.system import check_threads, default_threads
 
 CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100, "terminal_width": 100}
 
@@ -170,11 +169,6 @@ def threads_option(help: str):
     """The ``-threads N`` option (None: ``$RNNLMPY_THREADS``, else every core; see ``base.system.default_threads``)."""
     return option("threads", type=int, default=None,
                   help=f"{help}  [default: $RNNLMPY_THREADS, else every core]")
-
-
-def resolve_threads(threads):
-    """The number of threads a command uses: ``threads`` if given (checked), else the default."""
-    return default_threads() if threads is None else check_threads(threads)
 
 
 def debug_option(default: int = 1, help: str = "0: silent; 1: progress and timing on stderr."):

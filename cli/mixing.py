@@ -7,11 +7,12 @@ import click
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.mixing.compare import compare_models, format_table
 from rnnlmpy.base.executor import open_executor, scheduler_address
+from rnnlmpy.base.system import resolve_threads
 from rnnlmpy.mixing.ensemble import check_plan, run_ensemble
 from rnnlmpy.rnnlm.grid import manifest_models
 from rnnlmpy.ngram import MAX_ORDER
 
-from .common import command, examples, option, resolve_threads, threads_option
+from .common import command, examples, option, threads_option
 
 
 @command(epilog=examples(

@@ -12,6 +12,7 @@ import click
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
 from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, check_output, read_file_bytes
+from rnnlmpy.base.system import resolve_threads
 from rnnlmpy.base.text import SPACE_TOKEN
 from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
 from rnnlmpy.mixing.sharded import evaluate_file_sharded
@@ -24,7 +25,7 @@ from rnnlmpy.rnnlm.sampling import MAX_GENERATED_TOKENS, generate_lines
 from rnnlmpy.rnnlm.grid import MANIFEST_SUFFIX, grid_members, train_grid
 from rnnlmpy.rnnlm.training import train as train_model
 
-from .common import command, debug_option, default_model_path, examples, option, resolve_threads, threads_option
+from .common import command, debug_option, default_model_path, examples, option, threads_option
 
 DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
 MAX_DIRECT_MILLIONS = 100_000  # -direct: more weights than this (400 GB) never fit

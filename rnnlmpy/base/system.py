@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -52,6 +52,11 @@ def default_threads() -> int:
         return check_threads(int(value))
     except ValueError:
         raise RnnlmpyError(f"{THREADS_VARIABLE} must be a whole number of threads (got {value!r})") from None
+
+
+def resolve_threads(threads: Optional[int]) -> int:
+    """The number of threads to use: ``threads`` if given (checked), else ``default_threads()``."""
+    return default_threads() if threads is None else check_threads(threads)
 
 
 def check_threads(threads: int) -> int:

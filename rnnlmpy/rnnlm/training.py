@@ -34,7 +34,7 @@ from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
 from ..base.progress import ProgressReporter
-from ..base.system import check_threads, default_threads
+from ..base.system import resolve_threads
 from . import network
 from .model import RnnlmConfig, RnnlmModel, new_model
 from .model_file import load_model, save_model
@@ -185,7 +185,7 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
         raise RnnlmpyError(f"-anti-kasparek must be 0 (off) or a number of words (got {anti_kasparek})")
     if 0 < anti_kasparek < MIN_CHECKPOINT_WORDS:
         anti_kasparek = MIN_CHECKPOINT_WORDS
-    threads = check_threads(default_threads() if threads is None else threads)
+    threads = resolve_threads(threads)
     check_output(model_file, [CONTAINER], [train_file, valid_file, *other_inputs], force, "an rnnlmpy model")
     reporter = ProgressReporter(debug, log)
     with exclusive_lock(model_file), reporter.closing():
