@@ -36,8 +36,10 @@ INITIAL_TYPE_CAPACITY = 4096  # types the hash table holds before it first grows
 INITIAL_POOL_BYTES = 64 * 2**10  # bytes of type text before the pool first grows
 TOKENS_PER_BYTE_GUESS = 0.25  # first capacity of an in-memory id array, per byte of the file
 GROWTH = 2  # factor by which a full array grows
+SENTENCE_END_TYPE = 0  # type 0 of every encoded corpus is </s>, which closes each line
 
-__all__ = ["CACHE_MIN_BYTES", "EncodedCorpus", "TokenSequence", "cache_folder", "encode_file", "type_counts"]
+__all__ = ["CACHE_MIN_BYTES", "SENTENCE_END_TYPE", "EncodedCorpus", "TokenSequence", "cache_folder", "encode_file",
+           "line_bounds", "type_counts"]
 
 
 @dataclass(repr=False)
@@ -68,6 +70,12 @@ class EncodedCorpus:
         source = ", from cache" if isinstance(self.type_ids, np.memmap) else ""
         return (f"EncodedCorpus({self.path!r}: {len(self):,} tokens, {self.line_count:,} lines, "
                 f"{len(self.types):,} types{source})")
+
+
+def line_bounds(type_ids: np.ndarray) -> np.ndarray:
+    """Token offsets where the lines of an encoded corpus start, then its length (int64, (lines + 1,));
+    every line ends with type 0 (``</s>``)."""
+    return np.concatenate([[0], np.flatnonzero(np.asarray(type_ids) == SENTENCE_END_TYPE) + 1]).astype(np.int64)
 
 
 class TokenSequence(Sequence):

@@ -17,13 +17,12 @@ from typing import Optional
 import numpy as np
 
 from ..base.errors import RnnlmpyError
-from ..corpus import encode_file
+from ..corpus import encode_file, line_bounds
 from ..base.system import split_evenly
-from ..rnnlm.evaluation import PerplexityResult, score_stream
+from ..rnnlm.evaluation import PerplexityResult, corpus_word_ids, score_stream
 from ..rnnlm.model_file import load_model
 from ..rnnlm.nbest import hypothesis_scores, plan_nbest, read_nbest, score_followers, score_leaders
 from ..rnnlm.streams import language_model_stream
-from ..rnnlm.training_text import line_bounds
 
 
 def _check_independent(model, model_file: str) -> None:
@@ -36,7 +35,7 @@ def score_lines_task(model_file: str, test_file: str, begin: int, end: int) -> n
     """On a worker: P of every token of the test file's tokens ``begin:end`` (whole lines), float64."""
     model = load_model(model_file)
     corpus = encode_file(test_file, "test file", char_level=model.config.char_level)
-    word_ids = model.vocabulary.encode(corpus.types)[corpus.type_ids[begin:end]]
+    word_ids = corpus_word_ids(model, corpus, begin, end)
     return score_stream(model, language_model_stream(word_ids))
 
 
@@ -46,7 +45,7 @@ def evaluate_file_sharded(model, model_file: str, test_file: str, executor: conc
     test lines split into ``shards`` tasks."""
     _check_independent(model, model_file)
     corpus = encode_file(test_file, "test file", char_level=model.config.char_level)
-    word_ids = model.vocabulary.encode(corpus.types)[corpus.type_ids]
+    word_ids = corpus_word_ids(model, corpus)
     bounds = line_bounds(corpus.type_ids)
     cuts = np.unique(bounds[np.linspace(0, len(bounds) - 1, min(shards, len(bounds) - 1) + 1).astype(np.int64)])
     ranges = list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))

@@ -18,11 +18,9 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.system import split_evenly
-from ..corpus import encode_file
+from ..corpus import SENTENCE_END_TYPE, encode_file, line_bounds
 from .kneser_ney import (MAX_ORDER, SENTENCE_START, NgramCounts, NgramModel, SentenceStream, count_ngrams,
                          estimate_kneser_ney, train_ngram)
-
-SENTENCE_END_TYPE = 0  # type 0 of an encoded corpus is </s>
 
 
 def ngram_vocabulary(types: list[str]) -> tuple[list[str], np.ndarray]:
@@ -39,9 +37,8 @@ def ngram_vocabulary(types: list[str]) -> tuple[list[str], np.ndarray]:
 
 def sentence_stream_of(type_ids: np.ndarray, lookup: np.ndarray, start_id: int, end_id: int) -> SentenceStream:
     """The non-empty lines of ``type_ids`` (each closed by type 0) as ``<s> w ... </s>`` word ids."""
-    ends = np.flatnonzero(type_ids == SENTENCE_END_TYPE)
-    begins = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
-    lengths = ends - begins
+    bounds = line_bounds(type_ids)
+    begins, lengths = bounds[:-1], np.diff(bounds) - 1  # each line's words, without its </s>
     keep = lengths > 0  # empty lines are skipped, as SRILM does
     begins, lengths = begins[keep], lengths[keep]
     total = int(np.sum(lengths + 2))
@@ -120,13 +117,12 @@ def train_ngram_sharded(path: str, order: int, executor: concurrent.futures.Exec
     if not 1 <= order <= MAX_ORDER:
         raise RnnlmpyError(f"-order must be between 1 and {MAX_ORDER} (got {order})")
     corpus = encode_file(path, "training file")
-    line_ends = np.flatnonzero(np.asarray(corpus.type_ids) == SENTENCE_END_TYPE)
-    if len(line_ends) != corpus.line_count:  # a literal </s> inside a line: ids alone cannot tell it apart
+    bounds = line_bounds(corpus.type_ids)
+    if len(bounds) - 1 != corpus.line_count:  # a literal </s> inside a line: ids alone cannot tell it apart
         return train_ngram(path, order)
     words, _ = ngram_vocabulary(corpus.types)
-    bounds = np.concatenate([[0], line_ends + 1])
     futures = [executor.submit(count_lines_task, path, begin, end, order)
-               for begin, end in split_evenly(bounds.astype(np.int64), shards)]
+               for begin, end in split_evenly(bounds, shards)]
     counted = merge_counts([future.result() for future in futures], order, len(words), 0)
     orders, discounts = estimate_kneser_ney(counted, len(words), 0)
     return NgramModel(words=words, orders=orders), discounts

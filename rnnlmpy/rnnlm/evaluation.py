@@ -11,7 +11,7 @@ import numpy as np
 from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.system import split_evenly, thread_map
-from ..corpus import encode_file
+from ..corpus import EncodedCorpus, encode_file
 from . import network
 from .model import RnnlmModel
 from .streams import TokenStream, language_model_stream, sentence_bounds
@@ -111,6 +111,11 @@ def score(model: RnnlmModel, tokens: list[str], dynamic_alpha: float = 0.0, thre
     return score_tokens(model, tokens, threads)
 
 
+def corpus_word_ids(model: RnnlmModel, corpus: EncodedCorpus, begin: int = 0, end: int | None = None) -> np.ndarray:
+    """The model's word ids (int32; ``<unk>`` or -1 for unknown words) of the corpus's tokens ``begin:end``."""
+    return model.vocabulary.encode(corpus.types)[corpus.type_ids[begin:end]]
+
+
 def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0, threads: int = 1) -> PerplexityResult:
     """Score the text file ``path`` (see ``score``; ``dynamic_alpha`` > 0: dynamic evaluation).
 
@@ -122,7 +127,7 @@ def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0, thre
     tokens = corpus.tokens()
     if dynamic_alpha > 0:
         return score_dynamic(model, tokens, dynamic_alpha)
-    word_ids = model.vocabulary.encode(corpus.types)[corpus.type_ids]
+    word_ids = corpus_word_ids(model, corpus)
     probabilities = score_stream(model, language_model_stream(word_ids), threads)
     return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)
 

@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from ..base.errors import RnnlmpyError
-from ..corpus import EncodedCorpus, encode_file, type_counts
+from ..corpus import EncodedCorpus, encode_file, line_bounds, type_counts
 from .streams import SENTENCE_END_INDEX, TokenStream
 from .vocab import Vocabulary
 
@@ -78,11 +78,6 @@ class TextPart:
             chunk[:] = lookup[chunk]
         self.types = []
         return TokenStream(words)
-
-
-def line_bounds(type_ids: np.ndarray) -> np.ndarray:
-    """Token offsets where the lines of an encoded corpus start, and its length (int64, (lines + 1,))."""
-    return np.concatenate([[0], np.flatnonzero(type_ids == SENTENCE_END_INDEX) + 1]).astype(np.int64)
 
 
 def gather(corpus: EncodedCorpus, ranges: list[tuple[int, int]]) -> TextPart:
