@@ -122,9 +122,10 @@ def test_one_thread_is_the_single_pass_bit_for_bit(texts):
         np.testing.assert_array_equal(getattr(b, name), array, err_msg=name)
 
 
-def test_a_two_thread_checkpoint_resumes(texts):
-    path = str(texts["folder"] / "resume.model")
-    train_file = write_text(texts["folder"] / "big.txt", pattern_corpus(8000, seed=4))
+def interrupted_two_thread_training(texts, name: str, seed: int) -> tuple[str, str]:
+    """Train on two threads with checkpoints every 10,000 words and crash after 20,000: (model, training file)."""
+    path = str(texts["folder"] / f"{name}.model")
+    train_file = write_text(texts["folder"] / f"{name}.txt", pattern_corpus(8000, seed=seed))
 
     class Crash(Exception):
         pass
@@ -136,6 +137,11 @@ def test_a_two_thread_checkpoint_resumes(texts):
     with pytest.raises(Crash):
         train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
               threads=2, on_progress=crash)
+    return path, train_file
+
+
+def test_a_two_thread_checkpoint_resumes(texts):
+    path, train_file = interrupted_two_thread_training(texts, "resume", seed=4)
     saved = load_model(path)
     assert len(saved.training.slices) == 2 and saved.training.position > 0
     assert any(key.startswith("kernel1/") for key in saved.resume_state)
@@ -146,19 +152,7 @@ def test_a_two_thread_checkpoint_resumes(texts):
 
 
 def test_damaged_checkpoint_slices_are_refused(texts):
-    path = str(texts["folder"] / "damaged.model")
-    train_file = write_text(texts["folder"] / "big2.txt", pattern_corpus(8000, seed=5))
-
-    class Crash(Exception):
-        pass
-
-    def crash(model):
-        if model.training.position >= 20_000:
-            raise Crash()
-
-    with pytest.raises(Crash):
-        train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
-              threads=2, on_progress=crash)
+    path, train_file = interrupted_two_thread_training(texts, "damaged", seed=5)
     from rnnlmpy.rnnlm.model_file import save_model
     model = load_model(path)
     model.training.slices[1][0] += 1  # no longer tiles the text
