@@ -74,6 +74,17 @@ def test_grid_trains_each_member_as_alone_and_keeps_a_manifest(texts, tmp_path):
     assert sorted(status for status in again.values()) == ["kept", "kept", "kept", "trained"]
 
 
+def test_a_member_run_again_after_it_finished_only_reports_it(texts, tmp_path):
+    """What Dask does when the worker holding a finished member's result dies: run the task again."""
+    from rnnlmpy.rnnlm.grid import train_member
+    member = grid_members(str(tmp_path / "again"), RnnlmConfig(hidden_size=5, class_count=3), {"rand_seed": [1, 2]})[0]
+    first = train_member(texts["train"], member, texts["valid"], 0, 1, dict(max_iter=2, threads=1))
+    written = os.path.getmtime(member.path)
+    again = train_member(texts["train"], member, texts["valid"], 0, 1, dict(max_iter=2, threads=1))
+    assert again.status == first.status == "trained" and again.valid_ppl == first.valid_ppl and again.epochs == 2
+    assert os.path.getmtime(member.path) == written  # not trained a second time
+
+
 def test_cross_validation_members_validate_on_their_own_fold(texts, tmp_path):
     prefix = str(tmp_path / "cv")
     members = grid_members(prefix, RnnlmConfig(hidden_size=5, class_count=3), {}, cv_folds=3)

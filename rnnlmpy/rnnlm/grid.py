@@ -105,9 +105,17 @@ class MemberResult:
 
 def train_member(train_file: str, member: GridMember, valid_file: Optional[str], cv_folds: int, fold_seed: int,
                  options: dict) -> MemberResult:
-    """Train one member (in a worker process or on a Dask worker); return its result."""
+    """Train one member (in a worker process or on a Dask worker); return its result.
+
+    A member whose model is already finished (without ``force``) is not trained
+    again: Dask runs a task again when the worker holding its result dies, after
+    the model was written; that run only reports it.
+    """
     from .training import train  # here, so that a worker imports training only when it trains
     started = time.perf_counter()
+    finished = None if options.get("force") else finished_member(member)
+    if finished is not None:
+        return replace(finished, status="trained", worker=worker_name())
     cross_validation = (member.fold, cv_folds, fold_seed) if member.fold is not None else None
     model = train(train_file, member.path, valid_file, member.config, debug=0, cross_validation=cross_validation,
                   **options)
