@@ -227,6 +227,23 @@ def test_extreme_scores_stay_finite(dtype):
         assert np.all(np.isfinite(weights)) and np.all(np.isfinite(error))
 
 
+@pytest.mark.parametrize("length", [1, 30, 2000])
+def test_long_paths_keep_an_exact_log_probability(length):
+    # one logarithm per word of a product of sigmoid denominators: a path of 2,000 nodes would overflow it
+    rng = np.random.default_rng(length)
+    node_weights = rng.normal(0.0, 0.1, size=(length, 5))
+    hidden = rng.normal(0.0, 1.0, size=5)
+    nodes = np.arange(length, dtype=np.int32)
+    codes = rng.integers(0, 2, size=length).astype(np.int8)
+    signed = np.where(codes == 0, 1.0, -1.0) * (node_weights @ hidden)
+    expected = -np.logaddexp(0.0, -signed).sum() / math.log(10)
+    got = hs_log10_probability(node_weights, nodes, codes, 0, length, hidden, NO_DIRECT, NO_KEYS, 0)
+    assert got == pytest.approx(expected, rel=1e-12)
+    trained = hs_backward(node_weights.copy(), nodes, codes, 0, length, hidden, np.zeros(5), 0.1, 0.0, NO_DIRECT,
+                          NO_KEYS, 0, 0.1, 0.0, node_weights[:0])
+    assert trained == pytest.approx(expected, rel=1e-12)
+
+
 def test_backward_is_alpha_times_the_gradient_of_log_p():
     tree, node_weights, hidden, direct = random_setup(size=9, hidden_size=4, direct_size=64, seed=4)
     keys, usable = np.array([3, 20, 40, 60], dtype=np.int64), 3  # the 8 nodes' weights of each order do not collide

@@ -43,6 +43,7 @@ KERNEL_CALLERS = {
     "rnnlmpy.kernels.hsoftmax": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.nce": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.gru": {"rnnlmpy.rnnlm.network"},
+    "rnnlmpy.kernels.hogwild": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.tokens": {"rnnlmpy.corpus.encoding"},
 }
 

@@ -80,6 +80,18 @@ def test_replica_merges_lose_no_update(tmp_path):
     np.testing.assert_allclose(second.model.recurrent, model.recurrent)  # continues from the shared sum
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_merge_kernel_adds_the_change_and_resets_both_copies(dtype):
+    rng = np.random.default_rng(5)
+    shared, base = rng.normal(size=(7, 3)).astype(dtype), rng.normal(size=(7, 3)).astype(dtype)
+    local = base + rng.normal(size=(7, 3)).astype(dtype)
+    expected = shared + (local - base)  # the slow NumPy reference
+    network.merge_change(shared, local, base)
+    np.testing.assert_allclose(shared, expected, rtol=1e-6)
+    np.testing.assert_array_equal(local, shared)
+    np.testing.assert_array_equal(base, shared)
+
+
 def test_hogwild_round_trains_every_position_once(texts):
     model = train(texts["train"], str(texts["folder"] / "round.model"), texts["valid"], small_config(), max_iter=1,
                   debug=0, threads=1)

@@ -185,16 +185,16 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
         multiply_by_derivative(delta, ring_hidden[slot], activation)
         feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])
         add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay)
-        # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
-        carry[:] = 0
-        for i in range(size):
-            row = recurrent[i]
-            d = delta[i]
-            for j in range(size):
-                carry[j] += row[j] * d
-        clip(carry, cutoff)
         add_outer(recurrent_update, delta, ring_input[slot], alpha)
         if s + 1 < steps:
+            # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
+            carry[:] = 0
+            for i in range(size):
+                row = recurrent[i]
+                d = delta[i]
+                for j in range(size):
+                    carry[j] += row[j] * d
+            clip(carry, cutoff)
             previous = (slot - 1) % capacity
             for j in range(size):
                 delta[j] = carry[j] + ring_error[previous, j]

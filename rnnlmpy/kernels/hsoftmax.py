@@ -25,6 +25,7 @@ from numba import njit
 from .output import row_score_with_direct
 
 LN10 = math.log(10.0)
+PRODUCT_LIMIT = 1e270  # a path's product of sigmoid denominators (each in [1, 2]) is folded into its log above this
 
 
 @njit(cache=True, fastmath=True)
@@ -36,12 +37,18 @@ def log_sigmoid(x):
 
 
 @njit(cache=True, fastmath=True)
-def log_sigmoid_and_complement(x):
-    """(log(sigmoid(x)), 1 - sigmoid(x)) from one exponential; both finite and accurate for every finite x."""
+def sigmoid_branch(x):
+    """(min(x, 0), 1 + exp(-|x|), 1 - sigmoid(x)) from one exponential.
+
+    ``log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|))``, so a path's log
+    probability is the sum of the first terms minus the logarithm of the
+    product of the second ones (each in [1, 2]: one logarithm per word, not one
+    per node, and never log(0)); the third is ``d log(sigmoid(x)) / dx``.
+    """
     z = math.exp(-abs(x))
     if x >= 0.0:
-        return -math.log1p(z), z / (1.0 + z)
-    return x - math.log1p(z), 1.0 / (1.0 + z)
+        return 0.0, 1.0 + z, z / (1.0 + z)
+    return x, 1.0 + z, 1.0 / (1.0 + z)
 
 
 @njit(cache=True, fastmath=True)
@@ -51,13 +58,17 @@ def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidde
     Shapes: node_weights (V-1, H), path_nodes int32 and path_codes int8 (total
     path length,), hidden (H,), direct (D,) (empty: none), keys int64 (>= usable,).
     """
-    total = 0.0
+    linear = 0.0
+    product = 1.0
     for i in range(begin, end):
         score = row_score_with_direct(node_weights, path_nodes[i], hidden, direct, keys, usable)
-        if path_codes[i] == 0:
-            total += log_sigmoid(score)
-        else:
-            total += log_sigmoid(-score)
+        negative_part, denominator, _ = sigmoid_branch(score if path_codes[i] == 0 else -score)
+        linear += negative_part
+        product *= denominator
+        if product > PRODUCT_LIMIT:  # only on a path of over 900 nodes
+            linear -= math.log(product)
+            product = 1.0
+    total = linear - math.log(product)
     return total / LN10
 
 
@@ -84,18 +95,23 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
     dtype = hidden.dtype.type
     one = dtype(1.0)
     direct_size = direct.shape[0]
-    total = 0.0
+    linear = 0.0
+    product = 1.0
     for i in range(begin, end):
         node = path_nodes[i]
         weights = hot_rows if node < hot_rows.shape[0] else node_weights
         score = row_score_with_direct(weights, node, hidden, direct, keys, usable)
         # x = sign * s, log P += log sigmoid(x), d log P / d s = sign * (1 - sigmoid(x)) = [code == 0] - sigmoid(s)
         if path_codes[i] == 0:
-            log_branch, gradient = log_sigmoid_and_complement(score)
+            negative_part, denominator, gradient = sigmoid_branch(score)
         else:
-            log_branch, gradient = log_sigmoid_and_complement(-score)
+            negative_part, denominator, gradient = sigmoid_branch(-score)
             gradient = -gradient
-        total += log_branch
+        linear += negative_part
+        product *= denominator
+        if product > PRODUCT_LIMIT:  # only on a path of over 900 nodes
+            linear -= math.log(product)
+            product = 1.0
         error = dtype(gradient)
         step = dtype(alpha * gradient)
         row = weights[node]
@@ -112,7 +128,7 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
             for k in range(usable):
                 index = (keys[k] + node) % direct_size
                 direct[index] += direct_alpha * gradient - direct_decay * direct[index]
-    return total / LN10
+    return (linear - math.log(product)) / LN10
 
 
 @njit(cache=True, fastmath=True)

@@ -58,9 +58,7 @@ class _Replica:
         """Add this thread's change since the last merge to the shared arrays; continue from their sum."""
         with lock:
             for (local, shared), base in zip(self.pairs, self.bases):
-                shared += local - base
-                local[...] = shared
-                base[...] = shared
+                network.merge_change(shared, local, base)
 
 
 class HogwildEpoch:

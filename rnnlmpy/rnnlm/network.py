@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..kernels import cell, direct, gru, hsoftmax, lm, nce, output
+from ..kernels import cell, direct, gru, hogwild, hsoftmax, lm, nce, output
 from ..kernels.direct import MAX_DIRECT_ORDER
 from .huffman import HuffmanTree
 from .streams import TokenStream
@@ -30,7 +30,7 @@ THREAD_SEED_STRIDE = 7_919  # thread k's noise sampler is seeded this many steps
 NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, when it is not wanted
 
 __all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "OUTPUT_LAYERS", "RESET_VALUE", "KernelState",
-           "distribution", "output_tree", "warm_up",
+           "distribution", "merge_change", "output_tree", "warm_up",
            "hidden_step", "score_segments", "score_stream", "start_state", "train_span"]
 
 
@@ -157,6 +157,12 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows)
 
 
+def merge_change(shared: np.ndarray, local: np.ndarray, base: np.ndarray) -> None:
+    """A hogwild thread's merge: ``shared += local - base``, then ``local = base = shared`` (same-shape
+    C-contiguous arrays, one pass; the caller holds the lock of ``shared``)."""
+    hogwild.add_change(shared=shared.reshape(-1), local=local.reshape(-1), base=base.reshape(-1))
+
+
 def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalised: bool = True
                  ) -> tuple[np.ndarray, np.ndarray]:
     """P(target) of every position (float64, shape (N,); 0 where unscored) and the final state (H,).
@@ -258,6 +264,8 @@ def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, 
     calls, so the compiled signature is the one training uses.
     """
     train_span(model, train_stream, 0, 0, state, model.training.alpha)
+    nothing = model.recurrent.reshape(-1)[:0]
+    merge_change(nothing, nothing.copy(), nothing.copy())  # hogwild threads' merge
     if valid_stream is not None:
         config = model.config
         lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0, history_start=0,
