@@ -149,3 +149,23 @@ def test_truncated_relu_clamps_at_20_and_passes_no_gradient_there():
     error = np.ones(4)
     cell.multiply_by_derivative(error, values, cell.ACTIVATIONS["relu-trunc"])
     np.testing.assert_array_equal(error, [0.0, 1.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 7, 12])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matrix_vector_products_match_numpy(rows, dtype):
+    # the four-rows-at-a-time products behind the hidden step and the BPTT carry, with the leftover rows
+    from rnnlmpy.kernels.cell import add_matrix_vector, add_transposed_matrix_vector
+
+    rng = np.random.default_rng(rows)
+    matrix = rng.normal(size=(rows, 9)).astype(dtype)
+    start = rng.normal(size=rows).astype(dtype)
+    vector = rng.normal(size=9).astype(dtype)
+    out = start.copy()
+    add_matrix_vector(matrix, vector, out)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, start + matrix.astype(np.float64) @ vector, rtol=tolerance, atol=tolerance)
+    start, vector = rng.normal(size=9).astype(dtype), rng.normal(size=rows).astype(dtype)
+    out = start.copy()
+    add_transposed_matrix_vector(matrix, vector, out)
+    np.testing.assert_allclose(out, start + matrix.T.astype(np.float64) @ vector, rtol=tolerance, atol=tolerance)

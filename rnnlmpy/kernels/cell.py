@@ -96,15 +96,66 @@ def clip(values, cutoff):
 
 
 @njit(cache=True, fastmath=True)
+def add_matrix_vector(matrix, vector, out):
+    """``out += matrix @ vector`` (shapes (R, C), (C,), (R,)).
+
+    Four rows at a time: one pass over ``vector`` feeds four dot products, each
+    summed on its own before it is added to ``out``.
+    """
+    rows, columns = matrix.shape
+    zero = out.dtype.type(0.0)
+    i = 0
+    while i + 4 <= rows:
+        row0, row1, row2, row3 = matrix[i], matrix[i + 1], matrix[i + 2], matrix[i + 3]
+        acc0, acc1, acc2, acc3 = zero, zero, zero, zero
+        for j in range(columns):
+            x = vector[j]
+            acc0 += row0[j] * x
+            acc1 += row1[j] * x
+            acc2 += row2[j] * x
+            acc3 += row3[j] * x
+        out[i] += acc0
+        out[i + 1] += acc1
+        out[i + 2] += acc2
+        out[i + 3] += acc3
+        i += 4
+    while i < rows:
+        row = matrix[i]
+        acc = zero
+        for j in range(columns):
+            acc += row[j] * vector[j]
+        out[i] += acc
+        i += 1
+
+
+@njit(cache=True, fastmath=True)
+def add_transposed_matrix_vector(matrix, vector, out):
+    """``out += matrixᵀ @ vector`` (shapes (R, C), (R,), (C,)).
+
+    Four rows at a time: one read and write of ``out`` takes four rows' terms.
+    """
+    rows, columns = matrix.shape
+    i = 0
+    while i + 4 <= rows:
+        row0, row1, row2, row3 = matrix[i], matrix[i + 1], matrix[i + 2], matrix[i + 3]
+        x0, x1, x2, x3 = vector[i], vector[i + 1], vector[i + 2], vector[i + 3]
+        for j in range(columns):
+            out[j] += row0[j] * x0 + row1[j] * x1 + row2[j] * x2 + row3[j] * x3
+        i += 4
+    while i < rows:
+        row = matrix[i]
+        x = vector[i]
+        for j in range(columns):
+            out[j] += row[j] * x
+        i += 1
+
+
+@njit(cache=True, fastmath=True)
 def hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden_out, activation):
     """One recurrent step: ``hidden_out = act(recurrent @ hidden_prev + sum of feature rows)``."""
     size = hidden_out.shape[0]
-    for i in range(size):
-        row = recurrent[i]
-        acc = hidden_out.dtype.type(0.0)
-        for j in range(size):
-            acc += row[j] * hidden_prev[j]
-        hidden_out[i] = acc
+    hidden_out[:] = 0
+    add_matrix_vector(recurrent, hidden_prev, hidden_out)
     for k in range(feature_begin, feature_end):
         row = input_weights[feature_ids[k]]
         for i in range(size):
@@ -189,11 +240,7 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
         if s + 1 < steps:
             # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
             carry[:] = 0
-            for i in range(size):
-                row = recurrent[i]
-                d = delta[i]
-                for j in range(size):
-                    carry[j] += row[j] * d
+            add_transposed_matrix_vector(recurrent, delta, carry)
             clip(carry, cutoff)
             previous = (slot - 1) % capacity
             for j in range(size):

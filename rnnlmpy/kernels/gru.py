@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, apply_block_update, clip,
+from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector,
+                   apply_block_update, clip,
                    feature_range)
 
 
@@ -57,23 +58,12 @@ def gru_forward(input_weights, recurrent, bias, feature_ids, feature_begin, feat
         row = input_weights[feature_ids[k]]
         for i in range(width):
             gates_out[i] += row[i]
-    # update and reset gates: U_z p, U_r p
-    for i in range(gated):
-        row = recurrent[i]
-        acc = gates_out[i]
-        for j in range(size):
-            acc += row[j] * hidden_prev[j]
-        gates_out[i] = acc
+    add_matrix_vector(recurrent[:gated], hidden_prev, gates_out[:gated])  # update and reset gates: U_z p, U_r p
     activate(gates_out[:gated], SIGMOID)
     # candidate: U_h (r * p), with r * p held in hidden_out for now
     for j in range(size):
         hidden_out[j] = gates_out[size + j] * hidden_prev[j]
-    for i in range(size):
-        row = recurrent[gated + i]
-        acc = gates_out[gated + i]
-        for j in range(size):
-            acc += row[j] * hidden_out[j]
-        gates_out[gated + i] = acc
+    add_matrix_vector(recurrent[gated:], hidden_out, gates_out[gated:])
     activate(gates_out[gated:], TANH)
     one = hidden_out.dtype.type(1.0)
     for i in range(size):

@@ -24,7 +24,7 @@ from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_ou
 from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
 from .gru import gru_backpropagate, gru_forward
 from .hsoftmax import hs_backward, hs_log10_probability
-from .nce import draw_noise, full_log10_probability, nce_backward, unnormalised_log10_probability
+from .nce import draw_noise, full_log10_probability, nce_backward_into, nce_work, unnormalised_log10_probability
 from .output import largest_class_size, output_backward, target_probability
 
 # output_layer codes: the class-factored softmax, hierarchical softmax over a Huffman tree, or NCE
@@ -101,6 +101,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
         class_weights, class_start, class_end)
     noise_ids = np.empty(max(noise_samples, 1), dtype=np.int32)
+    noise_words, noise_repeats, noise_logits = nce_work(max(noise_samples, 1))
     gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
     gate_delta = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
     gate_error = np.empty(size if gated else 0, dtype=hidden_prev.dtype)
@@ -137,8 +138,9 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             log10_probability = unnormalised_log10_probability(output_weights, hidden, target, nce_lnz, direct,
                                                                class_keys, usable[0])
             draw_noise(noise_accept, noise_alias, noise_state, noise_samples, noise_ids)
-            nce_backward(output_weights, target, noise_ids, noise_samples, log_noise, nce_lnz, hidden, hidden_error,
-                         alpha, decay, direct, class_keys, usable[0], direct_alpha, direct_decay)
+            nce_backward_into(output_weights, target, noise_ids, noise_samples, log_noise, nce_lnz, hidden,
+                              hidden_error, alpha, decay, direct, class_keys, usable[0], direct_alpha, direct_decay,
+                              noise_words, noise_repeats, noise_logits)
             if probabilities.shape[0] > 0:
                 probabilities[t] = 10.0 ** log10_probability
             log10_sum += log10_probability

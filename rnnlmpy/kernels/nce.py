@@ -104,10 +104,30 @@ def draw_noise(accept, alias, state, count, out):
     state[0] = value
 
 
+@njit(cache=True)
+def nce_work(noise_count):
+    """Work arrays of ``nce_backward_into`` for ``noise_count`` noise words: (word ids int64, draw counts int64,
+    logits float64), each of shape (noise_count + 1,)."""
+    draws = noise_count + 1
+    return np.empty(draws, dtype=np.int64), np.empty(draws, dtype=np.int64), np.empty(draws, dtype=np.float64)
+
+
 @njit(cache=True, fastmath=True)
 def nce_backward(output_weights, target, noise_ids, noise_count, log_noise, lnz, hidden, hidden_error, alpha, decay,
                  direct, keys, usable, direct_alpha, direct_decay):
+    """``nce_backward_into`` with work arrays of its own; returns the loss (nats, before the step)."""
+    words, repeats, logits = nce_work(noise_count)
+    return nce_backward_into(output_weights, target, noise_ids, noise_count, log_noise, lnz, hidden, hidden_error,
+                             alpha, decay, direct, keys, usable, direct_alpha, direct_decay, words, repeats, logits)
+
+
+@njit(cache=True, fastmath=True)
+def nce_backward_into(output_weights, target, noise_ids, noise_count, log_noise, lnz, hidden, hidden_error, alpha,
+                      decay, direct, keys, usable, direct_alpha, direct_decay, words, repeats, logits):
     """One SGD step of NCE for ``target`` against ``noise_ids[:noise_count]``; returns the loss (nats, before).
+
+    ``words``, ``repeats``, ``logits``: work arrays from ``nce_work`` (at least
+    ``noise_count + 1`` long), so that a training loop allocates nothing per word.
 
     ``log_noise`` (float64, V) is ``ln q`` (finite: see ``noise.log_probabilities``);
     ``noise_count`` >= 1 is K. Adds minus the gradient w.r.t. ``hidden`` to
@@ -119,9 +139,6 @@ def nce_backward(output_weights, target, noise_ids, noise_count, log_noise, lnz,
     log_count = math.log(noise_count)
     # draw i (0: the target, i > 0: noise_ids[i - 1]) of a word drawn first at draw i (its "leader") gets the
     # word's logit (scored once, before any update) and the number of draws of the word; repeats get count 0
-    words = np.empty(draws, dtype=np.int64)
-    repeats = np.empty(draws, dtype=np.int64)
-    logits = np.empty(draws, dtype=np.float64)
     for i in range(draws):
         word = target if i == 0 else noise_ids[i - 1]
         words[i] = word
