@@ -34,9 +34,11 @@ demo: $(STAMP)
 
 ## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring;
 ## threads (1 vs 2: training, n-best, independent ppl); corpus encoding (20M-word synthetic corpus);
-## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster.
+## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster; side by side with the C++ rnnlm
+## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them (README, "Benchmarks").
 bench: $(STAMP)
 	$(BIN)/python tools/bench_rnnlm.py
+	$(BIN)/python tools/bench_reference.py
 	$(BIN)/python tools/bench_ngram.py
 	$(BIN)/python tools/bench_tagger.py
 	$(BIN)/python tools/bench_threads.py
