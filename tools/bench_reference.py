@@ -56,6 +56,13 @@ def training_words(path: str) -> int:
         return sum(len(line.split()) + 1 for line in handle)
 
 
+def remove_files(*paths: str) -> None:
+    """Delete the files that exist of ``paths`` (a reference tool resumes a model it finds)."""
+    for path in paths:
+        if os.path.exists(path):
+            os.remove(path)
+
+
 def rnnlmpy_speed(corpus: str, workdir: str, options: list[str]) -> tuple[float, float]:
     """(words/s, peak RSS MB) of one rnnlmpy epoch."""
     command = RNNLMPY + ["train", "-train", f"{corpus}/ptb.train.txt", "-rnnlm", f"{workdir}/ours.model", "-force",
@@ -67,9 +74,7 @@ def rnnlmpy_speed(corpus: str, workdir: str, options: list[str]) -> tuple[float,
 def rnnlm_speed(binary: str, corpus: str, workdir: str, options: list[str], words: int) -> tuple[float, float]:
     """(words/s, peak RSS MB) of one C++ rnnlm epoch (a fresh model: rnnlm resumes an existing one)."""
     model = f"{workdir}/rnnlm.model"
-    for path in (model, model + ".output.txt"):
-        if os.path.exists(path):
-            os.remove(path)
+    remove_files(model, model + ".output.txt")
     command = [binary, "-train", f"{corpus}/ptb.train.txt", "-valid", f"{corpus}/ptb.valid.txt", "-rnnlm", model,
                "-hidden", HIDDEN, "-bptt", BPTT, *options, "-rand-seed", "1", "-max-iter", "1"]
     _, peak, log = run_measured(command)
@@ -79,9 +84,7 @@ def rnnlm_speed(binary: str, corpus: str, workdir: str, options: list[str], word
 def faster_rnnlm_speed(binary: str, corpus: str, workdir: str, options: list[str], words: int) -> tuple[float, float]:
     """(words/s, peak RSS MB) of one faster-rnnlm epoch (a fresh model: it resumes an existing one)."""
     model = f"{workdir}/faster.model"
-    for path in (model, model + ".nnet"):
-        if os.path.exists(path):
-            os.remove(path)
+    remove_files(model, model + ".nnet")
     command = [binary, "-rnnlm", model, "-train", f"{corpus}/ptb.train.txt", "-valid", f"{corpus}/ptb.valid.txt",
                "-hidden", HIDDEN, "-threads", "1", "-bptt", BPTT, "-bptt-skip", "10", "-seed", "1", "-retry", "0",
                "-stop", "100", *options]

@@ -52,6 +52,19 @@ def sigmoid_branch(x):
 
 
 @njit(cache=True, fastmath=True)
+def add_branch(linear, product, negative_part, denominator):
+    """A path's running (sum of ``min(x, 0)``, product of ``1 + exp(-|x|)``) with one more node (see
+    ``sigmoid_branch``); its log probability is ``linear - log(product)``. A product past PRODUCT_LIMIT (only on
+    a path of over 900 nodes) is folded into ``linear``."""
+    linear += negative_part
+    product *= denominator
+    if product > PRODUCT_LIMIT:
+        linear -= math.log(product)
+        product = 1.0
+    return linear, product
+
+
+@njit(cache=True, fastmath=True)
 def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidden, direct, keys, usable):
     """log10 P(word | hidden) for the word whose path is ``path_nodes/path_codes[begin:end]`` (0 for an empty path).
 
@@ -63,11 +76,7 @@ def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidde
     for i in range(begin, end):
         score = row_score_with_direct(node_weights, path_nodes[i], hidden, direct, keys, usable)
         negative_part, denominator, _ = sigmoid_branch(score if path_codes[i] == 0 else -score)
-        linear += negative_part
-        product *= denominator
-        if product > PRODUCT_LIMIT:  # only on a path of over 900 nodes
-            linear -= math.log(product)
-            product = 1.0
+        linear, product = add_branch(linear, product, negative_part, denominator)
     total = linear - math.log(product)
     return total / LN10
 
@@ -107,11 +116,7 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
         else:
             negative_part, denominator, gradient = sigmoid_branch(-score)
             gradient = -gradient
-        linear += negative_part
-        product *= denominator
-        if product > PRODUCT_LIMIT:  # only on a path of over 900 nodes
-            linear -= math.log(product)
-            product = 1.0
+        linear, product = add_branch(linear, product, negative_part, denominator)
         error = dtype(gradient)
         step = dtype(alpha * gradient)
         row = weights[node]
