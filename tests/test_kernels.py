@@ -93,7 +93,7 @@ def test_training_step_follows_the_full_bptt_gradient(activation):
     before = params_of(model)
     expected = reference.gradients(before, model.vocabulary.word_class, stream, model.hidden_state, activation)
     alpha = 1e-7
-    log10_sum, scored = run_training_kernel(model, stream, alpha, bptt=len(WORDS), bptt_block=len(WORDS))
+    log10_sum, scored, _ = run_training_kernel(model, stream, alpha, bptt=len(WORDS), bptt_block=len(WORDS))
     assert scored == len(WORDS)
     probabilities, _, _ = reference.forward(before, model.vocabulary.word_class, stream, model.hidden_state,
                                             activation)

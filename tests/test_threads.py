@@ -70,26 +70,54 @@ def test_replica_merges_lose_no_update(tmp_path):
     train_file = write_text(tmp_path / "t.txt", pattern_corpus(50, seed=1))
     model = train(train_file, str(tmp_path / "m"), None, small_config(), one_iter=True, debug=0)
     before = model.recurrent.copy()
-    first, second = _Replica(model), _Replica(model)
+    flags = np.zeros(2, dtype=np.int64)
+    first, second = _Replica(model, flags), _Replica(model, flags)
     first.model.recurrent += 1.0
     second.model.recurrent += 2.0
-    lock = threading.Lock()
-    first.merge(lock)
-    second.merge(lock)
+    network.merge(first.merging)
+    network.merge(second.merging)
     np.testing.assert_allclose(model.recurrent, before + 3.0, rtol=1e-6)
     np.testing.assert_allclose(second.model.recurrent, model.recurrent)  # continues from the shared sum
+    assert flags[0] == 0  # the lock is free again
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_merge_kernel_adds_the_change_and_resets_both_copies(dtype):
     rng = np.random.default_rng(5)
-    shared, base = rng.normal(size=(7, 3)).astype(dtype), rng.normal(size=(7, 3)).astype(dtype)
-    local = base + rng.normal(size=(7, 3)).astype(dtype)
-    expected = shared + (local - base)  # the slow NumPy reference
-    network.merge_change(shared, local, base)
-    np.testing.assert_allclose(shared, expected, rtol=1e-6)
-    np.testing.assert_array_equal(local, shared)
-    np.testing.assert_array_equal(base, shared)
+    shared = tuple(rng.normal(size=n).astype(dtype) for n in (21, 0, 4))
+    base = tuple(rng.normal(size=n).astype(dtype) for n in (21, 0, 4))
+    local = tuple(b + rng.normal(size=b.shape).astype(dtype) for b in base)
+    expected = [s + (l - b) for s, l, b in zip(shared, local, base)]  # the slow NumPy reference
+    network.merge(network.Merging(shared=shared, local=local, base=base, flags=np.zeros(2, dtype=np.int64), every=1))
+    for want, s, l, b in zip(expected, shared, local, base):
+        np.testing.assert_allclose(s, want, rtol=1e-6)
+        np.testing.assert_array_equal(l, s)
+        np.testing.assert_array_equal(b, s)
+
+
+def test_kernel_lock_serialises_merges_of_two_threads():
+    """Two threads each add 1 to a shared array 2,000 times through the kernels' spin lock: no update is lost
+    (a merge without the lock would lose some of them), and a merge that must not wait gives up on a held lock."""
+    from rnnlmpy.kernels import hogwild as kernel
+
+    flags = np.zeros(2, dtype=np.int64)
+    shared = (np.zeros(50_000),)
+    merges = []
+    for _ in range(2):
+        local = (np.ones(50_000),)
+        merges.append(network.Merging(shared=shared, local=local, base=(np.zeros(50_000),), flags=flags, every=1))
+
+    def add(merging):
+        for _ in range(2_000):
+            merging.local[0][:] = merging.base[0] + 1.0
+            network.merge(merging)
+
+    thread_map(add, merges, 2)
+    np.testing.assert_array_equal(shared[0], np.full(50_000, 4_000.0))
+    assert kernel.try_lock(flags) and not kernel.try_lock(flags)
+    assert not kernel.merge_changes(shared, merges[0].local, merges[0].base, flags, False)
+    kernel.unlock(flags)
+    assert kernel.merge_changes(shared, merges[0].local, merges[0].base, flags, False) and flags[0] == 0
 
 
 def test_hogwild_round_trains_every_position_once(texts):

@@ -23,6 +23,7 @@ from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_ou
                    clip, feature_range, hidden_forward, multiply_by_derivative)
 from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
 from .gru import gru_backpropagate, gru_forward
+from .hogwild import end_round, merge_changes, round_over
 from .hsoftmax import hs_backward, hs_log10_probability
 from .nce import draw_noise, full_log10_probability, nce_backward_into, nce_work, unnormalised_log10_probability
 from .output import largest_class_size, output_backward, target_probability
@@ -50,7 +51,8 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                words, begin, end, hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
                probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
-               noise_state, noise_samples, nce_lnz, gated, gate_bias, bias_update, ring_gates, hot_rows):
+               noise_state, noise_samples, nce_lnz, gated, gate_bias, bias_update, ring_gates, hot_rows,
+               merge_every, merge_shared, merge_local, merge_base, flags):
     """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
@@ -83,7 +85,16 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     node rows that this call updates instead of ``output_weights`` (a hogwild
     thread's; empty (0, H) otherwise; see ``hsoftmax.hs_backward``).
 
-    Returns (sum of log10 P over scored targets, number of scored targets).
+    A hogwild thread (``merge_every`` > 0) trains private copies ``merge_local``
+    of some arrays (flat views of the arrays passed above) and adds their change
+    since ``merge_base`` to ``merge_shared`` (tuples of flat arrays, see
+    ``hogwild.merge_changes``) every ``merge_every`` positions, skipping a merge
+    when another thread holds the lock, and once more before returning. It stops
+    after such a merge if another thread has ended the round (``flags``), and
+    ends the round itself when it reaches ``end``. ``merge_every`` = 0: no merging.
+
+    Returns (sum of log10 P over scored targets, number of scored targets,
+    the position after the last one trained: ``end`` unless the round ended).
     """
     targets = words[1:]
     feature_ptr = np.empty(0, dtype=np.int64)  # one input per position: words[t] (see cell.feature_range)
@@ -109,6 +120,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
     scored = 0
+    stopped = end
     for t in range(begin, end):
         counters[EPOCH_WORDS] += 1
         decay = decay_value if counters[EPOCH_WORDS] % 10 == 0 else hidden_prev.dtype.type(0.0)
@@ -206,7 +218,16 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             counters[RING_FILL] = 0
         else:
             hidden_prev[:] = hidden
-    return log10_sum, scored
+        if merge_every > 0 and (t + 1 - begin) % merge_every == 0 and t + 1 < end:
+            merge_changes(merge_shared, merge_local, merge_base, flags, False)
+            if round_over(flags):
+                stopped = t + 1
+                break
+    if merge_every > 0:
+        merge_changes(merge_shared, merge_local, merge_base, flags, True)
+        if stopped == end:
+            end_round(flags)
+    return log10_sum, scored, stopped
 
 
 @njit(cache=True, fastmath=True, nogil=True)

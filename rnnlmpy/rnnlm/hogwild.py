@@ -8,16 +8,25 @@ recurrent matrix, a GRU's gate biases) would bounce between the cores' caches
 on every word and serialise the threads, and so would a hierarchical softmax's
 node rows nearest the root, on almost every word's path; so each thread trains
 a private copy of them and adds its change to the shared one every
-``SYNC_WORDS`` words (under a lock), then continues from the shared sum: every thread's updates count, a
-few hundred words late. One thread trains the model itself, exactly as a
-single pass.
+``SYNC_WORDS`` words, then continues from the shared sum: every thread's
+updates count, a few hundred words late. The training kernel does these
+merges itself, under a lock of its own (``kernels.hogwild``), so a thread
+calls into Python only once per round. One thread trains the model itself,
+exactly as a single pass.
+
+Threads seldom run at the same speed (another process takes a core for a
+while), so the first to finish its slice would sit idle while the others
+train the rest of theirs on fewer cores. Instead, whenever a thread would be
+idle, the longest unfinished remainder is cut in two at a sentence end and the
+idle thread trains the second half, from a fresh state, as a new slice.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import threading
 from dataclasses import replace
+
+import numpy as np
 
 from ..base.system import split_evenly
 from . import network
@@ -28,8 +37,8 @@ from .streams import TokenStream, sentence_bounds
 SYNC_WORDS = 100  # words a thread trains on its private matrices before adding its change to the shared ones
 # (PTB, 2 threads, seeds 1-3: 2,000 overshot, validation PPL 171 against 157 on one thread; 200 gave 1.80x/1.86x
 # (class/HS) at +1.3%/+1.7% test PPL; 100 gives 1.69x/1.62x at -0.7%/-1.0%: perplexity first)
-PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # rewritten in full by every word or block
 HOT_TREE_ROWS = 256  # hierarchical softmax: the node rows nearest the root (nodes 0..255), on almost every path
+MIN_SPLIT_WORDS = 2_000  # an unfinished remainder shorter than this is not cut for an idle thread
 
 
 def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
@@ -41,85 +50,94 @@ def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
 
 
 class _Replica:
-    """One thread's view of the model: the shared big weights, private copies of PRIVATE_WEIGHTS and, for a
-    hierarchical softmax, of the HOT_TREE_ROWS node rows nearest the root (``hot_rows``)."""
+    """One thread's view of the model: the shared big weights, private copies of ``network.PRIVATE_WEIGHTS``
+    and, for a hierarchical softmax, of the HOT_TREE_ROWS node rows nearest the root (``hot_rows``), merged
+    into the shared ones by the training kernel (``merging``)."""
 
-    def __init__(self, model: RnnlmModel):
-        self.shared = model
-        private = {name: getattr(model, name).copy() for name in PRIVATE_WEIGHTS}
+    def __init__(self, model: RnnlmModel, flags: np.ndarray):
+        private = {name: getattr(model, name).copy() for name in network.PRIVATE_WEIGHTS}
         self.model = replace(model, **private)
         hot = HOT_TREE_ROWS if model.config.output_layer == "hs" else 0
         self.hot_rows = model.output_weights[:hot].copy()
-        self.pairs = [(private[name], getattr(model, name)) for name in PRIVATE_WEIGHTS]
-        self.pairs.append((self.hot_rows, model.output_weights[:hot]))
-        self.bases = [local.copy() for local, _ in self.pairs]
-
-    def merge(self, lock: threading.Lock) -> None:
-        """Add this thread's change since the last merge to the shared arrays; continue from their sum."""
-        with lock:
-            for (local, shared), base in zip(self.pairs, self.bases):
-                network.merge_change(shared, local, base)
+        self.merging = network.Merging.for_thread(model, self.model, self.hot_rows, flags, SYNC_WORDS)
 
 
 class HogwildEpoch:
-    """Train slices ``[[begin, end, next], ...]`` of ``stream`` at once, one thread and KernelState per slice.
+    """Train slices ``[[begin, end, next], ...]`` of ``stream`` at once, one thread per slice and KernelState each.
 
-    ``slices`` is updated in place (each slice's next position) so that a
-    checkpoint can record where every thread stands.
+    ``slices`` and ``states`` are updated in place (each slice's next position,
+    and the slices cut for idle threads, see ``share_out``) so that a
+    checkpoint can record where every slice stands.
     """
 
     def __init__(self, model: RnnlmModel, stream: TokenStream, slices: list[list[int]], states: list[KernelState]):
         self.model, self.stream, self.slices, self.states = model, stream, slices, states
-        self.lock = threading.Lock()
-        self.round_over = threading.Event()
+        self.threads = len(slices)
+        self.flags = np.zeros(2, dtype=np.int64)  # the threads' lock and end-of-round flag (kernels.hogwild)
         self.alpha = 0.0
-        self.replicas = [_Replica(model) for _ in slices] if len(slices) > 1 else None
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(slices)) if len(slices) > 1 else None
+        self.sentence_starts = None  # sentence_bounds(stream), once a slice is cut
+        self.replicas = [_Replica(model, self.flags) for _ in range(self.threads)] if self.threads > 1 else None
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 else None
 
     def close(self) -> None:
         """Stop the worker threads."""
         if self.pool is not None:
             self.pool.shutdown()
 
+    def share_out(self) -> None:
+        """While fewer slices are unfinished than there are threads, cut the longest remainder (of at least
+        MIN_SPLIT_WORDS) at the sentence end nearest its middle; the second half becomes a new slice right
+        after it (so the slices still tile the stream in order), with a fresh KernelState."""
+        while True:
+            unfinished = [k for k, (_, end, position) in enumerate(self.slices) if position < end]
+            if not unfinished or len(unfinished) >= self.threads:
+                return
+            longest = max(unfinished, key=lambda k: self.slices[k][1] - self.slices[k][2])
+            _, end, position = self.slices[longest]
+            if end - position < MIN_SPLIT_WORDS:
+                return
+            if self.sentence_starts is None:
+                self.sentence_starts = sentence_bounds(self.stream)
+            starts = self.sentence_starts
+            inside = starts[np.searchsorted(starts, position, side="right"):np.searchsorted(starts, end)]
+            if len(inside) == 0:
+                return
+            cut = int(inside[np.argmin(np.abs(inside - (position + end) // 2))])
+            self.slices[longest][1] = cut
+            self.slices.insert(longest + 1, [cut, end, cut])
+            self.states.insert(longest + 1, KernelState.fresh(self.model.config, epoch=self.model.training.epoch,
+                                                              thread=len(self.slices) - 1))
+
     def train_round(self, words: int, alpha: float) -> tuple[float, int, int]:
         """Every unfinished slice trains up to ``words`` more positions at learning rate ``alpha``.
 
         With several threads the round ends for all of them as soon as one has
-        trained its ``words`` (the others stop at their next merge), so no
-        thread waits for a slower one. Returns (sum of log10 P over the scored
-        targets, scored targets, positions trained), all threads together.
+        trained its ``words`` or its slice (the others stop at their next
+        merge), so no thread waits for a slower one. Returns (sum of log10 P
+        over the scored targets, scored targets, positions trained), all
+        threads together.
         """
         self.alpha = alpha
-        self.round_over.clear()
+        self.flags[:] = 0  # no kernel runs between rounds
+        if self.pool is not None:
+            self.share_out()
         before = sum(position for _, _, position in self.slices)
         work = [(index, min(end, position + words)) for index, (_, end, position) in enumerate(self.slices)
                 if position < end]
         if self.pool is None:
-            results = [self._train_slice(*work[0])]
+            results = [self._train_slice(0, *work[0])]
         else:
-            results = list(self.pool.map(self._train_slice, *zip(*work)))
+            results = list(self.pool.map(self._train_slice, range(len(work)), *zip(*work)))
         trained = sum(position for _, _, position in self.slices) - before
         return sum(r[0] for r in results), sum(r[1] for r in results), trained
 
-    def _train_slice(self, index: int, stop: int) -> tuple[float, int]:
-        """Train slice ``index`` up to position ``stop`` (or until another thread ends the round)."""
-        position, state = self.slices[index][2], self.states[index]
-        alpha = self.alpha
-        if self.replicas is None:
-            result = network.train_span(self.model, self.stream, position, stop, state, alpha)
-            self.slices[index][2] = stop
-            return result
-        replica = self.replicas[index]
-        log10_sum, scored = 0.0, 0
-        while position < stop and not self.round_over.is_set():
-            until = min(stop, position + SYNC_WORDS)
-            part_log10, part_scored = network.train_span(replica.model, self.stream, position, until, state, alpha,
-                                                         hot_rows=replica.hot_rows)
-            replica.merge(self.lock)
-            log10_sum += part_log10
-            scored += part_scored
-            position = until
-            self.slices[index][2] = position
-        if position == stop and stop < self.slices[index][1]:
-            self.round_over.set()  # this thread did its share of the round: the others stop too
+    def _train_slice(self, thread: int, index: int, stop: int) -> tuple[float, int]:
+        """Thread ``thread`` trains slice ``index`` up to position ``stop`` (or until another thread ends the
+        round)."""
+        replica = None if self.replicas is None else self.replicas[thread]
+        log10_sum, scored, position = network.train_span(
+            self.model if replica is None else replica.model, self.stream, self.slices[index][2], stop,
+            self.states[index], self.alpha, hot_rows=None if replica is None else replica.hot_rows,
+            merging=None if replica is None else replica.merging)
+        self.slices[index][2] = position
         return log10_sum, scored

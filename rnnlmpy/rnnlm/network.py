@@ -28,9 +28,11 @@ RESET_VALUE = 1.0  # hidden state of an independent model at every sentence star
 FLUSH_VALUE = 0.1  # hidden state at the start of a training or validation pass (as rnnlm)
 THREAD_SEED_STRIDE = 7_919  # thread k's noise sampler is seeded this many steps after thread 0's
 NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, when it is not wanted
+PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # a hogwild thread's private copies (with its hot
+# tree rows): the small dense arrays that every word or block rewrites in full
 
 __all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "OUTPUT_LAYERS", "RESET_VALUE", "KernelState",
-           "distribution", "merge_change", "output_tree", "warm_up",
+           "Merging", "PRIVATE_WEIGHTS", "distribution", "merge", "output_tree", "warm_up",
            "hidden_step", "score_segments", "score_stream", "start_state", "train_span"]
 
 
@@ -88,6 +90,34 @@ class KernelState:
         return cls(**{f.name: np.ascontiguousarray(arrays[f.name]) for f in fields(cls)})
 
 
+@dataclass(frozen=True)
+class Merging:
+    """A hogwild thread's merging (``kernels.hogwild``): every ``every`` positions the change of each array in
+    ``local`` since ``base`` is added to the one in ``shared`` (tuples of flat views, in PRIVATE_WEIGHTS order,
+    then the hot tree rows), under the lock in ``flags`` (int64 (2,), shared by the epoch's threads)."""
+
+    shared: tuple
+    local: tuple
+    base: tuple
+    flags: np.ndarray
+    every: int
+
+    @classmethod
+    def for_thread(cls, shared_model, local_model, hot_rows: np.ndarray, flags: np.ndarray, every: int) -> "Merging":
+        """Merging of ``local_model``'s PRIVATE_WEIGHTS and ``hot_rows`` (K, H) (its copy of the first K tree
+        node rows) into ``shared_model``'s."""
+        shared = tuple(getattr(shared_model, name).reshape(-1) for name in PRIVATE_WEIGHTS)
+        shared += (shared_model.output_weights[:hot_rows.shape[0]].reshape(-1),)
+        local = tuple(getattr(local_model, name).reshape(-1) for name in PRIVATE_WEIGHTS) + (hot_rows.reshape(-1),)
+        return cls(shared=shared, local=local, base=tuple(array.copy() for array in local), flags=flags, every=every)
+
+    @classmethod
+    def none(cls, config) -> "Merging":
+        """No merging (one thread): empty arrays of the same types, so that one compiled kernel serves both."""
+        empty = tuple(np.zeros(0, dtype=config.numpy_dtype) for _ in range(len(PRIVATE_WEIGHTS) + 1))
+        return cls(shared=empty, local=empty, base=empty, flags=np.zeros(2, dtype=np.int64), every=0)
+
+
 def start_state(config, flush: bool) -> np.ndarray:
     """Hidden state (H,) before a pass: the reset value for an independent model, else 0.1 (``flush``) or 1.0."""
     value = RESET_VALUE if config.independent or not flush else FLUSH_VALUE
@@ -134,17 +164,21 @@ def _stream(stream: TokenStream) -> dict:
 
 def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelState, alpha: float,
                bptt_block: int | None = None, probabilities: np.ndarray = NO_PROBABILITIES,
-               hot_rows: np.ndarray | None = None) -> tuple[float, int]:
+               hot_rows: np.ndarray | None = None, merging: Merging | None = None) -> tuple[float, int, int]:
     """SGD with truncated BPTT on positions ``begin <= t < end``, updating ``model``'s weights and ``state``.
 
     ``alpha`` is the learning rate; ``bptt_block`` overrides the config's block.
     If ``probabilities`` (float64, (N,)) is given, P(target) of each position
     before its update is written there. ``hot_rows`` (K, H) is a hogwild
     thread's private copy of a hierarchical softmax's first K node rows
-    (``hogwild``), trained instead of theirs in the model. Returns (sum of
-    log10 P over scored targets, number of scored targets).
+    (``hogwild``), trained instead of theirs in the model; ``merging`` is
+    that thread's merging into the shared weights (which may end the call
+    early, when another thread ends the round). Returns (sum of log10 P over
+    scored targets, number of scored targets, the position after the last
+    one trained: ``end`` unless the round ended).
     """
     config = model.config
+    merging = merging or Merging.none(config)
     return lm.train_span(
         **_network(model), **_noise(model), noise_state=state.noise_state, **_stream(stream), begin=begin, end=end,
         hidden_prev=state.hidden_prev, recurrent_update=state.recurrent_update, ring_position=state.ring_position,
@@ -154,13 +188,14 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         bias_update=state.bias_update, ring_gates=state.ring_gates, independent=config.independent,
         reset_value=RESET_VALUE,
         direct=model.direct, direct_order=config.direct_order, probabilities=probabilities,
-        hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows)
+        hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows, merge_every=merging.every,
+        merge_shared=merging.shared, merge_local=merging.local, merge_base=merging.base, flags=merging.flags)
 
 
-def merge_change(shared: np.ndarray, local: np.ndarray, base: np.ndarray) -> None:
-    """A hogwild thread's merge: ``shared += local - base``, then ``local = base = shared`` (same-shape
-    C-contiguous arrays, one pass; the caller holds the lock of ``shared``)."""
-    hogwild.add_change(shared=shared.reshape(-1), local=local.reshape(-1), base=base.reshape(-1))
+def merge(merging: Merging) -> None:
+    """Add a hogwild thread's change to the shared arrays now (waiting for the lock); continue from their sum."""
+    hogwild.merge_changes(shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags,
+                          wait=True)
 
 
 def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalised: bool = True
@@ -264,8 +299,6 @@ def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, 
     calls, so the compiled signature is the one training uses.
     """
     train_span(model, train_stream, 0, 0, state, model.training.alpha)
-    nothing = model.recurrent.reshape(-1)[:0]
-    merge_change(nothing, nothing.copy(), nothing.copy())  # hogwild threads' merge
     if valid_stream is not None:
         config = model.config
         lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0, history_start=0,
