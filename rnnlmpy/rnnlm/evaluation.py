@@ -16,6 +16,9 @@ from . import network
 from .model import RnnlmModel
 from .streams import TokenStream, language_model_stream, sentence_bounds
 
+SLICES_PER_THREAD = 8  # an independent model's sentences are scored in this many slices per thread, each taken by
+# the next free thread, so that a thread slowed down by another process does not hold the others up at the end
+
 
 @dataclass(repr=False)
 class PerplexityResult:
@@ -86,7 +89,7 @@ def score_stream(model: RnnlmModel, stream: TokenStream, threads: int = 1) -> np
     if not model.config.independent or threads <= 1:
         return network.score_stream(model, stream, start)[0]
     probabilities = np.zeros(len(stream), dtype=np.float64)
-    slices = split_evenly(sentence_bounds(stream), threads)
+    slices = split_evenly(sentence_bounds(stream), threads * SLICES_PER_THREAD)
 
     def score_slice(bounds: tuple[int, int]) -> None:
         network.score_segments(model, stream, np.array([bounds[0]]), np.array([bounds[1]]), start[None, :],
