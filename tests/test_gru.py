@@ -85,7 +85,7 @@ class Run:
                           self.ring_position, self.ring_input, self.ring_gates, self.ring_error, self.counters,
                           steps_back, scalar(alpha), scalar(decay), scalar(cutoff),
                           np.empty(HIDDEN, dtype=self.dtype), np.empty(3 * HIDDEN, dtype=self.dtype),
-                          np.empty(HIDDEN, dtype=self.dtype))
+                          np.empty(HIDDEN, dtype=self.dtype), np.empty(HIDDEN, dtype=self.dtype))
         return self.weights
 
 

@@ -9,6 +9,7 @@ well, a checkpoint resumes. Scoring with threads must equal scoring without.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from rnnlmpy import RnnlmConfig, train
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.base.system import default_threads, split_evenly, thread_map
 from rnnlmpy.mixing.ensemble import run_ensemble
-from rnnlmpy.rnnlm import network
+from rnnlmpy.rnnlm import hogwild, network
 from rnnlmpy.rnnlm.evaluation import evaluate_file
 from rnnlmpy.rnnlm.hogwild import HogwildEpoch, _Replica, epoch_slices
 from rnnlmpy.rnnlm.model_file import load_model
@@ -97,7 +98,7 @@ def test_merge_kernel_adds_the_change_and_resets_both_copies(dtype):
 
 def test_kernel_lock_serialises_merges_of_two_threads():
     """Two threads each add 1 to a shared array 2,000 times through the kernels' spin lock: no update is lost
-    (a merge without the lock would lose some of them), and a merge that must not wait gives up on a held lock."""
+    (a merge without the lock would lose some of them)."""
     from rnnlmpy.kernels import hogwild as kernel
 
     flags = np.zeros(2, dtype=np.int64)
@@ -114,10 +115,9 @@ def test_kernel_lock_serialises_merges_of_two_threads():
 
     thread_map(add, merges, 2)
     np.testing.assert_array_equal(shared[0], np.full(50_000, 4_000.0))
-    assert kernel.try_lock(flags) and not kernel.try_lock(flags)
-    assert not kernel.merge_changes(shared, merges[0].local, merges[0].base, flags, False)
+    assert flags[0] == 0 and kernel.try_lock(flags) and not kernel.try_lock(flags)
     kernel.unlock(flags)
-    assert kernel.merge_changes(shared, merges[0].local, merges[0].base, flags, False) and flags[0] == 0
+    assert kernel.try_lock(flags)
 
 
 def test_hogwild_round_trains_every_position_once(texts):
@@ -140,6 +140,60 @@ def test_hogwild_round_trains_every_position_once(texts):
     assert all(position == end for _, end, position in slices)
     assert sum(int(state.counters[2]) for state in states) == len(stream)
     assert np.all(np.isfinite(model.recurrent)) and np.all(np.isfinite(model.class_weights))
+
+
+@pytest.mark.parametrize("output_layer", ["class", "hs"])
+def test_a_merging_thread_alone_trains_what_one_pass_trains(texts, output_layer):
+    """One hogwild replica whose kernel merges every 7 words into the model ends where the plain single pass
+    ends, up to the rounding of ``shared + (local - base)``: every array is merged, none twice."""
+    config = small_config(output_layer=output_layer, class_count=None if output_layer == "hs" else 3)
+    model = train(texts["train"], str(texts["folder"] / f"alone-{output_layer}.model"), texts["valid"], config,
+                  max_iter=1, debug=0, threads=1)
+    stream = language_model_stream(model.vocabulary.encode(
+        [t for line in pattern_corpus(300, seed=4) for t in (*line.split(), "</s>")]))
+    plain = replace(model, **{name: array.copy() for name, array in model.weights().items()})
+    merged = replace(model, **{name: array.copy() for name, array in model.weights().items()})
+    plain_result = network.train_span(plain, stream, 0, len(stream), network.KernelState.fresh(config), 0.1)
+    replica = _Replica(merged, np.zeros(2, dtype=np.int64))
+    replica.merging = replace(replica.merging, every=7)
+    merged_result = network.train_span(replica.model, stream, 0, len(stream), network.KernelState.fresh(config), 0.1,
+                                       hot_rows=replica.hot_rows, merging=replica.merging)
+    assert merged_result[1:] == plain_result[1:] == (len(stream), len(stream))
+    assert merged_result[0] == pytest.approx(plain_result[0], rel=1e-6)
+    assert replica.merging.flags.tolist() == [0, 1]  # lock free, the round ended by this thread
+    for name, array in plain.weights().items():
+        np.testing.assert_allclose(getattr(merged, name), array, rtol=0, atol=1e-5, err_msg=name)
+        assert array.size == 0 or not np.array_equal(array, getattr(model, name)), name  # it did train
+
+
+def test_an_idle_thread_takes_half_of_the_longest_remainder(texts):
+    model = train(texts["train"], str(texts["folder"] / "share.model"), texts["valid"], small_config(), max_iter=1,
+                  debug=0, threads=1)
+    stream = language_model_stream(model.vocabulary.encode(
+        [t for line in pattern_corpus(3000, seed=1) for t in (*line.split(), "</s>")]))
+    slices = epoch_slices(stream, 2)
+    slices[0][2] = slices[0][1]  # thread 0 has finished its slice; slice 1 is untouched
+    begin, end = slices[1][0], slices[1][1]
+    states = [network.KernelState.fresh(model.config, thread=k) for k in range(2)]
+    epoch = HogwildEpoch(model, stream, slices, states)
+    try:
+        epoch.share_out()
+        assert len(slices) == 3 and len(states) == 3
+        cut = slices[2][0]
+        assert slices[1] == [begin, cut, begin] and slices[2] == [cut, end, cut]
+        assert stream.targets[cut - 1] == 0  # the new slice starts a sentence
+        assert abs(cut - (begin + end) / 2) < 0.1 * (end - begin)
+        trained = 0
+        while trained < end - begin:
+            trained += epoch.train_round(500, 0.1)[2]
+        assert trained == end - begin and all(position == stop for _, stop, position in slices)
+        assert sum(int(state.counters[2]) for state in states) == end - begin
+        slices[2][2] = cut + 1  # a remainder too short to be worth a fresh state is not cut
+        slices[2][1] = cut + hogwild.MIN_SPLIT_WORDS - 1
+        epoch.share_out()
+        assert len(slices) == 3
+    finally:
+        epoch.close()
 
 
 def test_two_threads_learn_as_well_as_one(texts):
@@ -186,7 +240,7 @@ def test_a_two_thread_checkpoint_resumes(texts):
     assert len(saved.training.slices) == 2 and saved.training.position > 0
     assert any(key.startswith("kernel1/") for key in saved.resume_state)
     resumed = train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
-                    threads=1)  # the epoch finishes with the checkpoint's two slices
+                    threads=1)  # one thread finishes the checkpoint's two slices, one after the other
     assert resumed.training.finished and len(resumed.training.history) == 1
     assert resumed.training.slices == []
 

@@ -35,9 +35,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector,
-                   apply_block_update, clip,
-                   feature_range)
+from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector, add_outer,
+                   add_transposed_matrix_vector, apply_block_update, clip, feature_range)
 
 
 @njit(cache=True, fastmath=True)
@@ -74,7 +73,7 @@ def gru_forward(input_weights, recurrent, bias, feature_ids, feature_begin, feat
 @njit(cache=True, fastmath=True)
 def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_update, feature_ptr, feature_ids,
                       ring_position, ring_input, ring_gates, ring_error, counters, steps_back, alpha, decay, cutoff,
-                      error, delta, carry):
+                      error, delta, carry, reset_input):
     """Truncated BPTT of the GRU over the ring buffer, ending with the block update of ``recurrent`` and ``bias``.
 
     As ``cell.backpropagate_through_time``: the newest stored step's output
@@ -89,7 +88,8 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
 
     L2 ``decay`` shrinks the feature rows (as each is updated) and ``recurrent``
     (at the block update), never ``bias``. Work arrays: ``error`` (H,) dL/dh of
-    the step, ``delta`` (3H,) dL/d(pre-activations), ``carry`` (H,) dL/dp.
+    the step, ``delta`` (3H,) dL/d(pre-activations), ``carry`` (H,) dL/dp,
+    ``reset_input`` (H,) the candidate's recurrent input r * p.
     """
     capacity = ring_gates.shape[0]
     head = counters[RING_HEAD]
@@ -111,30 +111,20 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
             e = error[i]
             delta[i] = e * (prev[i] - c) * z * (one - z)
             delta[gated + i] = e * (one - z) * (one - c * c)
-        # carry = U_hᵀ delta_c = dL/d(r * p); update of U_h (its input is r * p)
+        # carry = U_hᵀ delta_c = dL/d(r * p); update of U_h, whose input is r * p
+        for j in range(size):
+            reset_input[j] = gates[size + j] * prev[j]
         carry[:] = 0
-        for i in range(size):
-            row = recurrent[gated + i]
-            update = recurrent_update[gated + i]
-            d = delta[gated + i]
-            step = alpha * d
-            for j in range(size):
-                carry[j] += row[j] * d
-                update[j] += step * (gates[size + j] * prev[j])
+        add_transposed_matrix_vector(recurrent[gated:], delta[gated:], carry)
+        add_outer(recurrent_update[gated:], delta[gated:], reset_input, alpha)
         # reset gate; then carry becomes dL/dp through r * p and through z * p
         for j in range(size):
             r = gates[size + j]
             delta[size + j] = carry[j] * prev[j] * r * (one - r)
             carry[j] = carry[j] * r + error[j] * gates[j]
         # ... and through the gates' pre-activations: carry += [U_z; U_r]ᵀ [delta_z; delta_r]
-        for i in range(gated):
-            row = recurrent[i]
-            update = recurrent_update[i]
-            d = delta[i]
-            step = alpha * d
-            for j in range(size):
-                carry[j] += row[j] * d
-                update[j] += step * prev[j]
+        add_transposed_matrix_vector(recurrent[:gated], delta[:gated], carry)
+        add_outer(recurrent_update[:gated], delta[:gated], prev, alpha)
         for i in range(width):
             bias_update[i] += alpha * delta[i]
         feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])

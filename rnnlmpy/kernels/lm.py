@@ -88,8 +88,8 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     A hogwild thread (``merge_every`` > 0) trains private copies ``merge_local``
     of some arrays (flat views of the arrays passed above) and adds their change
     since ``merge_base`` to ``merge_shared`` (tuples of flat arrays, see
-    ``hogwild.merge_changes``) every ``merge_every`` positions, skipping a merge
-    when another thread holds the lock, and once more before returning. It stops
+    ``hogwild.merge_changes``) every ``merge_every`` positions and once more
+    before returning. It stops
     after such a merge if another thread has ended the round (``flags``), and
     ends the round itself when it reaches ``end``. ``merge_every`` = 0: no merging.
 
@@ -116,6 +116,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
     gate_delta = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
     gate_error = np.empty(size if gated else 0, dtype=hidden_prev.dtype)
+    reset_input = np.empty(size if gated else 0, dtype=hidden_prev.dtype)
     direct_decay = direct.dtype.type(alpha * beta)
     direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
@@ -206,7 +207,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                     gru_backpropagate(input_weights, recurrent, gate_bias, recurrent_update, bias_update,
                                       feature_ptr, words, ring_position, ring_input, ring_gates, ring_error,
                                       counters, bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff,
-                                      gate_error, gate_delta, carry)
+                                      gate_error, gate_delta, carry, reset_input)
             else:
                 ring_hidden[head] = hidden
                 if block_end:
@@ -219,12 +220,12 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
         else:
             hidden_prev[:] = hidden
         if merge_every > 0 and (t + 1 - begin) % merge_every == 0 and t + 1 < end:
-            merge_changes(merge_shared, merge_local, merge_base, flags, False)
+            merge_changes(merge_shared, merge_local, merge_base, flags)
             if round_over(flags):
                 stopped = t + 1
                 break
     if merge_every > 0:
-        merge_changes(merge_shared, merge_local, merge_base, flags, True)
+        merge_changes(merge_shared, merge_local, merge_base, flags)
         if stopped == end:
             end_round(flags)
     return log10_sum, scored, stopped

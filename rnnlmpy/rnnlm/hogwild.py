@@ -63,16 +63,18 @@ class _Replica:
 
 
 class HogwildEpoch:
-    """Train slices ``[[begin, end, next], ...]`` of ``stream`` at once, one thread per slice and KernelState each.
+    """Train slices ``[[begin, end, next], ...]`` of ``stream`` on ``threads`` threads (default: one per slice),
+    a KernelState per slice; one thread trains the unfinished slices one after another.
 
     ``slices`` and ``states`` are updated in place (each slice's next position,
     and the slices cut for idle threads, see ``share_out``) so that a
     checkpoint can record where every slice stands.
     """
 
-    def __init__(self, model: RnnlmModel, stream: TokenStream, slices: list[list[int]], states: list[KernelState]):
+    def __init__(self, model: RnnlmModel, stream: TokenStream, slices: list[list[int]], states: list[KernelState],
+                 threads: int | None = None):
         self.model, self.stream, self.slices, self.states = model, stream, slices, states
-        self.threads = len(slices)
+        self.threads = max(1, threads or len(slices))
         self.flags = np.zeros(2, dtype=np.int64)  # the threads' lock and end-of-round flag (kernels.hogwild)
         self.alpha = 0.0
         self.sentence_starts = None  # sentence_bounds(stream), once a slice is cut

@@ -194,8 +194,7 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
 
 def merge(merging: Merging) -> None:
     """Add a hogwild thread's change to the shared arrays now (waiting for the lock); continue from their sum."""
-    hogwild.merge_changes(shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags,
-                          wait=True)
+    hogwild.merge_changes(shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags)
 
 
 def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalised: bool = True

@@ -239,9 +239,6 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                                            if k.startswith(_state_prefix(index))})
                   for index in range(len(progress.slices))]
         backup = {k[len("backup/"):]: v.copy() for k, v in model.resume_state.items() if k.startswith("backup/")}
-        if len(progress.slices) != threads:
-            reporter.message(f"the checkpoint was written by {len(progress.slices)} thread(s): this epoch finishes "
-                             f"with as many, the next ones use {threads}")
     else:
         states = [KernelState.fresh(config)]
         backup = _snapshot(model)
@@ -267,7 +264,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                           for index in range(len(progress.slices))]
                 progress.epoch_log10, progress.epoch_scored = 0.0, 0
             seconds, words, diverged = _train_epoch(model, train_stream, states, backup, model_file, anti_kasparek,
-                                                    reporter, on_progress, interrupted, limit)
+                                                    reporter, on_progress, interrupted, limit, threads)
             record = {
                 "epoch": progress.epoch,
                 "alpha": progress.alpha,
@@ -381,11 +378,12 @@ def _restore(model: RnnlmModel, backup: dict[str, np.ndarray]) -> None:
 def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelState], backup: dict[str, np.ndarray],
                  model_file: str, anti_kasparek: int, reporter: ProgressReporter,
                  on_progress: Optional[Callable[[RnnlmModel], None]], interrupted: Callable[[], bool],
-                 limit: float) -> tuple[float, int, bool]:
+                 limit: float, threads: int) -> tuple[float, int, bool]:
     """Train every slice of ``model.training.slices`` from its next position to its end.
 
-    Slice k is trained by thread k with ``states[k]`` (see ``hogwild``); one
-    slice runs in this thread alone, exactly as a single pass. The threads meet
+    ``threads`` threads train the slices, slice k with ``states[k]`` (see
+    ``hogwild``; a checkpoint's slices may be more or fewer); one thread runs
+    in this thread alone, exactly as a single pass. The threads meet
     every PROGRESS_CHUNK words each, for progress, checks and checkpoints.
     Returns (seconds, words trained, diverged). Checkpoints every
     ``anti_kasparek`` words (0: never) once saving has cost at most 5% of the
@@ -397,7 +395,7 @@ def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelStat
     first_position = progress.position
     next_checkpoint = progress.position + anti_kasparek if anti_kasparek else total
     saving_seconds = 0.0
-    epoch = HogwildEpoch(model, stream, progress.slices, states)
+    epoch = HogwildEpoch(model, stream, progress.slices, states, threads)
     try:
         while progress.position < total:
             log10_sum, scored, trained = epoch.train_round(min(PROGRESS_CHUNK, next_checkpoint - progress.position),
