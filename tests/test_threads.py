@@ -245,6 +245,28 @@ def test_a_two_thread_checkpoint_resumes(texts):
     assert resumed.training.slices == []
 
 
+def test_a_checkpoint_of_more_slices_than_threads_resumes(texts):
+    """Three slices (as left by three threads, or by a cut for an idle thread) finished by two threads."""
+    path, train_file = interrupted_two_thread_training(texts, "more", seed=6)
+    from rnnlmpy.rnnlm.model_file import save_model
+    model = load_model(path)
+    (begin, end, position), state_keys = model.training.slices[1], [k for k in model.resume_state if
+                                                                    k.startswith("kernel1/")]
+    middle = (position + end) // 2
+    stream_targets = language_model_stream(model.vocabulary.encode(
+        [t for line in pattern_corpus(8000, seed=6) for t in (*line.split(), "</s>")])).targets
+    cut = middle + int(np.flatnonzero(stream_targets[middle:end] == 0)[0]) + 1
+    model.training.slices[1:2] = [[begin, cut, position], [cut, end, cut]]
+    fresh = network.KernelState.fresh(model.config, thread=2).arrays()
+    model.resume_state.update({f"kernel2/{name}": value for name, value in fresh.items()})
+    assert len(state_keys) == len(fresh)
+    save_model(model, path)
+    resumed = train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
+                    threads=2)
+    assert resumed.training.finished and len(resumed.training.history) == 1
+    assert np.all(np.isfinite(resumed.recurrent))
+
+
 def test_damaged_checkpoint_slices_are_refused(texts):
     path, train_file = interrupted_two_thread_training(texts, "damaged", seed=5)
     from rnnlmpy.rnnlm.model_file import save_model

@@ -111,7 +111,7 @@ class HogwildEpoch:
                                                               thread=len(self.slices) - 1))
 
     def train_round(self, words: int, alpha: float) -> tuple[float, int, int]:
-        """Every unfinished slice trains up to ``words`` more positions at learning rate ``alpha``.
+        """The first ``threads`` unfinished slices train up to ``words`` more positions at learning rate ``alpha``.
 
         With several threads the round ends for all of them as soon as one has
         trained its ``words`` or its slice (the others stop at their next
@@ -125,7 +125,7 @@ class HogwildEpoch:
             self.share_out()
         before = sum(position for _, _, position in self.slices)
         work = [(index, min(end, position + words)) for index, (_, end, position) in enumerate(self.slices)
-                if position < end]
+                if position < end][:self.threads]
         if self.pool is None:
             results = [self._train_slice(0, *work[0])]
         else:
