@@ -40,6 +40,13 @@ def small_config(**changes) -> RnnlmConfig:
     return RnnlmConfig(**{**dict(hidden_size=10, class_count=3, bptt=3, rand_seed=1), **changes})
 
 
+def pattern_stream(model, lines: int, seed: int):
+    """The token stream of ``pattern_corpus(lines, seed)`` (each line closed by ``</s>``) in the model's ids, as
+    training reads the file of those lines."""
+    return language_model_stream(model.vocabulary.encode(
+        [t for line in pattern_corpus(lines, seed=seed) for t in (*line.split(), "</s>")]))
+
+
 def test_epoch_slices_tile_the_stream_at_sentence_ends():
     words = np.array([3, 4, 0, 5, 0, 6, 7, 8, 0, 9, 0, 3, 0], dtype=np.int32)
     stream = language_model_stream(words)
@@ -123,8 +130,7 @@ def test_kernel_lock_serialises_merges_of_two_threads():
 def test_hogwild_round_trains_every_position_once(texts):
     model = train(texts["train"], str(texts["folder"] / "round.model"), texts["valid"], small_config(), max_iter=1,
                   debug=0, threads=1)
-    stream = language_model_stream(model.vocabulary.encode(
-        [t for line in pattern_corpus(3000, seed=1) for t in (*line.split(), "</s>")]))
+    stream = pattern_stream(model, 3000, seed=1)
     slices = epoch_slices(stream, 3)
     states = [network.KernelState.fresh(model.config, thread=k) for k in range(len(slices))]
     epoch = HogwildEpoch(model, stream, slices, states)
@@ -149,8 +155,7 @@ def test_a_merging_thread_alone_trains_what_one_pass_trains(texts, output_layer)
     config = small_config(output_layer=output_layer, class_count=None if output_layer == "hs" else 3)
     model = train(texts["train"], str(texts["folder"] / f"alone-{output_layer}.model"), texts["valid"], config,
                   max_iter=1, debug=0, threads=1)
-    stream = language_model_stream(model.vocabulary.encode(
-        [t for line in pattern_corpus(300, seed=4) for t in (*line.split(), "</s>")]))
+    stream = pattern_stream(model, 300, seed=4)
     plain = replace(model, **{name: array.copy() for name, array in model.weights().items()})
     merged = replace(model, **{name: array.copy() for name, array in model.weights().items()})
     plain_result = network.train_span(plain, stream, 0, len(stream), network.KernelState.fresh(config), 0.1)
@@ -169,8 +174,7 @@ def test_a_merging_thread_alone_trains_what_one_pass_trains(texts, output_layer)
 def test_an_idle_thread_takes_half_of_the_longest_remainder(texts):
     model = train(texts["train"], str(texts["folder"] / "share.model"), texts["valid"], small_config(), max_iter=1,
                   debug=0, threads=1)
-    stream = language_model_stream(model.vocabulary.encode(
-        [t for line in pattern_corpus(3000, seed=1) for t in (*line.split(), "</s>")]))
+    stream = pattern_stream(model, 3000, seed=1)
     slices = epoch_slices(stream, 2)
     slices[0][2] = slices[0][1]  # thread 0 has finished its slice; slice 1 is untouched
     begin, end = slices[1][0], slices[1][1]
@@ -261,8 +265,7 @@ def test_a_checkpoint_of_more_slices_than_threads_resumes(texts):
     (begin, end, position), state_keys = model.training.slices[1], [k for k in model.resume_state if
                                                                     k.startswith("kernel1/")]
     middle = (position + end) // 2
-    stream_targets = language_model_stream(model.vocabulary.encode(
-        [t for line in pattern_corpus(8000, seed=6) for t in (*line.split(), "</s>")])).targets
+    stream_targets = pattern_stream(model, 8000, seed=6).targets
     cut = middle + int(np.flatnonzero(stream_targets[middle:end] == 0)[0]) + 1
     model.training.slices[1:2] = [[begin, cut, position], [cut, end, cut]]
     fresh = network.KernelState.fresh(model.config, thread=2).arrays()

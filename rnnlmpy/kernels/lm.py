@@ -89,9 +89,9 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     of some arrays (flat views of the arrays passed above) and adds their change
     since ``merge_base`` to ``merge_shared`` (tuples of flat arrays, see
     ``hogwild.merge_changes``) every ``merge_every`` positions and once more
-    before returning. It stops
-    after such a merge if another thread has ended the round (``flags``), and
-    ends the round itself when it reaches ``end``. ``merge_every`` = 0: no merging.
+    before returning. It stops after such a merge if another thread has ended
+    the round (``flags``), and ends the round itself when it reaches ``end``.
+    ``merge_every`` = 0: no merging.
 
     Returns (sum of log10 P over scored targets, number of scored targets,
     the position after the last one trained: ``end`` unless the round ended).

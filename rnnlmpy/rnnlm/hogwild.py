@@ -136,10 +136,13 @@ class HogwildEpoch:
     def _train_slice(self, thread: int, index: int, stop: int) -> tuple[float, int]:
         """Thread ``thread`` trains slice ``index`` up to position ``stop`` (or until another thread ends the
         round)."""
-        replica = None if self.replicas is None else self.replicas[thread]
-        log10_sum, scored, position = network.train_span(
-            self.model if replica is None else replica.model, self.stream, self.slices[index][2], stop,
-            self.states[index], self.alpha, hot_rows=None if replica is None else replica.hot_rows,
-            merging=None if replica is None else replica.merging)
+        if self.replicas is None:
+            model, hot_rows, merging = self.model, None, None
+        else:
+            replica = self.replicas[thread]
+            model, hot_rows, merging = replica.model, replica.hot_rows, replica.merging
+        log10_sum, scored, position = network.train_span(model, self.stream, self.slices[index][2], stop,
+                                                         self.states[index], self.alpha, hot_rows=hot_rows,
+                                                         merging=merging)
         self.slices[index][2] = position
         return log10_sum, scored
