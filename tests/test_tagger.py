@@ -58,7 +58,7 @@ def kernel_step(tagger, words, tag_ids, alpha, bidirectional, bptt=0):
                                           np.array(tag_ids, dtype=np.int32), sentence_start, np.array([0]), alpha,
                                           0.0, TANH, bidirectional, np.zeros(length, dtype=np.int64), ring[0],
                                           ring[1], ring[2], np.zeros(length, dtype=np.int64), ring[3], ring[4],
-                                          ring[5], np.zeros((size, size)), np.zeros((size, size)), bptt)
+                                          ring[5], bptt)
 
 
 @pytest.mark.parametrize("bidirectional", [True, False])

@@ -46,24 +46,24 @@ def cell_forward_loop(input_weights, recurrent, feature_ptr, feature_ids, hidden
 
 
 @njit
-def gru_bptt_loop(calls, input_weights, recurrent, bias, recurrent_update, bias_update, feature_ptr, feature_ids,
-                  ring_position, ring_input, ring_gates, ring_error, errors, counters, steps_back, alpha, error,
-                  delta, carry):
+def gru_bptt_loop(calls, input_weights, recurrent, bias, feature_ptr, feature_ids, ring_position, ring_input,
+                  ring_gates, ring_error, errors, counters, steps_back, alpha, error, carry, step_deltas,
+                  step_reset_inputs):
     zero = recurrent.dtype.type(0.0)
     for _ in range(calls):
         ring_error[:] = errors
-        gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_update, feature_ptr, feature_ids,
-                          ring_position, ring_input, ring_gates, ring_error, counters, steps_back, alpha, zero,
-                          zero, error, delta, carry)
+        gru_backpropagate(input_weights, recurrent, bias, feature_ptr, feature_ids, ring_position, ring_input,
+                          ring_gates, ring_error, counters, steps_back, alpha, zero, zero, error, carry, step_deltas,
+                          step_reset_inputs)
 
 
 @njit
-def cell_bptt_loop(calls, input_weights, recurrent, recurrent_update, feature_ptr, feature_ids, ring_position,
+def cell_bptt_loop(calls, input_weights, recurrent, feature_ptr, feature_ids, ring_position,
                    ring_input, ring_hidden, ring_error, errors, counters, steps_back, alpha, delta, carry):
     zero = recurrent.dtype.type(0.0)
     for _ in range(calls):
         ring_error[:] = errors
-        backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+        backpropagate_through_time(input_weights, recurrent, feature_ptr, feature_ids,
                                    ring_position, ring_input, ring_hidden, ring_error, counters, steps_back, alpha,
                                    zero, zero, SIGMOID, delta, carry)
 
@@ -106,12 +106,12 @@ def bench(dtype, hidden, vocab, positions, bptt, block, calls, repeats):
     errors = (rng.standard_normal((capacity, hidden)) * 0.01).astype(dtype)
     alpha = dtype(1e-6)
     bptt_gru = best_seconds(lambda: gru_bptt_loop(
-        calls, gru_input, gru_recurrent, gru_bias, np.zeros((width, hidden), dtype=dtype), np.zeros(width, dtype=dtype),
-        feature_ptr, feature_ids, ring_position, ring_input, ring_gates, np.zeros_like(errors), errors, counters,
-        steps_back, alpha, np.empty(hidden, dtype=dtype), np.empty(width, dtype=dtype),
-        np.empty(hidden, dtype=dtype)), repeats)
+        calls, gru_input, gru_recurrent, gru_bias, feature_ptr, feature_ids, ring_position, ring_input, ring_gates,
+        np.zeros_like(errors), errors, counters, steps_back, alpha, np.empty(hidden, dtype=dtype),
+        np.empty(hidden, dtype=dtype), np.empty((capacity, width), dtype=dtype),
+        np.empty((capacity, hidden), dtype=dtype)), repeats)
     bptt_cell = best_seconds(lambda: cell_bptt_loop(
-        calls, cell_input, cell_recurrent, np.zeros((hidden, hidden), dtype=dtype), feature_ptr, feature_ids,
+        calls, cell_input, cell_recurrent, feature_ptr, feature_ids,
         ring_position, ring_input, ring_hidden, np.zeros_like(errors), errors, counters, steps_back, alpha,
         np.empty(hidden, dtype=dtype), np.empty(hidden, dtype=dtype)), repeats)
     steps = calls * steps_back

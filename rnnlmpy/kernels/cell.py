@@ -19,32 +19,36 @@ and ``counters`` = [ring head, ring fill, words done in the epoch].
 
 from __future__ import annotations
 
-import math
 
 from numba import njit
+
+from .exponential import EXACT_FASTMATH, exponential
 
 SIGMOID, TANH, RELU, ELU, RELU_TRUNCATED = 0, 1, 2, 3, 4
 ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU, "relu-trunc": RELU_TRUNCATED}
 RELU_TRUNCATION = 20.0  # relu-trunc: min(max(x, 0), 20), as faster-rnnlm
+TANH_LIMIT = 40.0  # tanh's input is clamped to +-40 (tanh is +-1 there in float64, and exp(80) stays finite)
 
 # counters[] slots of the training state
 RING_HEAD, RING_FILL, EPOCH_WORDS = 0, 1, 2
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def activate(values, activation):
-    """Apply the hidden activation to ``values`` (shape (H,)) in place."""
+    """Apply the hidden activation to ``values`` (shape (H,)) in place (a float32 layer's loop is vectorised: see
+    ``exponential``)."""
     one = values.dtype.type(1.0)
     limit = values.dtype.type(50.0)
     if activation == SIGMOID:
         for i in range(values.shape[0]):
             v = min(max(values[i], -limit), limit)
-            values[i] = one / (one + math.exp(-v))
+            values[i] = one / (one + exponential(-v))
     elif activation == TANH:
         two = values.dtype.type(2.0)
+        flat = values.dtype.type(TANH_LIMIT)
         for i in range(values.shape[0]):  # tanh(v) = 2 / (1 + exp(-2v)) - 1: exp is much cheaper than libm's tanh
-            v = min(max(values[i], -limit), limit)
-            values[i] = two / (one + math.exp(-two * v)) - one
+            v = min(max(values[i], -flat), flat)
+            values[i] = two / (one + exponential(-two * v)) - one
     elif activation == RELU:
         for i in range(values.shape[0]):
             values[i] = max(values[i], values.dtype.type(0.0))
@@ -56,7 +60,7 @@ def activate(values, activation):
         for i in range(values.shape[0]):
             v = values[i]
             if v < 0:
-                values[i] = math.exp(max(v, -limit)) - one
+                values[i] = exponential(max(v, -limit)) - one
     return values
 
 
@@ -198,23 +202,84 @@ def feature_range(feature_ptr, feature_ids, position):
 
 
 @njit(cache=True, fastmath=True)
-def apply_block_update(matrix, update, decay):
-    """The block update: ``matrix = (1 - decay) * matrix + update`` (decay 0: ``matrix += update``); then
-    ``update`` is cleared for the next block."""
-    if decay != 0:
-        keep = matrix.dtype.type(1.0) - decay
-        for i in range(matrix.shape[0]):
-            for j in range(matrix.shape[1]):
-                matrix[i, j] = keep * matrix[i, j] + update[i, j]
-    else:
-        for i in range(matrix.shape[0]):
-            for j in range(matrix.shape[1]):
-                matrix[i, j] += update[i, j]
-    update[:] = 0
+def add_row_pair_steps(row0, row1, errors, inputs, column0, column1, head, steps, scale):
+    """``row0 += scale * sum over s < steps of errors[k_s, column0] * inputs[k_s]`` and the same for ``row1``
+    with ``column1``, ring slots ``k_s = (head - s) % R``: four steps per pass over the two rows, so each read
+    of an input serves two rows."""
+    capacity = errors.shape[0]
+    size = row0.shape[0]
+    s = 0
+    while s + 4 <= steps:
+        k0, k1 = (head - s + capacity) % capacity, (head - s - 1 + capacity) % capacity
+        k2, k3 = (head - s - 2 + capacity) % capacity, (head - s - 3 + capacity) % capacity
+        a0, a1, a2, a3 = scale * errors[k0, column0], scale * errors[k1, column0], scale * errors[k2, column0], \
+            scale * errors[k3, column0]
+        b0, b1, b2, b3 = scale * errors[k0, column1], scale * errors[k1, column1], scale * errors[k2, column1], \
+            scale * errors[k3, column1]
+        x0, x1, x2, x3 = inputs[k0], inputs[k1], inputs[k2], inputs[k3]
+        for j in range(size):
+            v0, v1, v2, v3 = x0[j], x1[j], x2[j], x3[j]
+            row0[j] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+            row1[j] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+        s += 4
+    while s < steps:
+        k = (head - s + capacity) % capacity
+        a, b = scale * errors[k, column0], scale * errors[k, column1]
+        x = inputs[k]
+        for j in range(size):
+            row0[j] += a * x[j]
+            row1[j] += b * x[j]
+        s += 1
 
 
 @njit(cache=True, fastmath=True)
-def backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+def add_row_steps(row, errors, inputs, column, head, steps, scale):
+    """``row += scale * sum over s < steps of errors[k_s, column] * inputs[k_s]`` (slots as in
+    ``add_row_pair_steps``), four steps per pass."""
+    capacity = errors.shape[0]
+    s = 0
+    while s + 4 <= steps:
+        k0, k1 = (head - s + capacity) % capacity, (head - s - 1 + capacity) % capacity
+        k2, k3 = (head - s - 2 + capacity) % capacity, (head - s - 3 + capacity) % capacity
+        a0, a1, a2, a3 = scale * errors[k0, column], scale * errors[k1, column], scale * errors[k2, column], \
+            scale * errors[k3, column]
+        x0, x1, x2, x3 = inputs[k0], inputs[k1], inputs[k2], inputs[k3]
+        for j in range(row.shape[0]):
+            row[j] += a0 * x0[j] + a1 * x1[j] + a2 * x2[j] + a3 * x3[j]
+        s += 4
+    while s < steps:
+        k = (head - s + capacity) % capacity
+        a = scale * errors[k, column]
+        x = inputs[k]
+        for j in range(row.shape[0]):
+            row[j] += a * x[j]
+        s += 1
+
+
+@njit(cache=True, fastmath=True)
+def add_step_outer_products(matrix, errors, inputs, head, steps, scale, decay):
+    """The block update in one pass over ``matrix`` (M, N): ``matrix = (1 - decay) * matrix + scale * sum over
+    s < steps of outer(errors[k_s], inputs[k_s])``, ring slots ``k_s = (head - s) % R`` of ``errors`` (R, M) and
+    ``inputs`` (R, N); decay 0: no shrinking.
+
+    Two rows and four steps at a time (``add_row_pair_steps``): the matrix is read and written once per block,
+    not once per step.
+    """
+    rows, columns = matrix.shape
+    keep = matrix.dtype.type(1.0) - decay
+    for i in range(0, rows, 2):
+        if decay != 0:  # shrink the rows while they are in cache
+            for k in range(i, min(i + 2, rows)):
+                for j in range(columns):
+                    matrix[k, j] *= keep
+        if i + 1 < rows:
+            add_row_pair_steps(matrix[i], matrix[i + 1], errors, inputs, i, i + 1, head, steps, scale)
+        else:
+            add_row_steps(matrix[i], errors, inputs, i, head, steps, scale)
+
+
+@njit(cache=True, fastmath=True)
+def backpropagate_through_time(input_weights, recurrent, feature_ptr, feature_ids,
                                ring_position, ring_input, ring_hidden, ring_error, counters,
                                steps_back, alpha, decay, cutoff, activation, delta, carry):
     """Truncated BPTT over the ring buffer, ending with the block update of ``recurrent``.
@@ -222,7 +287,8 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
     The newest stored step's output error is propagated back ``steps_back``
     steps (fewer if the ring holds fewer); older errors of the block join on
     the way. Feature rows are updated as their step is reached; the recurrent
-    matrix gets the accumulated update once, at the end (the block update).
+    matrix gets the accumulated update once, at the end (the block update),
+    from each step's error (kept in its ring slot once read) and input state.
     Stored errors are then cleared so they are not propagated twice.
     """
     capacity = ring_hidden.shape[0]
@@ -236,7 +302,7 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
         multiply_by_derivative(delta, ring_hidden[slot], activation)
         feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])
         add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay)
-        add_outer(recurrent_update, delta, ring_input[slot], alpha)
+        ring_error[slot] = delta  # its output error has been read: the slot now holds the step's error
         if s + 1 < steps:
             # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
             carry[:] = 0
@@ -245,5 +311,5 @@ def backpropagate_through_time(input_weights, recurrent, recurrent_update, featu
             previous = (slot - 1) % capacity
             for j in range(size):
                 delta[j] = carry[j] + ring_error[previous, j]
-    apply_block_update(recurrent, recurrent_update, decay)
+    add_step_outer_products(recurrent, ring_error, ring_input, head, steps, alpha, decay)
     ring_error[:] = 0

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector, add_outer,
-                   add_transposed_matrix_vector, apply_block_update, clip, feature_range)
+from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector,
+                   add_step_outer_products, add_transposed_matrix_vector, clip, feature_range)
 
 
 @njit(cache=True, fastmath=True)
@@ -71,25 +71,25 @@ def gru_forward(input_weights, recurrent, bias, feature_ids, feature_begin, feat
 
 
 @njit(cache=True, fastmath=True)
-def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_update, feature_ptr, feature_ids,
-                      ring_position, ring_input, ring_gates, ring_error, counters, steps_back, alpha, decay, cutoff,
-                      error, delta, carry, reset_input):
+def gru_backpropagate(input_weights, recurrent, bias, feature_ptr, feature_ids, ring_position, ring_input, ring_gates,
+                      ring_error, counters, steps_back, alpha, decay, cutoff, error, carry, step_deltas,
+                      step_reset_inputs):
     """Truncated BPTT of the GRU over the ring buffer, ending with the block update of ``recurrent`` and ``bias``.
 
     As ``cell.backpropagate_through_time``: the newest stored step's output
     error is propagated back ``steps_back`` steps (fewer if the ring holds
     fewer, ``counters[RING_FILL]``); older steps' output errors join on the way.
     Feature rows are updated (``+= alpha * delta``, with ``decay``) as their step
-    is reached; ``recurrent`` and ``bias`` get the updates accumulated in
-    ``recurrent_update`` (3H, H) and ``bias_update`` (3H,) once, at the end.
-    The error reaching the previous state (``carry``) is clipped to
-    [-cutoff, cutoff] (0: off) before older errors join it, where ``cell`` clips.
-    Stored errors and both accumulators are cleared afterwards.
+    is reached; ``recurrent`` and ``bias`` are updated once, at the end, from
+    each step's dL/d(pre-activations) and recurrent inputs, kept by ring slot in
+    the work arrays ``step_deltas`` (R, 3H) and ``step_reset_inputs`` (R, H) (the
+    candidate's recurrent input r * p). The error reaching the previous state
+    (``carry``) is clipped to [-cutoff, cutoff] (0: off) before older errors
+    join it, where ``cell`` clips. Stored errors are cleared afterwards.
 
     L2 ``decay`` shrinks the feature rows (as each is updated) and ``recurrent``
     (at the block update), never ``bias``. Work arrays: ``error`` (H,) dL/dh of
-    the step, ``delta`` (3H,) dL/d(pre-activations), ``carry`` (H,) dL/dp,
-    ``reset_input`` (H,) the candidate's recurrent input r * p.
+    the step, ``carry`` (H,) dL/dp.
     """
     capacity = ring_gates.shape[0]
     head = counters[RING_HEAD]
@@ -104,6 +104,8 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
         slot = (head - s) % capacity
         gates = ring_gates[slot]
         prev = ring_input[slot]
+        delta = step_deltas[slot]
+        reset_input = step_reset_inputs[slot]
         # dL/d(pre-activation) of the update gate and the candidate
         for i in range(size):
             z = gates[i]
@@ -111,12 +113,11 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
             e = error[i]
             delta[i] = e * (prev[i] - c) * z * (one - z)
             delta[gated + i] = e * (one - z) * (one - c * c)
-        # carry = U_hᵀ delta_c = dL/d(r * p); update of U_h, whose input is r * p
+        # carry = U_hᵀ delta_c = dL/d(r * p); U_h's input is r * p
         for j in range(size):
             reset_input[j] = gates[size + j] * prev[j]
         carry[:] = 0
         add_transposed_matrix_vector(recurrent[gated:], delta[gated:], carry)
-        add_outer(recurrent_update[gated:], delta[gated:], reset_input, alpha)
         # reset gate; then carry becomes dL/dp through r * p and through z * p
         for j in range(size):
             r = gates[size + j]
@@ -124,9 +125,6 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
             carry[j] = carry[j] * r + error[j] * gates[j]
         # ... and through the gates' pre-activations: carry += [U_z; U_r]ᵀ [delta_z; delta_r]
         add_transposed_matrix_vector(recurrent[:gated], delta[:gated], carry)
-        add_outer(recurrent_update[:gated], delta[:gated], prev, alpha)
-        for i in range(width):
-            bias_update[i] += alpha * delta[i]
         feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])
         add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay)
         clip(carry, cutoff)
@@ -134,8 +132,11 @@ def gru_backpropagate(input_weights, recurrent, bias, recurrent_update, bias_upd
             previous = (slot - 1) % capacity
             for j in range(size):
                 error[j] = carry[j] + ring_error[previous, j]
-    apply_block_update(recurrent, recurrent_update, decay)
-    for i in range(width):
-        bias[i] += bias_update[i]
-    bias_update[:] = 0
+    # the block update: [U_z; U_r] from the states p, U_h from r * p, the biases from the deltas
+    add_step_outer_products(recurrent[:gated], step_deltas[:, :gated], ring_input, head, steps, alpha, decay)
+    add_step_outer_products(recurrent[gated:], step_deltas[:, gated:], step_reset_inputs, head, steps, alpha, decay)
+    for s in range(steps):
+        delta = step_deltas[(head - s) % capacity]
+        for i in range(width):
+            bias[i] += alpha * delta[i]
     ring_error[:] = 0

@@ -48,10 +48,10 @@ def output_buffers(class_weights, class_start, class_end):
 
 @njit(cache=True, fastmath=True, nogil=True)
 def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-               words, begin, end, hidden_prev, recurrent_update, ring_position, ring_input, ring_hidden, ring_error, counters,
+               words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden, ring_error, counters,
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
                probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
-               noise_state, noise_samples, nce_lnz, gated, gate_bias, bias_update, ring_gates, hot_rows,
+               noise_state, noise_samples, nce_lnz, gated, gate_bias, ring_gates, hot_rows,
                merge_every, merge_shared, merge_local, merge_base, flags):
     """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
 
@@ -77,8 +77,8 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     normalised probabilities.
 
     With ``gated`` the hidden layer is a GRU (``gru``): ``input_weights`` (V, 3H),
-    ``recurrent`` (3H, H), ``gate_bias`` (3H,), its block update accumulated in
-    ``bias_update`` (3H,), each step's gates kept in ``ring_gates`` (R, 3H);
+    ``recurrent`` (3H, H), ``gate_bias`` (3H,), each step's gates kept in
+    ``ring_gates`` (R, 3H);
     ``bptt == 0`` then means one step back at every position.
 
     ``hot_rows`` (K, H): a private copy of the hierarchical softmax's first K
@@ -114,9 +114,9 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     noise_ids = np.empty(max(noise_samples, 1), dtype=np.int32)
     noise_words, noise_repeats, noise_logits = nce_work(max(noise_samples, 1))
     gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
-    gate_delta = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
     gate_error = np.empty(size if gated else 0, dtype=hidden_prev.dtype)
-    reset_input = np.empty(size if gated else 0, dtype=hidden_prev.dtype)
+    step_deltas = np.empty((capacity, 3 * size) if gated else (0, 0), dtype=hidden_prev.dtype)
+    step_reset_inputs = np.empty((capacity, size) if gated else (0, 0), dtype=hidden_prev.dtype)
     direct_decay = direct.dtype.type(alpha * beta)
     direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
@@ -204,14 +204,14 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             if gated:
                 ring_gates[head] = gates
                 if bptt == 0 or block_end:
-                    gru_backpropagate(input_weights, recurrent, gate_bias, recurrent_update, bias_update,
-                                      feature_ptr, words, ring_position, ring_input, ring_gates, ring_error,
-                                      counters, bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff,
-                                      gate_error, gate_delta, carry, reset_input)
+                    gru_backpropagate(input_weights, recurrent, gate_bias, feature_ptr, words, ring_position,
+                                      ring_input, ring_gates, ring_error, counters,
+                                      bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, gate_error,
+                                      carry, step_deltas, step_reset_inputs)
             else:
                 ring_hidden[head] = hidden
                 if block_end:
-                    backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, words,
+                    backpropagate_through_time(input_weights, recurrent, feature_ptr, words,
                                                ring_position, ring_input, ring_hidden, ring_error, counters,
                                                bptt + bptt_block - 1, alpha, decay, cutoff, activation, delta, carry)
         if sentence_end:

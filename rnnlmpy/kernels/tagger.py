@@ -65,7 +65,7 @@ def train_tagger_sentences(forward_input, forward_recurrent, backward_input, bac
                            feature_ptr, feature_ids, targets, sentence_start, sentence_order, alpha, cutoff,
                            activation, bidirectional, forward_ring_position, forward_ring_input, forward_ring_hidden,
                            forward_ring_error, backward_ring_position, backward_ring_input, backward_ring_hidden,
-                           backward_ring_error, forward_update, backward_update, bptt):
+                           backward_ring_error, bptt):
     """SGD over the sentences ``sentence_order`` (indices into ``sentence_start``), BPTT per sentence.
 
     Output weights are updated at every token, each direction's input rows and
@@ -112,11 +112,11 @@ def train_tagger_sentences(forward_input, forward_recurrent, backward_input, bac
             forward_ring_error[k] = joined_error[:size]
             if bidirectional:
                 backward_ring_error[length - 1 - k] = joined_error[size:2 * size]
-        backpropagate_blocks(forward_input, forward_recurrent, forward_update, feature_ptr, feature_ids,
+        backpropagate_blocks(forward_input, forward_recurrent, feature_ptr, feature_ids,
                              forward_ring_position, forward_ring_input, forward_ring_hidden, forward_ring_error,
                              counters, length, bptt, alpha, zero, cutoff, activation, delta, carry, frozen, pending)
         if bidirectional:
-            backpropagate_blocks(backward_input, backward_recurrent, backward_update, feature_ptr, feature_ids,
+            backpropagate_blocks(backward_input, backward_recurrent, feature_ptr, feature_ids,
                                  backward_ring_position, backward_ring_input, backward_ring_hidden,
                                  backward_ring_error, counters, length, bptt, alpha, zero, cutoff, activation, delta,
                                  carry, frozen, pending)
@@ -124,7 +124,7 @@ def train_tagger_sentences(forward_input, forward_recurrent, backward_input, bac
 
 
 @njit(cache=True, fastmath=True)
-def backpropagate_blocks(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids, ring_position,
+def backpropagate_blocks(input_weights, recurrent, feature_ptr, feature_ids, ring_position,
                          ring_input, ring_hidden, ring_error, counters, length, bptt, alpha, decay, cutoff,
                          activation, delta, carry, frozen, pending):
     """One direction's BPTT over a sentence whose ``length`` steps fill ring slots ``0..length-1`` (reading order).
@@ -147,7 +147,7 @@ def backpropagate_blocks(input_weights, recurrent, recurrent_update, feature_ptr
     if bptt == 0 or length <= bptt:
         counters[RING_HEAD] = length - 1
         counters[RING_FILL] = length
-        backpropagate_through_time(input_weights, recurrent, recurrent_update, feature_ptr, feature_ids,
+        backpropagate_through_time(input_weights, recurrent, feature_ptr, feature_ids,
                                    ring_position, ring_input, ring_hidden, ring_error, counters, length, alpha,
                                    decay, cutoff, activation, delta, carry)
         return
@@ -158,7 +158,7 @@ def backpropagate_blocks(input_weights, recurrent, recurrent_update, feature_ptr
         steps = block_end - block_start
         counters[RING_HEAD] = steps - 1
         counters[RING_FILL] = steps
-        backpropagate_through_time(input_weights, frozen, recurrent_update, feature_ptr, feature_ids,
+        backpropagate_through_time(input_weights, frozen, feature_ptr, feature_ids,
                                    ring_position[block_start:block_end], ring_input[block_start:block_end],
                                    ring_hidden[block_start:block_end], ring_error[block_start:block_end], counters,
                                    steps, alpha, decay, cutoff, activation, delta, carry)

@@ -44,7 +44,6 @@ class KernelState:
     """
 
     hidden_prev: np.ndarray  # (H,)
-    recurrent_update: np.ndarray  # (H, H) accumulated block update of the recurrent matrix
     ring_position: np.ndarray  # (R,) int64 stream position of each stored step
     ring_input: np.ndarray  # (R, H) state fed into each step
     ring_hidden: np.ndarray  # (R, H) hidden state of each step
@@ -52,7 +51,6 @@ class KernelState:
     counters: np.ndarray  # (3,) int64: ring head, ring fill, words done in the epoch
     noise_state: np.ndarray  # (1,) uint64: the NCE noise sampler's RNG (unused by other output layers)
     ring_gates: np.ndarray  # (R, 3H) a GRU step's gates; (R, 0) for the Elman cell
-    bias_update: np.ndarray  # (3H,) accumulated block update of a GRU's gate biases; (0,) for the Elman cell
 
     @classmethod
     def fresh(cls, config, bptt_block: int | None = None, epoch: int = 0, thread: int = 0) -> "KernelState":
@@ -66,7 +64,6 @@ class KernelState:
         gates = 3 * size if config.activation == GATED else 0
         return cls(
             hidden_prev=start_state(config, flush=True),
-            recurrent_update=np.zeros((gates or size, size), dtype=dtype),
             ring_position=np.zeros(ring, dtype=np.int64),
             ring_input=np.zeros((ring, size), dtype=dtype),
             ring_hidden=np.zeros((ring, size), dtype=dtype),
@@ -74,7 +71,6 @@ class KernelState:
             counters=np.zeros(3, dtype=np.int64),
             noise_state=nce.seed_state(config.rand_seed * 1_000_003 + epoch + THREAD_SEED_STRIDE * thread),
             ring_gates=np.zeros((ring, gates), dtype=dtype),
-            bias_update=np.zeros(gates, dtype=dtype),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -83,10 +79,10 @@ class KernelState:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "KernelState":
-        """Rebuild from ``arrays()`` output (an older checkpoint of an Elman model lacks the NCE and GRU parts)."""
+        """Rebuild from ``arrays()`` output (an older checkpoint of an Elman model lacks the NCE and GRU parts; its
+        block-update accumulators, always zero between calls, are no longer kept and are ignored)."""
         ring, dtype = arrays["ring_input"].shape[0], arrays["ring_input"].dtype
-        arrays = {"noise_state": nce.seed_state(0), "ring_gates": np.zeros((ring, 0), dtype=dtype),
-                  "bias_update": np.zeros(0, dtype=dtype), **arrays}
+        arrays = {"noise_state": nce.seed_state(0), "ring_gates": np.zeros((ring, 0), dtype=dtype), **arrays}
         return cls(**{f.name: np.ascontiguousarray(arrays[f.name]) for f in fields(cls)})
 
 
@@ -181,11 +177,11 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
     merging = merging or Merging.none(config)
     return lm.train_span(
         **_network(model), **_noise(model), noise_state=state.noise_state, **_stream(stream), begin=begin, end=end,
-        hidden_prev=state.hidden_prev, recurrent_update=state.recurrent_update, ring_position=state.ring_position,
+        hidden_prev=state.hidden_prev, ring_position=state.ring_position,
         ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
         counters=state.counters, alpha=config.numpy_dtype(alpha), beta=config.beta, cutoff=config.gradient_cutoff,
         bptt=config.bptt, bptt_block=config.bptt_block if bptt_block is None else bptt_block,
-        bias_update=state.bias_update, ring_gates=state.ring_gates, independent=config.independent,
+        ring_gates=state.ring_gates, independent=config.independent,
         reset_value=RESET_VALUE,
         direct=model.direct, direct_order=config.direct_order, probabilities=probabilities,
         hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows, merge_every=merging.every,

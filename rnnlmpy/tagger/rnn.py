@@ -253,8 +253,6 @@ class EpochBuffers:
     backward_input: np.ndarray  # (longest, H)
     backward_hidden: np.ndarray  # (longest, H)
     backward_error: np.ndarray  # (longest, H)
-    forward_update: np.ndarray  # (H, H): the recurrent matrix's update of a sentence
-    backward_update: np.ndarray  # (H, H)
 
     @classmethod
     def new(cls, config: TaggerConfig, longest: int) -> "EpochBuffers":
@@ -270,8 +268,7 @@ class EpochBuffers:
 
         return cls(forward_position=positions(), forward_input=ring(), forward_hidden=ring(), forward_error=ring(),
                    backward_position=positions(), backward_input=ring(), backward_hidden=ring(),
-                   backward_error=ring(), forward_update=np.zeros((size, size), dtype=dtype),
-                   backward_update=np.zeros((size, size), dtype=dtype))
+                   backward_error=ring())
 
 
 def train_epoch(config: TaggerConfig, member: TaggerWeights, feature_ptr: np.ndarray, feature_ids: np.ndarray,
@@ -294,7 +291,6 @@ def train_epoch(config: TaggerConfig, member: TaggerWeights, feature_ptr: np.nda
         forward_ring_hidden=buffers.forward_hidden, forward_ring_error=buffers.forward_error,
         backward_ring_position=buffers.backward_position, backward_ring_input=buffers.backward_input,
         backward_ring_hidden=buffers.backward_hidden, backward_ring_error=buffers.backward_error,
-        forward_update=buffers.forward_update, backward_update=buffers.backward_update,
         bptt=min(config.bptt, buffers.forward_hidden.shape[0]))  # blocks as long as any sentence: the full BPTT
     return float(log10_sum), int(tokens)
 
