@@ -45,9 +45,11 @@ bench: $(STAMP)
 	$(BIN)/python tools/bench_corpus.py
 	$(BIN)/python tools/bench_cluster.py
 
-## Big corpora: training memory and speed on 1M/20M/100M-word synthetic corpora (writes them to /tmp; ~15 min).
+## Big corpora: training memory and speed on 1M/20M/100M-word synthetic corpora (writes them to /tmp; ~15 min),
+## then thread scaling on PTB written 8 times (1, 2, 4, ... threads up to the cores).
 bench-big: $(STAMP)
 	$(BIN)/python tools/bench_big.py
+	$(BIN)/python tools/bench_scaling.py
 
 clean:
 	rm -rf $(VENV) demo bench-results build *.egg-info

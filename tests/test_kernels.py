@@ -169,3 +169,45 @@ def test_matrix_vector_products_match_numpy(rows, dtype):
     out = start.copy()
     add_transposed_matrix_vector(matrix, vector, out)
     np.testing.assert_allclose(out, start + matrix.T.astype(np.float64) @ vector, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5, 8])
+@pytest.mark.parametrize("steps", [0, 1, 3, 4, 9])
+@pytest.mark.parametrize("decay", [0.0, 0.01])
+def test_block_update_matches_the_sum_of_outer_products(rows, steps, decay):
+    # the one-pass block update (two rows, four steps at a time, leftovers of both) against NumPy, ring wrapped
+    from rnnlmpy.kernels.cell import add_step_outer_products
+
+    capacity, columns, head = 10, 7, 2
+    rng = np.random.default_rng(rows * 100 + steps)
+    matrix = rng.normal(size=(rows, columns))
+    errors, inputs = rng.normal(size=(capacity, rows)), rng.normal(size=(capacity, columns))
+    slots = [(head - s) % capacity for s in range(steps)]  # 2, 1, 0, 9, 8, ...
+    expected = (1 - decay) * matrix + 0.3 * sum((np.outer(errors[k], inputs[k]) for k in slots),
+                                                np.zeros((rows, columns)))
+    add_step_outer_products(matrix, errors, inputs, head, steps, 0.3, decay)
+    np.testing.assert_allclose(matrix, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_exponential_is_within_one_ulp():
+    from rnnlmpy.kernels.exponential import EXP_LIMIT, exp_float32, exponential
+    from numba import njit
+
+    @njit
+    def exp_all(values, out):
+        for i in range(values.shape[0]):
+            out[i] = exponential(values[i])
+
+    values = np.linspace(-EXP_LIMIT, EXP_LIMIT, 400_001, dtype=np.float32)
+    values = np.concatenate([values, np.float32([0.0, 1e-30, -1e-30, 0.5, -0.5])])
+    out = np.empty_like(values)
+    exp_all(values, out)
+    exact = np.exp(values.astype(np.float64))
+    ulps = np.abs(out - exact) / np.spacing(exact.astype(np.float32))
+    assert out.dtype == np.float32 and ulps.max() <= 1.0
+    assert exp_float32(np.float32(0.0)) == 1.0
+    # float64 goes to the C library, bit for bit
+    doubles = values.astype(np.float64)
+    out64 = np.empty_like(doubles)
+    exp_all(doubles, out64)
+    np.testing.assert_array_equal(out64, np.exp(doubles))

@@ -20,7 +20,7 @@ from rnnlmpy.base.system import default_threads, split_evenly, thread_map
 from rnnlmpy.mixing.ensemble import run_ensemble
 from rnnlmpy.rnnlm import hogwild, network
 from rnnlmpy.rnnlm.evaluation import evaluate_file
-from rnnlmpy.rnnlm.hogwild import HogwildEpoch, _Replica, epoch_slices
+from rnnlmpy.rnnlm.hogwild import HogwildEpoch, _Replica, epoch_slices, merge_scale
 from rnnlmpy.rnnlm.model_file import load_model
 from rnnlmpy.rnnlm.nbest import nbest_start_state, score_nbest
 from rnnlmpy.rnnlm.streams import language_model_stream
@@ -87,6 +87,23 @@ def test_replica_merges_lose_no_update(tmp_path):
     np.testing.assert_allclose(model.recurrent, before + 3.0, rtol=1e-6)
     np.testing.assert_allclose(second.model.recurrent, model.recurrent)  # continues from the shared sum
     assert flags[0] == 0  # the lock is free again
+
+
+def test_merges_of_many_threads_add_a_share_of_each_change(tmp_path):
+    """Up to two threads a merge adds the whole change; N > 2 threads add 2/N of it (no divergence at 8 or 16)."""
+    assert merge_scale(1) == merge_scale(2) == 1.0
+    assert merge_scale(8) == 0.25 and merge_scale(16) == 0.125
+    train_file = write_text(tmp_path / "t.txt", pattern_corpus(50, seed=1))
+    model = train(train_file, str(tmp_path / "m"), None, small_config(), one_iter=True, debug=0)
+    before = model.recurrent.copy()
+    flags = np.zeros(2, dtype=np.int64)
+    replicas = [_Replica(model, flags, merge_scale(8)) for _ in range(2)]
+    replicas[0].model.recurrent += 1.0
+    replicas[1].model.recurrent += 2.0
+    for replica in replicas:
+        network.merge(replica.merging)
+    np.testing.assert_allclose(model.recurrent, before + 0.25 * 3.0, rtol=1e-6)
+    np.testing.assert_allclose(replicas[1].model.recurrent, model.recurrent)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -129,6 +129,18 @@ def test_model_written_atomically_leaves_no_temporary_files(pattern_files, tmp_p
                                                           "valid.txt"]
 
 
+def test_training_anew_starts_a_new_history(pattern_files, tmp_path):
+    # -force (or a deleted model) must not append a new model's epochs to the old model's history
+    train_file, valid_file, _ = pattern_files
+    path = str(tmp_path / "m")
+    train(train_file, path, valid_file, RnnlmConfig(**CONFIG), max_iter=2, debug=0)
+    with open(path + ".history.jsonl") as handle:
+        assert len(handle.readlines()) == 2
+    train(train_file, path, valid_file, RnnlmConfig(**CONFIG), max_iter=1, debug=0, force=True)
+    with open(path + ".history.jsonl") as handle:
+        assert len(handle.readlines()) == 1
+
+
 def test_progress_goes_to_the_log_and_debug_zero_is_silent(pattern_files, tmp_path, capsys):
     import io
     train_file, valid_file, _ = pattern_files

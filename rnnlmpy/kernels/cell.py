@@ -201,6 +201,13 @@ def feature_range(feature_ptr, feature_ids, position):
     return feature_ptr[position], feature_ptr[position + 1]
 
 
+@njit(cache=True, inline="always")
+def four_slots(head, first, capacity):
+    """Ring slots of steps ``first`` to ``first + 3`` back from ``head`` (step s is in slot ``(head - s) % R``)."""
+    return ((head - first + capacity) % capacity, (head - first - 1 + capacity) % capacity,
+            (head - first - 2 + capacity) % capacity, (head - first - 3 + capacity) % capacity)
+
+
 @njit(cache=True, fastmath=True)
 def add_row_pair_steps(row0, row1, errors, inputs, column0, column1, head, steps, scale):
     """``row0 += scale * sum over s < steps of errors[k_s, column0] * inputs[k_s]`` and the same for ``row1``
@@ -210,8 +217,7 @@ def add_row_pair_steps(row0, row1, errors, inputs, column0, column1, head, steps
     size = row0.shape[0]
     s = 0
     while s + 4 <= steps:
-        k0, k1 = (head - s + capacity) % capacity, (head - s - 1 + capacity) % capacity
-        k2, k3 = (head - s - 2 + capacity) % capacity, (head - s - 3 + capacity) % capacity
+        k0, k1, k2, k3 = four_slots(head, s, capacity)
         a0, a1, a2, a3 = scale * errors[k0, column0], scale * errors[k1, column0], scale * errors[k2, column0], \
             scale * errors[k3, column0]
         b0, b1, b2, b3 = scale * errors[k0, column1], scale * errors[k1, column1], scale * errors[k2, column1], \
@@ -239,8 +245,7 @@ def add_row_steps(row, errors, inputs, column, head, steps, scale):
     capacity = errors.shape[0]
     s = 0
     while s + 4 <= steps:
-        k0, k1 = (head - s + capacity) % capacity, (head - s - 1 + capacity) % capacity
-        k2, k3 = (head - s - 2 + capacity) % capacity, (head - s - 3 + capacity) % capacity
+        k0, k1, k2, k3 = four_slots(head, s, capacity)
         a0, a1, a2, a3 = scale * errors[k0, column], scale * errors[k1, column], scale * errors[k2, column], \
             scale * errors[k3, column]
         x0, x1, x2, x3 = inputs[k0], inputs[k1], inputs[k2], inputs[k3]

@@ -59,22 +59,22 @@ def end_round(flags):
 
 
 @njit(cache=True, fastmath=True, nogil=True)
-def add_change(shared, local, base):
-    """``shared += local - base``, then ``local = base = shared`` (all flat, same shape (N,)).
+def add_change(shared, local, base, scale):
+    """``shared += scale * (local - base)``, then ``local = base = shared`` (all flat, same shape (N,)).
 
     ``local`` is a thread's private copy, ``base`` its value at the last
     merge; one pass with no temporary arrays. The caller holds the lock that
     keeps two merges off the same ``shared`` array.
     """
     for i in range(shared.shape[0]):
-        value = shared[i] + (local[i] - base[i])
+        value = shared[i] + scale * (local[i] - base[i])
         shared[i] = value
         local[i] = value
         base[i] = value
 
 
 @njit(cache=True, fastmath=True, nogil=True)
-def merge_changes(shared, local, base, flags):
+def merge_changes(shared, local, base, flags, scale):
     """``add_change`` for each triple ``(shared[k], local[k], base[k])`` (tuples of flat arrays), under the
     lock ``flags[LOCK]``, waiting for it if another thread holds it (a merge
     takes about 25 µs for an HS model), so that every merge happens on time.
@@ -82,5 +82,5 @@ def merge_changes(shared, local, base, flags):
     while not try_lock(flags):
         pass
     for k in range(len(shared)):
-        add_change(shared[k], local[k], base[k])
+        add_change(shared[k], local[k], base[k], shared[k].dtype.type(scale))
     unlock(flags)

@@ -52,7 +52,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
                alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
                probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
                noise_state, noise_samples, nce_lnz, gated, gate_bias, ring_gates, hot_rows,
-               merge_every, merge_shared, merge_local, merge_base, flags):
+               merge_every, merge_shared, merge_local, merge_base, merge_scale, flags):
     """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
 
     Output and class rows are updated every position; the input rows and the
@@ -87,7 +87,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
 
     A hogwild thread (``merge_every`` > 0) trains private copies ``merge_local``
     of some arrays (flat views of the arrays passed above) and adds their change
-    since ``merge_base`` to ``merge_shared`` (tuples of flat arrays, see
+    since ``merge_base``, times ``merge_scale``, to ``merge_shared`` (tuples of flat arrays, see
     ``hogwild.merge_changes``) every ``merge_every`` positions and once more
     before returning. It stops after such a merge if another thread has ended
     the round (``flags``), and ends the round itself when it reaches ``end``.
@@ -220,12 +220,12 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
         else:
             hidden_prev[:] = hidden
         if merge_every > 0 and (t + 1 - begin) % merge_every == 0 and t + 1 < end:
-            merge_changes(merge_shared, merge_local, merge_base, flags)
+            merge_changes(merge_shared, merge_local, merge_base, flags, merge_scale)
             if round_over(flags):
                 stopped = t + 1
                 break
     if merge_every > 0:
-        merge_changes(merge_shared, merge_local, merge_base, flags)
+        merge_changes(merge_shared, merge_local, merge_base, flags, merge_scale)
         if stopped == end:
             end_round(flags)
     return log10_sum, scored, stopped

@@ -29,6 +29,7 @@ from ..base.executor import open_executor, worker_name
 from ..base.files import CONTAINER, check_output, read_file_bytes, write_atomically
 from ..base.system import default_threads
 from .model import RnnlmConfig
+from .model_file import HISTORY_SUFFIX
 
 # settings a grid may vary: config field -> its label in member names and the manifest
 GRID_SETTINGS = {"hidden_size": "hidden", "class_count": "class", "activation": "type", "direct_size": "direct",
@@ -175,7 +176,7 @@ def train_member_shipped(train_text: ShippedFile, member: GridMember, valid_text
                               cv_folds, fold_seed, {**options, "force": checkpoint is None})
         with open(model_path, "rb") as handle:
             model_data = handle.read()
-        history_path = model_path + ".history.jsonl"
+        history_path = model_path + HISTORY_SUFFIX
         history = b""
         if os.path.exists(history_path):
             with open(history_path, "rb") as handle:
@@ -303,7 +304,7 @@ def _write_shipped(outcome: tuple[MemberResult, bytes, bytes]) -> MemberResult:
     trained to the model's history file (as training here would)."""
     result, model_data, history = outcome
     write_atomically(result.path, lambda handle: handle.write(model_data))
-    with open(result.path + ".history.jsonl", "ab") as handle:
+    with open(result.path + HISTORY_SUFFIX, "ab") as handle:
         handle.write(history)
     return result
 

@@ -39,6 +39,20 @@ SYNC_WORDS = 100  # words a thread trains on its private matrices before adding 
 # (class/HS) at +1.3%/+1.7% test PPL; 100 gives 1.69x/1.62x at -0.7%/-1.0%: perplexity first)
 HOT_TREE_ROWS = 256  # hierarchical softmax: the node rows nearest the root (nodes 0..255), on almost every path
 MIN_SPLIT_WORDS = 2_000  # an unfinished remainder shorter than this is not cut for an idle thread
+DAMPING_THREADS = 2  # up to this many threads a merge adds the whole change; beyond, 2/N of it (merge_scale)
+
+
+def merge_scale(threads: int) -> float:
+    """The share of a thread's change that a merge adds to the shared matrices: 1 up to DAMPING_THREADS threads,
+    DAMPING_THREADS / threads beyond.
+
+    A thread's private copies miss the others' updates of up to ``SYNC_WORDS`` words each, so with N threads a
+    change is computed on matrices up to (N - 1) * SYNC_WORDS words old, and the N changes, each made in about
+    the same direction, add up. On PTB (one epoch at alpha 0.1) 8 threads diverged once and 16 threads twice
+    (16 cores), and 16 threads three times on 2 cores. Scaling the change by 2/N keeps the stale part of every
+    step what it is with two threads; the shared input and output rows, updated in place, are not scaled.
+    """
+    return min(1.0, DAMPING_THREADS / max(threads, 1))
 
 
 def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
@@ -54,12 +68,12 @@ class _Replica:
     and, for a hierarchical softmax, of the HOT_TREE_ROWS node rows nearest the root (``hot_rows``), merged
     into the shared ones by the training kernel (``merging``)."""
 
-    def __init__(self, model: RnnlmModel, flags: np.ndarray):
+    def __init__(self, model: RnnlmModel, flags: np.ndarray, scale: float = 1.0):
         private = {name: getattr(model, name).copy() for name in network.PRIVATE_WEIGHTS}
         self.model = replace(model, **private)
         hot = HOT_TREE_ROWS if model.config.output_layer == "hs" else 0
         self.hot_rows = model.output_weights[:hot].copy()
-        self.merging = network.Merging.for_thread(model, self.model, self.hot_rows, flags, SYNC_WORDS)
+        self.merging = network.Merging.for_thread(model, self.model, self.hot_rows, flags, SYNC_WORDS, scale)
 
 
 class HogwildEpoch:
@@ -78,7 +92,8 @@ class HogwildEpoch:
         self.flags = np.zeros(2, dtype=np.int64)  # the threads' lock and end-of-round flag (kernels.hogwild)
         self.alpha = 0.0
         self.sentence_starts = None  # sentence_bounds(stream), once a slice is cut
-        self.replicas = [_Replica(model, self.flags) for _ in range(self.threads)] if self.threads > 1 else None
+        self.replicas = ([_Replica(model, self.flags, merge_scale(self.threads)) for _ in range(self.threads)]
+                         if self.threads > 1 else None)
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 else None
 
     def close(self) -> None:

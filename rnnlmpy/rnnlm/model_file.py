@@ -23,6 +23,7 @@ from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress, weig
 from .vocab import vocabulary_from_classes
 
 KIND = "rnnlm"
+HISTORY_SUFFIX = ".history.jsonl"  # beside a model file: its epoch records, one JSON line each
 
 
 def save_model(model: RnnlmModel, path: str) -> None:

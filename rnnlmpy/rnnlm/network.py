@@ -89,23 +89,27 @@ class KernelState:
 @dataclass(frozen=True)
 class Merging:
     """A hogwild thread's merging (``kernels.hogwild``): every ``every`` positions the change of each array in
-    ``local`` since ``base`` is added to the one in ``shared`` (tuples of flat views, in PRIVATE_WEIGHTS order,
-    then the hot tree rows), under the lock in ``flags`` (int64 (2,), shared by the epoch's threads)."""
+    ``local`` since ``base``, times ``scale``, is added to the one in ``shared`` (tuples of flat views, in
+    PRIVATE_WEIGHTS order, then the hot tree rows), under the lock in ``flags`` (int64 (2,), shared by the
+    epoch's threads)."""
 
     shared: tuple
     local: tuple
     base: tuple
     flags: np.ndarray
     every: int
+    scale: float = 1.0
 
     @classmethod
-    def for_thread(cls, shared_model, local_model, hot_rows: np.ndarray, flags: np.ndarray, every: int) -> "Merging":
+    def for_thread(cls, shared_model, local_model, hot_rows: np.ndarray, flags: np.ndarray, every: int,
+                   scale: float = 1.0) -> "Merging":
         """Merging of ``local_model``'s PRIVATE_WEIGHTS and ``hot_rows`` (K, H) (its copy of the first K tree
         node rows) into ``shared_model``'s."""
         shared = tuple(getattr(shared_model, name).reshape(-1) for name in PRIVATE_WEIGHTS)
         shared += (shared_model.output_weights[:hot_rows.shape[0]].reshape(-1),)
         local = tuple(getattr(local_model, name).reshape(-1) for name in PRIVATE_WEIGHTS) + (hot_rows.reshape(-1),)
-        return cls(shared=shared, local=local, base=tuple(array.copy() for array in local), flags=flags, every=every)
+        return cls(shared=shared, local=local, base=tuple(array.copy() for array in local), flags=flags, every=every,
+                   scale=scale)
 
     @classmethod
     def none(cls, config) -> "Merging":
@@ -185,12 +189,14 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         reset_value=RESET_VALUE,
         direct=model.direct, direct_order=config.direct_order, probabilities=probabilities,
         hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows, merge_every=merging.every,
-        merge_shared=merging.shared, merge_local=merging.local, merge_base=merging.base, flags=merging.flags)
+        merge_shared=merging.shared, merge_local=merging.local, merge_base=merging.base,
+        merge_scale=merging.scale, flags=merging.flags)
 
 
 def merge(merging: Merging) -> None:
     """Add a hogwild thread's change to the shared arrays now (waiting for the lock); continue from their sum."""
-    hogwild.merge_changes(shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags)
+    hogwild.merge_changes(shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags,
+                          scale=merging.scale)
 
 
 def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalised: bool = True

@@ -37,7 +37,7 @@ from ..base.progress import ProgressReporter
 from ..base.system import resolve_threads
 from . import network
 from .model import RnnlmConfig, RnnlmModel, new_model
-from .model_file import load_model, save_model
+from .model_file import HISTORY_SUFFIX, load_model, save_model
 from .hogwild import HogwildEpoch, epoch_slices
 from .network import KernelState
 from .streams import TokenStream
@@ -212,7 +212,11 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                          f"{', '.join(str(i + 1) for i in held[:5])}{', ...' if len(held) > 5 else ''}) "
                          "for the learning-rate schedule")
 
+    starting_anew = force or not os.path.exists(model_file)
     model = _resume_or_create(model_file, text.train, config, text.fingerprint, reporter, force)
+    if starting_anew:  # the history of an earlier model at this path (replaced by -force, or deleted) ends here
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(model_file + HISTORY_SUFFIX)
     config = model.config
     progress = model.training
     if alpha is not None:
@@ -244,7 +248,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
         backup = _snapshot(model)
     model.resume_state = {}
     _compile_kernels(model, train_stream, valid_stream, states[0], reporter)
-    history_file = model_file + ".history.jsonl"
+    history_file = model_file + HISTORY_SUFFIX
     limit = divergence_limit(vocabulary.size)
 
     def keep(record: dict) -> None:
