@@ -90,7 +90,7 @@ def test_replica_merges_lose_no_update(tmp_path):
 
 
 def test_merges_of_many_threads_add_a_share_of_each_change(tmp_path):
-    """Up to two threads a merge adds the whole change; N > 2 threads add 2/N of it (no divergence at 8 or 16)."""
+    """Up to two threads a merge adds the whole change; N > 2 threads add 2/N of it."""
     assert merge_scale(1) == merge_scale(2) == 1.0
     assert merge_scale(8) == 0.25 and merge_scale(16) == 0.125
     train_file = write_text(tmp_path / "t.txt", pattern_corpus(50, seed=1))

@@ -36,6 +36,8 @@ sys.path.insert(0, HERE)
 
 from bench_rnnlm import RNNLMPY, parse_arguments  # noqa: E402
 
+from rnnlmpy.rnnlm.model_file import HISTORY_SUFFIX  # noqa: E402
+
 LAYERS = {"hs": ["-hs"], "class": ["-class", "100"], "nce": ["-nce", "20"]}
 COMMON = ["-hidden", "100", "-bptt", "4", "-bptt-block", "10", "-rand-seed", "1", "-debug", "0", "-force"]
 
@@ -53,9 +55,9 @@ def train_epoch(train: str, test: str, model: str, layer: str, threads: int) -> 
     started = time.perf_counter()
     run(["train", "-train", train, "-rnnlm", model, "-one-iter", "-threads", str(threads), *COMMON, *LAYERS[layer]])
     seconds = time.perf_counter() - started
-    with open(model + ".history.jsonl", encoding="utf-8") as handle:
+    with open(model + HISTORY_SUFFIX, encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle]
-    os.remove(model + ".history.jsonl")
+    os.remove(model + HISTORY_SUFFIX)
     output = run(["ppl", "-rnnlm", model, "-test", test, "-threads", "1"])
     perplexity = float(re.search(r"PPL net:\s*([0-9.]+)", output).group(1))
     final = records[-1]  # the epoch that was kept; any before it diverged and were retried at half the rate
@@ -75,7 +77,7 @@ def main() -> None:
     thread_counts = ([int(n) for n in args.threads.split(",")] if args.threads
                      else [2 ** k for k in range(cores.bit_length()) if 2 ** k <= cores])
     layers = args.layers.split(",")
-    results = {"cores": os.cpu_count(), "repeat": args.repeat, "runs": []}
+    results = {"cores": cores, "repeat": args.repeat, "runs": []}
     with tempfile.TemporaryDirectory() as work:
         train = os.path.join(work, "train.txt")
         with open(os.path.join(ptb, "ptb.train.txt"), encoding="utf-8") as handle:

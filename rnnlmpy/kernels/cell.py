@@ -19,7 +19,6 @@ and ``counters`` = [ring head, ring fill, words done in the epoch].
 
 from __future__ import annotations
 
-
 from numba import njit
 
 from .exponential import EXACT_FASTMATH, exponential

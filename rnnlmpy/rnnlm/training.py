@@ -96,6 +96,8 @@ def _class_count_for(distinct: int, config: RnnlmConfig, reporter: ProgressRepor
 def _resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fingerprint: str,
                       reporter: ProgressReporter, force: bool) -> RnnlmModel:
     if force or not os.path.exists(model_file):
+        with contextlib.suppress(FileNotFoundError):  # the history of an earlier model at this path ends here
+            os.remove(model_file + HISTORY_SUFFIX)
         words, counts = train.vocabulary_counts()
         _class_count_for(len(words), config, reporter)
         return new_model(config, vocabulary_from_counts(words, counts, config.class_count, config.old_classes))
@@ -212,11 +214,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                          f"{', '.join(str(i + 1) for i in held[:5])}{', ...' if len(held) > 5 else ''}) "
                          "for the learning-rate schedule")
 
-    starting_anew = force or not os.path.exists(model_file)
     model = _resume_or_create(model_file, text.train, config, text.fingerprint, reporter, force)
-    if starting_anew:  # the history of an earlier model at this path (replaced by -force, or deleted) ends here
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(model_file + HISTORY_SUFFIX)
     config = model.config
     progress = model.training
     if alpha is not None:
