@@ -90,6 +90,15 @@ def multiply_by_derivative(error, hidden, activation):
     return error
 
 
+@njit(cache=True)
+def copy_into(target, source):
+    """``target[:] = source`` (1-d, same length) as a plain loop: an array assignment may copy ``source`` to a
+    temporary first (if the two could overlap), which needs reference counting, and the loops of a span are
+    compiled without it (see ``lm``)."""
+    for i in range(target.shape[0]):
+        target[i] = source[i]
+
+
 @njit(cache=True, fastmath=True)
 def clip(values, cutoff):
     """Clamp ``values`` in place to [-cutoff, cutoff]; a cutoff of 0 disables clipping."""
@@ -300,13 +309,13 @@ def backpropagate_through_time(input_weights, recurrent, feature_ptr, feature_id
     steps = min(counters[RING_FILL], steps_back)
     size = delta.shape[0]
     slot = head
-    delta[:] = ring_error[slot]
+    copy_into(delta, ring_error[slot])
     for s in range(steps):
         slot = (head - s) % capacity
         multiply_by_derivative(delta, ring_hidden[slot], activation)
         feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])
         add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay)
-        ring_error[slot] = delta  # its output error has been read: the slot now holds the step's error
+        copy_into(ring_error[slot], delta)  # its output error has been read: the slot now holds the step's error
         if s + 1 < steps:
             # carry = recurrentᵀ @ delta, clipped: the error reaching the previous hidden state
             carry[:] = 0

@@ -36,7 +36,7 @@ from __future__ import annotations
 from numba import njit
 
 from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector,
-                   add_step_outer_products, add_transposed_matrix_vector, clip, feature_range)
+                   add_step_outer_products, add_transposed_matrix_vector, clip, copy_into, feature_range)
 
 
 @njit(cache=True, fastmath=True)
@@ -99,7 +99,7 @@ def gru_backpropagate(input_weights, recurrent, bias, feature_ptr, feature_ids, 
     width = 3 * size
     one = error.dtype.type(1.0)
     slot = head
-    error[:] = ring_error[slot]
+    copy_into(error, ring_error[slot])
     for s in range(steps):
         slot = (head - s) % capacity
         gates = ring_gates[slot]

@@ -82,34 +82,24 @@ def hs_log10_probability(node_weights, path_nodes, path_codes, begin, end, hidde
 
 
 @njit(cache=True, fastmath=True)
-def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden_error, alpha, decay, direct, keys,
-                usable, direct_alpha, direct_decay, hot_rows):
-    """One SGD step on log P(word | hidden) along the word's path; returns log10 P before the step.
-
-    Nodes ``n < len(hot_rows)`` (the ones nearest the root, on almost every
-    path) read and update ``hot_rows[n]`` instead of ``node_weights[n]``: a
-    training thread's private copy of them (see ``rnnlm.hogwild``); pass an
-    empty (0, H) array to use ``node_weights`` alone.
-
-    For each node n of the path (in order, root first), with ``e = [code == 0] -
-    sigmoid(s_n)`` (= d log P / d s_n): ``hidden_error += e * row`` (the row
-    before its update; not scaled by alpha, as ``output.output_backward``), then
-    ``row = (1 - decay) * row + alpha * e * hidden`` (decay 0: no L2), and each of
-    the node's direct weights ``w += direct_alpha * e - direct_decay * w``. A
-    node's score is computed just before its update; only when two (order, node)
-    pairs of one path hash to the same direct weight does an earlier node's update
-    reach a later node's score (an O(alpha) effect).
-    """
+def path_steps(weights, first_node, last_node, path_nodes, path_codes, begin, end, hidden, hidden_error, alpha, decay,
+               direct, keys, usable, direct_alpha, direct_decay, linear, product):
+    """The SGD steps of ``hs_backward`` at the path's nodes ``first_node <= n < last_node``, on rows ``weights[n]``,
+    in path order; returns the path's running (linear, product) (see ``add_branch``) with those nodes added."""
     size = hidden.shape[0]
     dtype = hidden.dtype.type
-    one = dtype(1.0)
     direct_size = direct.shape[0]
-    linear = 0.0
-    product = 1.0
     for i in range(begin, end):
         node = path_nodes[i]
-        weights = hot_rows if node < hot_rows.shape[0] else node_weights
-        score = row_score_with_direct(weights, node, hidden, direct, keys, usable)
+        if node < first_node or node >= last_node:
+            continue
+        row = weights[node]
+        acc = dtype(0.0)
+        for j in range(size):
+            acc += row[j] * hidden[j]
+        score = float(acc)
+        for k in range(usable if direct_size > 0 else 0):
+            score += float(direct[(keys[k] + node) % direct_size])
         # x = sign * s, log P += log sigmoid(x), d log P / d s = sign * (1 - sigmoid(x)) = [code == 0] - sigmoid(s)
         if path_codes[i] == 0:
             negative_part, denominator, gradient = sigmoid_branch(score)
@@ -119,9 +109,8 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
         linear, product = add_branch(linear, product, negative_part, denominator)
         error = dtype(gradient)
         step = dtype(alpha * gradient)
-        row = weights[node]
         if decay != 0:
-            keep = one - dtype(decay)
+            keep = dtype(1.0) - dtype(decay)
             for j in range(size):
                 hidden_error[j] += error * row[j]
                 row[j] = keep * row[j] + step * hidden[j]
@@ -129,10 +118,39 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
             for j in range(size):
                 hidden_error[j] += error * row[j]
                 row[j] += step * hidden[j]
-        if direct_size > 0:
-            for k in range(usable):
-                index = (keys[k] + node) % direct_size
-                direct[index] += direct_alpha * gradient - direct_decay * direct[index]
+        for k in range(usable if direct_size > 0 else 0):
+            index = (keys[k] + node) % direct_size
+            direct[index] += direct_alpha * gradient - direct_decay * direct[index]
+    return linear, product
+
+
+@njit(cache=True, fastmath=True)
+def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden_error, alpha, decay, direct, keys,
+                usable, direct_alpha, direct_decay, hot_rows):
+    """One SGD step on log P(word | hidden) along the word's path; returns log10 P before the step.
+
+    Nodes ``n < len(hot_rows)`` (the ones nearest the root, on almost every
+    path) read and update ``hot_rows[n]`` instead of ``node_weights[n]``: a
+    training thread's private copy of them (see ``rnnlm.hogwild``), taken first;
+    pass an empty (0, H) array to use ``node_weights`` alone.
+
+    For each node n of the path (root first), with ``e = [code == 0] -
+    sigmoid(s_n)`` (= d log P / d s_n): ``hidden_error += e * row`` (the row
+    before its update; not scaled by alpha, as ``output.output_backward``), then
+    ``row = (1 - decay) * row + alpha * e * hidden`` (decay 0: no L2), and each of
+    the node's direct weights ``w += direct_alpha * e - direct_decay * w``. A
+    node's score is computed just before its update; only when two (order, node)
+    pairs of one path hash to the same direct weight does an earlier node's update
+    reach a later node's score (an O(alpha) effect).
+    """
+    hot = hot_rows.shape[0]
+    linear, product = 0.0, 1.0
+    if hot > 0:  # each array in its own call: a loop choosing between two arrays per node pays reference counting
+        linear, product = path_steps(hot_rows, 0, hot, path_nodes, path_codes, begin, end, hidden, hidden_error,
+                                     alpha, decay, direct, keys, usable, direct_alpha, direct_decay, linear, product)
+    linear, product = path_steps(node_weights, hot, node_weights.shape[0], path_nodes, path_codes, begin, end, hidden,
+                                 hidden_error, alpha, decay, direct, keys, usable, direct_alpha, direct_decay, linear,
+                                 product)
     return (linear - math.log(product)) / LN10
 
 

@@ -8,8 +8,12 @@ sentence, where an ``independent`` model resets its state to ``reset_value``.
 
 Training state carried between calls (so training can stop and resume
 anywhere) lives in arrays: the hidden state, a ring buffer of the last
-``bptt + bptt_block + 1`` steps, the accumulated recurrent update, and
-``counters`` = [ring head, ring fill, words done in the epoch].
+``bptt + bptt_block + 1`` steps, and ``counters`` = [ring head, ring fill,
+words done in the epoch].
+
+Each span kernel allocates its work arrays once and hands them to its loop
+(``train_positions``, ``score_positions``), which is compiled without reference
+counting (``options.WITHOUT_REFCOUNTS``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import numpy as np
 from numba import njit
 
 from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_outer, backpropagate_through_time,
-                   clip, feature_range, hidden_forward, multiply_by_derivative)
+                   clip, copy_into, feature_range, hidden_forward, multiply_by_derivative)
 from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
 from .gru import gru_backpropagate, gru_forward
 from .hogwild import end_round, merge_changes, round_over
 from .hsoftmax import hs_backward, hs_log10_probability
 from .nce import draw_noise, full_log10_probability, nce_backward_into, nce_work, unnormalised_log10_probability
+from .options import WITHOUT_REFCOUNTS
 from .output import largest_class_size, output_backward, target_probability
 
 # output_layer codes: the class-factored softmax, hierarchical softmax over a Huffman tree, or NCE
@@ -46,58 +51,38 @@ def output_buffers(class_weights, class_start, class_end):
     return class_probabilities, word_probabilities, history, class_keys, word_keys, usable
 
 
-@njit(cache=True, fastmath=True, nogil=True)
-def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-               words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden, ring_error, counters,
-               alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
-               probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
-               noise_state, noise_samples, nce_lnz, gated, gate_bias, ring_gates, hot_rows,
-               merge_every, merge_shared, merge_local, merge_base, merge_scale, flags):
-    """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
-
-    Output and class rows are updated every position; the input rows and the
-    recurrent matrix are updated by BPTT every ``bptt_block`` positions (and at
-    sentence ends of an ``independent`` model), each error travelling at least
-    ``bptt`` steps back. With ``bptt == 0`` it is plain backprop every position.
-    L2 decay ``alpha * beta`` applies on every 10th position, as in rnnlm.
-    ``direct`` (empty: none) holds direct-connection weights over ``direct_order``
-    history words, trained every position with their decay every position.
-    If ``probabilities`` is not empty, P(target) of position t (before its update)
-    is written to ``probabilities[t]``.
-
-    ``output_layer`` picks the output: CLASS_SOFTMAX (``class_weights`` and
-    ``output_weights`` as in ``output``) or HIERARCHICAL_SOFTMAX
-    (``output_weights`` holds the inner-node rows, word w's path is
-    ``path_nodes/path_codes[path_ptr[w]:path_ptr[w + 1]]``, see ``hsoftmax``) or
-    NOISE_CONTRASTIVE (``output_weights`` holds word rows; each target is
-    contrasted with ``noise_samples`` words drawn from the alias table
-    ``noise_accept``/``noise_alias`` with the RNG ``noise_state``, ``log_noise`` =
-    ln q, fixed normaliser ``nce_lnz``; see ``nce``). With NCE the returned log10
-    sum is of the unnormalised scores (what NCE trains towards), not of
-    normalised probabilities.
-
-    With ``gated`` the hidden layer is a GRU (``gru``): ``input_weights`` (V, 3H),
-    ``recurrent`` (3H, H), ``gate_bias`` (3H,), each step's gates kept in
-    ``ring_gates`` (R, 3H);
-    ``bptt == 0`` then means one step back at every position.
-
-    ``hot_rows`` (K, H): a private copy of the hierarchical softmax's first K
-    node rows that this call updates instead of ``output_weights`` (a hogwild
-    thread's; empty (0, H) otherwise; see ``hsoftmax.hs_backward``).
-
-    A hogwild thread (``merge_every`` > 0) trains private copies ``merge_local``
-    of some arrays (flat views of the arrays passed above) and adds their change
-    since ``merge_base``, times ``merge_scale``, to ``merge_shared`` (tuples of flat arrays, see
-    ``hogwild.merge_changes``) every ``merge_every`` positions and once more
-    before returning. It stops after such a merge if another thread has ended
-    the round (``flags``), and ends the round itself when it reaches ``end``.
-    ``merge_every`` = 0: no merging.
-
-    Returns (sum of log10 P over scored targets, number of scored targets,
-    the position after the last one trained: ``end`` unless the round ended).
-    """
-    targets = words[1:]
+@njit(cache=True)
+def train_work(hidden_prev, capacity, class_weights, class_start, class_end, noise_samples, gated):
+    """The work arrays of a ``train_span`` call, allocated once per call (its loop allocates nothing): a tuple
+    (feature_ptr, hidden, hidden_error, delta, carry, the six ``output_buffers``, noise_ids, the three
+    ``nce.nce_work`` arrays, gates, gate_error, step_deltas, step_reset_inputs)."""
+    size = hidden_prev.shape[0]
+    dtype = hidden_prev.dtype
     feature_ptr = np.empty(0, dtype=np.int64)  # one input per position: words[t] (see cell.feature_range)
+    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
+        class_weights, class_start, class_end)
+    noise_words, noise_repeats, noise_logits = nce_work(max(noise_samples, 1))
+    return (feature_ptr, np.empty(size, dtype=dtype), np.empty(size, dtype=dtype), np.empty(size, dtype=dtype),
+            np.empty(size, dtype=dtype), class_probabilities, word_probabilities, history, class_keys, word_keys,
+            usable, np.empty(max(noise_samples, 1), dtype=np.int32), noise_words, noise_repeats, noise_logits,
+            np.empty(3 * size if gated else 0, dtype=dtype), np.empty(size if gated else 0, dtype=dtype),
+            np.empty((capacity, 3 * size) if gated else (0, 0), dtype=dtype),
+            np.empty((capacity, size) if gated else (0, 0), dtype=dtype))
+
+
+@njit(cache=True, fastmath=True, nogil=True, **WITHOUT_REFCOUNTS)
+def train_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+                    words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden, ring_error, counters,
+                    alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
+                    probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias,
+                    log_noise, noise_state, noise_samples, nce_lnz, gated, gate_bias, ring_gates, hot_rows,
+                    merge_every, merge_shared, merge_local, merge_base, merge_scale, flags, work):
+    """The loop of ``train_span`` (arguments as there, ``work`` from ``train_work``), compiled without reference
+    counting (see ``options``)."""
+    (feature_ptr, hidden, hidden_error, delta, carry, class_probabilities, word_probabilities, history, class_keys,
+     word_keys, usable, noise_ids, noise_words, noise_repeats, noise_logits, gates, gate_error, step_deltas,
+     step_reset_inputs) = work
+    targets = words[1:]
     dtype_one = hidden_prev.dtype.type(1.0)
     alpha = hidden_prev.dtype.type(alpha)
     cutoff = hidden_prev.dtype.type(cutoff)
@@ -105,18 +90,6 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
     reset_value = hidden_prev.dtype.type(reset_value)
     size = hidden_prev.shape[0]
     capacity = ring_hidden.shape[0]
-    hidden = np.empty(size, dtype=hidden_prev.dtype)
-    hidden_error = np.empty(size, dtype=hidden_prev.dtype)
-    delta = np.empty(size, dtype=hidden_prev.dtype)
-    carry = np.empty(size, dtype=hidden_prev.dtype)
-    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
-        class_weights, class_start, class_end)
-    noise_ids = np.empty(max(noise_samples, 1), dtype=np.int32)
-    noise_words, noise_repeats, noise_logits = nce_work(max(noise_samples, 1))
-    gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
-    gate_error = np.empty(size if gated else 0, dtype=hidden_prev.dtype)
-    step_deltas = np.empty((capacity, 3 * size) if gated else (0, 0), dtype=hidden_prev.dtype)
-    step_reset_inputs = np.empty((capacity, size) if gated else (0, 0), dtype=hidden_prev.dtype)
     direct_decay = direct.dtype.type(alpha * beta)
     direct_alpha = direct.dtype.type(alpha)
     log10_sum = 0.0
@@ -198,18 +171,18 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             counters[RING_HEAD] = head
             counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
             ring_position[head] = t
-            ring_input[head] = hidden_prev
-            ring_error[head] = hidden_error
+            copy_into(ring_input[head], hidden_prev)
+            copy_into(ring_error[head], hidden_error)
             block_end = counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end
             if gated:
-                ring_gates[head] = gates
+                copy_into(ring_gates[head], gates)
                 if bptt == 0 or block_end:
                     gru_backpropagate(input_weights, recurrent, gate_bias, feature_ptr, words, ring_position,
                                       ring_input, ring_gates, ring_error, counters,
                                       bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, gate_error,
                                       carry, step_deltas, step_reset_inputs)
             else:
-                ring_hidden[head] = hidden
+                copy_into(ring_hidden[head], hidden)
                 if block_end:
                     backpropagate_through_time(input_weights, recurrent, feature_ptr, words,
                                                ring_position, ring_input, ring_hidden, ring_error, counters,
@@ -218,7 +191,7 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
             hidden_prev[:] = reset_value
             counters[RING_FILL] = 0
         else:
-            hidden_prev[:] = hidden
+            copy_into(hidden_prev, hidden)
         if merge_every > 0 and (t + 1 - begin) % merge_every == 0 and t + 1 < end:
             merge_changes(merge_shared, merge_local, merge_base, flags, merge_scale)
             if round_over(flags):
@@ -229,6 +202,66 @@ def train_span(input_weights, recurrent, class_weights, output_weights, output_c
         if stopped == end:
             end_round(flags)
     return log10_sum, scored, stopped
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+               words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden, ring_error, counters,
+               alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
+               probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
+               noise_state, noise_samples, nce_lnz, gated, gate_bias, ring_gates, hot_rows,
+               merge_every, merge_shared, merge_local, merge_base, merge_scale, flags):
+    """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
+
+    Output and class rows are updated every position; the input rows and the
+    recurrent matrix are updated by BPTT every ``bptt_block`` positions (and at
+    sentence ends of an ``independent`` model), each error travelling at least
+    ``bptt`` steps back. With ``bptt == 0`` it is plain backprop every position.
+    L2 decay ``alpha * beta`` applies on every 10th position, as in rnnlm.
+    ``direct`` (empty: none) holds direct-connection weights over ``direct_order``
+    history words, trained every position with their decay every position.
+    If ``probabilities`` is not empty, P(target) of position t (before its update)
+    is written to ``probabilities[t]``.
+
+    ``output_layer`` picks the output: CLASS_SOFTMAX (``class_weights`` and
+    ``output_weights`` as in ``output``) or HIERARCHICAL_SOFTMAX
+    (``output_weights`` holds the inner-node rows, word w's path is
+    ``path_nodes/path_codes[path_ptr[w]:path_ptr[w + 1]]``, see ``hsoftmax``) or
+    NOISE_CONTRASTIVE (``output_weights`` holds word rows; each target is
+    contrasted with ``noise_samples`` words drawn from the alias table
+    ``noise_accept``/``noise_alias`` with the RNG ``noise_state``, ``log_noise`` =
+    ln q, fixed normaliser ``nce_lnz``; see ``nce``). With NCE the returned log10
+    sum is of the unnormalised scores (what NCE trains towards), not of
+    normalised probabilities.
+
+    With ``gated`` the hidden layer is a GRU (``gru``): ``input_weights`` (V, 3H),
+    ``recurrent`` (3H, H), ``gate_bias`` (3H,), each step's gates kept in
+    ``ring_gates`` (R, 3H);
+    ``bptt == 0`` then means one step back at every position.
+
+    ``hot_rows`` (K, H): a private copy of the hierarchical softmax's first K
+    node rows that this call updates instead of ``output_weights`` (a hogwild
+    thread's; empty (0, H) otherwise; see ``hsoftmax.hs_backward``).
+
+    A hogwild thread (``merge_every`` > 0) trains private copies ``merge_local``
+    of some arrays (flat views of the arrays passed above) and adds their change
+    since ``merge_base``, times ``merge_scale``, to ``merge_shared`` (tuples of flat arrays, see
+    ``hogwild.merge_changes``) every ``merge_every`` positions and once more
+    before returning. It stops after such a merge if another thread has ended
+    the round (``flags``), and ends the round itself when it reaches ``end``.
+    ``merge_every`` = 0: no merging.
+
+    Returns (sum of log10 P over scored targets, number of scored targets,
+    the position after the last one trained: ``end`` unless the round ended).
+    """
+    work = train_work(hidden_prev, ring_hidden.shape[0], class_weights, class_start, class_end, noise_samples, gated)
+    return train_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start,
+                           class_end, words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden,
+                           ring_error, counters, alpha, beta, cutoff, bptt, bptt_block, activation, independent,
+                           reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes,
+                           path_codes, noise_accept, noise_alias, log_noise, noise_state, noise_samples, nce_lnz,
+                           gated, gate_bias, ring_gates, hot_rows, merge_every, merge_shared, merge_local, merge_base,
+                           merge_scale, flags, work)
 
 
 @njit(cache=True, fastmath=True, nogil=True)
@@ -245,15 +278,37 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
     is normalised over the whole vocabulary when ``normalised`` (exact, O(V H)
     per word), else it is the unnormalised score ``exp(s - nce_lnz)`` (cheap).
     """
-    targets = words[1:]
-    feature_ptr = np.empty(0, dtype=np.int64)  # one input per position: words[t] (see cell.feature_range)
+    work = score_work(hidden_prev, class_weights, class_start, class_end, output_weights.shape[0],
+                      output_layer == NOISE_CONTRASTIVE and normalised, gated)
+    score_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+                    words, begin, end, history_start, hidden_prev, activation, independent, reset_value, direct,
+                    direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes, nce_lnz, normalised,
+                    gated, gate_bias, work)
+
+
+@njit(cache=True)
+def score_work(hidden_prev, class_weights, class_start, class_end, vocabulary_size, full_scores, gated):
+    """The work arrays of ``score_positions``: a tuple (feature_ptr, hidden, the six ``output_buffers``, scores
+    (``vocabulary_size`` float64 if ``full_scores``, else empty), gates)."""
     size = hidden_prev.shape[0]
-    hidden = np.empty(size, dtype=hidden_prev.dtype)
     class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
         class_weights, class_start, class_end)
-    scores = np.empty(output_weights.shape[0] if output_layer == NOISE_CONTRASTIVE and normalised else 0,
-                      dtype=np.float64)
-    gates = np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype)
+    return (np.empty(0, dtype=np.int64), np.empty(size, dtype=hidden_prev.dtype), class_probabilities,
+            word_probabilities, history, class_keys, word_keys, usable,
+            np.empty(vocabulary_size if full_scores else 0, dtype=np.float64),
+            np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype))
+
+
+@njit(cache=True, fastmath=True, nogil=True, **WITHOUT_REFCOUNTS)
+def score_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
+                    words, begin, end, history_start, hidden_prev, activation, independent, reset_value, direct,
+                    direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes, nce_lnz, normalised,
+                    gated, gate_bias, work):
+    """The loop of ``score_span`` (arguments as there, ``work`` from ``score_work``), compiled without reference
+    counting (see ``options``)."""
+    (feature_ptr, hidden, class_probabilities, word_probabilities, history, class_keys, word_keys, usable, scores,
+     gates) = work
+    targets = words[1:]
     for t in range(begin, end):
         feature_begin, feature_end = feature_range(feature_ptr, words, t)
         if gated:
@@ -290,7 +345,7 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
         if independent and target == SENTENCE_END:
             hidden_prev[:] = hidden_prev.dtype.type(reset_value)
         else:
-            hidden_prev[:] = hidden
+            copy_into(hidden_prev, hidden)
 
 
 @njit(cache=True, fastmath=True, nogil=True)
@@ -309,12 +364,14 @@ def score_segments(input_weights, recurrent, class_weights, output_weights, outp
     """
     hidden = np.empty(start_states.shape[1], dtype=start_states.dtype)
     hidden[:] = start_states[0]
+    work = score_work(hidden, class_weights, class_start, class_end, output_weights.shape[0],
+                      output_layer == NOISE_CONTRASTIVE and normalised, gated)
     for s in range(segment_begin.shape[0]):
         if not chained:
             hidden[:] = start_states[start_index[s]]
-        score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-                   words, segment_begin[s], segment_end[s], segment_begin[s], hidden, activation, independent,
-                   reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes,
-                   nce_lnz, normalised, gated, gate_bias)
+        score_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start,
+                        class_end, words, segment_begin[s], segment_end[s], segment_begin[s], hidden, activation,
+                        independent, reset_value, direct, direct_order, probabilities, output_layer, path_ptr,
+                        path_nodes, path_codes, nce_lnz, normalised, gated, gate_bias, work)
         if final_states.shape[0] > 0:
             final_states[s] = hidden
