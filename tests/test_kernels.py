@@ -211,3 +211,24 @@ def test_float32_exponential_is_within_one_ulp():
     out64 = np.empty_like(doubles)
     exp_all(doubles, out64)
     np.testing.assert_array_equal(out64, np.exp(doubles))
+
+
+def test_span_loops_run_without_reference_counting_and_allocate_once():
+    """The loops of a span are compiled without Numba's reference counting (``options.WITHOUT_REFCOUNTS``)
+    where Numba has the option; their callers allocate the work arrays, so scoring a stream in one span or in
+    many segments gives the same probabilities."""
+    from numba.core.options import DefaultOptions
+
+    from rnnlmpy.kernels import lm
+    from rnnlmpy.kernels.options import WITHOUT_REFCOUNTS
+
+    assert WITHOUT_REFCOUNTS == ({"_nrt": False} if hasattr(DefaultOptions, "_nrt") else {})
+    for loop in (lm.train_positions, lm.score_positions):
+        assert all(loop.targetoptions.get(key) == value for key, value in WITHOUT_REFCOUNTS.items())
+    model = tiny_model(hidden_size=6, dtype="float32")
+    words = language_model_stream(np.array([3, 4, 0, 5, 3, 0, 4, 4, 0], dtype=np.int32))
+    start = np.full((1, 6), 0.1, dtype=np.float32)
+    whole, _ = score_stream(model, words, start[0])
+    pieces = network.score_segments(model, words, np.array([0, 3, 6]), np.array([3, 6, len(words)]), start)
+    np.testing.assert_array_equal(pieces, whole)
+    assert np.all(whole[:-1] > 0)
