@@ -94,12 +94,7 @@ def path_steps(weights, first_node, last_node, path_nodes, path_codes, begin, en
         if node < first_node or node >= last_node:
             continue
         row = weights[node]
-        acc = dtype(0.0)
-        for j in range(size):
-            acc += row[j] * hidden[j]
-        score = float(acc)
-        for k in range(usable if direct_size > 0 else 0):
-            score += float(direct[(keys[k] + node) % direct_size])
+        score = row_score_with_direct(weights, node, hidden, direct, keys, usable)
         # x = sign * s, log P += log sigmoid(x), d log P / d s = sign * (1 - sigmoid(x)) = [code == 0] - sigmoid(s)
         if path_codes[i] == 0:
             negative_part, denominator, gradient = sigmoid_branch(score)

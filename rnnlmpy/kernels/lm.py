@@ -278,8 +278,8 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
     is normalised over the whole vocabulary when ``normalised`` (exact, O(V H)
     per word), else it is the unnormalised score ``exp(s - nce_lnz)`` (cheap).
     """
-    work = score_work(hidden_prev, class_weights, class_start, class_end, output_weights.shape[0],
-                      output_layer == NOISE_CONTRASTIVE and normalised, gated)
+    work = score_work(hidden_prev, class_weights, class_start, class_end, output_weights, output_layer, normalised,
+                      gated)
     score_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
                     words, begin, end, history_start, hidden_prev, activation, independent, reset_value, direct,
                     direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes, nce_lnz, normalised,
@@ -287,15 +287,17 @@ def score_span(input_weights, recurrent, class_weights, output_weights, output_c
 
 
 @njit(cache=True)
-def score_work(hidden_prev, class_weights, class_start, class_end, vocabulary_size, full_scores, gated):
-    """The work arrays of ``score_positions``: a tuple (feature_ptr, hidden, the six ``output_buffers``, scores
-    (``vocabulary_size`` float64 if ``full_scores``, else empty), gates)."""
+def score_work(hidden_prev, class_weights, class_start, class_end, output_weights, output_layer, normalised, gated):
+    """The work arrays of ``score_positions`` (arguments as for ``score_span``): a tuple (feature_ptr, hidden, the
+    six ``output_buffers``, scores (one float64 per output row for a ``normalised`` NCE model, else empty),
+    gates)."""
     size = hidden_prev.shape[0]
+    full_scores = output_layer == NOISE_CONTRASTIVE and normalised
     class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
         class_weights, class_start, class_end)
     return (np.empty(0, dtype=np.int64), np.empty(size, dtype=hidden_prev.dtype), class_probabilities,
             word_probabilities, history, class_keys, word_keys, usable,
-            np.empty(vocabulary_size if full_scores else 0, dtype=np.float64),
+            np.empty(output_weights.shape[0] if full_scores else 0, dtype=np.float64),
             np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype))
 
 
@@ -364,8 +366,7 @@ def score_segments(input_weights, recurrent, class_weights, output_weights, outp
     """
     hidden = np.empty(start_states.shape[1], dtype=start_states.dtype)
     hidden[:] = start_states[0]
-    work = score_work(hidden, class_weights, class_start, class_end, output_weights.shape[0],
-                      output_layer == NOISE_CONTRASTIVE and normalised, gated)
+    work = score_work(hidden, class_weights, class_start, class_end, output_weights, output_layer, normalised, gated)
     for s in range(segment_begin.shape[0]):
         if not chained:
             hidden[:] = start_states[start_index[s]]
