@@ -1,5 +1,7 @@
 """Numba kernels against the slow NumPy reference, and gradients against finite differences."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -206,11 +208,12 @@ def test_float32_exponential_is_within_one_ulp():
     ulps = np.abs(out - exact) / np.spacing(exact.astype(np.float32))
     assert out.dtype == np.float32 and ulps.max() <= 1.0
     assert exp_float32(np.float32(0.0)) == 1.0
-    # float64 goes to the C library, bit for bit
+    # float64 goes to the C library, bit for bit (math.exp; not np.exp, whose AVX-512 loop differs from the
+    # C library's in the last bit of 5% of these values)
     doubles = values.astype(np.float64)
     out64 = np.empty_like(doubles)
     exp_all(doubles, out64)
-    np.testing.assert_array_equal(out64, np.exp(doubles))
+    np.testing.assert_array_equal(out64, np.array([math.exp(value) for value in doubles]))
 
 
 def test_span_loops_run_without_reference_counting_and_allocate_once():
