@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark the NCE kernels: nanoseconds per position for draw_noise + nce_backward.
+"""Benchmark the NCE kernels: nanoseconds per position for draw_noise + nce_backward_into.
 
     python tools/bench_nce_kernel.py [--hidden 100] [--noise 20] [--steps 200000] [--vocab 10000 200000]
 
@@ -23,23 +23,25 @@ from numba import njit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlmpy.kernels.nce import draw_noise, full_log10_probability, nce_backward, seed_state  # noqa: E402
+from rnnlmpy.kernels.nce import draw_noise, full_log10_probability, nce_backward_into, nce_work, seed_state  # noqa: E402
 from rnnlmpy.rnnlm.noise import alias_table, log_probabilities, noise_distribution  # noqa: E402
 
 
 @njit(cache=True)
 def nce_loop(weights, hidden, hidden_error, accept, alias, log_noise, state, noise_count, steps, direct, keys,
              usable):
-    """``steps`` positions of (draw the target, draw noise, NCE step); returns the summed loss."""
+    """``steps`` positions of (draw the target, draw noise, NCE step); returns the summed loss. The work arrays
+    are allocated once, as in the training loop."""
     noise_ids = np.empty(noise_count, dtype=np.int32)
+    words, repeats, logits = nce_work(noise_count)
     target = np.empty(1, dtype=np.int32)
     total = 0.0
     for _ in range(steps):
         draw_noise(accept, alias, state, 1, target)
         draw_noise(accept, alias, state, noise_count, noise_ids)
         hidden_error[:] = 0
-        total += nce_backward(weights, target[0], noise_ids, noise_count, log_noise, 9.0, hidden, hidden_error,
-                              0.01, 0.0, direct, keys, usable, 0.01, 1e-8)
+        total += nce_backward_into(weights, target[0], noise_ids, noise_count, log_noise, 9.0, hidden, hidden_error,
+                                   0.01, 0.0, direct, keys, usable, 0.01, 1e-8, words, repeats, logits)
     return total
 
 

@@ -2,12 +2,16 @@
 """Benchmark threads on PTB: hogwild training (words/s, test PPL) and threaded scoring, 1 thread vs N.
 
     python tools/bench_threads.py [--corpus DIR] [--threads 2] [--seeds 1,2,3] [--layers class,hs]
-                                  [--max-iter N] [--out bench-results]
+                                  [--max-iter N] [--speed-rounds 5] [--out bench-results]
 
 Training runs the real ``rnnlmpy train`` (hidden 100, bptt 4, block 10; class
 100 or -hs) to the end of its schedule (or -max-iter) once per seed and thread
 count, one run at a time, and reports the mean training words/s of its epochs
-and its test PPL (scored on one thread). Scoring is timed in one process, 1
+and its test PPL (scored on one thread). Those runs last minutes each, and this
+machine's speed drifts over minutes by more than the goal's margin, so the
+speed-up is also measured in pairs: ``--speed-rounds`` rounds of one epoch
+(``-one-iter``, seed 1) on 1 thread, then at once on N threads; the median of
+the rounds' ratios is the paired speed-up. Scoring is timed in one process, 1
 and N threads alternating, best of 3: n-best rescoring of PTB test sentences
 with 9 perturbed copies each (10 hypotheses per ID), and ppl of an -independent
 model on the test text repeated 5 times; the scores must be identical.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +52,27 @@ def train_run(corpus: str, model: str, layer: str, seed: int, threads: int, max_
     test_ppl = float(next(line for line in ppl.splitlines() if line.startswith("PPL net:")).split()[-1])
     speeds = [r["words_per_second"] for r in records if r.get("words_per_second")]
     return {"words_per_second": sum(speeds) / len(speeds), "epochs": len(records), "test_ppl": test_ppl}
+
+
+def epoch_speed(corpus: str, model: str, layer: str, threads: int) -> float:
+    """Words/s of one ``-one-iter`` epoch of PTB (seed 1) on ``threads`` threads."""
+    subprocess.run([sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-rnnlm", model,
+                    "-hidden", "100", "-bptt", "4", "-bptt-block", "10", "-rand-seed", "1", "-threads", str(threads),
+                    "-debug", "0", "-force", "-one-iter", *LAYERS[layer]], check=True)
+    with open(model + ".history.jsonl", encoding="utf-8") as handle:
+        return json.loads(handle.readlines()[-1])["words_per_second"]
+
+
+def paired_speed(corpus: str, workdir: str, layer: str, threads: int, rounds: int) -> dict:
+    """``rounds`` pairs of one epoch on 1 thread and then on ``threads``; words/s of each and the median ratio."""
+    pairs = []
+    for _ in range(rounds):
+        one = epoch_speed(corpus, f"{workdir}/{layer}-speed-1.model", layer, 1)
+        many = epoch_speed(corpus, f"{workdir}/{layer}-speed-{threads}.model", layer, threads)
+        pairs.append((one, many))
+        print(f"{layer} one epoch: 1 thread {one:,.0f} words/s, {threads} threads {many:,.0f} ({many / one:.2f}x)",
+              flush=True)
+    return {"pairs": pairs, "median_speedup": statistics.median(many / one for one, many in pairs)}
 
 
 def scoring(corpus: str, model_path: str, independent_path: str, threads: int) -> dict:
@@ -97,13 +123,14 @@ def main() -> int:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--layers", default="class,hs")
     parser.add_argument("--max-iter", type=int, default=None, help="epochs per run (default: the full schedule)")
+    parser.add_argument("--speed-rounds", type=int, default=5, help="paired one-epoch rounds per layer (0: none)")
     parser.add_argument("--skip-training", action="store_true", help="only the scoring part")
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args()
     corpus = args.corpus or locate.find_corpus("ptb") or locate.fetch("ptb")
     seeds = [int(s) for s in args.seeds.split(",")]
     os.makedirs(args.out, exist_ok=True)
-    report = {"threads": args.threads, "training": {}, "command": " ".join(sys.argv)}
+    report = {"threads": args.threads, "training": {}, "paired_speed": {}, "command": " ".join(sys.argv)}
     with tempfile.TemporaryDirectory() as workdir:
         if not args.skip_training:
             for layer in args.layers.split(","):
@@ -114,6 +141,9 @@ def main() -> int:
                         report["training"].setdefault(layer, {}).setdefault(threads, []).append(run)
                         print(f"{layer} seed {seed} threads {threads}: {run['words_per_second']:,.0f} words/s, "
                               f"{run['epochs']} epochs, test PPL {run['test_ppl']:.2f}", flush=True)
+                if args.speed_rounds > 0:
+                    report["paired_speed"][layer] = paired_speed(corpus, workdir, layer, args.threads,
+                                                                 args.speed_rounds)
         scoring_model = f"{workdir}/scoring.model"
         independent_model = f"{workdir}/independent.model"
         for path, extra in ((scoring_model, []), (independent_model, ["-independent"])):
@@ -131,6 +161,9 @@ def main() -> int:
             ppl = sum(r["test_ppl"] for r in runs) / len(runs)
             print(f"| {layer} | {threads} | {speed:,.0f} | {ppl:.2f} | {speed / base_speed:.2f}x | "
                   f"{100 * (ppl / base_ppl - 1):+.2f}% |")
+    for layer, result in report["paired_speed"].items():
+        print(f"| {layer}, one epoch in pairs (median of {len(result['pairs'])}) | 1 vs {args.threads} | | | "
+              f"{result['median_speedup']:.2f}x | |")
     for name, result in report["scoring"].items():
         print(f"| {name} | 1 vs {args.threads} | {result['words_per_second_1']:,.0f} vs "
               f"{result[f'words_per_second_{args.threads}']:,.0f} | | {result['speedup']:.2f}x | identical |")

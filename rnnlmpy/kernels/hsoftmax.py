@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .output import row_score_with_direct
+from .output import row_score_with_direct, row_step
 
 LN10 = math.log(10.0)
 PRODUCT_LIMIT = 1e270  # a path's product of sigmoid denominators (each in [1, 2]) is folded into its log above this
@@ -86,14 +86,13 @@ def path_steps(weights, first_node, last_node, path_nodes, path_codes, begin, en
                direct, keys, usable, direct_alpha, direct_decay, linear, product):
     """The SGD steps of ``hs_backward`` at the path's nodes ``first_node <= n < last_node``, on rows ``weights[n]``,
     in path order; returns the path's running (linear, product) (see ``add_branch``) with those nodes added."""
-    size = hidden.shape[0]
     dtype = hidden.dtype.type
+    keep = dtype(1.0) - dtype(decay)
     direct_size = direct.shape[0]
     for i in range(begin, end):
         node = path_nodes[i]
         if node < first_node or node >= last_node:
             continue
-        row = weights[node]
         score = row_score_with_direct(weights, node, hidden, direct, keys, usable)
         # x = sign * s, log P += log sigmoid(x), d log P / d s = sign * (1 - sigmoid(x)) = [code == 0] - sigmoid(s)
         if path_codes[i] == 0:
@@ -102,17 +101,7 @@ def path_steps(weights, first_node, last_node, path_nodes, path_codes, begin, en
             negative_part, denominator, gradient = sigmoid_branch(-score)
             gradient = -gradient
         linear, product = add_branch(linear, product, negative_part, denominator)
-        error = dtype(gradient)
-        step = dtype(alpha * gradient)
-        if decay != 0:
-            keep = dtype(1.0) - dtype(decay)
-            for j in range(size):
-                hidden_error[j] += error * row[j]
-                row[j] = keep * row[j] + step * hidden[j]
-        else:
-            for j in range(size):
-                hidden_error[j] += error * row[j]
-                row[j] += step * hidden[j]
+        row_step(weights[node], hidden, hidden_error, dtype(gradient), dtype(alpha * gradient), keep, decay != 0)
         for k in range(usable if direct_size > 0 else 0):
             index = (keys[k] + node) % direct_size
             direct[index] += direct_alpha * gradient - direct_decay * direct[index]

@@ -42,7 +42,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .output import row_score_with_direct, row_scores
+from .output import row_score_with_direct, row_scores, row_step
 
 GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -151,9 +151,7 @@ def nce_backward_into(output_weights, target, noise_ids, noise_count, log_noise,
         if repeats[i] == 1:
             score = row_score_with_direct(output_weights, word, hidden, direct, keys, usable)
             logits[i] = score - lnz - log_count - log_noise[word]
-    size = hidden.shape[0]
-    one = hidden.dtype.type(1.0)
-    keep = one - hidden.dtype.type(decay)
+    keep = hidden.dtype.type(1.0) - hidden.dtype.type(decay)
     direct_size = direct.shape[0]
     loss = 0.0
     for i in range(draws):
@@ -171,17 +169,8 @@ def nce_backward_into(output_weights, target, noise_ids, noise_count, log_noise,
         loss += noise_draws * noise_loss + is_target * target_loss
         error = is_target - repeats[i] * probability
         word = words[i]
-        row = output_weights[word]
-        typed_error = hidden.dtype.type(error)
-        step = hidden.dtype.type(alpha * error)
-        if decay != 0:
-            for j in range(size):
-                hidden_error[j] += typed_error * row[j]
-                row[j] = keep * row[j] + step * hidden[j]
-        else:
-            for j in range(size):
-                hidden_error[j] += typed_error * row[j]
-                row[j] += step * hidden[j]
+        row_step(output_weights[word], hidden, hidden_error, hidden.dtype.type(error),
+                 hidden.dtype.type(alpha * error), keep, decay != 0)
         if direct_size > 0:
             direct_step = direct_alpha * error
             for k in range(usable):

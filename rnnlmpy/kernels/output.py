@@ -45,6 +45,24 @@ def row_score_with_direct(weights, row, hidden, direct, keys, usable):
     return score
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def row_step(row, hidden, hidden_error, error, step, keep, decaying):
+    """One output row's share of back-propagation and its SGD step, in one pass over the H values: first
+    ``hidden_error += error * row`` (the row before its step), then ``row = keep * row + step * hidden`` when
+    ``decaying`` (``keep`` = 1 - decay), else ``row += step * hidden``. ``row``, ``hidden``, ``hidden_error``:
+    (H,); the scalars come in the caller's types (the arithmetic is the caller's). Inlined into the softmax,
+    hierarchical-softmax and NCE steps alike, so that the loop over H is written once and costs no call."""
+    size = hidden.shape[0]
+    if decaying:
+        for j in range(size):
+            hidden_error[j] += error * row[j]
+            row[j] = keep * row[j] + step * hidden[j]
+    else:
+        for j in range(size):
+            hidden_error[j] += error * row[j]
+            row[j] += step * hidden[j]
+
+
 @njit(cache=True, fastmath=True)
 def softmax_in_place(values, count):
     """Softmax of ``values[:count]`` in place (maximum subtracted, normaliser summed in float64).
@@ -81,23 +99,12 @@ def output_backward(weights, row_begin, row_end, probabilities, target_row, hidd
     computed with the rows before their update) to ``hidden_error`` and then
     moves each row by ``alpha * e * hidden`` minus ``decay * row`` (L2).
     """
-    size = hidden.shape[0]
     one = hidden.dtype.type(1.0)
     for r in range(row_end - row_begin):
         error = -probabilities[r]
         if row_begin + r == target_row:
             error += one
-        row = weights[row_begin + r]
-        step = alpha * error
-        if decay != 0:
-            keep = one - decay
-            for j in range(size):
-                hidden_error[j] += error * row[j]
-                row[j] = keep * row[j] + step * hidden[j]
-        else:
-            for j in range(size):
-                hidden_error[j] += error * row[j]
-                row[j] += step * hidden[j]
+        row_step(weights[row_begin + r], hidden, hidden_error, error, alpha * error, one - decay, decay != 0)
 
 
 @njit(cache=True)
