@@ -7,9 +7,9 @@ dense matrices that every word rewrites in full (the class weights, the
 recurrent matrix, a GRU's gate biases) would bounce between the cores' caches
 on every word and serialise the threads, and so would a hierarchical softmax's
 node rows nearest the root, on almost every word's path; so each thread trains
-a private copy of them and adds its change to the shared one every
-``SYNC_WORDS`` words, then continues from the shared sum: every thread's
-updates count, a few hundred words late. The training kernel does these
+a private copy of them and adds 1/N of its change to the shared one every
+``SYNC_WORDS`` words (see ``merge_scale``: the shared matrices move by the mean
+of the N threads' changes), then continues from the shared matrices. The training kernel does these
 merges itself, under a lock of its own (``kernels.hogwild``), so a thread
 calls into Python only once per round. One thread trains the model itself,
 exactly as a single pass.
@@ -39,20 +39,25 @@ SYNC_WORDS = 100  # words a thread trains on its private matrices before adding 
 # (class/HS) at +1.3%/+1.7% test PPL; 100 gives 1.69x/1.62x at -0.7%/-1.0%: perplexity first)
 HOT_TREE_ROWS = 256  # hierarchical softmax: the node rows nearest the root (nodes 0..255), on almost every path
 MIN_SPLIT_WORDS = 2_000  # an unfinished remainder shorter than this is not cut for an idle thread
-DAMPING_THREADS = 2  # up to this many threads a merge adds the whole change; beyond, 2/N of it (merge_scale)
 
 
 def merge_scale(threads: int) -> float:
-    """The share of a thread's change that a merge adds to the shared matrices: 1 up to DAMPING_THREADS threads,
-    DAMPING_THREADS / threads beyond.
+    """The share of a thread's change that a merge adds to the shared matrices: 1/N with N threads, so that
+    the shared matrices move by the mean of the threads' changes (parameter averaging for the small dense
+    matrices; the big input and output rows, updated in place, stay plain hogwild).
 
-    A thread's private copies miss the others' updates of up to ``SYNC_WORDS`` words each, so with N threads a
-    change is computed on matrices up to (N - 1) * SYNC_WORDS words old, and the N changes, each made in about
-    the same direction, add up. On PTB (one epoch at alpha 0.1) 8 threads diverged once and 16 threads twice
-    (16 cores), and 16 threads three times on 2 cores. Scaling the change by 2/N keeps the stale part of every
-    step what it is with two threads; the shared input and output rows, updated in place, are not scaled.
+    A thread's private copies miss the others' updates of up to ``SYNC_WORDS`` words each, so a change is
+    computed on matrices up to (N - 1) * SYNC_WORDS words old, and the N changes, each made in about the same
+    direction, add up. Adding all of each (scale 1, two threads) made the shared matrices overshoot: on PTB
+    (hidden 100, full schedule) the validation PPL swung between epochs, the halving started early, and the
+    test PPL of seeds 1-8 was +2.0% off one thread's with classes and +2.4% with -hs, single runs up to
+    +6% and +10%. With 1/N, seeds 1-6 gave -2.0% and -1.7%, no run worse than +1.5%. (2/N, used for N > 2
+    before, had stopped 8 and 16 threads diverging; on 2 cores, after three epochs, 4, 8 and 16 threads'
+    validation PPL with 1/N was within 1% of 2/N's with -hs and 3-6% better with classes.) Scaling by 1/k,
+    k = 1 + the merges the others made since the thread's last one (a thread alone adds all of its change),
+    was tried: it ended class runs of seeds 1 and 5 at 185 and 168.
     """
-    return min(1.0, DAMPING_THREADS / max(threads, 1))
+    return 1.0 / max(threads, 1)
 
 
 def epoch_slices(stream: TokenStream, threads: int) -> list[list[int]]:
