@@ -137,6 +137,16 @@ def fetch(corpus: str) -> str:
     return target
 
 
+def find_or_fetch(corpus: str) -> str:
+    """The folder of ``corpus``, downloaded first if no searched folder holds it (for the tools); a one-line
+    SystemExit if it can be neither found nor downloaded."""
+    try:
+        return find_corpus(corpus) or fetch(corpus)
+    except (OSError, CorporaError) as error:
+        raise SystemExit(f"corpus {corpus!r} is not in {', '.join(candidates())} and could not be downloaded "
+                         f"into {download_folder()}: {error} (set ${ENVIRONMENT} to a folder holding it)") from None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fetch", action="store_true",

@@ -98,3 +98,21 @@ def test_unset_or_empty_searches_beside_the_checkout(locate, monkeypatch, value)
     assert locate.candidates() == [os.path.join(os.path.dirname(CHECKOUT), "shared", "corpora"), locate.DOWNLOAD_DIR]
     assert locate.download_folder() == locate.DOWNLOAD_DIR
     locate.find_corpus("ptb")  # no error, whatever is there
+
+
+def test_tools_get_a_found_corpus_or_one_line_when_the_download_fails(locate, tmp_path, monkeypatch):
+    """``find_or_fetch`` (the benchmarks' way to a corpus) returns a corpus it finds without downloading, and
+    stops with one line naming the folder and the variable when the download fails (no traceback)."""
+    monkeypatch.setenv("RNNLMPY_CORPORA", str(tmp_path))
+    found = fill(tmp_path, "ptb", locate)
+
+    def offline(url):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(locate, "_download", offline)
+    assert locate.find_or_fetch("ptb") == found
+    with pytest.raises(SystemExit) as stopped:
+        locate.find_or_fetch("wiki-en-pos")
+    message = str(stopped.value)
+    assert len(message.splitlines()) == 1 and "'wiki-en-pos'" in message and str(tmp_path) in message
+    assert "network is unreachable" in message and "RNNLMPY_CORPORA" in message

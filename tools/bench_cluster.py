@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--max-iter", type=int, default=1)
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args()
-    corpus = args.corpus or locate.find_corpus("ptb") or locate.fetch("ptb")
+    corpus = args.corpus or locate.find_or_fetch("ptb")
     os.makedirs(args.out, exist_ok=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="rnnlmpy-bench-cluster-") as workdir:

@@ -127,7 +127,7 @@ def main() -> int:
     parser.add_argument("--skip-training", action="store_true", help="only the scoring part")
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args()
-    corpus = args.corpus or locate.find_corpus("ptb") or locate.fetch("ptb")
+    corpus = args.corpus or locate.find_or_fetch("ptb")
     seeds = [int(s) for s in args.seeds.split(",")]
     os.makedirs(args.out, exist_ok=True)
     report = {"threads": args.threads, "training": {}, "paired_speed": {}, "command": " ".join(sys.argv)}
