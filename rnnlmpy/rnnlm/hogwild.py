@@ -51,7 +51,8 @@ def merge_scale(threads: int) -> float:
     direction, add up. Adding all of each (scale 1, two threads) made the shared matrices overshoot: on PTB
     (hidden 100, full schedule) the validation PPL swung between epochs, the halving started early, and the
     test PPL of seeds 1-8 was +2.0% off one thread's with classes and +2.4% with -hs, single runs up to
-    +6% and +10%. With 1/N, seeds 1-6 gave -2.0% and -1.7%, no run worse than +1.5%. (2/N, used for N > 2
+    +6% and +10%. With 1/N, seeds 1-8 gave -0.6% and -0.35% (single runs still up to +9% and +10%: an epoch
+    after the first halving came out worse and stopped the schedule; see README). (2/N, used for N > 2
     before, had stopped 8 and 16 threads diverging; on 2 cores, after three epochs, 4, 8 and 16 threads'
     validation PPL with 1/N was within 1% of 2/N's with -hs and 3-6% better with classes.) Scaling by 1/k,
     k = 1 + the merges the others made since the thread's last one (a thread alone adds all of its change),
