@@ -88,7 +88,8 @@ def run_scenario(name: str, folders: dict, work: str) -> str:
         if " > " in text:
             text, redirect = text.split(" > ")
         result = subprocess.run([sys.executable, "-m", "rnnlmpy", *text.split()], capture_output=True, text=True,
-                                env={**os.environ, "NUMBA_CPU_NAME": GOLDEN_CPU, "NUMBA_CPU_FEATURES": "", "RNNLMPY_THREADS": "1"})
+                                env={**os.environ, "NUMBA_CPU_NAME": GOLDEN_CPU, "NUMBA_CPU_FEATURES": "",
+                                     "RNNLMPY_THREADS": "1"})
         if result.returncode != 0:
             raise AssertionError(f"rnnlmpy {text} failed:\n{result.stderr}")
         if redirect is not None:

@@ -49,6 +49,15 @@ def fixed_rate_config(**changes) -> RnnlmConfig:
     return small_config(min_improvement=0.0, **changes)
 
 
+def fixed_rate_model(texts, name: str, threads: int, attempt: int = 0, **changes):
+    """A ``fixed_rate_config`` model trained FIXED_RATE_EPOCHS epochs on ``threads`` threads (written as
+    ``name-threads-attempt.model``), and its test perplexity."""
+    path = str(texts["folder"] / f"{name}-{threads}-{attempt}.model")
+    model = train(texts["train"], path, texts["valid"], fixed_rate_config(**changes), max_iter=FIXED_RATE_EPOCHS,
+                  debug=0, threads=threads)
+    return model, evaluate_file(model, texts["test"]).perplexity
+
+
 def pattern_stream(model, lines: int, seed: int):
     """The token stream of ``pattern_corpus(lines, seed)`` (each line closed by ``</s>``) in the model's ids, as
     training reads the file of those lines."""
@@ -248,13 +257,11 @@ def test_two_threads_learn_as_well_as_one(texts):
     failed its first try.
     """
     def perplexity(threads: int, attempt: int = 0) -> float:
-        path = str(texts["folder"] / f"learn{threads}-{attempt}.model")
-        model = train(texts["train"], path, texts["valid"], fixed_rate_config(), debug=0, threads=threads,
-                      max_iter=FIXED_RATE_EPOCHS)
+        model, test_perplexity = fixed_rate_model(texts, "learn", threads, attempt)
         history = model.training.history
         assert len(history) == FIXED_RATE_EPOCHS and all(record["alpha"] == history[0]["alpha"] for record in history)
         assert all(record["words_per_second"] > 0 for record in history)
-        return evaluate_file(model, texts["test"]).perplexity
+        return test_perplexity
 
     one_thread = perplexity(1)
     assert (perplexity(2) == pytest.approx(one_thread, rel=0.10)
@@ -410,11 +417,9 @@ def test_every_model_kind_trains_on_two_threads(texts, changes):
     of this test had HS 20.5% and 20.8% worse in both tries, so the bound is 25%.
     """
     def perplexity(threads: int, attempt: int = 0) -> float:
-        path = str(texts["folder"] / f"kind-{kind_name(changes)}-{threads}-{attempt}.model")
-        model = train(texts["train"], path, texts["valid"], fixed_rate_config(**changes), max_iter=FIXED_RATE_EPOCHS,
-                      debug=0, threads=threads)
+        model, test_perplexity = fixed_rate_model(texts, f"kind-{kind_name(changes)}", threads, attempt, **changes)
         assert np.all(np.isfinite(model.recurrent)) and np.all(np.isfinite(model.output_weights))
-        return evaluate_file(model, texts["test"]).perplexity
+        return test_perplexity
 
     one_thread = perplexity(1)
     assert perplexity(2) <= 1.25 * one_thread or perplexity(2, attempt=1) <= 1.25 * one_thread

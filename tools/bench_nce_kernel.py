@@ -23,7 +23,8 @@ from numba import njit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rnnlmpy.kernels.nce import draw_noise, full_log10_probability, nce_backward_into, nce_work, seed_state  # noqa: E402
+from rnnlmpy.kernels.nce import (draw_noise, full_log10_probability, nce_backward_into, nce_work,  # noqa: E402
+                                 seed_state)
 from rnnlmpy.rnnlm.noise import alias_table, log_probabilities, noise_distribution  # noqa: E402
 
 

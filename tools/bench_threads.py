@@ -37,16 +37,22 @@ import locate  # noqa: E402  (corpora/locate.py)
 LAYERS = {"class": ["-class", "100"], "hs": ["-hs"]}
 
 
-def train_run(corpus: str, model: str, layer: str, seed: int, threads: int, max_iter) -> dict:
-    """Train one model; return its mean epoch words/s, epochs and test PPL."""
-    command = [sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt",
-               "-valid", f"{corpus}/ptb.valid.txt", "-rnnlm", model, "-hidden", "100", "-bptt", "4",
-               "-bptt-block", "10", "-rand-seed", str(seed), "-threads", str(threads), "-debug", "0", "-force",
-               *LAYERS[layer], *(["-max-iter", str(max_iter)] if max_iter else [])]
-    subprocess.run(command, check=True)
+def train_ptb(corpus: str, model: str, layer: str, seed: int, threads: int, *options: str) -> list[dict]:
+    """Run ``rnnlmpy train`` on PTB (hidden 100, bptt 4, block 10, ``layer``) with ``options``; return the
+    model's history records (one per epoch; the history file is removed)."""
+    subprocess.run([sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-rnnlm", model,
+                    "-hidden", "100", "-bptt", "4", "-bptt-block", "10", "-rand-seed", str(seed),
+                    "-threads", str(threads), "-debug", "0", "-force", *LAYERS[layer], *options], check=True)
     with open(model + ".history.jsonl", encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle]
     os.remove(model + ".history.jsonl")
+    return records
+
+
+def train_run(corpus: str, model: str, layer: str, seed: int, threads: int, max_iter) -> dict:
+    """Train one model; return its mean epoch words/s, epochs and test PPL."""
+    records = train_ptb(corpus, model, layer, seed, threads, "-valid", f"{corpus}/ptb.valid.txt",
+                        *(["-max-iter", str(max_iter)] if max_iter else []))
     ppl = subprocess.run([sys.executable, "-m", "rnnlmpy", "ppl", "-rnnlm", model, "-test", f"{corpus}/ptb.test.txt",
                           "-threads", "1", "-debug", "0"], check=True, capture_output=True, text=True).stdout
     test_ppl = float(next(line for line in ppl.splitlines() if line.startswith("PPL net:")).split()[-1])
@@ -56,11 +62,7 @@ def train_run(corpus: str, model: str, layer: str, seed: int, threads: int, max_
 
 def epoch_speed(corpus: str, model: str, layer: str, threads: int) -> float:
     """Words/s of one ``-one-iter`` epoch of PTB (seed 1) on ``threads`` threads."""
-    subprocess.run([sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-rnnlm", model,
-                    "-hidden", "100", "-bptt", "4", "-bptt-block", "10", "-rand-seed", "1", "-threads", str(threads),
-                    "-debug", "0", "-force", "-one-iter", *LAYERS[layer]], check=True)
-    with open(model + ".history.jsonl", encoding="utf-8") as handle:
-        return json.loads(handle.readlines()[-1])["words_per_second"]
+    return train_ptb(corpus, model, layer, 1, threads, "-one-iter")[-1]["words_per_second"]
 
 
 def paired_speed(corpus: str, workdir: str, layer: str, threads: int, rounds: int) -> dict:
