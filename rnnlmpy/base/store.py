@@ -9,19 +9,22 @@ UTF-8 byte array, ``\\n``-separated. Files are written atomically.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 import zlib
 from dataclasses import MISSING, fields
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .errors import RnnlmpyError
 from .files import CONTAINER, RNNLM_CPP, sniff, write_atomically
+from .system import check_fits
 
 FORMAT_NAME = "rnnlmpy"
 FORMAT_VERSION = 1
 DTYPES = {"float32": np.float32, "float64": np.float64}  # weight precisions a model can hold
+MAX_HEADER_BYTES = 2**26  # a header holds settings and per-epoch records: far less than this
 KIND_NAMES = {"rnnlm": "language model (rnnlm)", "tagger": "POS tagger"}
 
 
@@ -42,12 +45,16 @@ def write_store(path: str, kind: str, header: dict, arrays: dict[str, np.ndarray
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
-def read_store(path: str, kind: Optional[str], advice: str = "", header_only: bool = False
-               ) -> tuple[dict, dict[str, np.ndarray]]:
+def read_store(path: str, kind: Optional[str], advice: str = "", header_only: bool = False,
+               check_declared: Optional[Callable[[dict, dict], None]] = None) -> tuple[dict, dict[str, np.ndarray]]:
     """Read a container, checking its format, version and ``kind`` (None: any); return (header, arrays).
 
     ``advice`` is appended to the error for a model of another kind (what to use instead).
     ``header_only`` reads and checks the header without loading the arrays (then ``arrays`` is empty).
+    Before any array is inflated, every member's .npy header is read: the declared shapes and dtypes must
+    fit in the memory available together, and ``check_declared(header, declared)`` (``declared``: name ->
+    (shape, dtype)) may refuse them against the model's header (ValueError), so a small file that declares
+    a huge array is refused without allocating it.
     """
     found = sniff(path)
     if found == RNNLM_CPP:
@@ -56,17 +63,65 @@ def read_store(path: str, kind: Optional[str], advice: str = "", header_only: bo
         raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            names = ["header"] if header_only and "header" in archive.files else archive.files
-            arrays = {name: archive[name] for name in names}
+            if "header" not in archive.files:
+                raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file (it has no header)")
+            declared = declared_arrays(archive.zip)
+            shape, dtype = declared["header"]
+            if len(shape) != 1 or dtype != np.uint8 or shape[0] > MAX_HEADER_BYTES:
+                raise RnnlmpyError(f"model file {path!r} has a corrupt header (a {dtype} array of shape {shape}, "
+                                   f"not up to {MAX_HEADER_BYTES:,} bytes of JSON)")
+            header = _parse_header(path, archive["header"], kind, advice)
+            if header_only:
+                return header, {}
+            _check_size(path, declared)
+            if check_declared is not None:
+                try:
+                    check_declared(header, declared)
+                except (RnnlmpyError, ValueError, TypeError, KeyError) as error:
+                    detail = f"it lacks {error}" if isinstance(error, KeyError) else str(error)
+                    raise RnnlmpyError(f"model file {path!r} is inconsistent: {detail}") from None
+            arrays = {name: archive[name] for name in archive.files if name != "header"}
     except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, OSError, EOFError, NotImplementedError) as error:
         raise RnnlmpyError(f"model file {path!r} is corrupt or truncated ({error.__class__.__name__})") from None
     except MemoryError:  # an array whose declared shape does not fit in memory
         raise RnnlmpyError(f"model file {path!r} declares arrays too large for this machine's memory "
                            f"(corrupt?)") from None
-    if "header" not in arrays:
-        raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file (it has no header)")
+    return header, arrays
+
+
+def declared_arrays(archive: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Each ``.npy`` member's declared (shape, dtype), read from its header alone (nothing else is inflated).
+
+    ValueError for a member that is not a .npy array or declares a negative dimension.
+    """
+    declared = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise ValueError(f"member {info.filename!r} has .npy format version {version}")
+        if any(size < 0 for size in shape):
+            raise ValueError(f"member {info.filename!r} declares the shape {shape}")
+        declared[info.filename[:-len(".npy")]] = (tuple(shape), dtype)
+    return declared
+
+
+def _check_size(path: str, declared: dict) -> None:
+    """RnnlmpyError when the ``declared`` arrays (name -> (shape, dtype)) together exceed the memory available."""
+    needed = sum(float(math.prod(shape)) * dtype.itemsize for shape, dtype in declared.values())
+    check_fits(needed, f"model file {path!r} declares arrays that")
+
+
+def _parse_header(path: str, raw: np.ndarray, kind: Optional[str], advice: str) -> dict:
+    """The container's JSON header (a uint8 array), its format, version and ``kind`` (None: any) checked."""
     try:
-        header = json.loads(bytes(arrays.pop("header")).decode("utf-8"))
+        header = json.loads(bytes(raw).decode("utf-8"))
     except (ValueError, RecursionError) as error:  # not UTF-8, not JSON (UnicodeDecodeError, JSONDecodeError)
         raise RnnlmpyError(f"model file {path!r} has a corrupt header ({error.__class__.__name__})") from None
     if not isinstance(header, dict):
@@ -83,7 +138,7 @@ def read_store(path: str, kind: Optional[str], advice: str = "", header_only: bo
     if kind is not None and header.get("kind") != kind:
         raise RnnlmpyError(f"model {path!r} is a {KIND_NAMES.get(header.get('kind'), repr(header.get('kind')))}, "
                            f"not a {KIND_NAMES.get(kind, kind)}{advice}")
-    return header, arrays
+    return header
 
 
 def container_kind(path: str) -> str:
@@ -130,3 +185,27 @@ def checked_array(arrays: dict, name: str, ndim: int, kinds: str, finite: bool =
     if finite and not np.all(np.isfinite(array)):
         raise ValueError(f"array {name!r} holds NaN or infinite values")
     return array
+
+
+NUMBER = (int, float)  # a JSON number (a bool is refused, though Python counts it as an int)
+
+
+def checked_history(history, required: dict[str, tuple], optional: dict[str, tuple]) -> list:
+    """A header's per-epoch history: a list of JSON objects, each holding every ``required`` field and any
+    ``optional`` one with a value of the given Python types (``type(None)`` allows null; bools are never
+    numbers), so that reports can format every record; ValueError naming the first record that is not."""
+    if not isinstance(history, list):
+        raise ValueError("its header's 'history' is not a list")
+    for number, record in enumerate(history):
+        if not isinstance(record, dict):
+            raise ValueError(f"its header's history record {number} is not a JSON object")
+        for name, types in (*required.items(), *optional.items()):
+            if name not in record:
+                if name in required:
+                    raise ValueError(f"its header's history record {number} has no {name!r}")
+                continue
+            value = record[name]
+            if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+                raise ValueError(f"its header's history record {number} has {name!r} of the wrong type "
+                                 f"({str(value)[:40]!r})")
+    return history

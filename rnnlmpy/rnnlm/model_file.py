@@ -10,20 +10,28 @@ config and the training progress.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.files import RNNLM_CPP, sniff
-from ..base.store import checked_array, decode_words, encode_words, read_store, settings_from_header, write_store
+from ..base.store import (NUMBER, checked_array, checked_history, decode_words, encode_words, read_store,
+                          settings_from_header, write_store)
 from ..base.text import SENTENCE_END
 from .cpp_format import read_rnnlm
 from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress, weight_shapes
+from .network import GATED, KernelState
 from .vocab import vocabulary_from_classes
 
 KIND = "rnnlm"
 HISTORY_SUFFIX = ".history.jsonl"  # beside a model file: its epoch records, one JSON line each
+HISTORY_FIELDS = {"epoch": (int,), "alpha": NUMBER, "train_entropy": NUMBER, "words_per_second": NUMBER,
+                  "seconds": NUMBER}  # every epoch record has these (types as checked_history takes them)
+OPTIONAL_HISTORY_FIELDS = {"valid_entropy": (*NUMBER, type(None)), "valid_ppl": (*NUMBER, type(None)),
+                           "accepted": (bool,), "threads": (int,)}
+BACKUP_NAMES = (*WEIGHT_NAMES, "hidden_state")  # a checkpoint's resume/backup/*: the last epoch end's weights
 
 
 def save_model(model: RnnlmModel, path: str) -> None:
@@ -46,7 +54,7 @@ def load_model(path: str) -> RnnlmModel:
     """
     if sniff(path) == RNNLM_CPP:
         return read_rnnlm(path)
-    header, arrays = read_store(path, KIND, "; use it with rnnlmpy tag")
+    header, arrays = read_store(path, KIND, "; use it with rnnlmpy tag", check_declared=_check_declared)
     try:
         return _model_from_arrays(header, arrays)
     except (RnnlmpyError, KeyError, ValueError, TypeError) as error:
@@ -54,9 +62,106 @@ def load_model(path: str) -> RnnlmModel:
         raise RnnlmpyError(f"model file {path!r} is inconsistent: {detail}") from None
 
 
+def _thread_prefixes(training: TrainingProgress) -> list[str]:
+    """The ``resume/`` prefixes of a checkpoint's kernel states, one per thread slice (thread 0: ``kernel/``)."""
+    return [f"kernel{index or ''}/" for index in range(max(len(training.slices), 1))]
+
+
+def _check_declared(header: dict, declared: dict) -> None:
+    """Refuse, before anything is inflated, arrays whose declared shapes (``declared``: name -> (shape, dtype),
+    from the .npy headers) are not the ones the header's config and the declared vocabulary size give."""
+    config = settings_from_header(RnnlmConfig, header.get("config"), "config")
+    config.validate()
+    rows = declared["input_weights"][0]
+    if len(rows) != 2:
+        raise ValueError(f"array 'input_weights' declares the shape {rows}, expected 2 dimensions")
+    vocab_size = rows[0]
+    for name in ("counts", "word_class"):
+        if declared[name][0] != (vocab_size,):
+            raise ValueError(f"'counts' and 'word_class' must hold one value per word ({vocab_size}); "
+                             f"{name!r} declares the shape {declared[name][0]}")
+    classes = declared.get("class_weights", ((1, 0),))[0]
+    classes = classes[:1] if len(classes) == 2 else (1,)  # another number of dimensions is refused below
+    if config.output_layer == "class" and not 1 <= classes[0] <= vocab_size:
+        raise ValueError(f"array 'class_weights' declares {classes[0]} classes for {vocab_size} words")
+    hidden, ring = config.hidden_size, config.bptt + config.bptt_block + 1
+    expected = {"words": declared["words"][0], "counts": (vocab_size,), "word_class": (vocab_size,),
+                "hidden_state": (hidden,),
+                **weight_shapes(config, vocab_size, classes[0] if config.output_layer == "class" else 0)}
+    expected.update({f"resume/backup/{name}": expected[name] for name in BACKUP_NAMES})
+    state = {"hidden_prev": (hidden,), "ring_position": (ring,), "ring_input": (ring, hidden),
+             "ring_hidden": (ring, hidden), "ring_error": (ring, hidden), "counters": (3,), "noise_state": (1,),
+             "ring_gates": (ring, 3 * hidden if config.activation == GATED else 0)}
+    for prefix in _thread_prefixes(settings_from_header(TrainingProgress, header.get("training"), "training")):
+        expected.update({f"resume/{prefix}{name}": shape for name, shape in state.items()})
+    for name, (shape, _) in declared.items():
+        if name == "header":
+            continue
+        if name not in expected:
+            raise ValueError(f"it holds an array {name!r} that an rnnlm model of its header has not")
+        if tuple(shape) != tuple(expected[name]):
+            raise ValueError(f"array {name!r} declares the shape {shape} ({len(shape)} dimension(s)), expected "
+                             f"{tuple(expected[name])}")
+
+
+def _checked_progress(training: TrainingProgress) -> TrainingProgress:
+    """``training`` if its numbers are in range and its history records typed; ValueError otherwise."""
+    if not (math.isfinite(training.alpha) and training.alpha > 0):
+        raise ValueError(f"its training alpha {training.alpha} is not a positive number")
+    if not (math.isfinite(training.last_valid_log10) and math.isfinite(training.epoch_log10)):
+        raise ValueError("its training log-probabilities are not finite")
+    for name in ("epoch", "position", "epoch_scored", "train_words"):
+        if getattr(training, name) < 0:
+            raise ValueError(f"its training {name} is negative ({getattr(training, name)})")
+    checked_history(training.history, HISTORY_FIELDS, OPTIONAL_HISTORY_FIELDS)
+    done = 0
+    for number, item in enumerate(training.slices):  # [begin, end, next] of each thread, tiling the stream
+        if (not isinstance(item, list) or len(item) != 3 or not all(type(x) is int for x in item)
+                or item[0] != (training.slices[number - 1][1] if number else 0) or not item[0] <= item[2] <= item[1]):
+            raise ValueError(f"its thread slice {number} ({str(item)[:60]}) does not continue the ones before it")
+        done += item[2] - item[0]
+    if training.slices and done != training.position:
+        raise ValueError(f"its thread slices have trained {done} words, but its position is {training.position}")
+    return training
+
+
+def _checked_resume_state(arrays: dict, config: RnnlmConfig, training: TrainingProgress,
+                          expected: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """A checkpoint's ``resume/*`` arrays (without the prefix): each thread's kernel state and the backed-up
+    weights (``expected``: their shapes) checked for shape, dtype, finiteness and index ranges. Mid-epoch
+    (``training.position`` > 0) every thread's state and every backed-up weight must be there."""
+    resume_state = {k[len("resume/"):]: v for k, v in arrays.items() if k.startswith("resume/")}
+    mid_epoch = training.position > 0 and not training.finished
+    if mid_epoch and not resume_state:
+        raise ValueError(f"its training stopped at word {training.position} but it holds no training state")
+    known = {f"backup/{name}" for name in BACKUP_NAMES}
+    for prefix in _thread_prefixes(training):
+        part = {k[len(prefix):]: v for k, v in resume_state.items() if k.startswith(prefix)}
+        known.update(f"{prefix}{name}" for name in part)
+        if part or mid_epoch:
+            try:
+                KernelState.from_arrays(part, config)
+            except ValueError as error:
+                raise ValueError(f"its training state resume/{prefix}: {error}") from None
+    unknown = sorted(set(resume_state) - known)
+    if unknown:
+        raise ValueError(f"it holds an array 'resume/{unknown[0]}' that no thread of its checkpoint has")
+    dtype = np.dtype(config.numpy_dtype)
+    for name in BACKUP_NAMES:
+        array = resume_state.get(f"backup/{name}")
+        if array is None and (not mid_epoch or math.prod(expected[name]) == 0):  # older files lack empty ones
+            continue
+        if array is None or array.shape != expected[name] or array.dtype != dtype:
+            found = "missing" if array is None else f"{array.dtype} of shape {array.shape}"
+            raise ValueError(f"array 'resume/backup/{name}' is {found}, expected {dtype} of shape {expected[name]}")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"array 'resume/backup/{name}' holds NaN or infinite values")
+    return resume_state
+
+
 def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     config = settings_from_header(RnnlmConfig, header.get("config"), "config")
-    training = settings_from_header(TrainingProgress, header.get("training"), "training")
+    training = _checked_progress(settings_from_header(TrainingProgress, header.get("training"), "training"))
     config.validate()
     dtype = np.dtype(config.numpy_dtype)
     words = checked_array(arrays, "words", 1, "u")
@@ -85,10 +190,7 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
             raise ValueError(f"{name} is {weights[name].dtype}, but the model's precision is {config.dtype}")
     if hidden_state.shape != (hidden_size,):
         raise ValueError(f"hidden_state has shape {hidden_state.shape}, expected {(hidden_size,)}")
-    resume_state = {k[len("resume/"):]: v for k, v in arrays.items() if k.startswith("resume/")}
-    for name, array in resume_state.items():  # the weights backed up at the last epoch end
-        if name.startswith("backup/") and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-            raise ValueError(f"array 'resume/{name}' holds NaN or infinite values")
+    resume_state = _checked_resume_state(arrays, config, training, {**expected, "hidden_state": (hidden_size,)})
     return RnnlmModel(
         config=config,
         vocabulary=vocabulary,

@@ -78,12 +78,57 @@ class KernelState:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "KernelState":
-        """Rebuild from ``arrays()`` output (an older checkpoint of an Elman model lacks the NCE and GRU parts; its
-        block-update accumulators, always zero between calls, are no longer kept and are ignored)."""
-        ring, dtype = arrays["ring_input"].shape[0], arrays["ring_input"].dtype
-        arrays = {"noise_state": nce.seed_state(0), "ring_gates": np.zeros((ring, 0), dtype=dtype), **arrays}
-        return cls(**{f.name: np.ascontiguousarray(arrays[f.name]) for f in fields(cls)})
+    def from_arrays(cls, arrays: dict[str, np.ndarray], config=None, positions: int | None = None) -> "KernelState":
+        """Rebuild from ``arrays()`` output, every array checked before a kernel sees it; ValueError naming the
+        first array that is missing, of another dtype or shape, not finite, or holding an index out of range.
+
+        The ring (R,) and hidden size (H,) come from ``ring_input``, or from ``config`` (an RnnlmConfig: R =
+        bptt + bptt_block + 1, H, the precision, 3H gates for a GRU) when given; ``positions`` (the training
+        stream's length N) bounds the stored stream positions (0 <= ring_position < N) and words done (<= N).
+        The ring head must be in [0, R), its fill in [0, R]. An older checkpoint of an Elman model lacks the NCE
+        and GRU parts (then they start fresh); its block-update accumulators, always zero between calls, are no
+        longer kept and are ignored.
+        """
+        for name in ("hidden_prev", "ring_position", "ring_input", "ring_hidden", "ring_error", "counters"):
+            if name not in arrays:
+                raise ValueError(f"it lacks the array {name!r}")
+        ring_input = arrays["ring_input"]
+        if config is not None:
+            ring, size, dtype = config.bptt + config.bptt_block + 1, config.hidden_size, np.dtype(config.numpy_dtype)
+            gates = 3 * size if config.activation == GATED else 0
+        elif ring_input.ndim == 2 and ring_input.dtype.kind == "f":
+            (ring, size), dtype = ring_input.shape, ring_input.dtype
+            gates = arrays["ring_gates"].shape[-1] if "ring_gates" in arrays and arrays["ring_gates"].ndim else 0
+        else:
+            raise ValueError(f"array 'ring_input' is {ring_input.dtype} of shape {ring_input.shape}, expected "
+                             "floats (R, H)")
+        if gates == 0:  # an Elman checkpoint may predate these two
+            arrays = {"noise_state": nce.seed_state(0), "ring_gates": np.zeros((ring, 0), dtype=dtype), **arrays}
+        if "noise_state" not in arrays or "ring_gates" not in arrays:
+            raise ValueError(f"it lacks the array {'noise_state' if 'noise_state' not in arrays else 'ring_gates'!r}")
+        expected = {"hidden_prev": ((size,), dtype), "ring_position": ((ring,), np.dtype(np.int64)),
+                    "ring_input": ((ring, size), dtype), "ring_hidden": ((ring, size), dtype),
+                    "ring_error": ((ring, size), dtype), "counters": ((3,), np.dtype(np.int64)),
+                    "noise_state": ((1,), np.dtype(np.uint64)), "ring_gates": ((ring, gates), dtype)}
+        for name, (shape, kind) in expected.items():
+            array = arrays[name]
+            if array.shape != shape or array.dtype != kind:
+                raise ValueError(f"array {name!r} is {array.dtype} of shape {array.shape}, expected {kind} of "
+                                 f"shape {shape}")
+            if kind.kind == "f" and not np.all(np.isfinite(array)):
+                raise ValueError(f"array {name!r} holds NaN or infinite values")
+        head, fill, done = (int(value) for value in arrays["counters"])
+        limit = np.iinfo(np.int64).max if positions is None else positions
+        words = "0 or more words" if positions is None else f"0 to {positions} words"
+        if not (0 <= head < ring and 0 <= fill <= ring and 0 <= done <= limit):
+            raise ValueError(f"array 'counters' holds ring head {head}, fill {fill} and {done} words done; expected "
+                             f"a head in [0, {ring}), a fill in [0, {ring}] and {words}")
+        stored = arrays["ring_position"]
+        if stored.size and not (0 <= int(stored.min()) and int(stored.max()) < limit):
+            where = "0 or more" if positions is None else f"0..{positions - 1}"
+            raise ValueError(f"array 'ring_position' holds stream positions {int(stored.min())} to "
+                             f"{int(stored.max())}, outside {where}")
+        return cls(**{f.name: np.array(arrays[f.name], copy=True, order="C") for f in fields(cls)})
 
 
 @dataclass(frozen=True)

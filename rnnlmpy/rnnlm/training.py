@@ -106,14 +106,28 @@ def _resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fin
     if progress.finished:
         raise RnnlmpyError(f"model {model_file!r} has finished training ({len(progress.history)} epochs); "
                            "use -force to train it anew, or -rnnlm to choose another path")
-    if progress.corpus_sha256 and progress.corpus_sha256 != fingerprint:
+    if not progress.corpus_sha256:
+        raise RnnlmpyError(f"model {model_file!r} is unfinished but does not say which text it was trained on "
+                           "(it has no corpus fingerprint), so it cannot be resumed; use -force to start anew")
+    if progress.corpus_sha256 != fingerprint:
         raise RnnlmpyError(f"model {model_file!r} is a checkpoint of training on other text (training file, "
                            "validation file or held-out split differ); resume with the same files and -rand-seed, "
                            "or use -force to start anew")
-    if not progress.corpus_sha256 and progress.train_words != len(train):
-        raise RnnlmpyError(f"model {model_file!r} was trained on {progress.train_words} words, but the "
-                           f"training file has {len(train)}; resume with the same training file "
-                           "(or use -force to start anew)")
+    if model.resume_state and progress.position > 0:  # the kernel states' stream positions, against this text
+        problem = None
+        if progress.slices and progress.slices[-1][1] != len(train):
+            problem = f"its thread slices end at word {progress.slices[-1][1]}, not {len(train)}"
+        elif progress.position > len(train):
+            problem = f"its position {progress.position} is past the end of the text"
+        for index in range(max(len(progress.slices), 1)):
+            prefix = _state_prefix(index)
+            try:
+                KernelState.from_arrays({k[len(prefix):]: v for k, v in model.resume_state.items()
+                                         if k.startswith(prefix)}, model.config, positions=len(train))
+            except ValueError as error:
+                problem = problem or f"resume/{prefix}: {error}"
+        if problem:
+            raise RnnlmpyError(f"model {model_file!r} is a damaged checkpoint ({problem}); use -force to start anew")
     stored, given = asdict(model.config), asdict(config)
     changed = [name for name in RESUMED_SETTINGS
                if given[name] != stored[name] and not (name == "class_count" and given[name] is None)]
