@@ -267,7 +267,8 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
                                f"expected {size} (truncated?)")
         try:
             values = np.array(tokens, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(values))
+            with np.errstate(over="ignore"):  # checked after the cast: 1e39 is finite, but not as a float32
+                bad = np.flatnonzero(~np.isfinite(values.astype(np.float32)))
         except ValueError:
             values, bad = None, None
         if values is None or len(bad):
@@ -288,7 +289,8 @@ def _raise_bad_value(path: str, name: str, content: bytes, first_line: int, bad_
             except ValueError:
                 value = None
             if (bad_index is None and value is None) or index == bad_index:
-                what = "not a number" if value is None else "not a finite number"
+                what = ("not a number" if value is None else "not a finite number" if not math.isfinite(value)
+                        else "outside the range of a float32 weight")
                 raise RnnlmpyError(f"{path}:{first_line + offset}: {token.decode('utf-8', 'replace')[:40]!r} in "
                                    f"section '{name}' is {what}")
             index += 1
