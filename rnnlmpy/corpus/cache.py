@@ -2,11 +2,12 @@
 
 An entry lives in ``cache_folder()`` under a name hashed from the corpus's
 absolute path and holds three files: ``manifest.json`` (format, path, size,
-mtime_ns, sha256, token, line and type counts), ``ids.i32`` (the token ids,
-raw little-endian int32) and ``types.txt`` (the types in number order, UTF-8,
-each followed by a LF; tokens never hold LF, space or tab). An entry is used
-only when its manifest matches the file's current size and mtime_ns and its
-files have the sizes the manifest says; anything else is rebuilt. Entries are
+mtime_ns, ctime_ns, inode, device, sha256, token, line and type counts),
+``ids.i32`` (the token ids, raw little-endian int32) and ``types.txt`` (the
+types in number order, UTF-8, each followed by a LF; tokens never hold LF,
+space or tab). An entry is used only when its manifest matches the file's
+current ``file_state``, its files have the sizes the manifest says and every
+id numbers one of its types; anything else is rebuilt. Entries are
 built in a temporary folder beside their final name and renamed into place, so
 a reader never sees half an entry; when two runs race, the first rename wins.
 A cache that cannot be written is never an error: the caller gets None and
@@ -73,8 +74,11 @@ def entry_path(folder: str, absolute_path: str) -> str:
 
 
 def file_state(stat: os.stat_result) -> dict:
-    """The parts of a file's stat that an entry must match: size (bytes) and mtime_ns."""
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    """The parts of a file's stat that an entry must match: size (bytes), mtime_ns, and the inode's number,
+    device and change time (ctime_ns), which ``touch`` cannot set back, so that a file rewritten in place
+    and given its old size and mtime again is still seen as changed."""
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns,
+            "inode": stat.st_ino, "device": stat.st_dev}
 
 
 def load_entry(entry: str, absolute_path: str, stat: os.stat_result) -> Optional[CachedCorpus]:
@@ -94,8 +98,10 @@ def load_entry(entry: str, absolute_path: str, stat: os.stat_result) -> Optional
             types = handle.read().decode("utf-8").split("\n")
         if types.pop() != "" or len(types) != type_count:
             return None
-        return CachedCorpus(types, map_ids(ids_path, token_count), str(manifest["sha256"]),
-                            int(manifest["lines"]))
+        type_ids = map_ids(ids_path, token_count)
+        if token_count and not (0 <= int(type_ids.min()) and int(type_ids.max()) < type_count):
+            return None  # ids edited in place: each must number one of the entry's types
+        return CachedCorpus(types, type_ids, str(manifest["sha256"]), int(manifest["lines"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # JSON and UTF-8 errors are ValueErrors
         return None
 

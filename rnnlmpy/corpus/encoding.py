@@ -9,7 +9,7 @@ tokenised by ``rnnlmpy.kernels.tokens``. Peak memory is about one chunk, the
 types and 4 bytes per token. A file of at least CACHE_MIN_BYTES is kept in the
 cache (``rnnlmpy.corpus.cache``): its ids are appended to the entry as they are
 produced and memory-mapped at the end, and a later call maps them without
-reading the text while the file's size and mtime are unchanged.
+reading the text while the file is unchanged (``cache.file_state``).
 """
 
 from __future__ import annotations
