@@ -253,3 +253,37 @@ def test_cached_ids_outside_the_types_are_rebuilt(bad_id, tmp_path, cache_dir):
     rebuilt = encode_file(path)
     assert isinstance(rebuilt.type_ids, np.memmap)
     np.testing.assert_array_equal(np.asarray(rebuilt.type_ids), np.asarray(expected.type_ids))
+
+
+@pytest.mark.parametrize("damage", ["first type not </s>", "a type twice", "fingerprint not hex", "negative lines",
+                                    "more lines than tokens", "last id not </s>"])
+def test_a_cache_entry_that_contradicts_itself_is_rebuilt(damage, tmp_path, cache_dir):
+    path = write_text(tmp_path / "t.txt", ["a b c", "c b"])
+    expected = encode_file(path, cache=False)
+    encode_file(path)
+    entry = corpus_cache.entry_path(str(cache_dir), os.path.abspath(path))
+    manifest_path, types_path = (os.path.join(entry, name) for name in (corpus_cache.MANIFEST_FILE,
+                                                                        corpus_cache.TYPES_FILE))
+    manifest = json.load(open(manifest_path))
+    types = open(types_path, encoding="utf-8").read().split("\n")[:-1]
+    if damage == "first type not </s>":
+        types[0], types[1] = types[1], types[0]
+    elif damage == "a type twice":
+        types[2] = types[1]
+    elif damage == "fingerprint not hex":
+        manifest["sha256"] = "z" * 64
+    elif damage == "negative lines":
+        manifest["lines"] = -1
+    elif damage == "more lines than tokens":
+        manifest["lines"] = manifest["tokens"] + 1
+    else:
+        ids_path = os.path.join(entry, corpus_cache.IDS_FILE)
+        ids = np.fromfile(ids_path, dtype="<i4")
+        ids[-1] = 1
+        ids.tofile(ids_path)
+    json.dump(manifest, open(manifest_path, "w"))
+    open(types_path, "w", encoding="utf-8").write("".join(t + "\n" for t in types))
+    rebuilt = encode_file(path)
+    assert rebuilt.types == expected.types and rebuilt.sha256 == expected.sha256
+    assert rebuilt.line_count == expected.line_count
+    np.testing.assert_array_equal(np.asarray(rebuilt.type_ids), np.asarray(expected.type_ids))

@@ -6,8 +6,9 @@ mtime_ns, ctime_ns, inode, device, sha256, token, line and type counts),
 ``ids.i32`` (the token ids, raw little-endian int32) and ``types.txt`` (the
 types in number order, UTF-8, each followed by a LF; tokens never hold LF,
 space or tab). An entry is used only when its manifest matches the file's
-current ``file_state``, its files have the sizes the manifest says and every
-id numbers one of its types; anything else is rebuilt. Entries are
+current ``file_state``, its files have the sizes the manifest says, its types
+start with ``</s>`` and are distinct, and every id numbers one of them (the
+last ``</s>``); anything else is rebuilt. Entries are
 built in a temporary folder beside their final name and renamed into place, so
 a reader never sees half an entry; when two runs race, the first rename wins.
 A cache that cannot be written is never an error: the caller gets None and
@@ -28,6 +29,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..base.text import SENTENCE_END
+
 FORMAT_VERSION = 1
 KIND = "rnnlmpy corpus cache"
 MANIFEST_FILE = "manifest.json"
@@ -37,6 +40,8 @@ IDS_DTYPE = "<i4"
 ID_BYTES = 4
 TEMPORARY_SUFFIX = ".tmp"  # an entry being written: ENTRY.PID.RANDOM.tmp
 STALE_SUFFIX = ".stale"  # an entry moved aside to be deleted: ENTRY.PID.RANDOM.stale
+SENTENCE_END_TYPE = 0  # type 0 of every entry is </s>, and the last token closes the last line
+HEX_DIGITS = set("0123456789abcdef")
 
 
 class CacheWriteError(Exception):
@@ -96,12 +101,18 @@ def load_entry(entry: str, absolute_path: str, stat: os.stat_result) -> Optional
             return None
         with open(os.path.join(entry, TYPES_FILE), "rb") as handle:
             types = handle.read().decode("utf-8").split("\n")
-        if types.pop() != "" or len(types) != type_count:
+        if (types.pop() != "" or len(types) != type_count or types[:1] != [SENTENCE_END]
+                or len(set(types)) != type_count):
+            return None
+        sha256, lines = manifest["sha256"], manifest["lines"]
+        if not (isinstance(sha256, str) and len(sha256) == 64 and set(sha256) <= HEX_DIGITS
+                and type(lines) is int and 0 <= lines <= token_count):
             return None
         type_ids = map_ids(ids_path, token_count)
-        if token_count and not (0 <= int(type_ids.min()) and int(type_ids.max()) < type_count):
-            return None  # ids edited in place: each must number one of the entry's types
-        return CachedCorpus(types, type_ids, str(manifest["sha256"]), int(manifest["lines"]))
+        if token_count and not (0 <= int(type_ids.min()) and int(type_ids.max()) < type_count
+                                and int(type_ids[-1]) == SENTENCE_END_TYPE):
+            return None  # ids edited in place: each must number one of the entry's types, the last close a line
+        return CachedCorpus(types, type_ids, sha256, lines)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # JSON and UTF-8 errors are ValueErrors
         return None
 
