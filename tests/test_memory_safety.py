@@ -80,13 +80,13 @@ def saved_model(tmp_path):
 
 def test_a_member_declaring_another_shape_is_refused_before_it_is_inflated(saved_model, tmp_path, monkeypatch):
     header, arrays = saved_model
-    rows, hidden = arrays["output_weights"].shape
-    path = write_container(tmp_path / "bomb.model", header, arrays, {"output_weights": (rows * 1000, hidden)})
+    rows, hidden = arrays["input_weights"].shape
+    path = write_container(tmp_path / "bomb.model", header, arrays, {"input_weights": (rows * 1000, hidden)})
     inflated = []
     original = np.lib.format.read_array
     monkeypatch.setattr(np.lib.format, "read_array",
                         lambda *args, **kwargs: inflated.append(1) or original(*args, **kwargs))
-    one_line(lambda: load_model(path), path, "'output_weights' declares the shape", f"({rows * 1000}, {hidden})")
+    one_line(lambda: load_model(path), path, "'input_weights' declares the shape", f"({rows * 1000}, {hidden})")
     assert len(inflated) == 1  # the JSON header only
 
 

@@ -72,14 +72,11 @@ def _check_declared(header: dict, declared: dict) -> None:
     from the .npy headers) are not the ones the header's config and the declared vocabulary size give."""
     config = settings_from_header(RnnlmConfig, header.get("config"), "config")
     config.validate()
-    rows = declared["input_weights"][0]
-    if len(rows) != 2:
-        raise ValueError(f"array 'input_weights' declares the shape {rows}, expected 2 dimensions")
-    vocab_size = rows[0]
-    for name in ("counts", "word_class"):
-        if declared[name][0] != (vocab_size,):
-            raise ValueError(f"'counts' and 'word_class' must hold one value per word ({vocab_size}); "
-                             f"{name!r} declares the shape {declared[name][0]}")
+    counts, word_class = declared["counts"][0], declared["word_class"][0]
+    if len(counts) != 1 or counts != word_class:
+        raise ValueError(f"'counts' and 'word_class' must hold one value per word (they declare the shapes "
+                         f"{counts} and {word_class})")
+    vocab_size = counts[0]
     classes = declared.get("class_weights", ((1, 0),))[0]
     classes = classes[:1] if len(classes) == 2 else (1,)  # another number of dimensions is refused below
     if config.output_layer == "class" and not 1 <= classes[0] <= vocab_size:
