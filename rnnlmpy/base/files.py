@@ -194,8 +194,7 @@ def describe_file(path: str, what: str = "file") -> str:
     name = KIND_NAMES[sniff(path, what)]
     if compression is None:
         return name
-    article, rest = name.split(" ", 1)
-    return f"a {compression}-compressed {rest}"
+    return f"{'an' if compression == XZ else 'a'} {compression}-compressed {name.split(' ', 1)[1]}"
 
 
 def output_target(path: str) -> str:
