@@ -156,7 +156,7 @@ def test_a_damaged_compressed_corpus_is_one_line_and_leaves_no_cache_entry(kind,
 
 def zip_file(path):
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("header.npy", b"not really")
+        archive.writestr("header.npy", b"\x93NUMPY\xff not really")  # stored: the file is never valid UTF-8
     return str(path)
 
 
@@ -187,3 +187,21 @@ def test_a_nan_in_a_compressed_arpa_names_the_file_and_line(kind, tmp_path):
     packed = compressed_copy(arpa, kind)
     with pytest.raises(RnnlmpyError, match=f"^{packed}:6: the log10 probability .* 'nan'"):
         read_arpa(packed)
+
+
+@pytest.mark.parametrize("command", [["ngram", "-train", "{model}", "-arpa", "{out}"],
+                                     ["train", "-train", "{model}", "-rnnlm", "{out}", "-hidden", "8"],
+                                     ["ppl", "-rnnlm", "{out}", "-test", "{model}"],
+                                     ["tag-train", "-train", "{model}", "-model", "{out}"]])
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_a_model_given_as_text_is_named_as_a_model(command, compression, tmp_path, capsys):
+    model = zip_file(tmp_path / "model.rnnlm")
+    if compression:
+        model = compressed_copy(model, compression)
+    out = str(tmp_path / "out")
+    if command[0] == "ppl":
+        out = str(tmp_path / "trained")
+        train(write_text(tmp_path / "t.txt", pattern_corpus(50, seed=1)), out, None,
+              RnnlmConfig(hidden_size=4, class_count=2), one_iter=True, debug=0)
+    code, _, err = run_cli([part.format(model=model, out=out) for part in command], capsys)
+    assert code == 2 and f"{model!r} is an rnnlmpy model, not text" in one_error_line(err)

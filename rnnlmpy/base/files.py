@@ -173,7 +173,11 @@ def sniff(path: str, what: str = "model file") -> str:
 
     Raises RnnlmpyError (naming ``what``) for a missing, unreadable or non-regular path.
     """
-    start = read_file_bytes(path, what, SNIFF_BYTES)
+    return kind_of(read_file_bytes(path, what, SNIFF_BYTES))
+
+
+def kind_of(start: bytes) -> str:
+    """The kind of file that opens with ``start`` (its first SNIFF_BYTES, decompressed): see ``sniff``."""
     if start.startswith(b"PK"):
         return CONTAINER
     if start.startswith(b"version:"):

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.files import open_input, read_file_bytes
-from ..base.text import SENTENCE_END, char_tokens, decode_utf8, text_lines
+from ..base.text import SENTENCE_END, char_tokens, decode_utf8, refuse_binary_kind, text_lines
 from ..kernels import tokens
 from . import cache as corpus_cache
 from .cache import cache_folder
@@ -332,6 +332,8 @@ def _check_utf8(piece: bytes, path: str, what: str, bytes_before: int, lines_bef
     try:
         piece.decode("utf-8")
     except UnicodeDecodeError as error:
+        if bytes_before == 0:
+            refuse_binary_kind(piece, path, what)
         line = lines_before + piece.count(b"\n", 0, error.start) + 1
         raise RnnlmpyError(f"{what} {path!r} is not valid UTF-8: line {line}, byte {bytes_before + error.start} "
                            f"(0x{piece[error.start]:02x})") from None
