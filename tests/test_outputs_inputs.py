@@ -112,6 +112,16 @@ def test_a_symlink_loop_or_a_dangling_link_is_never_replaced(writer, force, trai
     assert all(os.path.islink(tmp_path / name) for name in os.listdir(tmp_path))
 
 
+@pytest.mark.parametrize("writer", ["ngram -arpa", "plot -o"])
+def test_a_link_to_a_fifo_is_refused_even_with_force(writer, trained, tmp_path, capsys, no_hang):
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink("fifo", tmp_path / "link")
+    code, _, err = run_cli(argv_for(writer, str(tmp_path / "link"), trained, force=True), capsys)
+    assert code == 2 and "is a FIFO (named pipe); rnnlmpy writes only regular files" in one_error_line(err)
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode) and os.path.islink(tmp_path / "link")
+    assert sorted(os.listdir(tmp_path)) == ["fifo", "link"]
+
+
 def test_a_link_to_an_earlier_output_is_written_through_and_kept(trained, tmp_path, capsys):
     target = tmp_path / "real.arpa"
     assert run_cli(argv_for("ngram -arpa", str(target), trained), capsys)[0] == 0
@@ -157,6 +167,17 @@ def test_every_writer_removes_the_temporaries_an_interrupted_write_left(writer, 
     assert all(other.read_bytes() == b"not ours" for other in others)
     if writer in ("ngram -arpa", "convert -o", "tag-train -model"):
         assert f"removed {stale} (left by an interrupted write)" in err
+
+
+def test_only_regular_temporaries_of_this_output_are_removed(tmp_path):
+    ours = [tmp_path / "m.abc_123.tmp", tmp_path / "m.q9.tmp"]
+    kept = [tmp_path / "m.x.abc_123.tmp", tmp_path / "m.tmp", tmp_path / "m.abc.tmp.keep", tmp_path / "mm.abc.tmp"]
+    for path in ours + kept:
+        path.write_bytes(b"")
+    os.mkdir(tmp_path / "m.folder.tmp")
+    os.symlink("m.tmp", tmp_path / "m.link.tmp")
+    assert files.remove_stale_temporaries(str(tmp_path / "m")) == sorted(str(path) for path in ours)
+    assert sorted(os.listdir(tmp_path)) == sorted([path.name for path in kept] + ["m.folder.tmp", "m.link.tmp"])
 
 
 def test_write_atomically_holds_the_lock_unless_this_process_already_does(tmp_path):
