@@ -205,3 +205,15 @@ def test_a_model_given_as_text_is_named_as_a_model(command, compression, tmp_pat
               RnnlmConfig(hidden_size=4, class_count=2), one_iter=True, debug=0)
     code, _, err = run_cli([part.format(model=model, out=out) for part in command], capsys)
     assert code == 2 and f"{model!r} is an rnnlmpy model, not text" in one_error_line(err)
+
+
+def test_a_compressed_file_that_inflates_beyond_memory_is_one_line(tmp_path, monkeypatch):
+    packed = tmp_path / "bomb.txt.gz"
+    packed.write_bytes(gzip.compress(b"a b c\n" * 1000))
+
+    def no_memory(self, size=-1):
+        raise MemoryError
+
+    monkeypatch.setattr(gzip.GzipFile, "read", no_memory)
+    with pytest.raises(RnnlmpyError, match=r"bomb.txt.gz' \(gzip-compressed\) does not fit in this machine's memory"):
+        read_text(str(packed), "text")

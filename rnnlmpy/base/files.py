@@ -126,9 +126,13 @@ class InputFile:
     def _guarded(self, read: Callable[[], bytes]) -> bytes:
         try:
             return read()
+        except MemoryError:  # a huge file, or a small compressed one that inflates beyond memory
+            unpacked = f" ({self.compression}-compressed)" if self.compression else ""
+            raise RnnlmpyError(f"{self.what} {self.path!r}{unpacked} does not fit in this machine's memory") from None
         except (EOFError, lzma.LZMAError, zlib.error, OSError) as error:
-            if isinstance(error, OSError) and error.errno is not None:  # a real I/O error, not bad compressed data
-                raise RnnlmpyError(f"cannot read {self.what} {self.path!r}: {error.strerror}") from None
+            if self.compression is None or isinstance(error, OSError) and error.errno is not None:
+                raise RnnlmpyError(f"cannot read {self.what} {self.path!r}: "  # an I/O error, not bad compressed data
+                                   f"{getattr(error, 'strerror', None) or error}") from None
             detail = str(error) or error.__class__.__name__
             raise RnnlmpyError(f"{self.what} {self.path!r} is a corrupt or truncated {self.compression} file "
                                f"({detail})") from None
