@@ -3,6 +3,8 @@
 import os
 import signal
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -167,6 +169,24 @@ def test_every_writer_removes_the_temporaries_an_interrupted_write_left(writer, 
     assert all(other.read_bytes() == b"not ours" for other in others)
     if writer in ("ngram -arpa", "convert -o", "tag-train -model"):
         assert f"removed {stale} (left by an interrupted write)" in err
+
+
+def test_the_temporary_of_a_write_killed_with_sigkill_is_removed_by_the_next_ngram_arpa(trained, tmp_path, capsys):
+    out = str(tmp_path / "kn.arpa")
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys\n"
+        "from rnnlmpy.base.files import write_atomically\n"
+        "def write(handle):\n"
+        "    handle.write(b'half an ARPA file' * 1000)\n"
+        "    handle.flush()\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "write_atomically(sys.argv[1], write)\n"), out], timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    left = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].startswith("kn.arpa.")
+    code, _, err = run_cli(argv_for("ngram -arpa", out, trained), capsys)
+    assert code == 0 and f"removed {tmp_path / left[0]}" in err
+    assert sorted(os.listdir(tmp_path)) == ["kn.arpa"]
 
 
 def test_only_regular_temporaries_of_this_output_are_removed(tmp_path):
