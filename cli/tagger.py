@@ -81,7 +81,8 @@ def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epoch
         model_file = default_model_path(train_file, ".tagger")
         if debug >= 1:
             click.echo(f"model file: {model_file} (from the corpus name; -model FILE to choose)", err=True)
-    with claimed_output(model_file, [CONTAINER, HMM], [train_file, valid_file], what="a tagger model") as removed:
+    # the kind is checked by check_tagger_output (tag-train has no -force); claimed_output refuses the rest
+    with claimed_output(model_file, [CONTAINER, HMM], [train_file, valid_file], True, "a tagger model") as removed:
         check_tagger_output(model_file)
         for stale in removed:
             click.echo(f"removed {stale} (left by an interrupted write)", err=True)
