@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
 import click
+from click.core import ParameterSource
 
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
-from rnnlmpy.base.files import ARPA, check_output
+from rnnlmpy.base.files import ARPA, claimed_output
 from rnnlmpy.ngram import MAX_ORDER, ppl_report, read_arpa, read_sentences, score_sentences, train_ngram, write_arpa
 from rnnlmpy.ngram.sharded import train_ngram_sharded
 
@@ -37,8 +39,26 @@ def ngram(train_file, order, arpa_out, arpa_in, test_file, force, scheduler, deb
         raise RnnlmpyError("nothing to do: add -arpa FILE to write the model and/or -test FILE to score")
     if arpa_in and not test_file:
         raise RnnlmpyError("nothing to do with -lm: add -test FILE")
-    if arpa_out:
-        check_output(arpa_out, [ARPA], [train_file, test_file], force, "an ARPA model")
+    source = click.get_current_context().get_parameter_source
+    building_only = {"arpa_out": "-arpa", "order": "-order", "scheduler": "-scheduler", "force": "-force"}
+    ignored = [spelled for name, spelled in building_only.items()
+               if arpa_in and source(name) not in (None, ParameterSource.DEFAULT)]
+    if ignored:
+        raise RnnlmpyError(f"{', '.join(ignored)}: only for building a model with -train; with -lm the ARPA model "
+                           "is read and scored as it is (to copy it, copy the file)")
+    if force and not arpa_out:
+        raise RnnlmpyError("-force only concerns the file at -arpa; give -arpa FILE or leave -force out")
+    with contextlib.ExitStack() as stack:
+        if arpa_out:
+            removed = stack.enter_context(claimed_output(arpa_out, [ARPA], [train_file, test_file], force,
+                                                         "an ARPA model"))
+            for stale in removed:
+                click.echo(f"removed {stale} (left by an interrupted write)", err=True)
+        _run(train_file, order, arpa_out, arpa_in, test_file, scheduler, debug)
+
+
+def _run(train_file, order, arpa_out, arpa_in, test_file, scheduler, debug):
+    """Build or read the model, write it, score the test text (the options were checked by ``ngram``)."""
     if test_file:
         sentences = read_sentences(test_file, "test file")
     started = time.perf_counter()

@@ -11,7 +11,7 @@ import click
 
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
-from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, check_output, read_file_bytes
+from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, claimed_output, read_file_bytes
 from rnnlmpy.base.system import resolve_threads
 from rnnlmpy.base.text import SPACE_TOKEN
 from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
@@ -370,12 +370,14 @@ def convert(model_file, target, output, force):
     """Convert a language model between rnnlmpy's format and the C++ rnnlm's (text or binary)."""
     if os.path.exists(output) and os.path.exists(model_file) and os.path.samefile(output, model_file):
         raise RnnlmpyError("-o must differ from the input model")
-    check_output(output, [CONTAINER, RNNLM_CPP], [model_file], force, "a language model")
-    model = load_model(model_file)
-    if target == "rnnlmpy":
-        save_model(model, output)
-    else:
-        write_rnnlm(model, output, binary=target == "rnnlm-binary")
+    with claimed_output(output, [CONTAINER, RNNLM_CPP], [model_file], force, "a language model") as removed:
+        for stale in removed:
+            click.echo(f"removed {stale} (left by an interrupted write)", err=True)
+        model = load_model(model_file)
+        if target == "rnnlmpy":
+            save_model(model, output)
+        else:
+            write_rnnlm(model, output, binary=target == "rnnlm-binary")
     click.echo(f"wrote {output} ({target})", err=True)
 
 

@@ -9,6 +9,7 @@ import click
 from click.core import ParameterSource
 
 from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.files import CONTAINER, HMM, claimed_output
 from rnnlmpy.tagger import TaggerConfig, check_tagger_output, format_tags, grade_files, known_unseen_accuracy, \
     load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
 
@@ -80,15 +81,19 @@ def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epoch
         model_file = default_model_path(train_file, ".tagger")
         if debug >= 1:
             click.echo(f"model file: {model_file} (from the corpus name; -model FILE to choose)", err=True)
-    check_tagger_output(model_file)
-    sentences = read_tagged(train_file)
-    started = time.perf_counter()
-    if model_type == "hmm":
-        train_hmm(sentences).write(model_file)
-    else:
-        valid = read_tagged(valid_file, "validation file") if valid_file else None
-        tagger = train_tagger(sentences, config, valid, log=sys.stderr, debug=debug)
-        save_tagger(tagger, model_file)
+    # the kind is checked by check_tagger_output (tag-train has no -force); claimed_output refuses the rest
+    with claimed_output(model_file, [CONTAINER, HMM], [train_file, valid_file], True, "a tagger model") as removed:
+        check_tagger_output(model_file)
+        for stale in removed:
+            click.echo(f"removed {stale} (left by an interrupted write)", err=True)
+        sentences = read_tagged(train_file)
+        started = time.perf_counter()
+        if model_type == "hmm":
+            train_hmm(sentences).write(model_file)
+        else:
+            valid = read_tagged(valid_file, "validation file") if valid_file else None
+            tagger = train_tagger(sentences, config, valid, log=sys.stderr, debug=debug)
+            save_tagger(tagger, model_file)
     if debug >= 1:
         tokens = sum(len(words) for words, _ in sentences)
         click.echo(f"trained a {model_type} tagger on {len(sentences):,} sentences ({tokens:,} tokens) in "

@@ -85,7 +85,7 @@ def test_lambda_auto_reports_the_tuned_weight(models, capsys):
     (["-lambda", "auto", "-ngram", "{arpa}"], "-valid"),
     (["-lambda", "0.5"], "needs another model"),
     (["-lm-prob", "{train}"], "lines but the test text has"),
-    (["-ngram", "{rnn}"], "not valid UTF-8"),
+    (["-ngram", "{rnn}"], "is an rnnlmpy model, not an ARPA model"),
 ])
 def test_interpolation_bad_input(models, argv, expected, capsys):
     argv = [a.format(**models) for a in argv]

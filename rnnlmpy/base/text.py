@@ -9,21 +9,32 @@ a newline keeps its words, invalid UTF-8 is reported with its line number).
 from __future__ import annotations
 
 from .errors import RnnlmpyError
-from .files import read_file_bytes
+from .files import CONTAINER, KIND_NAMES, PNG, kind_of, read_file_bytes
 
 SENTENCE_END = "</s>"
 
 
 def decode_utf8(data: bytes, path: str, what: str = "file") -> str:
-    """Decode ``data`` strictly as UTF-8, naming the line and byte of the first bad byte."""
+    """Decode ``data`` strictly as UTF-8, naming the line and byte of the first bad byte (or, for a model or image
+    given as text, what the file is)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
+        refuse_binary_kind(data, path, what)
         line = data.count(b"\n", 0, error.start) + 1
         raise RnnlmpyError(
             f"{what} {path!r} is not valid UTF-8: line {line}, byte {error.start} "
             f"(0x{data[error.start]:02x})"
         ) from None
+
+
+def refuse_binary_kind(start: bytes, path: str, what: str) -> None:
+    """RnnlmpyError naming what the file is when ``start`` (its first bytes, not UTF-8) opens a binary kind of file
+    (an rnnlmpy model, a PNG image): clearer than the position of its first non-UTF-8 byte. A text kind (ARPA,
+    HMM) with a bad byte keeps the UTF-8 error, which says where the byte is."""
+    kind = kind_of(start)
+    if kind in (CONTAINER, PNG):
+        raise RnnlmpyError(f"{what} {path!r} is {KIND_NAMES[kind]}, not text")
 
 
 def read_text(path: str, what: str = "file") -> str:

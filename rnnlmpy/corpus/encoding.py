@@ -3,7 +3,8 @@
 ``encode_file`` gives exactly what ``rnnlmpy.base.text.read_corpus`` gives (the
 same tokens, the same errors) as a list of types and one int32 id per token,
 without a Python object per token: the file is read in chunks of CHUNK_BYTES
-cut after their last LF, each chunk is hashed (SHA-256), checked as UTF-8
+cut after their last LF (decompressed first when the file is compressed with
+gzip, bzip2 or xz), each chunk is hashed (SHA-256), checked as UTF-8
 (whole characters, since a chunk ends at a LF), stripped of CR bytes and
 tokenised by ``rnnlmpy.kernels.tokens``. Peak memory is about one chunk, the
 types and 4 bytes per token. A file of at least CACHE_MIN_BYTES is kept in the
@@ -23,8 +24,8 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ..base.errors import RnnlmpyError
-from ..base.files import read_file_bytes
-from ..base.text import SENTENCE_END, char_tokens, decode_utf8, text_lines
+from ..base.files import open_input, read_file_bytes
+from ..base.text import SENTENCE_END, char_tokens, decode_utf8, refuse_binary_kind, text_lines
 from ..kernels import tokens
 from . import cache as corpus_cache
 from .cache import cache_folder
@@ -49,7 +50,7 @@ class EncodedCorpus:
     ``types[0]`` is ``</s>``, then each distinct token in order of first
     appearance; ``type_ids`` (int32 (N,), read-only; an ``np.memmap`` when it
     came from the cache) holds the file's tokens, every line closed by type 0;
-    ``sha256`` is the hex SHA-256 of the file's bytes.
+    ``sha256`` is the hex SHA-256 of the file's text (decompressed bytes).
     """
 
     path: str
@@ -114,7 +115,7 @@ def encode_file(path: str, what: str = "corpus", allow_empty: bool = False, char
     """
     if char_level:
         return _encode_characters(path, what, allow_empty)
-    read_file_bytes(path, what, limit=0)  # read_corpus's errors for a missing, unreadable or directory path
+    read_file_bytes(path, what, limit=0)  # read_corpus's errors for a missing, unreadable or non-regular path
     corpus = None
     folder = cache_folder() if cache else None
     if folder is not None and os.path.getsize(path) >= CACHE_MIN_BYTES:
@@ -287,7 +288,7 @@ def _tokenize_file(path: str, what: str, sink) -> _Stream:
     bytes_before = lines_before = 0
     final_line = 0  # 1 when the last line has no LF of its own
     try:
-        with open(path, "rb") as handle:
+        with open_input(path, what) as handle:  # decompresses gzip, bzip2 and xz
             stat_before = os.fstat(handle.fileno())
             for piece in _line_chunks(handle, CHUNK_BYTES, digest):
                 _check_utf8(piece, path, what, bytes_before, lines_before)
@@ -331,6 +332,8 @@ def _check_utf8(piece: bytes, path: str, what: str, bytes_before: int, lines_bef
     try:
         piece.decode("utf-8")
     except UnicodeDecodeError as error:
+        if bytes_before == 0:
+            refuse_binary_kind(piece, path, what)
         line = lines_before + piece.count(b"\n", 0, error.start) + 1
         raise RnnlmpyError(f"{what} {path!r} is not valid UTF-8: line {line}, byte {bytes_before + error.start} "
                            f"(0x{piece[error.start]:02x})") from None

@@ -16,7 +16,7 @@ import re
 import numpy as np
 
 from ..base.errors import RnnlmpyError
-from ..base.files import write_atomically
+from ..base.files import ARPA, UNKNOWN, describe_file, sniff, write_atomically
 from ..base.text import read_text
 from .kneser_ney import NO_PROBABILITY, SENTENCE_START, NgramModel, NgramOrder
 
@@ -59,7 +59,10 @@ def write_arpa(model: NgramModel, path: str) -> None:
 
 
 def read_arpa(path: str) -> NgramModel:
-    """Read an ARPA file; raise RnnlmpyError naming the file and line for anything malformed."""
+    """Read an ARPA file, plain or compressed (gzip, bzip2, xz); raise RnnlmpyError naming the file and line for
+    anything malformed, and naming what the file is when it is another kind of model."""
+    if sniff(path, "ARPA file") not in (ARPA, UNKNOWN):
+        raise RnnlmpyError(f"{path!r} is {describe_file(path, 'ARPA file')}, not an ARPA model")
     collecting = gc.isenabled()
     gc.disable()  # millions of small lists: the cyclic collector would triple the reading time
     try:

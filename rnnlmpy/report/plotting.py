@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..base.errors import RnnlmpyError
-from ..base.files import PNG, check_output, write_atomically
+from ..base.files import PNG, check_output, claimed_output, write_atomically
 from .info import histories
 
 INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnlmpy[plot]' (or pip install matplotlib)"
@@ -41,5 +41,8 @@ def plot_learning_curves(model_paths: list[str], output: str, force: bool = Fals
     bottom.grid(True, alpha=0.3)
     bottom.legend()
     figure.tight_layout()
-    write_atomically(output, lambda handle: figure.savefig(handle, format="png", dpi=100))
-    plt.close(figure)
+    try:
+        with claimed_output(output, [PNG], model_paths, force, "a PNG image"):
+            write_atomically(output, lambda handle: figure.savefig(handle, format="png", dpi=100))
+    finally:
+        plt.close(figure)
