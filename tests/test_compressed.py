@@ -217,3 +217,15 @@ def test_a_compressed_file_that_inflates_beyond_memory_is_one_line(tmp_path, mon
     monkeypatch.setattr(gzip.GzipFile, "read", no_memory)
     with pytest.raises(RnnlmpyError, match=r"bomb.txt.gz' \(gzip-compressed\) does not fit in this machine's memory"):
         read_text(str(packed), "text")
+
+
+@pytest.mark.parametrize("kind", COMPRESS)
+def test_a_compressed_rnnlmpy_model_is_named_and_not_read(kind, tmp_path, capsys):
+    model = str(tmp_path / "m.rnnlm")
+    train(write_text(tmp_path / "t.txt", pattern_corpus(50, seed=1)), model, None,
+          RnnlmConfig(hidden_size=4, class_count=2), one_iter=True, debug=0)
+    packed = compressed_copy(model, kind)
+    code, _, err = run_cli(["ppl", "-rnnlm", packed, "-test", str(tmp_path / "t.txt")], capsys)
+    assert code == 2 and "-compressed rnnlmpy model; decompress it first" in one_error_line(err)
+    code, _, err = run_cli(["info", "-rnnlm", packed], capsys)
+    assert code == 2 and "decompress it first" in one_error_line(err)

@@ -18,7 +18,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .errors import RnnlmpyError
-from .files import CONTAINER, RNNLM_CPP, sniff, write_atomically
+from .files import CONTAINER, RNNLM_CPP, describe_file, open_input, sniff, write_atomically
 from .system import check_fits
 
 FORMAT_NAME = "rnnlmpy"
@@ -61,6 +61,9 @@ def read_store(path: str, kind: Optional[str], advice: str = "", header_only: bo
         raise RnnlmpyError(f"{path!r} is a C++ rnnlm language model, not a {kind or 'rnnlmpy'} model")
     if found != CONTAINER:
         raise RnnlmpyError(f"{path!r} is not an rnnlmpy model file")
+    with open_input(path, "model file") as handle:
+        if handle.compression is not None:  # NumPy reads the zip container only as it is on disk
+            raise RnnlmpyError(f"{path!r} is {describe_file(path)}; decompress it first")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "header" not in archive.files:
