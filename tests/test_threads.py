@@ -8,6 +8,7 @@ well, a checkpoint resumes. Scoring with threads must equal scoring without.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 
@@ -16,12 +17,12 @@ import pytest
 
 from rnnlmpy import RnnlmConfig, train
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.system import default_threads, split_evenly, thread_map
+from rnnlmpy.base.system import available_cores, default_threads, split_evenly, thread_map
 from rnnlmpy.mixing.ensemble import run_ensemble
 from rnnlmpy.rnnlm import hogwild, network
 from rnnlmpy.rnnlm.evaluation import evaluate_file
 from rnnlmpy.rnnlm.hogwild import HogwildEpoch, _Replica, epoch_slices, merge_scale
-from rnnlmpy.rnnlm.model_file import load_model
+from rnnlmpy.rnnlm.model_file import HISTORY_SUFFIX, load_model
 from rnnlmpy.rnnlm.nbest import nbest_start_state, score_nbest
 from rnnlmpy.rnnlm.streams import language_model_stream
 
@@ -260,7 +261,9 @@ def test_two_threads_learn_as_well_as_one(texts):
         model, test_perplexity = fixed_rate_model(texts, "learn", threads, attempt)
         history = model.training.history
         assert len(history) == FIXED_RATE_EPOCHS and all(record["alpha"] == history[0]["alpha"] for record in history)
-        assert all(record["words_per_second"] > 0 for record in history)
+        logged = [json.loads(line) for line in (texts["folder"] / f"learn-{threads}-{attempt}.model{HISTORY_SUFFIX}")
+                  .read_text().splitlines()]
+        assert all(record["words_per_second"] > 0 and record["threads"] == threads for record in logged)
         return test_perplexity
 
     one_thread = perplexity(1)
@@ -300,9 +303,11 @@ def test_a_two_thread_checkpoint_resumes(texts):
     saved = load_model(path)
     assert len(saved.training.slices) == 2 and saved.training.position > 0
     assert any(key.startswith("kernel1/") for key in saved.resume_state)
-    resumed = train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
-                    threads=1)  # one thread finishes the checkpoint's two slices, one after the other
-    assert resumed.training.finished and len(resumed.training.history) == 1
+    assert saved.training.threads == 2
+    with pytest.raises(RnnlmpyError, match="checkpoint of training on 2 threads; resume without -threads"):
+        train(train_file, path, texts["valid"], small_config(), max_iter=1, debug=0, threads=1)
+    resumed = train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0)
+    assert resumed.training.finished and len(resumed.training.history) == 1 and resumed.training.threads == 2
     assert resumed.training.slices == []
 
 
@@ -394,11 +399,11 @@ def test_thread_counts_are_checked(texts, monkeypatch, capsys):
     assert code == 2 and "-threads must be between 1" in err and "Traceback" not in err
     monkeypatch.setenv("RNNLMPY_THREADS", "many")
     with pytest.raises(RnnlmpyError, match="RNNLMPY_THREADS"):
-        default_threads()
+        default_threads(every_core=True)
     monkeypatch.setenv("RNNLMPY_THREADS", "3")
-    assert default_threads() == 3
+    assert default_threads(every_core=True) == default_threads(every_core=False) == 3
     monkeypatch.delenv("RNNLMPY_THREADS")
-    assert default_threads() >= 1
+    assert default_threads(every_core=True) == available_cores() and default_threads(every_core=False) == 1
 
 
 @pytest.mark.parametrize("changes", MODEL_KINDS[1:], ids=kind_name)

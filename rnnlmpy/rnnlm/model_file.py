@@ -10,6 +10,7 @@ config and the training progress.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import numpy as np
@@ -24,6 +25,8 @@ from .vocab import vocabulary_from_classes
 
 KIND = "rnnlm"
 HISTORY_SUFFIX = ".history.jsonl"  # beside a model file: its epoch records, one JSON line each
+TIMING_FIELDS = ("words_per_second", "seconds", "time")  # in the history file's records only: the model file
+# holds no clock, so that the same command writes the same bytes
 
 
 def save_model(model: RnnlmModel, path: str) -> None:
@@ -97,3 +100,21 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
         resume_state=resume_state,
         **{name: np.ascontiguousarray(array) for name, array in weights.items()},
     )
+
+
+def history_with_timings(history: list, model_path: str) -> list:
+    """A model's epoch records (``model.training.history``), each with the timings (TIMING_FIELDS) of its
+    record in the history file beside ``model_path``, where that file's last records match them (same epochs
+    and learning rates); records without a match are returned as they are."""
+    try:
+        with open(model_path + HISTORY_SUFFIX, encoding="utf-8") as handle:
+            logged = [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError):  # no history file, or not one (UnicodeDecodeError, JSONDecodeError)
+        return history
+    logged = logged[-len(history):] if history else []
+    if len(logged) != len(history) or not all(
+            isinstance(entry, dict) and isinstance(record, dict) and entry.get("epoch") == record.get("epoch")
+            and entry.get("alpha") == record.get("alpha") for entry, record in zip(logged, history)):
+        return history
+    return [{**record, **{name: entry[name] for name in TIMING_FIELDS if name in entry}}
+            for record, entry in zip(history, logged)]
