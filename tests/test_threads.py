@@ -249,7 +249,8 @@ def test_an_idle_thread_takes_half_of_the_longest_remainder(sharing):
         cut = slices[2][0]
         assert slices[1] == [begin, cut, begin] and slices[2] == [cut, end, cut]
         middle = (begin + end) // 2
-        assert cut in starts and all(abs(start - middle) >= abs(cut - middle) for start in starts if begin < start < end)
+        assert cut in starts
+        assert all(abs(start - middle) >= abs(cut - middle) for start in starts if begin < start < end)
         assert int(states[2].counters[2]) == 0  # a fresh state
         epoch.share_out()  # two unfinished slices for two threads: nothing to cut
         assert len(slices) == 3

@@ -197,7 +197,7 @@ def test_progress_lines_are_redrawn_on_a_terminal_and_whole_in_a_file():
 @pytest.mark.parametrize("options, reason", [
     (["-max-iter", "2"], "stopped: -max-iter 2 reached"),
     (["-one-iter"], "stopped: -one-iter (one pass, no validation)"),
-    ([], "stopped: converged (validation improved by less than -min-improvement 1.003 again"),
+    ([], "stopped: converged (validation improved by less than -min-improvement 1.003 a second time)"),
 ])
 def test_training_ends_with_one_summary_line_saying_why_it_stopped(corpus, capsys, options, reason):
     path = str(corpus["folder"] / "m")

@@ -40,11 +40,11 @@ def history_table(history: list[dict]) -> list[str]:
     model file holds no timings, its history file does)."""
     lines = ["epoch  alpha     train entropy  valid entropy  valid PPL  words/s    time  kept"]
     for record in history:
-        valid = record.get("valid_entropy")
+        valid, speed = record.get("valid_entropy"), record.get("words_per_second")
         lines.append(f"{record['epoch']:5d}  {record['alpha']:.6f}  {record['train_entropy']:13.4f}  "
                      f"{valid if valid is None else format(valid, '13.4f'):>13}  "
                      f"{'' if record.get('valid_ppl') is None else format(record['valid_ppl'], '9.2f'):>9}  "
-                     f"{'' if record.get('words_per_second') is None else format(record['words_per_second'], '9,.0f'):>9}  "
+                     f"{'' if speed is None else format(speed, '9,.0f'):>9}  "
                      f"{'' if record.get('seconds') is None else format_seconds(record['seconds']):>6}  "
                      f"{'yes' if record.get('accepted', True) else 'no'}")
     return lines
@@ -81,7 +81,8 @@ def describe(path: str) -> str:
             kept = [r for r in valid if r.get("accepted", True)]
             lines.append(f"final validation perplexity: {(kept or valid)[-1]['valid_ppl']:.2f}")
         if training.history:
-            lines += ["history:"] + ["  " + line for line in history_table(history_with_timings(training.history, path))]
+            history = history_with_timings(training.history, path)  # the timings are in the history file
+            lines += ["history:"] + ["  " + line for line in history_table(history)]
     elif kind == "tagger" or kind == "hmm":
         tagger = load_tagger(path)
         if isinstance(tagger, HmmTagger):

@@ -354,7 +354,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
             if stop:
                 progress.finished = True
                 stopped = (f"converged (validation improved by less than -min-improvement {config.min_improvement:g} "
-                           "again after the learning rate began halving)")
+                           "a second time)")
             else:
                 progress.epoch += 1
             keep(record)
