@@ -36,11 +36,10 @@ import numpy as np
 from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
-from ..base.progress import ProgressReporter
-from ..base.progress import format_seconds
+from ..base.progress import ProgressReporter, format_seconds
 from ..base.system import check_threads, resolve_threads
 from . import network
-from .model import RnnlmConfig, RnnlmModel, new_model
+from .model import RnnlmConfig, RnnlmModel, TrainingProgress, new_model
 from .model_file import HISTORY_SUFFIX, TIMING_FIELDS, load_model, save_model
 from .hogwild import HogwildEpoch, epoch_slices
 from .network import KernelState
@@ -185,8 +184,9 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
     weights (hogwild; None: ``default_threads(every_core=False)``, one unless
     ``$RNNLMPY_THREADS`` says otherwise, or the count an unfinished model was
     started with); one thread is reproducible bit for bit, and an unfinished
-    model resumes only on the threads it was started with. ``cross_validation`` = (fold, folds, seed) validates on that
-    fold of the training lines instead of ``valid_file`` (see ``training_text.fold_lines``).
+    model resumes only on the threads it was started with.
+    ``cross_validation`` = (fold, folds, seed) validates on that fold of the
+    training lines instead of ``valid_file`` (see ``training_text.fold_lines``).
     Ends with one summary line (epochs, best validation perplexity, time, why it stopped).
     Raises TrainingInterrupted after Ctrl-C or SIGTERM (the state is saved first).
     """
@@ -368,7 +368,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
     return model
 
 
-def _training_threads(progress, threads: Optional[int], model_file: str) -> int:
+def _training_threads(progress: TrainingProgress, threads: Optional[int], model_file: str) -> int:
     """The threads to train on: those an unfinished model was started with (``threads``, if given, must be
     the same: the thread count is part of how a model is trained), else ``threads`` or the default; recorded
     in ``progress``."""
