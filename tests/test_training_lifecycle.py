@@ -5,6 +5,7 @@ log is whole lines, and the run ends with one summary line saying why it stopped
 import io
 import json
 import os
+import pickle
 import resource
 import signal
 import subprocess
@@ -112,6 +113,7 @@ def test_sigterm_in_training_is_exit_status_143_and_the_handlers_come_back(corpu
         train(train_file, str(tmp_path / "m"), corpus["valid"], RnnlmConfig(hidden_size=5, class_count=3),
               max_iter=1, debug=0, on_progress=terminate)
     assert stopped.value.exit_status == 143
+    assert pickle.loads(pickle.dumps(stopped.value)).exit_status == 143  # as a grid's worker process sends it
     assert signal.getsignal(signal.SIGTERM) is before and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

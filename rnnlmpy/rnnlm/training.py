@@ -66,7 +66,11 @@ class TrainingInterrupted(RnnlmpyError):
 
     def __init__(self, message: str, signal_number: int = signal.SIGINT):
         super().__init__(message)
-        self.exit_status = 128 + int(signal_number)
+        self.signal_number = int(signal_number)
+        self.exit_status = 128 + self.signal_number
+
+    def __reduce__(self):  # from a grid's worker process, with its signal
+        return type(self), (str(self), self.signal_number)
 
 
 STOP_SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
