@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from rnnlmpy.base.system import default_threads_text
+
 
 CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100, "terminal_width": 100}
 
@@ -165,10 +167,11 @@ def default_model_path(corpus_file: str, suffix: str) -> str:
     return os.path.splitext(os.path.basename(corpus_file.rstrip("/")))[0] + suffix
 
 
-def threads_option(help: str):
-    """The ``-threads N`` option (None: ``$RNNLMPY_THREADS``, else every core; see ``base.system.default_threads``)."""
+def threads_option(help: str, every_core: bool):
+    """The ``-threads N`` option; None: ``base.system.default_threads(every_core)`` (every core where the output
+    does not depend on the thread count, else one)."""
     return option("threads", type=int, default=None,
-                  help=f"{help}  [default: $RNNLMPY_THREADS, else every core]")
+                  help=f"{help}  [default: {default_threads_text(every_core)}]")
 
 
 def debug_option(default: int = 1, help: str = "0: silent; 1: progress and timing on stderr."):

@@ -7,7 +7,9 @@ exit status 2.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
@@ -37,8 +39,27 @@ for family in (rnnlm, ngram, mixing, tagger, report):
         cli.add_command(command)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler ending the job), taken as Ctrl-C: the command stops the same way."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv=None) -> None:
-    """Entry point of the ``rnnlmpy`` console script: errors become one line and exit status 2."""
+    """Entry point of the ``rnnlmpy`` console script: errors become one line and exit status 2; Ctrl-C and
+    SIGTERM stop with 130 and 143 (training saves its state first)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        _run(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv) -> None:
     try:
         cli.main(args=argv, prog_name="rnnlmpy", standalone_mode=False)
         sys.stdout.flush()  # a closed pipe shows here when everything fitted in the buffer
@@ -50,15 +71,17 @@ def main(argv=None) -> None:
         message = " ".join(error.format_message().split())
         print(f"{context}: error: {message}", file=sys.stderr)
         sys.exit(2)
-    except TrainingInterrupted as stopped:  # Ctrl-C in training: the state was saved first
+    except TrainingInterrupted as stopped:  # Ctrl-C or SIGTERM in training: the state was saved first
         print(f"rnnlmpy: {stopped}", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(stopped.exit_status)
     except RnnlmpyError as error:
         print(f"rnnlmpy: error: {error}", file=sys.stderr)
         sys.exit(2)
-    except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
-        print("rnnlmpy: interrupted; no output file was left half-written", file=sys.stderr)
-        sys.exit(130)
+    except (KeyboardInterrupt, click.exceptions.Abort) as stopped:  # click turns Ctrl-C into Abort
+        terminated = isinstance(stopped, Terminated) or isinstance(stopped.__cause__, Terminated)
+        print(f"rnnlmpy: {'terminated' if terminated else 'interrupted'}; no output file was left half-written",
+              file=sys.stderr)
+        sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
     except BrokenPipeError:  # `rnnlmpy gen | head`: the reader has all it wanted
         silence_broken_pipe()
         sys.exit(0)

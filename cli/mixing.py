@@ -28,7 +28,7 @@ from .common import command, examples, option, threads_option
 @option("weights", metavar="W1,W2,...", help="Fixed mixture weights, in the order -rnnlm..., then -ngram...")
 @option("dynamic", type=click.FloatRange(min=0), default=0.0, show_default=True,
         help="Score the RNN members by dynamic evaluation at this learning rate (0: off).")
-@threads_option("Members loaded and scored at once (the report is the same).")
+@threads_option("Members loaded and scored at once (the report is the same).", every_core=True)
 @option("scheduler", default=None, metavar="ADDRESS",
         help="Score each member on this Dask cluster (needs rnnlmpy[dask]; the files must be at the same paths on "
              "the workers)  [default: $RNNLMPY_SCHEDULER, else here]")
@@ -44,7 +44,7 @@ def ensemble(rnn_files, manifests, arpa_files, valid_file, test_file, weights, d
     scheduler = scheduler_address(scheduler)
     if scheduler is None:
         report = run_ensemble(members, list(arpa_files), test_file, valid_file, fixed, dynamic,
-                              resolve_threads(threads))
+                              resolve_threads(threads, every_core=True))
     else:
         check_plan(len(members) + len(arpa_files), fixed, valid_file is not None)  # before connecting
         with open_executor(1, scheduler) as executor:

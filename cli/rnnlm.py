@@ -159,8 +159,8 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("ship-data", "ship_data", is_flag=True,
         help="With several members or -scheduler: send the training and validation files with each task and get "
              "the models back, instead of the workers reading and writing the paths given (shared storage).")
-@threads_option("Threads training one model at once on slices of each epoch (hogwild; 1 = reproducible bit "
-                "for bit); with -jobs, the cores are shared among the jobs.")
+@threads_option("Threads training one model at once on slices of each epoch (hogwild, as faster-rnnlm: "
+                "faster, but the model differs run to run); 1 trains the same model every time.", every_core=False)
 @option("independent", is_flag=True, help="Reset the hidden state at every sentence end.")
 @option("direct", "direct_millions", default=f"{DEFAULTS.direct_size / 1e6:g}", show_default=True,
         metavar="M[,M...]",
@@ -296,14 +296,14 @@ def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, d
         help="Dynamic evaluation: keep learning on the test text at this learning rate (0: off).")
 @option("nbest", is_flag=True, help="The test file is an n-best list ('ID w1 w2 ...'): print one log10 score a line.")
 @threads_option("Threads scoring at once where the work is independent: n-best hypotheses, the sentences of an "
-                "-independent model (the output is the same).")
+                "-independent model (the output is the same).", every_core=True)
 @option("scheduler", default=None, metavar="ADDRESS",
         help="Score on this Dask cluster, the same independent work split into tasks (needs rnnlmpy[dask]; the "
              "files must be at the same paths on the workers)  [default: $RNNLMPY_SCHEDULER, else here]")
 @debug_option(help="2: also one 'index<TAB>probability<TAB>word' line per token.")
 def ppl(model_file, test_file, arpa_file, lm_prob_file, lam, valid_file, dynamic, nbest, threads, scheduler, debug):
     """Perplexity of a language model, alone or interpolated with an n-gram."""
-    threads = resolve_threads(threads)
+    threads = resolve_threads(threads, every_core=True)
     check_options(arpa_file, lm_prob_file, lam, valid_file, nbest)
     scheduler = scheduler_address(scheduler)
     if scheduler is not None:

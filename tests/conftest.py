@@ -41,7 +41,7 @@ def _corpus_cache_folder() -> str:
 if "RNNLMPY_CACHE_DIR" not in os.environ:
     os.environ["RNNLMPY_CACHE_DIR"] = _corpus_cache_folder()  # setdefault, without making a folder it would not use
 
-# Training uses every core unless told; the tests compare results bit for bit, so one thread unless a test asks.
+# Scoring uses every core unless told (training one thread); the tests keep to one thread unless a test asks.
 os.environ.setdefault("RNNLMPY_THREADS", "1")
 
 import pytest  # noqa: E402

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnnlmpy import RnnlmConfig, evaluate_file, load_model, train
-from rnnlmpy.base import files
+from rnnlmpy.base import files, store
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.rnnlm import network, training
 from rnnlmpy.rnnlm.sampling import generate_lines
@@ -146,15 +146,15 @@ def test_a_second_run_on_the_same_model_path_is_refused(corpus, tmp_path):
 def test_a_full_disk_is_one_line_and_no_history_for_the_unsaved_epoch(corpus, tmp_path, monkeypatch, capsys):
     path = str(tmp_path / "m")
     saves = []
-    real_savez = np.savez
+    real_write = store.write_npz
 
-    def savez_until_full(handle, **arrays):
+    def write_until_full(handle, arrays):
         saves.append(1)
         if len(saves) >= 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_savez(handle, **arrays)
+        real_write(handle, arrays)
 
-    monkeypatch.setattr(np, "savez", savez_until_full)
+    monkeypatch.setattr(store, "write_npz", write_until_full)
     code, _, err = run_cli(["train", "-train", corpus["train"], "-valid", corpus["valid"], "-rnnlm", path,
                             "-hidden", "8", "-class", "3", "-max-iter", "3", "-debug", "0"], capsys)
     assert code == 2 and "No space left on device" in one_error_line(err)

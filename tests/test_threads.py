@@ -8,6 +8,7 @@ well, a checkpoint resumes. Scoring with threads must equal scoring without.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 
@@ -16,12 +17,12 @@ import pytest
 
 from rnnlmpy import RnnlmConfig, train
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.system import default_threads, split_evenly, thread_map
+from rnnlmpy.base.system import available_cores, default_threads, split_evenly, thread_map
 from rnnlmpy.mixing.ensemble import run_ensemble
 from rnnlmpy.rnnlm import hogwild, network
 from rnnlmpy.rnnlm.evaluation import evaluate_file
 from rnnlmpy.rnnlm.hogwild import HogwildEpoch, _Replica, epoch_slices, merge_scale
-from rnnlmpy.rnnlm.model_file import load_model
+from rnnlmpy.rnnlm.model_file import HISTORY_SUFFIX, load_model
 from rnnlmpy.rnnlm.nbest import nbest_start_state, score_nbest
 from rnnlmpy.rnnlm.streams import language_model_stream
 
@@ -215,10 +216,28 @@ def test_a_merging_thread_alone_trains_what_one_pass_trains(texts, changes):
         assert array.size == 0 or not np.array_equal(array, getattr(model, name)), name  # it did train
 
 
-def test_an_idle_thread_takes_half_of_the_longest_remainder(texts):
+def assert_tiles(slices, begin: int, end: int) -> None:
+    """``slices`` cover ``begin``..``end`` in order, each position between its slice's begin and end."""
+    assert slices[0][0] == begin and slices[-1][1] == end
+    assert all(first[1] == second[0] for first, second in zip(slices, slices[1:]))
+    assert all(b < e and b <= position <= e for b, e, position in slices)
+
+
+@pytest.fixture(scope="module")
+def sharing(texts):
+    """A small trained model and the token stream of its training text, for cutting slices by hand."""
     model = train(texts["train"], str(texts["folder"] / "share.model"), texts["valid"], small_config(), max_iter=1,
                   debug=0, threads=1)
-    stream = pattern_stream(model, 3000, seed=1)
+    return model, pattern_stream(model, 3000, seed=1)
+
+
+def test_an_idle_thread_takes_half_of_the_longest_remainder(sharing):
+    """``share_out``'s rule, applied by hand (no thread runs while it is checked, so nothing depends on the
+    machine's speed or load): while fewer slices are unfinished than there are threads, the longest remainder
+    of at least MIN_SPLIT_WORDS is cut at the sentence start nearest its middle, the second half a new slice
+    with a fresh state; then two threads train the slices to their ends."""
+    model, stream = sharing
+    starts = set((np.flatnonzero(stream.targets == 0) + 1).tolist())  # positions that begin a sentence
     slices = epoch_slices(stream, 2)
     slices[0][2] = slices[0][1]  # thread 0 has finished its slice; slice 1 is untouched
     begin, end = slices[1][0], slices[1][1]
@@ -229,17 +248,49 @@ def test_an_idle_thread_takes_half_of_the_longest_remainder(texts):
         assert len(slices) == 3 and len(states) == 3
         cut = slices[2][0]
         assert slices[1] == [begin, cut, begin] and slices[2] == [cut, end, cut]
-        assert stream.targets[cut - 1] == 0  # the new slice starts a sentence
-        assert abs(cut - (begin + end) / 2) < 0.1 * (end - begin)
-        trained = 0
-        while trained < end - begin:
-            trained += epoch.train_round(500, 0.1)[2]
-        assert trained == end - begin and all(position == stop for _, stop, position in slices)
-        assert sum(int(state.counters[2]) for state in states) == end - begin
-        slices[2][2] = cut + 1  # a remainder too short to be worth a fresh state is not cut
-        slices[2][1] = cut + hogwild.MIN_SPLIT_WORDS - 1
-        epoch.share_out()
+        middle = (begin + end) // 2
+        assert cut in starts
+        assert all(abs(start - middle) >= abs(cut - middle) for start in starts if begin < start < end)
+        assert int(states[2].counters[2]) == 0  # a fresh state
+        epoch.share_out()  # two unfinished slices for two threads: nothing to cut
         assert len(slices) == 3
+        slices[1][2] = cut  # slice 1 done: its thread is idle, and slice 2 is cut
+        epoch.share_out()
+        assert len(slices) == 4 and slices[2][0] == cut and slices[3][1] == end
+        second_cut = slices[3][0]
+        assert cut < second_cut < end and second_cut in starts
+        slices[2][2] = second_cut  # that half done too; what is left of the last is too short to cut
+        slices[3][2] = end - (hogwild.MIN_SPLIT_WORDS - 1)
+        epoch.share_out()
+        assert len(slices) == 4
+        slices[3][2] = second_cut
+        while any(position < stop for _, stop, position in slices):  # the threads train what is left (cutting
+            epoch.train_round(500, 0.1)  # again for a thread that is idle, as the threads' speeds have it)
+        assert_tiles(slices, 0, len(stream))
+        assert all(position == stop for _, stop, position in slices)
+        assert sum(int(state.counters[2]) for state in states) == end - second_cut  # each word trained once
+    finally:
+        epoch.close()
+
+
+def test_share_out_cuts_the_longest_remainder_until_every_thread_has_one(sharing):
+    """Three threads, one slice: two cuts, the second of the longer half. Of two unfinished slices for three
+    threads, the one with more left is cut, whatever its position."""
+    model, stream = sharing
+    slices = [[0, len(stream), 0]]
+    epoch = HogwildEpoch(model, stream, slices, [network.KernelState.fresh(model.config)], threads=3)
+    try:
+        epoch.share_out()
+        assert len(slices) == 3 and len(epoch.states) == 3
+        assert_tiles(slices, 0, len(stream))
+        assert all(0.2 * len(stream) < stop - start < 0.6 * len(stream) for start, stop, _ in slices)
+        first, second, third = (list(item) for item in slices)
+        third[2] = third[1]  # finished
+        first[2] = first[0] + (first[1] - first[0]) * 3 // 4  # three quarters done: less left than the second
+        epoch.slices = slices = [first, second, third]
+        epoch.states = epoch.states[:3]
+        epoch.share_out()
+        assert len(slices) == 4 and slices[0] == first and slices[1][:2] == [second[0], slices[2][0]]
     finally:
         epoch.close()
 
@@ -260,7 +311,9 @@ def test_two_threads_learn_as_well_as_one(texts):
         model, test_perplexity = fixed_rate_model(texts, "learn", threads, attempt)
         history = model.training.history
         assert len(history) == FIXED_RATE_EPOCHS and all(record["alpha"] == history[0]["alpha"] for record in history)
-        assert all(record["words_per_second"] > 0 for record in history)
+        logged = [json.loads(line) for line in (texts["folder"] / f"learn-{threads}-{attempt}.model{HISTORY_SUFFIX}")
+                  .read_text().splitlines()]
+        assert all(record["words_per_second"] > 0 and record["threads"] == threads for record in logged)
         return test_perplexity
 
     one_thread = perplexity(1)
@@ -300,9 +353,11 @@ def test_a_two_thread_checkpoint_resumes(texts):
     saved = load_model(path)
     assert len(saved.training.slices) == 2 and saved.training.position > 0
     assert any(key.startswith("kernel1/") for key in saved.resume_state)
-    resumed = train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
-                    threads=1)  # one thread finishes the checkpoint's two slices, one after the other
-    assert resumed.training.finished and len(resumed.training.history) == 1
+    assert saved.training.threads == 2
+    with pytest.raises(RnnlmpyError, match="checkpoint of training on 2 threads; resume without -threads"):
+        train(train_file, path, texts["valid"], small_config(), max_iter=1, debug=0, threads=1)
+    resumed = train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0)
+    assert resumed.training.finished and len(resumed.training.history) == 1 and resumed.training.threads == 2
     assert resumed.training.slices == []
 
 
@@ -394,11 +449,11 @@ def test_thread_counts_are_checked(texts, monkeypatch, capsys):
     assert code == 2 and "-threads must be between 1" in err and "Traceback" not in err
     monkeypatch.setenv("RNNLMPY_THREADS", "many")
     with pytest.raises(RnnlmpyError, match="RNNLMPY_THREADS"):
-        default_threads()
+        default_threads(every_core=True)
     monkeypatch.setenv("RNNLMPY_THREADS", "3")
-    assert default_threads() == 3
+    assert default_threads(every_core=True) == default_threads(every_core=False) == 3
     monkeypatch.delenv("RNNLMPY_THREADS")
-    assert default_threads() >= 1
+    assert default_threads(every_core=True) == available_cores() and default_threads(every_core=False) == 1
 
 
 @pytest.mark.parametrize("changes", MODEL_KINDS[1:], ids=kind_name)

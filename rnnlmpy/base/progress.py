@@ -1,4 +1,4 @@
-"""Progress on stderr: a live line redrawn in place on a terminal, one line per epoch otherwise."""
+"""Progress on stderr: a live line redrawn in place on a terminal, whole lines in a log file or pipe."""
 
 from __future__ import annotations
 
@@ -9,17 +9,25 @@ import time
 from typing import Iterator, Optional, TextIO
 
 
+REDRAW_SECONDS = 0.25  # a terminal's live progress line is redrawn at most this often
+LOG_LINE_SECONDS = 10.0  # -debug 2 into a file or pipe: one whole progress line at most this often
+
+
 class ProgressReporter:
     """Progress and epoch lines on stderr; ``debug`` 0 prints nothing.
 
-    On a terminal (or at debug 2) the running line is redrawn in place.
+    On a terminal (debug 1 or 2) the running line is redrawn in place; into a
+    file or pipe, debug 2 writes it as a whole line every LOG_LINE_SECONDS
+    (a log never holds carriage returns), debug 1 only the epoch lines.
     """
 
     def __init__(self, debug: int = 1, stream: Optional[TextIO] = None):
         self.debug = debug
         self.stream = stream if stream is not None else sys.stderr
-        self.live = debug >= 2 or (debug >= 1 and self.stream.isatty())
-        self._last_draw = 0.0
+        isatty = getattr(self.stream, "isatty", None)
+        self.terminal = bool(isatty and isatty())
+        self.live = debug >= 2 or (debug >= 1 and self.terminal)
+        self._last_draw = -math.inf
         self._line_open = False  # a live line is on screen and has no newline yet
 
     def message(self, text: str) -> None:
@@ -49,14 +57,19 @@ class ProgressReporter:
 
     def running(self, epoch: int, alpha: float, entropy: float, fraction: float, words_per_second: float,
                 eta_seconds: float) -> None:
-        """Redraw the in-epoch progress line (at most ~4 times a second)."""
+        """The in-epoch progress line: redrawn on a terminal (at most every REDRAW_SECONDS), else written as a
+        whole line (at most every LOG_LINE_SECONDS)."""
         now = time.monotonic()
-        if not self.live or now - self._last_draw < 0.25:
+        if not self.live or now - self._last_draw < (REDRAW_SECONDS if self.terminal else LOG_LINE_SECONDS):
             return
         self._last_draw = now
-        self.stream.write(f"\rIter: {epoch:3d}  Alpha: {alpha:.6f}  TRAIN entropy: {entropy:.4f}  "
-                          f"Progress: {100 * fraction:6.2f}%  Words/sec: {words_per_second:,.0f}  "
-                          f"ETA: {format_seconds(eta_seconds)}   ")
+        line = (f"Iter: {epoch:3d}  Alpha: {alpha:.6f}  TRAIN entropy: {entropy:.4f}  "
+                f"Progress: {100 * fraction:6.2f}%  Words/sec: {words_per_second:,.0f}  "
+                f"ETA: {format_seconds(eta_seconds)}")
+        if not self.terminal:
+            print(line, file=self.stream, flush=True)
+            return
+        self.stream.write(f"\r{line}   ")
         self.stream.flush()
         self._line_open = True
 

@@ -38,11 +38,30 @@ def decode_words(data: np.ndarray) -> list[str]:
     return bytes(data).decode("utf-8").split("\n")
 
 
+ZIP_MEMBER_TIME = (1980, 1, 1, 0, 0, 0)  # the date of every member of a container: no clock in the bytes
+
+
 def write_store(path: str, kind: str, header: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write a container of ``kind`` ("rnnlm", "tagger"): JSON ``header`` plus named arrays, atomically."""
+    """Write a container of ``kind`` ("rnnlm", "tagger"): JSON ``header`` plus named arrays, atomically.
+
+    The same header and arrays always give the same bytes (``write_npz``), so that a model's file can be
+    compared, hashed and cached by content.
+    """
     header = {"format": FORMAT_NAME, "kind": kind, "version": FORMAT_VERSION, **header}
     arrays = {"header": np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8), **arrays}
-    write_atomically(path, lambda handle: np.savez(handle, **arrays))
+    write_atomically(path, lambda handle: write_npz(handle, arrays))
+
+
+def write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to the binary ``handle`` as ``np.savez`` does (one uncompressed ``NAME.npy`` member each,
+    zip64, no pickles), except that every member is dated ZIP_MEMBER_TIME instead of the time of writing."""
+    with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            member = zipfile.ZipInfo(name + ".npy", date_time=ZIP_MEMBER_TIME)
+            member.compress_type = zipfile.ZIP_STORED
+            member.external_attr = 0o600 << 16  # what zipfile gives a member written by name (np.savez's)
+            with archive.open(member, "w", force_zip64=True) as stream:
+                np.lib.format.write_array(stream, np.asanyarray(value), allow_pickle=False)
 
 
 def read_store(path: str, kind: Optional[str], advice: str = "", header_only: bool = False,

@@ -33,6 +33,7 @@ def check_fits(needed_bytes: float, what: str) -> None:
 
 THREADS_VARIABLE = "RNNLMPY_THREADS"  # the default of -threads, when set (like OMP_NUM_THREADS)
 MAX_THREADS = 1024
+TRAINING_THREADS = 1  # train's default: one thread gives the same model for the same command, as rnnlm's
 
 
 def available_cores() -> int:
@@ -43,20 +44,27 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def default_threads() -> int:
-    """Threads a command uses unless told: ``$RNNLMPY_THREADS`` if set, else every available core."""
+def default_threads(every_core: bool) -> int:
+    """Threads a command uses unless told: ``$RNNLMPY_THREADS`` if set; else every available core for work
+    whose output is the same on any number of threads (``every_core``: scoring), else TRAINING_THREADS
+    (training, whose model depends on the thread count)."""
     value = os.environ.get(THREADS_VARIABLE, "").strip()
     if not value:
-        return available_cores()
+        return available_cores() if every_core else TRAINING_THREADS
     try:
         return check_threads(int(value))
     except ValueError:
         raise RnnlmpyError(f"{THREADS_VARIABLE} must be a whole number of threads (got {value!r})") from None
 
 
-def resolve_threads(threads: Optional[int]) -> int:
-    """The number of threads to use: ``threads`` if given (checked), else ``default_threads()``."""
-    return default_threads() if threads is None else check_threads(threads)
+def default_threads_text(every_core: bool) -> str:
+    """``default_threads``'s rule in words, for the help of ``-threads``."""
+    return f"${THREADS_VARIABLE}, else {'every core' if every_core else TRAINING_THREADS}"
+
+
+def resolve_threads(threads: Optional[int], every_core: bool) -> int:
+    """The number of threads to use: ``threads`` if given (checked), else ``default_threads(every_core)``."""
+    return default_threads(every_core) if threads is None else check_threads(threads)
 
 
 def check_threads(threads: int) -> int:

@@ -13,7 +13,7 @@ from ..base import metrics
 from ..base.text import read_corpus
 from ..ngram import train_ngram
 from ..rnnlm.evaluation import score_tokens
-from ..rnnlm.model_file import load_model
+from ..rnnlm.model_file import history_with_timings, load_model
 from .interpolate import interpolate, ngram_token_probabilities, tune_lambda
 
 
@@ -61,7 +61,8 @@ def compare_models(train_file: str, valid_file: str, test_file: str, rnn_files: 
         model = load_model(path)
         valid = score_tokens(model, valid_tokens)
         test = score_tokens(model, test_tokens)
-        seconds = time.perf_counter() - started + sum(r.get("seconds", 0.0) for r in model.training.history)
+        seconds = time.perf_counter() - started + sum(r.get("seconds", 0.0) for r in
+                                                      history_with_timings(model.training.history, path))
         name = os.path.basename(path)
         rows.append(ComparisonRow(name, valid.perplexity, test.perplexity, f"{model.parameter_count:,} weights",
                                   seconds, f"hidden {model.config.hidden_size}, {len(model.training.history)} epochs"))

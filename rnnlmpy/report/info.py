@@ -10,7 +10,7 @@ from ..base.errors import RnnlmpyError
 from ..base.progress import format_seconds
 from ..base.store import container_kind
 from ..ngram.arpa import NGRAM_COUNT
-from ..rnnlm.model_file import load_model
+from ..rnnlm.model_file import history_with_timings, load_model
 from ..tagger import HmmTagger, RnnTagger, load_tagger
 
 
@@ -36,14 +36,16 @@ def output_layer_text(config, vocabulary) -> str:
 
 
 def history_table(history: list[dict]) -> list[str]:
-    """An RNNLM's per-epoch history as aligned text lines."""
+    """An RNNLM's per-epoch history as aligned text lines (words/s and time blank where a record has none: the
+    model file holds no timings, its history file does)."""
     lines = ["epoch  alpha     train entropy  valid entropy  valid PPL  words/s    time  kept"]
     for record in history:
-        valid = record.get("valid_entropy")
+        valid, speed = record.get("valid_entropy"), record.get("words_per_second")
         lines.append(f"{record['epoch']:5d}  {record['alpha']:.6f}  {record['train_entropy']:13.4f}  "
                      f"{valid if valid is None else format(valid, '13.4f'):>13}  "
                      f"{'' if record.get('valid_ppl') is None else format(record['valid_ppl'], '9.2f'):>9}  "
-                     f"{record['words_per_second']:9,.0f}  {format_seconds(record['seconds']):>6}  "
+                     f"{'' if speed is None else format(speed, '9,.0f'):>9}  "
+                     f"{'' if record.get('seconds') is None else format_seconds(record['seconds']):>6}  "
                      f"{'yes' if record.get('accepted', True) else 'no'}")
     return lines
 
@@ -67,6 +69,8 @@ def describe(path: str) -> str:
             f"training settings: bptt {config.bptt}, bptt-block {config.bptt_block}, alpha {config.alpha}, "
             f"beta {config.beta}, gradient-cutoff {config.gradient_cutoff}, min-improvement {config.min_improvement}, "
             f"independent {'yes' if config.independent else 'no'}, rand-seed {config.rand_seed}",
+            f"threads: {training.threads if training.threads else 'not recorded'}"
+            + (" (hogwild: not reproducible run to run)" if training.threads > 1 else ""),
             f"training data: {training.train_file or '?'} ({training.train_words:,} tokens)",
             f"validation data: {training.valid_file or 'none'}",
             f"epochs: {max(len(training.history), training.epoch)} ({'finished' if training.finished else 'unfinished: rerun train to resume'}"
@@ -77,7 +81,8 @@ def describe(path: str) -> str:
             kept = [r for r in valid if r.get("accepted", True)]
             lines.append(f"final validation perplexity: {(kept or valid)[-1]['valid_ppl']:.2f}")
         if training.history:
-            lines += ["history:"] + ["  " + line for line in history_table(training.history)]
+            history = history_with_timings(training.history, path)  # the timings are in the history file
+            lines += ["history:"] + ["  " + line for line in history_table(history)]
     elif kind == "tagger" or kind == "hmm":
         tagger = load_tagger(path)
         if isinstance(tagger, HmmTagger):

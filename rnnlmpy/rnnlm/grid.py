@@ -27,7 +27,6 @@ from typing import Iterator, Optional
 from ..base.errors import RnnlmpyError
 from ..base.executor import open_executor, worker_name
 from ..base.files import CONTAINER, check_output, read_file_bytes, write_atomically
-from ..base.system import default_threads
 from .model import RnnlmConfig
 from .model_file import HISTORY_SUFFIX
 
@@ -244,7 +243,9 @@ def train_grid(train_file: str, prefix: str, members: list[GridMember], valid_fi
     """Train every member that is not finished yet, ``jobs`` at a time (or on the Dask cluster at
     ``scheduler``); yield each member's result as it finishes (kept ones first) and keep the manifest.
 
-    ``options`` go to ``train`` (max_iter, alpha, threads, ...). A failed member is reported (status
+    ``options`` go to ``train`` (max_iter, alpha, threads, ...); a member trains on ``train``'s default
+    number of threads unless ``threads`` is given, so that the same command gives the same members (-jobs
+    runs members side by side instead). A failed member is reported (status
     "failed") and the others go on; the manifest says which are missing, and rerunning trains them.
     By default the workers read ``train_file`` and ``valid_file`` and write the models at the paths
     given (shared storage); with ``ship_data`` the files' bytes travel with each task, the worker trains
@@ -265,8 +266,6 @@ def train_grid(train_file: str, prefix: str, members: list[GridMember], valid_fi
     write_manifest(manifest, train_file, members, results)
     if not todo:
         return
-    if options.get("threads") is None and scheduler is None:  # the local cores shared among the members
-        options = {**options, "threads": max(1, default_threads() // min(jobs, len(todo)))}
     if ship_data:
         arguments = _shipped_arguments(train_file, todo, valid_file, cv_folds, fold_seed, options, force)
         finished = _run_in(arguments, jobs, scheduler, train_member_shipped)

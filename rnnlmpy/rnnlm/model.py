@@ -131,7 +131,8 @@ class TrainingProgress:
     valid_file: str = ""
     train_words: int = 0
     corpus_sha256: str = ""  # fingerprint of the training text and the validation text (or held-out split)
-    history: list = field(default_factory=list)
+    threads: int = 0  # threads training this model (hogwild when more than 1); 0: not recorded (older files)
+    history: list = field(default_factory=list)  # per epoch: the history file's records, less their timings
 
 
 @dataclass

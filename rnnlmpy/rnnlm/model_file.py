@@ -10,6 +10,7 @@ config and the training progress.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict
 
@@ -27,11 +28,13 @@ from .vocab import vocabulary_from_classes
 
 KIND = "rnnlm"
 HISTORY_SUFFIX = ".history.jsonl"  # beside a model file: its epoch records, one JSON line each
-HISTORY_FIELDS = {"epoch": (int,), "alpha": NUMBER, "train_entropy": NUMBER, "words_per_second": NUMBER,
-                  "seconds": NUMBER}  # every epoch record has these (types as checked_history takes them)
+HISTORY_FIELDS = {"epoch": (int,), "alpha": NUMBER, "train_entropy": NUMBER}  # every epoch record has these
 OPTIONAL_HISTORY_FIELDS = {"valid_entropy": (*NUMBER, type(None)), "valid_ppl": (*NUMBER, type(None)),
-                           "accepted": (bool,), "threads": (int,)}
+                           "accepted": (bool,), "threads": (int,), "words_per_second": NUMBER,
+                           "seconds": NUMBER}  # (types as checked_history takes them; timings: older files only)
 BACKUP_NAMES = (*WEIGHT_NAMES, "hidden_state")  # a checkpoint's resume/backup/*: the last epoch end's weights
+TIMING_FIELDS = ("words_per_second", "seconds", "time")  # in the history file's records only: the model file
+# holds no clock, so that the same command writes the same bytes
 
 
 def save_model(model: RnnlmModel, path: str) -> None:
@@ -196,3 +199,21 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
         resume_state=resume_state,
         **{name: np.ascontiguousarray(array) for name, array in weights.items()},
     )
+
+
+def history_with_timings(history: list, model_path: str) -> list:
+    """A model's epoch records (``model.training.history``), each with the timings (TIMING_FIELDS) of its
+    record in the history file beside ``model_path``, where that file's last records match them (same epochs
+    and learning rates); records without a match are returned as they are."""
+    try:
+        with open(model_path + HISTORY_SUFFIX, encoding="utf-8") as handle:
+            logged = [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError):  # no history file, or not one (UnicodeDecodeError, JSONDecodeError)
+        return history
+    logged = logged[-len(history):] if history else []
+    if len(logged) != len(history) or not all(
+            isinstance(entry, dict) and isinstance(record, dict) and entry.get("epoch") == record.get("epoch")
+            and entry.get("alpha") == record.get("alpha") for entry, record in zip(logged, history)):
+        return history
+    return [{**record, **{name: entry[name] for name in TIMING_FIELDS if name in entry}}
+            for record, entry in zip(history, logged)]

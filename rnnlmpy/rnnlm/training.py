@@ -10,10 +10,13 @@ ones restored, and the epoch is retried at half the learning rate.
 
 The model file is written at every epoch end. With ``anti_kasparek = N`` it is
 also written every N training words (never spending more than 5% of the time
-on it) with the full training state; Ctrl-C writes that state too. ``train``
-on an unfinished model file resumes exactly where it stopped, provided the
-corpus and the settings are the same (checked by fingerprint). One training
-run at a time may write a model path (a lock).
+on it) with the full training state; Ctrl-C and SIGTERM (what batch schedulers
+send before they kill a job) write that state too. ``train`` on an unfinished
+model file resumes exactly where it stopped, provided the corpus and the
+settings are the same (checked by fingerprint), on the threads it was started
+with. One training run at a time may write a model path (a lock). The model
+file holds no clock (the timings are in the history file): the same command
+on one thread writes the same bytes.
 """
 
 from __future__ import annotations
@@ -33,11 +36,11 @@ import numpy as np
 from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
-from ..base.progress import ProgressReporter
-from ..base.system import resolve_threads
+from ..base.progress import ProgressReporter, format_seconds
+from ..base.system import check_threads, resolve_threads
 from . import network
-from .model import RnnlmConfig, RnnlmModel, new_model
-from .model_file import HISTORY_SUFFIX, load_model, save_model
+from .model import RnnlmConfig, RnnlmModel, TrainingProgress, new_model
+from .model_file import HISTORY_SUFFIX, TIMING_FIELDS, load_model, save_model
 from .hogwild import HogwildEpoch, epoch_slices
 from .network import KernelState
 from .streams import TokenStream
@@ -56,7 +59,21 @@ RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_bl
 
 
 class TrainingInterrupted(RnnlmpyError):
-    """Ctrl-C during training: the state was saved; the message says where and how to resume."""
+    """Ctrl-C or SIGTERM during training: the state was saved; the message says where and how to resume.
+
+    ``exit_status`` is the shell's for that signal (128 + its number: 130 for Ctrl-C, 143 for SIGTERM).
+    """
+
+    def __init__(self, message: str, signal_number: int = signal.SIGINT):
+        super().__init__(message)
+        self.signal_number = int(signal_number)
+        self.exit_status = 128 + self.signal_number
+
+    def __reduce__(self):  # from a grid's worker process, with its signal
+        return type(self), (str(self), self.signal_number)
+
+
+STOP_SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
 DIVERGENCE_MARGIN_BITS = 2.0  # an entropy this far above a uniform guess's means training has diverged
@@ -96,8 +113,6 @@ def _class_count_for(distinct: int, config: RnnlmConfig, reporter: ProgressRepor
 def _resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fingerprint: str,
                       reporter: ProgressReporter, force: bool) -> RnnlmModel:
     if force or not os.path.exists(model_file):
-        with contextlib.suppress(FileNotFoundError):  # the history of an earlier model at this path ends here
-            os.remove(model_file + HISTORY_SUFFIX)
         words, counts = train.vocabulary_counts()
         _class_count_for(len(words), config, reporter)
         return new_model(config, vocabulary_from_counts(words, counts, config.class_count, config.old_classes))
@@ -135,8 +150,6 @@ def _resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fin
         details = ", ".join(f"{name} {stored[name]} (now {given[name]})" for name in changed)
         raise RnnlmpyError(f"model {model_file!r} is a checkpoint with other settings: {details}; resume with the "
                            "same settings, or use -force to start anew")
-    reporter.message(f"Resuming {model_file} at epoch {progress.epoch}, "
-                     f"word {progress.position:,} of {len(train):,}")
     return model
 
 
@@ -147,10 +160,11 @@ def append_history(path: str, record: dict) -> None:
 
 
 @contextlib.contextmanager
-def _interrupt_flag() -> Iterator[Callable[[], bool]]:
-    """While training, Ctrl-C only raises a flag (checked between kernel calls); a second Ctrl-C stops at once."""
+def _interrupt_flag() -> Iterator[Callable[[], int]]:
+    """While training, Ctrl-C or SIGTERM only raises a flag (checked between kernel calls): the callable
+    returns the signal's number, 0 while none came. A second signal stops at once (KeyboardInterrupt)."""
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield lambda: 0
         return
     raised = []
 
@@ -159,11 +173,12 @@ def _interrupt_flag() -> Iterator[Callable[[], bool]]:
             raise KeyboardInterrupt
         raised.append(signum)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {number: signal.signal(number, handler) for number in STOP_SIGNALS}
     try:
-        yield lambda: bool(raised)
+        yield lambda: raised[0] if raised else 0
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, action in previous.items():
+            signal.signal(number, action)
 
 
 def train(train_file: str, model_file: str, valid_file: Optional[str] = None, config: Optional[RnnlmConfig] = None,
@@ -184,10 +199,14 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
     appended to ``model_file + ".history.jsonl"`` once that epoch is saved.
     ``model_note`` is added to the line that names the model file.
     ``threads`` trains that many slices of each epoch at once on the shared
-    weights (hogwild; None: ``default_threads()``); one thread is reproducible
-    bit for bit. ``cross_validation`` = (fold, folds, seed) validates on that
-    fold of the training lines instead of ``valid_file`` (see ``training_text.fold_lines``).
-    Raises TrainingInterrupted after Ctrl-C (the state is saved first).
+    weights (hogwild; None: ``default_threads(every_core=False)``, one unless
+    ``$RNNLMPY_THREADS`` says otherwise, or the count an unfinished model was
+    started with); one thread is reproducible bit for bit, and an unfinished
+    model resumes only on the threads it was started with.
+    ``cross_validation`` = (fold, folds, seed) validates on that fold of the
+    training lines instead of ``valid_file`` (see ``training_text.fold_lines``).
+    Ends with one summary line (epochs, best validation perplexity, time, why it stopped).
+    Raises TrainingInterrupted after Ctrl-C or SIGTERM (the state is saved first).
     """
     if cross_validation is not None and (valid_file is not None or one_iter):
         raise RnnlmpyError("cross-validation holds out its own lines: give no -valid and no -one-iter")
@@ -201,7 +220,10 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
         raise RnnlmpyError(f"-anti-kasparek must be 0 (off) or a number of words (got {anti_kasparek})")
     if 0 < anti_kasparek < MIN_CHECKPOINT_WORDS:
         anti_kasparek = MIN_CHECKPOINT_WORDS
-    threads = resolve_threads(threads)
+    if threads is not None:
+        check_threads(threads)
+    else:
+        resolve_threads(None, every_core=False)  # a bad $RNNLMPY_THREADS fails now, not after reading the corpus
     check_output(model_file, [CONTAINER], [train_file, valid_file, *other_inputs], force, "an rnnlmpy model")
     reporter = ProgressReporter(debug, log)
     with exclusive_lock(model_file), reporter.closing():
@@ -213,24 +235,28 @@ def train(train_file: str, model_file: str, valid_file: Optional[str] = None, co
 
 def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter, anti_kasparek, alpha, reporter,
                   on_progress, force, model_note, threads, cross_validation) -> RnnlmModel:
+    started = time.perf_counter()
     held_out_seed = config.rand_seed if valid_file is None and not one_iter else None
     text = read_training_text(train_file, valid_file, held_out_seed, config.char_level, cross_validation)
     valid_name = os.path.abspath(valid_file) if valid_file else ""
+    notices = []  # said once every check has passed, so that an error is the only line after the command
     if cross_validation is not None:
         fold, folds, seed = cross_validation
         valid_name = f"cross-validation fold {fold + 1} of {folds}: {len(text.held_lines)} lines (seed {seed})"
-        reporter.message(f"Validating on {valid_name}")
+        notices.append(f"Validating on {valid_name}")
     elif text.held_lines is not None:
         held, lines = text.held_lines, text.line_count
         valid_name = f"held-out: {len(held)} of the {lines} training lines (-rand-seed {config.rand_seed})"
-        reporter.message(f"No -valid given: holding out {len(held):,} of the {lines:,} training lines "
-                         f"({100 * len(held) / lines:.1f}%, chosen by -rand-seed {config.rand_seed}; first lines "
-                         f"{', '.join(str(i + 1) for i in held[:5])}{', ...' if len(held) > 5 else ''}) "
-                         "for the learning-rate schedule")
+        notices.append(f"No -valid given: holding out {len(held):,} of the {lines:,} training lines "
+                       f"({100 * len(held) / lines:.1f}%, chosen by -rand-seed {config.rand_seed}; first lines "
+                       f"{', '.join(str(i + 1) for i in held[:5])}{', ...' if len(held) > 5 else ''}) "
+                       "for the learning-rate schedule")
 
+    resuming = not force and os.path.exists(model_file)
     model = _resume_or_create(model_file, text.train, config, text.fingerprint, reporter, force)
     config = model.config
     progress = model.training
+    threads = _training_threads(progress, threads, model_file)
     if alpha is not None:
         progress.alpha = alpha
     progress.train_file, progress.train_words = os.path.abspath(train_file), len(text.train)
@@ -241,11 +267,6 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
     valid_stream = text.valid.to_stream(vocabulary) if text.valid is not None else None
     if valid_stream is not None and not np.any(valid_stream.targets >= 0):
         raise RnnlmpyError(f"validation file {valid_file!r} has no word of the training vocabulary")
-    reporter.message(f"Model: {model_file}{model_note}")
-    reporter.message(f"Vocab size: {vocabulary.size}  classes: {vocabulary.class_count}  "
-                     f"hidden: {config.hidden_size} ({config.activation})  bptt: {config.bptt}  "
-                     f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
-    reporter.message(f"Words in train file: {len(train_stream)}")
 
     if model.resume_state and progress.position > 0:
         if not progress.slices:  # a checkpoint of one thread, written before slices were kept
@@ -259,28 +280,53 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
         states = [KernelState.fresh(config)]
         backup = _snapshot(model)
     model.resume_state = {}
+    if resuming:
+        reporter.message(f"Resuming {model_file} at epoch {progress.epoch}, "
+                         f"word {progress.position:,} of {len(train_stream):,}")
+    for notice in notices:
+        reporter.message(notice)
+    reporter.message(f"Model: {model_file}{model_note}")
+    reporter.message(f"Vocab size: {vocabulary.size}  classes: {vocabulary.class_count}  "
+                     f"hidden: {config.hidden_size} ({config.activation})  bptt: {config.bptt}  "
+                     f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
+    reporter.message(f"Words in train file: {len(train_stream)}")
+    reporter.message(f"Threads: {threads} " + ("(the same command trains the same model; -threads N trains on N "
+                                               "slices at once, faster but not reproducible)" if threads == 1 else
+                                               "(hogwild: faster, but the model differs from run to run)"))
     _compile_kernels(model, train_stream, valid_stream, states[0], reporter)
     history_file = model_file + HISTORY_SUFFIX
     limit = divergence_limit(vocabulary.size)
+    earlier_history = [] if resuming else [history_file]  # an earlier model's history, removed once this one is saved
+
+    def write_model() -> None:
+        """Save the model; the first time a new model is saved, the history file of the one it replaced ends."""
+        save_model(model, model_file)
+        while earlier_history:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(earlier_history.pop())
 
     def keep(record: dict) -> None:
-        """An epoch ends: its record joins the model's history, the model is saved, then the history file grows."""
-        progress.history.append(record)
-        save_model(model, model_file)
+        """An epoch ends: its record (less the timings) joins the model's history, the model is saved, then the
+        whole record joins the history file."""
+        progress.history.append({name: value for name, value in record.items() if name not in TIMING_FIELDS})
+        write_model()
         append_history(history_file, record)
 
+    stopped = ""
     with _interrupt_flag() as interrupted:
         while not progress.finished:
             if max_iter is not None and progress.epoch >= max_iter:
                 progress.finished = True
+                stopped = f"-max-iter {max_iter} reached"
                 break
             if progress.position == 0:
                 progress.slices = epoch_slices(train_stream, threads)
                 states = [KernelState.fresh(config, epoch=progress.epoch, thread=index)
                           for index in range(len(progress.slices))]
                 progress.epoch_log10, progress.epoch_scored = 0.0, 0
-            seconds, words, diverged = _train_epoch(model, train_stream, states, backup, model_file, anti_kasparek,
-                                                    reporter, on_progress, interrupted, limit, threads)
+            seconds, words, diverged = _train_epoch(model, train_stream, states, backup, model_file, write_model,
+                                                    anti_kasparek, reporter, on_progress, interrupted, limit,
+                                                    threads)
             record = {
                 "epoch": progress.epoch,
                 "alpha": progress.alpha,
@@ -290,6 +336,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                 "valid_entropy": None,
                 "valid_ppl": None,
                 "accepted": True,
+                "threads": threads,
             }
             progress.position, progress.slices = 0, []
             if not diverged and not one_iter:
@@ -303,6 +350,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                 continue
             if one_iter:
                 progress.finished = True
+                stopped = "-one-iter (one pass, no validation)"
                 keep(record)
                 reporter.epoch_done(record)
                 break
@@ -323,15 +371,42 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
             progress.last_valid_log10 = valid_log10
             if stop:
                 progress.finished = True
+                stopped = (f"converged (validation improved by less than -min-improvement {config.min_improvement:g} "
+                           "a second time)")
             else:
                 progress.epoch += 1
             keep(record)
             reporter.epoch_done(record)
-            if interrupted() and not progress.finished:
-                raise TrainingInterrupted(f"interrupted: {model_file} holds the model after epoch "
-                                          f"{progress.epoch - 1}; rerun the same command to resume")
-    save_model(model, model_file)
+            signal_number = interrupted()
+            if signal_number and not progress.finished:
+                raise TrainingInterrupted(f"{STOP_SIGNALS[signal_number]}: {model_file} holds the model after epoch "
+                                          f"{progress.epoch - 1}; rerun the same command to resume", signal_number)
+    write_model()
+    reporter.message(training_summary(model_file, progress.history, time.perf_counter() - started, threads, stopped))
     return model
+
+
+def _training_threads(progress: TrainingProgress, threads: Optional[int], model_file: str) -> int:
+    """The threads to train on: those an unfinished model was started with (``threads``, if given, must be
+    the same: the thread count is part of how a model is trained), else ``threads`` or the default; recorded
+    in ``progress``."""
+    if progress.threads and threads is not None and threads != progress.threads:
+        raise RnnlmpyError(f"model {model_file!r} is a checkpoint of training on {progress.threads} thread"
+                           f"{'s' if progress.threads > 1 else ''}; resume without -threads (or with -threads "
+                           f"{progress.threads}), or use -force to start anew")
+    progress.threads = progress.threads or resolve_threads(threads, every_core=False)
+    return progress.threads
+
+
+def training_summary(model_file: str, history: list, seconds: float, threads: int, stopped: str) -> str:
+    """The line that ends a training run: the model, its epochs, the best validation perplexity, the run's
+    time in seconds, its threads, and why it stopped (``stopped``)."""
+    validated = [r for r in history if r.get("valid_ppl") is not None and r.get("accepted", True)]
+    best = min(validated, key=lambda r: r["valid_ppl"], default=None)
+    quality = (f"best validation PPL {best['valid_ppl']:.2f} (epoch {best['epoch']})" if best is not None
+               else "no validation")
+    return (f"Trained {model_file}: {len(history)} epoch{'' if len(history) == 1 else 's'}, {quality}, "
+            f"{format_seconds(seconds)} on {threads} thread{'' if threads == 1 else 's'}; stopped: {stopped}")
 
 
 MIN_ALPHA_SHARE = 1e-6  # divergence halves alpha; below this share of the starting alpha, give up
@@ -392,8 +467,8 @@ def _restore(model: RnnlmModel, backup: dict[str, np.ndarray]) -> None:
 
 
 def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelState], backup: dict[str, np.ndarray],
-                 model_file: str, anti_kasparek: int, reporter: ProgressReporter,
-                 on_progress: Optional[Callable[[RnnlmModel], None]], interrupted: Callable[[], bool],
+                 model_file: str, write_model: Callable[[], None], anti_kasparek: int, reporter: ProgressReporter,
+                 on_progress: Optional[Callable[[RnnlmModel], None]], interrupted: Callable[[], int],
                  limit: float, threads: int) -> tuple[float, int, bool]:
     """Train every slice of ``model.training.slices`` from its next position to its end.
 
@@ -401,7 +476,8 @@ def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelStat
     ``hogwild``; a checkpoint's slices may be more or fewer); one thread runs
     in this thread alone, exactly as a single pass. The threads meet
     every PROGRESS_CHUNK words each, for progress, checks and checkpoints.
-    Returns (seconds, words trained, diverged). Checkpoints every
+    Returns (seconds, words trained, diverged). Checkpoints (through
+    ``write_model``, which saves the model to ``model_file``) every
     ``anti_kasparek`` words (0: never) once saving has cost at most 5% of the
     time so far; on ``interrupted()`` saves a checkpoint and raises TrainingInterrupted.
     """
@@ -428,15 +504,16 @@ def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelStat
             reporter.running(progress.epoch, progress.alpha,
                              metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
                              stop / total, speed, (total - stop) / max(speed, 1e-9))
-            if stop < total and interrupted():
-                _save_checkpoint(model, states, backup, model_file)
-                raise TrainingInterrupted(f"interrupted: saved the training state in {model_file} (epoch "
-                                          f"{progress.epoch}, word {stop:,} of {total:,}); rerun the same command "
-                                          "to resume exactly there")
+            signal_number = interrupted()
+            if stop < total and signal_number:
+                _save_checkpoint(model, states, backup, write_model)
+                raise TrainingInterrupted(f"{STOP_SIGNALS[signal_number]}: saved the training state in {model_file} "
+                                          f"(epoch {progress.epoch}, word {stop:,} of {total:,}); rerun the same "
+                                          "command to resume exactly there", signal_number)
             if stop >= next_checkpoint and stop < total:
                 if saving_seconds <= CHECKPOINT_TIME_SHARE * elapsed:
                     saved = time.perf_counter()
-                    _save_checkpoint(model, states, backup, model_file)
+                    _save_checkpoint(model, states, backup, write_model)
                     saving_seconds += time.perf_counter() - saved
                 next_checkpoint = stop + anti_kasparek
             if on_progress is not None:
@@ -447,14 +524,14 @@ def _train_epoch(model: RnnlmModel, stream: TokenStream, states: list[KernelStat
 
 
 def _save_checkpoint(model: RnnlmModel, states: list[KernelState], backup: dict[str, np.ndarray],
-                     model_file: str) -> None:
-    """Write the model with every thread's kernel state and the last epoch's weights, so that training resumes
-    where it stopped (exactly, for one thread)."""
+                     write_model: Callable[[], None]) -> None:
+    """Write the model (``write_model``) with every thread's kernel state and the last epoch's weights, so that
+    training resumes where it stopped (exactly, for one thread)."""
     model.resume_state = {**{f"{_state_prefix(index)}{k}": v for index, state in enumerate(states)
                              for k, v in state.arrays().items()},
                           **{f"backup/{k}": v for k, v in backup.items()}}
     try:
-        save_model(model, model_file)
+        write_model()
     finally:
         model.resume_state = {}
 
