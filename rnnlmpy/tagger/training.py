@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from typing import Optional, TextIO
 
 import numpy as np
 
+from ..base.errors import RnnlmpyError
 from ..base.metrics import entropy_bits
 from .features import word_key
 from .grading import grade_lines
-from .rnn import EpochBuffers, RnnTagger, TaggerConfig, new_tagger, train_epoch
+from .rnn import EpochBuffers, RnnTagger, TaggerConfig, TaggerWeights, new_tagger, train_epoch
 
 
 def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[TaggerConfig] = None,
@@ -49,6 +51,7 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
                 _, feature_ptr, feature_ids = tagger.encode(train_words, hide)
             log10_sum, tokens = train_epoch(config, member, feature_ptr, feature_ids, targets, sentence_start, order,
                                             alpha, buffers)
+            check_converging(member, log10_sum, member_number, epoch, config)
             record = {"network": member_number, "epoch": epoch, "alpha": alpha,
                       "train_entropy": entropy_bits(log10_sum, tokens), "seconds": time.perf_counter() - started}
             if valid is not None:
@@ -69,3 +72,13 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
                 getattr(member, name)[...] = array
             best = None
     return tagger
+
+
+def check_converging(member: TaggerWeights, log10_sum: float, member_number: int, epoch: int,
+                     config: TaggerConfig) -> None:
+    """RnnlmpyError when an epoch left the network's log-probability or weights not finite: training has
+    diverged, and a tagger saved now would be refused by ``tag``, so none is written."""
+    if math.isfinite(log10_sum) and all(np.isfinite(array).all() for array in member.arrays().values()):
+        return
+    raise RnnlmpyError(f"training diverged in network {member_number}, epoch {epoch} (weights no longer finite); "
+                       f"no tagger was written: try a smaller -alpha (was {config.alpha:g})")
