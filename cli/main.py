@@ -7,6 +7,8 @@ exit status 2.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 import click
@@ -62,7 +64,33 @@ def main(argv=None) -> None:
     except BrokenPipeError:  # `rnnlmpy gen | head`: the reader has all it wanted
         silence_broken_pipe()
         sys.exit(0)
+    except OSError as error:  # what the commands write to stdout: a full disk, an I/O error
+        print(f"rnnlmpy: error: {describe_os_error(error)}", file=sys.stderr)
+        discard_stdout()
+        sys.exit(2)
     sys.exit(0)
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for an OSError that reached the top: the file it names, or else the output (stdout)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is not None:
+        return f"{error.filename}: {reason}"
+    if error.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG):
+        return f"cannot write the output: {reason}"
+    return reason
+
+
+def discard_stdout() -> None:
+    """Point stdout at os.devnull once its device has failed: what is still buffered is dropped at exit
+    instead of failing again there ("Exception ignored ... OSError", exit status 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no real file behind stdout (a test's capture)
+        pass
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

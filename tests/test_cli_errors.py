@@ -7,15 +7,19 @@ given as a string.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import subprocess
 import sys
 
 import pytest
 
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.tagger import TaggerConfig
+from rnnlmpy.rnnlm.model_file import save_model
+from rnnlmpy.tagger import TaggerConfig, train_hmm
 
-from helpers import load_locator, run_cli, write_text
+from helpers import load_locator, run_cli, tiny_model, write_text
 
 
 # ---------------------------------------------------------------- corpora that are nowhere and cannot be fetched
@@ -102,3 +106,77 @@ def test_tag_train_that_diverges_writes_no_tagger(tmp_path, capsys):
 def test_tagger_settings_the_command_line_does_not_show_are_checked_too(setting, value):
     with pytest.raises(RnnlmpyError, match=setting):
         TaggerConfig(**{setting: value}).validate()
+
+
+# ---------------------------------------------------------------- stdout on a full device, seeds, plot backends
+
+def full_device(folder):
+    """A character device like /dev/full (1, 7: every write fails with ENOSPC) made in ``folder``; /dev/full
+    itself where making device nodes is not permitted; the test is skipped when neither can be written to."""
+    path = os.path.join(folder, "full")
+    try:
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 7))
+    except OSError:
+        path = "/dev/full"
+    try:
+        handle = os.open(path, os.O_WRONLY)
+    except OSError as error:
+        pytest.skip(f"no full device to write to: {error}")
+    try:
+        os.write(handle, b"x")
+        pytest.skip(f"{path} accepts writes")
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            pytest.skip(f"{path} fails writes with {error}, not ENOSPC")
+    finally:
+        os.close(handle)
+    return path
+
+
+@pytest.fixture()
+def model_files(tmp_path):
+    """A tiny language model, an HMM tagger and texts for them, in tmp_path: {name: path}."""
+    model = tiny_model()
+    words = model.vocabulary.words[1:]
+    text = write_text(tmp_path / "test.txt", [" ".join(words[i:] + words[:i]) for i in range(len(words))] * 50)
+    save_model(model, str(tmp_path / "m.rnnlm"))
+    train_hmm([(["the", "dog"], ["DT", "NN"]), (["a", "cat"], ["DT", "NN"])]).write(str(tmp_path / "hmm.txt"))
+    words = write_text(tmp_path / "words.txt", ["the dog", "a cat"] * 5000)
+    return {"model": str(tmp_path / "m.rnnlm"), "text": text, "hmm": str(tmp_path / "hmm.txt"), "words": words}
+
+
+@pytest.mark.parametrize("command", [
+    ["ppl", "-rnnlm", "{model}", "-test", "{text}"],
+    ["ppl", "-rnnlm", "{model}", "-test", "{text}", "-debug", "2"],
+    ["gen", "-rnnlm", "{model}", "-gen", "3"],  # fits the buffer: fails at the last flush
+    ["gen", "-rnnlm", "{model}", "-gen", "100000"],  # fails on a write
+    ["ngram", "-train", "{text}", "-order", "2", "-test", "{text}", "-debug", "2"],
+    ["tag", "-model", "{hmm}", "-test", "{words}"],
+    ["info", "-rnnlm", "{model}"],
+], ids=lambda command: " ".join(command[:1] + command[-2:]))
+def test_stdout_on_a_full_device_is_one_line(tmp_path, model_files, command):
+    device = full_device(tmp_path)
+    argv = [part.format(**model_files) for part in command]
+    with open(device, "w") as stdout:
+        result = subprocess.run([sys.executable, "-m", "rnnlmpy_cli", *argv], stdout=stdout, stderr=subprocess.PIPE,
+                                text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "rnnlmpy: error: cannot write the output: No space left on device"
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**63)])
+def test_gen_refuses_a_seed_out_of_range(model_files, capsys, seed):
+    line = one_error_line(*run_cli(["gen", "-rnnlm", model_files["model"], "-gen", "5", "-rand-seed", seed], capsys))
+    assert "-rand-seed must be between 0 and 2^63 - 1" in line
+
+
+def test_plot_names_an_unusable_backend_in_one_line(tmp_path, model_files):
+    pytest.importorskip("matplotlib")
+    output = tmp_path / "curve.png"
+    result = subprocess.run([sys.executable, "-m", "rnnlmpy_cli", "plot", model_files["model"], "-o", str(output)],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "MPLBACKEND": "nonexistent"})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "MPLBACKEND='nonexistent'" in result.stderr and not output.exists()
