@@ -16,8 +16,11 @@ import sys
 import pytest
 
 from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.mixing.interpolate import ngram_token_probabilities
+from rnnlmpy.ngram.kneser_ney import score_sentences, train_ngram
+from rnnlmpy.rnnlm.evaluation import score, score_tokens
 from rnnlmpy.rnnlm.model_file import save_model
-from rnnlmpy.tagger import TaggerConfig, train_hmm
+from rnnlmpy.tagger import TaggerConfig, new_tagger, train_hmm
 
 from helpers import load_locator, run_cli, tiny_model, write_text
 
@@ -180,3 +183,39 @@ def test_plot_names_an_unusable_backend_in_one_line(tmp_path, model_files):
                             env={**os.environ, "MPLBACKEND": "nonexistent"})
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "MPLBACKEND='nonexistent'" in result.stderr and not output.exists()
+
+
+# ---------------------------------------------------------------- token sequences given as a string
+
+def test_a_string_is_scored_as_a_sentence_never_as_characters():
+    """``score_tokens(model, "w1 w2 w3")`` is KenLM's ``score("w1 w2 w3")``: the words, then ``</s>``."""
+    model = tiny_model()
+    as_list = score_tokens(model, ["w1", "w2", "w3", "</s>", "w4", "</s>"])
+    as_text = score_tokens(model, "w1 w2 w3\nw4")
+    assert list(as_text.tokens) == list(as_list.tokens)
+    assert as_text.perplexity == as_list.perplexity and as_text.oov_count == 0
+    assert score(model, "w1 w2\tw3\nw4").perplexity == as_list.perplexity
+    assert score(model, "w1 w2 w3\nw4", dynamic_alpha=0.1).perplexity == \
+        score(model, ["w1", "w2", "w3", "</s>", "w4", "</s>"], dynamic_alpha=0.1).perplexity
+    assert list(model.vocabulary.encode("w1 w2")) == list(model.vocabulary.encode(["w1", "w2", "</s>"]))
+    for call in (lambda: score_tokens(model, b"w1 w2"), lambda: model.vocabulary.encode(b"w1")):
+        with pytest.raises(RnnlmpyError, match="not bytes"):
+            call()
+
+
+def test_sentences_given_as_strings_are_split_into_words(tmp_path):
+    sentences = [(["the", "dog", "runs"], ["DT", "NN", "VBZ"]), (["a", "cat", "sleeps"], ["DT", "NN", "VBZ"])]
+    as_lists = [words for words, _ in sentences]
+    as_strings = [" ".join(words) for words in as_lists]
+    hmm = train_hmm(sentences)
+    rnn = new_tagger(TaggerConfig(hidden_size=4, ensemble=1), sentences)
+    for tagger in (hmm, rnn):
+        expected = tagger.tag(as_lists)
+        assert [len(tags) for tags in expected] == [3, 3]
+        assert tagger.tag(as_strings) == expected
+        assert tagger.tag("\n".join(as_strings)) == expected
+    ngram, _ = train_ngram(write_text(tmp_path / "train.txt", as_strings * 3), 2)
+    expected = score_sentences(ngram, as_lists).log10_prob
+    assert list(score_sentences(ngram, as_strings).log10_prob) == list(expected)
+    assert list(ngram_token_probabilities(ngram, "the dog runs\na cat sleeps")) == \
+        list(ngram_token_probabilities(ngram, ["the", "dog", "runs", "</s>", "a", "cat", "sleeps", "</s>"]))

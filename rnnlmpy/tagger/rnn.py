@@ -25,6 +25,7 @@ from ..base.checks import check_finite, check_rand_seed
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
 from ..base.system import check_fits
+from ..base.text import as_sentences
 from ..kernels.cell import ACTIVATIONS
 from ..kernels.tagger import (VITERBI_NO_END, VITERBI_NO_PATH, tagger_hidden_states, train_tagger_sentences,
                               viterbi_paths)
@@ -212,8 +213,10 @@ class RnnTagger:
         """P(tag | sentence) of every token, averaged over the ensemble: shape (tokens, tags), float64.
 
         Each word type's input (the sum of its feature rows) is computed once, so
-        the recurrence reads one small row per token instead of scattered feature rows.
+        the recurrence reads one small row per token instead of scattered feature rows. Sentences given as
+        strings are split into words (``base.text.as_sentences``).
         """
+        sentences = as_sentences(sentences)
         sentence_start, token_type, type_ptr, type_ids = self.encode_types(sentences)
         tokens = len(token_type)
         one_feature_each = np.arange(tokens + 1, dtype=np.int64)
@@ -237,7 +240,9 @@ class RnnTagger:
         return total / len(self.members)
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
-        """The best tag sequence of each sentence (argmax per token, or Viterbi with transitions)."""
+        """The best tag sequence of each sentence (argmax per token, or Viterbi with transitions); sentences given
+        as strings are split into words (``base.text.as_sentences``), never into characters."""
+        sentences = as_sentences(sentences)
         posteriors = self.posteriors(sentences)
         if self.config.viterbi:
             sentence_start = np.zeros(len(sentences) + 1, dtype=np.int64)
