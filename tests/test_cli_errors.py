@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -219,3 +221,63 @@ def test_sentences_given_as_strings_are_split_into_words(tmp_path):
     assert list(score_sentences(ngram, as_strings).log10_prob) == list(expected)
     assert list(ngram_token_probabilities(ngram, "the dog runs\na cat sleeps")) == \
         list(ngram_token_probabilities(ngram, ["the", "dog", "runs", "</s>", "a", "cat", "sleeps", "</s>"]))
+
+
+# ---------------------------------------------------------------- -scheduler: one line, promptly
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 where nothing listens (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture()
+def not_dask():
+    """The address of a TCP server on 127.0.0.1 that answers every connection with an HTTP error, as a web server
+    (or a Dask dashboard) would; stopped after the test."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer():
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                stop.wait(1)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("garbage", "is not a Dask scheduler address"),
+    ("http://127.0.0.1:8786", "is not a Dask scheduler address"),
+    ("unix:///tmp/dask.sock", "is not a Dask scheduler address"),
+    ("127.0.0.1:0", "port 0 is not between 1 and 65535"),
+    ("refused", "Connection refused"),
+    ("not dask", "is not a Dask scheduler"),
+])
+def test_a_scheduler_that_is_not_there_is_one_line(model_files, request, address, expected):
+    """Dask's client, given such an address, failed and then waited 40 s at exit to print "Exception ignored in
+    Client.__del__" with a traceback (or, against a web server, waited for ever)."""
+    pytest.importorskip("distributed", reason="Dask's distributed is not installed: pip install 'rnnlmpy[dask]'")
+    if address == "refused":
+        address = f"tcp://127.0.0.1:{free_port()}"
+    elif address == "not dask":
+        address = request.getfixturevalue("not_dask")
+    result = subprocess.run([sys.executable, "-m", "rnnlmpy_cli", "ppl", "-rnnlm", model_files["model"], "-test",
+                             model_files["text"], "-scheduler", address], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+    assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr
