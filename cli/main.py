@@ -14,6 +14,7 @@ import sys
 import click
 
 import rnnlmpy
+from rnnlmpy.base.compiling import compiling, say_on_stderr
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
@@ -40,9 +41,14 @@ for family in (rnnlm, ngram, mixing, tagger, report):
 
 
 def main(argv=None) -> None:
-    """Entry point of the ``rnnlmpy`` console script: errors become one line and exit status 2."""
+    """Entry point of the ``rnnlmpy`` console script: errors become one line and exit status 2.
+
+    Any command that compiles kernels says so on stderr first (``base.compiling``; a command at ``-debug 0``
+    silences it).
+    """
     try:
-        cli.main(args=argv, prog_name="rnnlmpy", standalone_mode=False)
+        with compiling(say_on_stderr):
+            cli.main(args=argv, prog_name="rnnlmpy", standalone_mode=False)
         sys.stdout.flush()  # a closed pipe shows here when everything fitted in the buffer
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
