@@ -163,8 +163,10 @@ def check_reachable(scheduler: str) -> None:
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS).close()
     except OSError as error:  # refused, unknown host, unreachable network, timed out
-        reason = error.strerror or first_line(error) if not isinstance(error, TimeoutError) else \
-            f"no answer in {CONNECT_TIMEOUT_SECONDS} s"
+        if isinstance(error, TimeoutError):
+            reason = f"no answer in {CONNECT_TIMEOUT_SECONDS} s"
+        else:
+            reason = error.strerror or first_line(error)
         raise RnnlmpyError(f"cannot reach the Dask scheduler at {scheduler!r}: {reason}") from None
 
 
