@@ -81,7 +81,9 @@ class _LockListener(event.Listener):
                     block.seconds += spent
 
 
-_LISTENERS = {_COMPILE_EVENT: _CompileListener(), _LOCK_EVENT: _LockListener()}
+for _kind, _listener in ((_COMPILE_EVENT, _CompileListener()), (_LOCK_EVENT, _LockListener())):
+    event.register(_kind, _listener)  # for the life of the process (with no block open they do nothing), so that
+    # a compilation running while the first block opens or the last one closes keeps the lock count consistent
 
 
 @contextlib.contextmanager
@@ -96,20 +98,12 @@ def compiling(say: Optional[Callable[[str], None]] = None) -> Iterator[Compilati
     """
     block = Compilation(say)
     with _lock:
-        first = not _open
         _open.append(block)
-    if first:
-        for kind, listener in _LISTENERS.items():
-            event.register(kind, listener)
     try:
         yield block
     finally:
         with _lock:
             _open.remove(block)
-            last = not _open
-        if last:
-            for kind, listener in _LISTENERS.items():
-                event.unregister(kind, listener)
 
 
 def say_on_stderr(text: str) -> None:
