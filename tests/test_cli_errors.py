@@ -83,6 +83,7 @@ def one_error_line(code, out, err):
 
 @pytest.mark.parametrize("options, expected", [
     (["-alpha", "inf"], "-alpha must be a finite number"),
+    (["-alpha", "nan"], "-alpha must be a finite number"),  # click's range lets NaN through
     (["-ensemble", "100000000"], "would need"),  # ~2 TB: more than any machine running the tests
     (["-hidden", "100000000"], "would need"),
     (["-rand-seed", "-1"], "-rand-seed must be between 0 and 2^63 - 1"),
