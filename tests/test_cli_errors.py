@@ -8,16 +8,19 @@ given as a string.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import stat
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.executor import open_executor
 from rnnlmpy.mixing.interpolate import ngram_token_probabilities
 from rnnlmpy.ngram.kneser_ney import score_sentences, train_ngram
 from rnnlmpy.rnnlm.evaluation import score, score_tokens
@@ -282,3 +285,35 @@ def test_a_scheduler_that_is_not_there_is_one_line(model_files, request, address
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
     assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_scheduler_lost_mid_run_is_one_error_and_no_dask_log(tmp_path, capfd):
+    """A scheduler killed while a task runs: the work ends in RnnlmpyError naming the scheduler, and Dask's
+    "Failed to reconnect" and clean-up tracebacks stay off stderr."""
+    pytest.importorskip("distributed", reason="Dask's distributed is not installed: pip install 'rnnlmpy[dask]'")
+    from test_dask import START_TIMEOUT_SECONDS, _start, _stop
+
+    scheduler_file = tmp_path / "scheduler.json"
+    log = open(tmp_path / "cluster.log", "w")
+    processes = [_start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                         "--no-dashboard", "--scheduler-file", str(scheduler_file)], log)]
+    try:
+        for _ in range(int(START_TIMEOUT_SECONDS / 0.2)):
+            if scheduler_file.exists() and scheduler_file.stat().st_size:
+                break
+            time.sleep(0.2)
+        processes.append(_start([sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                                 str(scheduler_file), "--nthreads", "1", "--no-nanny", "--no-dashboard"], log))
+        address = json.loads(scheduler_file.read_text())["address"]
+        capfd.readouterr()
+        with pytest.raises(RnnlmpyError, match="lost the Dask scheduler at"):
+            with open_executor(1, address) as executor:
+                task = executor.submit(time.sleep, 600)  # a task that outlives the scheduler
+                processes[0].kill()
+                processes[0].wait()
+                task.result(timeout=300)
+        err = capfd.readouterr().err
+        assert "Traceback" not in err and "distributed" not in err, err
+    finally:
+        _stop(processes)
+        log.close()
