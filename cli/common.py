@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from rnnlmpy.base.compiling import mute as mute_compile_notice
 from rnnlmpy.base.system import default_threads_text
 
 
@@ -175,5 +176,12 @@ def threads_option(help: str, every_core: bool):
 
 
 def debug_option(default: int = 1, help: str = "0: silent; 1: progress and timing on stderr."):
-    """The ``-debug 0/1/2`` option."""
-    return option("debug", type=click.IntRange(0, 2), default=default, show_default=True, help=help)
+    """The ``-debug 0/1/2`` option; 0 also silences the notice that kernels are being compiled."""
+    return option("debug", type=click.IntRange(0, 2), default=default, show_default=True, help=help,
+                  callback=_silent_at_debug_0)
+
+
+def _silent_at_debug_0(ctx, param, value):
+    if value == 0:
+        mute_compile_notice()
+    return value

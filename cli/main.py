@@ -7,6 +7,8 @@ exit status 2.
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
 import threading
@@ -14,6 +16,7 @@ import threading
 import click
 
 import rnnlmpy
+from rnnlmpy.base.compiling import compiling, say_on_stderr
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
@@ -49,7 +52,11 @@ def _terminate(signum, frame):
 
 def main(argv=None) -> None:
     """Entry point of the ``rnnlmpy`` console script: errors become one line and exit status 2; Ctrl-C and
-    SIGTERM stop with 130 and 143 (training saves its state first)."""
+    SIGTERM stop with 130 and 143 (training saves its state first).
+
+    Any command that compiles kernels says so on stderr first (``base.compiling``; a command at ``-debug 0``
+    silences it).
+    """
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
@@ -61,7 +68,8 @@ def main(argv=None) -> None:
 
 def _run(argv) -> None:
     try:
-        cli.main(args=argv, prog_name="rnnlmpy", standalone_mode=False)
+        with compiling(say_on_stderr):
+            cli.main(args=argv, prog_name="rnnlmpy", standalone_mode=False)
         sys.stdout.flush()  # a closed pipe shows here when everything fitted in the buffer
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
@@ -85,7 +93,33 @@ def _run(argv) -> None:
     except BrokenPipeError:  # `rnnlmpy gen | head`: the reader has all it wanted
         silence_broken_pipe()
         sys.exit(0)
+    except OSError as error:  # what the commands write to stdout: a full disk, an I/O error
+        print(f"rnnlmpy: error: {describe_os_error(error)}", file=sys.stderr)
+        discard_stdout()
+        sys.exit(2)
     sys.exit(0)
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for an OSError that reached the top: the file it names, or else the output (stdout)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    if error.filename is not None:
+        return f"{error.filename}: {reason}"
+    if error.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG):
+        return f"cannot write the output: {reason}"
+    return reason
+
+
+def discard_stdout() -> None:
+    """Point stdout at os.devnull once its device has failed: what is still buffered is dropped at exit
+    instead of failing again there ("Exception ignored ... OSError", exit status 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no real file behind stdout (a test's capture)
+        pass
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -120,21 +120,42 @@ def _tar_member_endswith(archive: tarfile.TarFile, suffix: str) -> bytes:
 
 
 def fetch(corpus: str) -> str:
-    """Download ``corpus`` into download_folder() (atomically per file); return its folder."""
+    """Download ``corpus`` into download_folder() (atomically per file); return its folder.
+
+    Everything is downloaded before any folder is made, so a failed download
+    (no network, a DNS error) leaves no empty folder behind.
+    """
     check_chosen_folder()
     target = os.path.join(download_folder(), corpus)
-    os.makedirs(target, exist_ok=True)
     if corpus in TARBALL_MEMBERS:
         url, members = TARBALL_MEMBERS[corpus]
-        with tarfile.open(fileobj=io.BytesIO(_download(url)), mode="r:gz") as archive:
-            contents = {name: _tar_member_endswith(archive, member) for name, member in members.items()}
+        try:
+            with tarfile.open(fileobj=io.BytesIO(_download(url)), mode="r:gz") as archive:
+                contents = {name: _tar_member_endswith(archive, member) for name, member in members.items()}
+        except tarfile.TarError as error:
+            raise OSError(f"{url} is not the expected archive ({error})") from None
     else:
         contents = {name: _download(url) for name, url in RAW_FILES[corpus].items()}
+    os.makedirs(target, exist_ok=True)
     for name, data in contents.items():
         with open(os.path.join(target, name + ".part"), "wb") as handle:
             handle.write(data)
         shutil.move(os.path.join(target, name + ".part"), os.path.join(target, name))
     return target
+
+
+def searched() -> str:
+    """The folders searched, for messages: ``$RNNLMPY_CORPORA`` (and what it is), then the others when it is unset."""
+    folder = chosen_folder()
+    if folder is not None:
+        return f"${ENVIRONMENT} ({folder})"
+    return f"${ENVIRONMENT} (unset), " + ", ".join(candidates())
+
+
+def not_found(corpus: str, error: Exception) -> str:
+    """One line: ``corpus`` is in none of the searched folders and downloading it failed with ``error``."""
+    return (f"corpus {corpus!r} is not in {searched()} and could not be downloaded into {download_folder()}: "
+            f"{error} (set ${ENVIRONMENT} to a folder holding it)")
 
 
 def find_or_fetch(corpus: str) -> str:
@@ -143,8 +164,7 @@ def find_or_fetch(corpus: str) -> str:
     try:
         return find_corpus(corpus) or fetch(corpus)
     except (OSError, CorporaError) as error:
-        raise SystemExit(f"corpus {corpus!r} is not in {', '.join(candidates())} and could not be downloaded "
-                         f"into {download_folder()}: {error} (set ${ENVIRONMENT} to a folder holding it)") from None
+        raise SystemExit(not_found(corpus, error)) from None
 
 
 def main() -> int:
@@ -159,17 +179,16 @@ def main() -> int:
     except CorporaError as error:
         print(error, file=sys.stderr)
         return 1
-    where = f"${ENVIRONMENT} ({chosen_folder()})" if chosen_folder() else ", ".join(candidates())
     for name in names:
         if find_corpus(name) is None:
             if not args.fetch:
-                print(f"corpus {name!r} not found in {where}; run with --fetch to download it into "
+                print(f"corpus {name!r} not found in {searched()}; run with --fetch to download it into "
                       f"{download_folder()}", file=sys.stderr)
                 return 1
             try:
                 fetch(name)
             except OSError as error:
-                print(f"could not download {name!r} into {download_folder()}: {error}", file=sys.stderr)
+                print(not_found(name, error), file=sys.stderr)
                 return 1
     print(find_corpus(args.corpus) if args.corpus else os.path.dirname(find_corpus(names[0])))
     return 0

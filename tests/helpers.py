@@ -57,11 +57,17 @@ def pattern_corpus(sentences: int, seed: int) -> list[str]:
 
 
 def run_cli(argv, capsys):
-    """Run the ``rnnlmpy`` command in-process; return (exit status, stdout, stderr)."""
+    """Run the ``rnnlmpy`` command in-process; return (exit status, stdout, stderr).
+
+    The notice that kernels are being compiled is off: whether a command compiles them depends on what ran
+    before it (and on the Numba cache), not on the command; tests/test_compile_notice.py tests the notice.
+    """
     import pytest
+    from rnnlmpy.base.compiling import compiling, mute
     from rnnlmpy_cli.main import main
 
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, compiling():
+        mute()
         main(argv)
     captured = capsys.readouterr()
     return exit_info.value.code, captured.out, captured.err

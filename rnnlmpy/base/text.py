@@ -100,3 +100,32 @@ def read_corpus(path: str, what: str = "corpus", allow_empty: bool = False, char
     if not allow_empty and tokens.count(SENTENCE_END) == len(tokens):
         raise RnnlmpyError(f"{what} {path!r} is empty (no words)")
     return tokens
+
+
+def as_tokens(tokens, what: str = "tokens"):
+    """``tokens`` as a token sequence whose lines end with ``</s>``: a ``str`` is read as text (KenLM's
+    ``score("the company said")``): its lines are split into words on spaces and tabs, each line closed by
+    ``</s>``; any other sequence is returned as it is, never iterated here. ``bytes`` raise RnnlmpyError
+    naming ``what`` (decode them first: which encoding is the caller's to say).
+
+    A string is never taken as a sequence of one-character tokens.
+    """
+    if isinstance(tokens, str):
+        return [token for line in text_lines(tokens) for token in (*split_tokens(line), SENTENCE_END)]
+    if isinstance(tokens, (bytes, bytearray, memoryview)):
+        raise RnnlmpyError(f"{what} must be text (a str) or a list of tokens, not bytes: decode them first")
+    return tokens
+
+
+def as_sentences(sentences, what: str = "sentences") -> list[list[str]]:
+    """``sentences`` as a list of word lists: a ``str`` is read as text, one sentence a line; a sentence
+    given as a ``str`` is split into words on spaces and tabs (never into characters). ``bytes`` raise
+    RnnlmpyError naming ``what``."""
+    if isinstance(sentences, str):
+        return [split_tokens(line) for line in text_lines(sentences)]
+    as_tokens(sentences, what)  # bytes are refused
+
+    def words(sentence):
+        return split_tokens(sentence) if isinstance(sentence, str) else as_tokens(sentence, what)
+
+    return [words(sentence) for sentence in sentences]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
-from ..base.text import SENTENCE_END, read_text, token_lines
+from ..base.text import SENTENCE_END, as_tokens, read_text, token_lines
 from ..ngram import NgramModel, read_arpa, score_sentences
 from ..rnnlm.evaluation import PerplexityResult, evaluate_file
 from ..rnnlm.model import RnnlmModel
@@ -30,8 +30,9 @@ Lambda = Union[float, str, None]  # a weight in [0, 1], "auto" (EM on a validati
 
 
 def ngram_token_probabilities(model: NgramModel, tokens: list[str]) -> np.ndarray:
-    """P_ngram of every token of an RNN token stream (float64, 0 for an n-gram OOV)."""
-    scores = score_sentences(model, token_lines(tokens))
+    """P_ngram of every token of an RNN token stream (float64, 0 for an n-gram OOV); a ``str`` is text
+    (``base.text.as_tokens``)."""
+    scores = score_sentences(model, token_lines(as_tokens(tokens)))
     return np.where(scores.is_oov, 0.0, 10.0 ** scores.log10_prob)
 
 

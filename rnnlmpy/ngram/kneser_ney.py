@@ -31,7 +31,7 @@ import numpy as np
 
 from ..base import metrics
 from ..base.errors import RnnlmpyError
-from ..base.text import SENTENCE_END, read_text, split_tokens, text_lines
+from ..base.text import SENTENCE_END, as_sentences, read_text, split_tokens, text_lines
 
 SENTENCE_START = "<s>"
 NO_PROBABILITY = -99.0  # log10 "probability" ARPA files give <s>, which is never predicted
@@ -355,8 +355,10 @@ def score_sentences(model: NgramModel, sentences: list[list[str]], source: Optio
 
     A word outside the vocabulary is scored as ``<unk>`` when the model has one. With
     ``source`` (the text's file name), a text with no word the model can score (none at all,
-    or only OOVs) raises RnnlmpyError instead of giving a meaningless perplexity.
+    or only OOVs) raises RnnlmpyError instead of giving a meaningless perplexity. Sentences given as strings
+    are split into words (``base.text.as_sentences``).
     """
+    sentences = as_sentences(sentences)
     index = dict(model.index)
     unknown = index.get("<unk>")
     if unknown is not None:

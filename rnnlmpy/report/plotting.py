@@ -11,18 +11,30 @@ from .info import histories
 INSTALL_HINT = "plotting needs matplotlib: pip install 'rnnlmpy[plot]' (or pip install matplotlib)"
 
 
-def plot_learning_curves(model_paths: list[str], output: str, force: bool = False) -> None:
-    """Draw validation perplexity (taggers: train entropy) and alpha per epoch for each model into a PNG.
-
-    ``output`` may replace an earlier PNG, or anything else with ``force`` (never one of the models).
-    """
-    check_output(output, [PNG], model_paths, force, "a PNG image")
+def import_pyplot():
+    """``matplotlib.pyplot`` drawing with Agg (a PNG file needs no screen); RnnlmpyError when matplotlib is
+    missing or ``$MPLBACKEND`` names no backend (matplotlib reads it on import, before Agg can be chosen)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         raise RnnlmpyError(INSTALL_HINT) from None
+    except ValueError as error:  # matplotlib's "Key backend: 'x' is not a valid value for backend; ..."
+        if "MPLBACKEND" not in os.environ:
+            raise
+        raise RnnlmpyError(f"MPLBACKEND={os.environ['MPLBACKEND']!r} is not a matplotlib backend; unset it "
+                           "(plot draws with Agg whatever it names)") from None
+    return plt
+
+
+def plot_learning_curves(model_paths: list[str], output: str, force: bool = False) -> None:
+    """Draw validation perplexity (taggers: train entropy) and alpha per epoch for each model into a PNG.
+
+    ``output`` may replace an earlier PNG, or anything else with ``force`` (never one of the models).
+    """
+    check_output(output, [PNG], model_paths, force, "a PNG image")
+    plt = import_pyplot()
     series = [(os.path.basename(path), histories(path)) for path in model_paths]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     for name, data in series:

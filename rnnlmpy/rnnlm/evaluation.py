@@ -11,6 +11,7 @@ import numpy as np
 from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.system import split_evenly, thread_map
+from ..base.text import as_tokens
 from ..corpus import EncodedCorpus, encode_file
 from . import network
 from .model import RnnlmModel
@@ -73,9 +74,12 @@ def test_start_state(model: RnnlmModel) -> np.ndarray:
 def score_tokens(model: RnnlmModel, tokens: list[str], threads: int = 1) -> PerplexityResult:
     """Score a token list (lines closed by ``</s>``) from the model's test start state.
 
+    A ``str`` is text, as KenLM's ``score("the company said")``: each line's words,
+    then ``</s>`` (``base.text.as_tokens``); it is never scored character by character.
     An ``independent`` model's sentences do not depend on each other: ``threads``
     threads score slices of them at once, with the same result as one.
     """
+    tokens = as_tokens(tokens)
     word_ids = model.vocabulary.encode(tokens)
     stream = language_model_stream(word_ids)
     probabilities = score_stream(model, stream, threads)
@@ -107,8 +111,10 @@ def check_dynamic_rate(alpha: float) -> None:
 
 def score(model: RnnlmModel, tokens: list[str], dynamic_alpha: float = 0.0, threads: int = 1) -> PerplexityResult:
     """Score tokens statically (an independent model's sentences by ``threads`` threads), or by dynamic
-    evaluation when ``dynamic_alpha`` > 0 (one thread: each word learns from the ones before)."""
+    evaluation when ``dynamic_alpha`` > 0 (one thread: each word learns from the ones before). A ``str`` is
+    text, as in ``score_tokens``."""
     check_dynamic_rate(dynamic_alpha)
+    tokens = as_tokens(tokens)
     if dynamic_alpha > 0:
         return score_dynamic(model, tokens, dynamic_alpha)
     return score_tokens(model, tokens, threads)
@@ -138,8 +144,9 @@ def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0, thre
 def score_dynamic(model: RnnlmModel, tokens: list[str], alpha: float) -> PerplexityResult:
     """Dynamic evaluation: score each token, then learn from it (SGD at ``alpha``, BPTT every token).
 
-    Works on a copy of the weights; ``model`` itself is left unchanged.
+    Works on a copy of the weights; ``model`` itself is left unchanged. A ``str`` is text, as in ``score_tokens``.
     """
+    tokens = as_tokens(tokens)
     word_ids = model.vocabulary.encode(tokens)
     stream = language_model_stream(word_ids)
     state = network.KernelState.fresh(model.config, bptt_block=1)

@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..base.checks import check_rand_seed
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
 from ..base.system import check_fits
@@ -64,8 +65,7 @@ class RnnlmConfig:
                 raise RnnlmpyError(f"{name} must be a finite number (got {value})")
         if self.hidden_size < 1:
             raise RnnlmpyError(f"-hidden must be at least 1 (got {self.hidden_size})")
-        if not 0 <= self.rand_seed < 2**63:
-            raise RnnlmpyError(f"-rand-seed must be between 0 and 2^63 - 1 (got {self.rand_seed})")
+        check_rand_seed(self.rand_seed)
         if self.class_count is not None and self.class_count < 1:
             raise RnnlmpyError(f"-class must be at least 1; use -class 1 for a full softmax (got {self.class_count})")
         if self.output_layer not in OUTPUT_LAYERS:

@@ -7,6 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..base.checks import check_rand_seed
 from ..base.errors import RnnlmpyError
 from . import network
 from .evaluation import test_start_state
@@ -33,6 +34,7 @@ def generate_lines(model: RnnlmModel, count: int, seed: int = 1, temperature: fl
         raise RnnlmpyError(f"-gen must be between 0 and {MAX_GENERATED_TOKENS:,} (got {count})")
     if not (temperature > 0 and math.isfinite(temperature)):
         raise RnnlmpyError(f"-temperature must be a positive finite number (got {temperature})")
+    check_rand_seed(seed)
     return _sample(model, count, seed, temperature)
 
 

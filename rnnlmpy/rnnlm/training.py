@@ -34,6 +34,7 @@ from typing import Callable, Iterator, Optional, TextIO
 import numpy as np
 
 from ..base import metrics
+from ..base.compiling import compiling
 from ..base.errors import RnnlmpyError
 from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
 from ..base.progress import ProgressReporter, format_seconds
@@ -51,7 +52,6 @@ PROGRESS_CHUNK = 20_000  # words per kernel call between progress updates
 MIN_CHECKPOINT_WORDS = 10_000  # as rnnlm: -anti-kasparek 1..9999 means 10000
 CHECKPOINT_TIME_SHARE = 0.05  # checkpoints wait until saving has cost at most this share of the training time
 SLOW_OUTPUT_FACTOR = 4  # warn when the output layer costs this many times the square-root-classes layout
-COMPILE_NOTICE_SECONDS = 1.0  # say "compiling kernels" when getting them ready takes longer than this
 RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_block", "beta", "gradient_cutoff",
                     "min_improvement", "independent", "old_classes", "dtype", "rand_seed", "direct_size",
                     "direct_order", "char_level", "output_layer", "nce_samples", "nce_unigram_power", "nce_lnz",
@@ -444,15 +444,10 @@ def _check_slices(slices: list, total: int, model_file: str) -> None:
 
 def _compile_kernels(model: RnnlmModel, train_stream: TokenStream, valid_stream: Optional[TokenStream],
                      state: KernelState, reporter: ProgressReporter) -> None:
-    """Get the kernels compiled (or loaded from Numba's cache) before any timing starts, saying so if it is slow."""
-    notice = threading.Timer(COMPILE_NOTICE_SECONDS, reporter.message,
-                             ["compiling kernels (once per machine; later runs start at once) ..."])
-    notice.daemon = True
-    notice.start()
-    try:
+    """Get the kernels compiled (or loaded from Numba's cache) before any timing starts, saying so when they are
+    compiled (``base.compiling``)."""
+    with compiling(reporter.message):
         network.warm_up(model, train_stream, valid_stream, state)
-    finally:
-        notice.cancel()
 
 
 def _snapshot(model: RnnlmModel) -> dict[str, np.ndarray]:

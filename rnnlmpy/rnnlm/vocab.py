@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from ..base.errors import RnnlmpyError
-from ..base.text import SENTENCE_END
+from ..base.text import SENTENCE_END, as_tokens
 from .huffman import HuffmanTree, build_huffman_tree
 from .noise import alias_table, log_probabilities, noise_distribution
 
@@ -77,8 +77,10 @@ class Vocabulary:
         """Map tokens to word indices (int32, shape (len(tokens),)).
 
         A token outside the vocabulary becomes ``<unk>`` if the vocabulary has
-        one, otherwise -1 (an OOV that evaluation skips and reports).
+        one, otherwise -1 (an OOV that evaluation skips and reports). A ``str`` is text
+        (``base.text.as_tokens``), never a sequence of characters.
         """
+        tokens = as_tokens(tokens)
         unknown = self.unknown_index
         lookup = self.index.get
         return np.fromiter((lookup(token, unknown) for token in tokens), dtype=np.int32, count=len(tokens))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.files import write_atomically
-from ..base.text import read_text, text_lines
+from ..base.text import as_sentences, read_text, text_lines
 from .rnn import best_paths
 
 START, END = "<s>", "</s>"
@@ -108,8 +108,10 @@ class HmmTagger:
         Emissions are smoothed as 0.95 P_ML + 0.05 / 1,000,000. A sentence the model
         has no path through raises RnnlmpyError naming it. Each token is one word id
         (its emissions are a row of ``log_emission``), so memory beyond the input's
-        words is 8 bytes per token plus the kernel's back-pointers for the longest line.
+        words is 8 bytes per token plus the kernel's back-pointers for the longest line. Sentences given as
+        strings are split into words (``base.text.as_sentences``).
         """
+        sentences = as_sentences(sentences)
         model = self.arrays()
         unseen_row = len(model.word_index)
         get = model.word_index.get

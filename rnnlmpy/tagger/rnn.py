@@ -21,8 +21,11 @@ from typing import Optional
 
 import numpy as np
 
+from ..base.checks import check_finite, check_rand_seed
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
+from ..base.system import check_fits
+from ..base.text import as_sentences
 from ..kernels.cell import ACTIVATIONS
 from ..kernels.tagger import (VITERBI_NO_END, VITERBI_NO_PATH, tagger_hidden_states, train_tagger_sentences,
                               viterbi_paths)
@@ -75,21 +78,46 @@ class TaggerConfig:
         return cls(**settings)
 
     def validate(self) -> None:
-        """Raise RnnlmpyError for out-of-range settings."""
-        if self.hidden_size < 1:
-            raise RnnlmpyError(f"-hidden must be at least 1 (got {self.hidden_size})")
-        if self.ensemble < 1:
-            raise RnnlmpyError(f"-ensemble must be at least 1 (got {self.ensemble})")
-        if self.epochs < 1:
-            raise RnnlmpyError(f"-iter must be at least 1 (got {self.epochs})")
+        """Raise RnnlmpyError for out-of-range settings, and for a network that cannot fit in memory (checked
+        here for one feature and one tag, before any input is read; ``new_tagger`` checks the real sizes)."""
+        for option, value in (("-alpha", self.alpha), ("alpha_decay", self.alpha_decay),
+                              ("gradient_cutoff", self.gradient_cutoff), ("init_scale", self.init_scale),
+                              ("word_dropout", self.word_dropout)):
+            check_finite(option, value)
+        for option, value in (("-hidden", self.hidden_size), ("-ensemble", self.ensemble), ("-iter", self.epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise RnnlmpyError(f"{option} must be a whole number, at least 1 (got {value!r})")
         if not self.alpha > 0:
             raise RnnlmpyError(f"-alpha must be positive (got {self.alpha})")
+        for option, value in (("alpha_decay", self.alpha_decay), ("gradient_cutoff", self.gradient_cutoff),
+                              ("init_scale", self.init_scale), ("word_dropout", self.word_dropout),
+                              ("rare_count", self.rare_count)):
+            if not value >= 0:
+                raise RnnlmpyError(f"{option} must be 0 or more (got {value})")
+        check_rand_seed(self.rand_seed)
         if self.activation not in ACTIVATIONS:
             raise RnnlmpyError(f"-activation must be one of {', '.join(ACTIVATIONS)}")
         if self.dtype not in DTYPES:
             raise RnnlmpyError(f"-precision must be float32 or float64 (got {self.dtype!r})")
         if not isinstance(self.bptt, int) or isinstance(self.bptt, bool) or self.bptt < 0:
             raise RnnlmpyError(f"-bptt must be a whole number, at least 0 (got {self.bptt!r})")
+        self.check_fits(1, 1, 1)
+
+    def training_bytes(self, feature_count: int, tag_count: int, longest: int) -> float:
+        """Memory training needs, in bytes: every network's weights, one more copy (the best epoch's), the
+        float64 draws of the largest initial matrix, and each direction's ring of ``longest`` tokens."""
+        size = self.hidden_size
+        directions = 2 if self.bidirectional else 1
+        network = (feature_count * size + size * size) * 2 + tag_count * (directions * size + 1)
+        rings = 2 * longest * (3 * size + 1)
+        itemsize = np.dtype(DTYPES[self.dtype]).itemsize
+        return ((self.ensemble + 1) * network + rings) * itemsize + 8.0 * max(feature_count, size) * size
+
+    def check_fits(self, feature_count: int, tag_count: int, longest: int) -> None:
+        """RnnlmpyError when training this tagger would need more memory than is available now."""
+        check_fits(self.training_bytes(feature_count, tag_count, longest),
+                   f"a tagger of {self.ensemble:,} network{'s' if self.ensemble != 1 else ''} of "
+                   f"{self.hidden_size:,} hidden units")
 
 
 # The settings that make TaggerConfig.tutorial() the tutorial's network: name -> (its value, the option
@@ -185,8 +213,10 @@ class RnnTagger:
         """P(tag | sentence) of every token, averaged over the ensemble: shape (tokens, tags), float64.
 
         Each word type's input (the sum of its feature rows) is computed once, so
-        the recurrence reads one small row per token instead of scattered feature rows.
+        the recurrence reads one small row per token instead of scattered feature rows. Sentences given as
+        strings are split into words (``base.text.as_sentences``).
         """
+        sentences = as_sentences(sentences)
         sentence_start, token_type, type_ptr, type_ids = self.encode_types(sentences)
         tokens = len(token_type)
         one_feature_each = np.arange(tokens + 1, dtype=np.int64)
@@ -210,7 +240,9 @@ class RnnTagger:
         return total / len(self.members)
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
-        """The best tag sequence of each sentence (argmax per token, or Viterbi with transitions)."""
+        """The best tag sequence of each sentence (argmax per token, or Viterbi with transitions); sentences given
+        as strings are split into words (``base.text.as_sentences``), never into characters."""
+        sentences = as_sentences(sentences)
         posteriors = self.posteriors(sentences)
         if self.config.viterbi:
             sentence_start = np.zeros(len(sentences) + 1, dtype=np.int64)
@@ -367,6 +399,7 @@ def new_tagger(config: TaggerConfig, sentences: list[tuple[list[str], list[str]]
             for name in token_features(word, in_vocabulary, config.rich_features, config.unknown_classes):
                 names.setdefault(name, None)
     tags = sorted({tag for _, sentence_tags in sentences for tag in sentence_tags})
+    config.check_fits(len(names), len(tags), max((len(words) for words, _ in sentences), default=1))
     return RnnTagger(config=config, features=list(names), tags=tags, known_words=known,
                      members=[new_weights(config, len(names), len(tags), config.rand_seed + 1000 * k)
                               for k in range(config.ensemble)],

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from typing import Optional, TextIO
 
 import numpy as np
 
+from ..base.compiling import compiling
+from ..base.errors import RnnlmpyError
 from ..base.metrics import entropy_bits
 from .features import word_key
 from .grading import grade_lines
-from .rnn import EpochBuffers, RnnTagger, TaggerConfig, new_tagger, train_epoch
+from .rnn import EpochBuffers, RnnTagger, TaggerConfig, TaggerWeights, new_tagger, train_epoch
 
 
 def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[TaggerConfig] = None,
@@ -21,8 +24,10 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
 
     With ``valid``, each network keeps its epoch with the best validation accuracy.
     Every epoch is recorded in ``tagger.history`` (train entropy in bits per token,
-    seconds) and, with ``debug`` >= 1, printed as one line on ``log``.
+    seconds without the time spent compiling kernels) and, with ``debug`` >= 1, printed as one
+    line on ``log``, as is the notice that kernels are being compiled (``base.compiling``).
     """
+    say = (lambda text: print(text, file=log, flush=True)) if debug >= 1 and log is not None else None
     config = config or TaggerConfig()
     tagger = new_tagger(config, sentences)
     tag_index = {tag: i for i, tag in enumerate(tagger.tags)}
@@ -47,14 +52,18 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
             if config.word_dropout > 0:
                 hide = rng.random(len(keep_probability)) > keep_probability
                 _, feature_ptr, feature_ids = tagger.encode(train_words, hide)
-            log10_sum, tokens = train_epoch(config, member, feature_ptr, feature_ids, targets, sentence_start, order,
-                                            alpha, buffers)
+            with compiling(say) as compiled:
+                log10_sum, tokens = train_epoch(config, member, feature_ptr, feature_ids, targets, sentence_start,
+                                                order, alpha, buffers)
+            check_converging(member, log10_sum, member_number, epoch, config)
+            seconds = max(time.perf_counter() - started - compiled.seconds, 1e-9)
             record = {"network": member_number, "epoch": epoch, "alpha": alpha,
-                      "train_entropy": entropy_bits(log10_sum, tokens), "seconds": time.perf_counter() - started}
+                      "train_entropy": entropy_bits(log10_sum, tokens), "seconds": seconds}
             if valid is not None:
                 single = RnnTagger(config, tagger.features, tagger.tags, tagger.known_words, [member],
                                    tagger.transitions)
-                predicted = single.tag([words for words, _ in valid])
+                with compiling(say):  # decoding kernels: compiled, not timed
+                    predicted = single.tag([words for words, _ in valid])
                 record["valid_accuracy"] = grade_lines(valid_reference, [" ".join(t) for t in predicted]).accuracy
                 if best is None or record["valid_accuracy"] > best[0]:
                     best = (record["valid_accuracy"], {k: v.copy() for k, v in member.arrays().items()})
@@ -69,3 +78,13 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
                 getattr(member, name)[...] = array
             best = None
     return tagger
+
+
+def check_converging(member: TaggerWeights, log10_sum: float, member_number: int, epoch: int,
+                     config: TaggerConfig) -> None:
+    """RnnlmpyError when an epoch left the network's log-probability or weights not finite: training has
+    diverged, and a tagger saved now would be refused by ``tag``, so none is written."""
+    if math.isfinite(log10_sum) and all(np.isfinite(array).all() for array in member.arrays().values()):
+        return
+    raise RnnlmpyError(f"training diverged in network {member_number}, epoch {epoch} (weights no longer finite); "
+                       f"no tagger was written: try a smaller -alpha (was {config.alpha:g})")
