@@ -264,3 +264,21 @@ def test_ngram_with_lm_refuses_what_it_would_ignore(extra, named, trained, tmp_p
 def test_ngram_refuses_force_without_arpa(trained, capsys):
     code, _, err = run_cli(["ngram", "-train", trained["train"], "-test", trained["train"], "-force"], capsys)
     assert code == 2 and "-force only concerns the file at -arpa" in one_error_line(err)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "char"])
+def test_a_fifo_or_device_at_the_history_path_is_refused_without_blocking(kind, trained, tmp_path, capsys, no_hang):
+    model = str(tmp_path / "model")
+    make_node(model + ".history.jsonl", kind)
+    code, _, err = run_cli(["train", "-train", trained["train"], "-rnnlm", model, "-hidden", "4", "-one-iter",
+                            "-debug", "0"], capsys)
+    assert code == 2 and "history.jsonl" in one_error_line(err) and "regular file" in err
+    assert not stat.S_ISREG(os.lstat(model + ".history.jsonl").st_mode)
+
+
+def test_append_bytes_adds_to_a_regular_file_and_creates_a_missing_one(tmp_path):
+    path = str(tmp_path / "log.jsonl")
+    files.append_bytes(path, b"one\n")
+    files.append_bytes(path, b"two\n" * 50_000)
+    with open(path, "rb") as handle:
+        assert handle.read() == b"one\n" + b"two\n" * 50_000

@@ -381,6 +381,29 @@ def write_atomically(path: str, write: Callable) -> None:
             raise
 
 
+def append_bytes(path: str, data: bytes) -> None:
+    """Append ``data`` to the regular file ``path``, creating it if missing (a history file's JSON lines).
+
+    Appending cannot be atomic, so the checks of an output are made on the file itself: anything but a regular
+    file (a FIFO, a device, a link loop) is refused without blocking, and a full disk is one RnnlmpyError line.
+    """
+    _refuse_unwritable(path)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as error:
+        raise RnnlmpyError(f"cannot write {path!r}: {error.strerror}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):  # swapped in between the check and the open
+            raise RnnlmpyError(f"output path {path!r} is {file_type_name(mode)}; rnnlmpy writes only regular files")
+        with os.fdopen(os.dup(descriptor), "ab") as handle:  # writes all of data, however long
+            handle.write(data)
+    except OSError as error:
+        raise RnnlmpyError(f"cannot write {path!r}: {error.strerror}") from None
+    finally:
+        os.close(descriptor)
+
+
 def _remove_quietly(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)

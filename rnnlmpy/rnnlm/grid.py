@@ -26,7 +26,7 @@ from typing import Iterator, Optional
 
 from ..base.errors import RnnlmpyError
 from ..base.executor import open_executor, worker_name
-from ..base.files import CONTAINER, check_output, read_file_bytes, write_atomically
+from ..base.files import CONTAINER, append_bytes, check_output, read_file_bytes, write_atomically
 from .model import RnnlmConfig
 from .model_file import HISTORY_SUFFIX
 
@@ -303,8 +303,7 @@ def _write_shipped(outcome: tuple[MemberResult, bytes, bytes]) -> MemberResult:
     trained to the model's history file (as training here would)."""
     result, model_data, history = outcome
     write_atomically(result.path, lambda handle: handle.write(model_data))
-    with open(result.path + HISTORY_SUFFIX, "ab") as handle:
-        handle.write(history)
+    append_bytes(result.path + HISTORY_SUFFIX, history)
     return result
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from ..base import metrics
 from ..base.compiling import compiling
 from ..base.errors import RnnlmpyError
-from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
+from ..base.files import CONTAINER, append_bytes, check_output, exclusive_lock, remove_stale_temporaries
 from ..base.progress import ProgressReporter, format_seconds
 from ..base.system import check_threads, resolve_threads
 from . import network
@@ -155,8 +155,8 @@ def _resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fin
 
 def append_history(path: str, record: dict) -> None:
     """Append one epoch record as a JSON line (the model's ``.history.jsonl``)."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    line = json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n"
+    append_bytes(path, line.encode("utf-8"))
 
 
 @contextlib.contextmanager
