@@ -211,7 +211,7 @@ def output_target(path: str) -> str:
     return os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
 
 
-def _refuse_unwritable(path: str) -> Optional[os.stat_result]:
+def check_writable(path: str) -> Optional[os.stat_result]:
     """The stat of the regular file an output ``path`` would replace (None for a new path); RnnlmpyError for a
     symbolic link loop, a dangling link, a directory or anything that is not a regular file, force or not."""
     try:
@@ -249,7 +249,7 @@ def check_output(path: str, kinds: Iterable[str], inputs: Iterable[Optional[str]
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise RnnlmpyError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    if _refuse_unwritable(path) is None:
+    if check_writable(path) is None:
         return
     for source in inputs:
         if source is not None and os.path.exists(source) and os.path.samefile(source, path):
@@ -356,7 +356,7 @@ def write_atomically(path: str, write: Callable) -> None:
     ``path`` is replaced, checked again just before the rename; a symbolic link
     to a regular file is written through and kept.
     """
-    _refuse_unwritable(path)
+    check_writable(path)
     target = output_target(path)
     folder = os.path.dirname(target)
     with contextlib.nullcontext() if holds_lock(path) else exclusive_lock(path, "output"):
@@ -369,7 +369,7 @@ def write_atomically(path: str, write: Callable) -> None:
             with os.fdopen(descriptor, "wb") as handle:
                 write(handle)
             os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; give the usual permissions
-            _refuse_unwritable(target)
+            check_writable(target)
             os.replace(temporary, target)
         except OSError as error:
             _remove_quietly(temporary)
@@ -387,7 +387,7 @@ def append_bytes(path: str, data: bytes) -> None:
     Appending cannot be atomic, so the checks of an output are made on the file itself: anything but a regular
     file (a FIFO, a device, a link loop) is refused without blocking, and a full disk is one RnnlmpyError line.
     """
-    _refuse_unwritable(path)
+    check_writable(path)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
     except OSError as error:

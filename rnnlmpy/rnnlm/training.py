@@ -36,7 +36,8 @@ import numpy as np
 from ..base import metrics
 from ..base.compiling import compiling
 from ..base.errors import RnnlmpyError
-from ..base.files import CONTAINER, append_bytes, check_output, exclusive_lock, remove_stale_temporaries
+from ..base.files import (CONTAINER, append_bytes, check_output, check_writable, exclusive_lock,
+                          remove_stale_temporaries)
 from ..base.progress import ProgressReporter, format_seconds
 from ..base.system import check_threads, resolve_threads
 from . import network
@@ -295,6 +296,7 @@ def _train_locked(train_file, model_file, valid_file, config, one_iter, max_iter
                                                "(hogwild: faster, but the model differs from run to run)"))
     _compile_kernels(model, train_stream, valid_stream, states[0], reporter)
     history_file = model_file + HISTORY_SUFFIX
+    check_writable(history_file)  # before any epoch: a FIFO or device there would fail the first save's append
     limit = divergence_limit(vocabulary.size)
     earlier_history = [] if resuming else [history_file]  # an earlier model's history, removed once this one is saved
 
