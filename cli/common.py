@@ -31,9 +31,15 @@ def silence_broken_pipe() -> None:
     What is still buffered then flushes into nothing at exit, instead of raising
     BrokenPipeError again and making Python print "Exception ignored" and exit 120.
     """
+    discard(sys.stdout, sys.stderr)
+
+
+def discard(*streams) -> None:
+    """Point ``streams`` (sys.stdout, sys.stderr) at os.devnull once their file has failed (a closed pipe, a full
+    device): what is still buffered is dropped at exit instead of failing again there."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        for stream in (sys.stdout, sys.stderr):
+        for stream in streams:
             try:
                 os.dup2(devnull, stream.fileno())
             except (AttributeError, OSError, ValueError):  # no real file behind it (a test's capture)

@@ -8,7 +8,6 @@ exit status 2.
 from __future__ import annotations
 
 import errno
-import os
 import signal
 import sys
 import threading
@@ -21,7 +20,7 @@ from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
 from . import mixing, ngram, report, rnnlm, tagger
-from .common import CONTEXT, Group, examples, silence_broken_pipe
+from .common import CONTEXT, Group, discard, examples, silence_broken_pipe
 
 
 @click.group(cls=Group, context_settings=CONTEXT, epilog=examples(
@@ -95,7 +94,7 @@ def _run(argv) -> None:
         sys.exit(0)
     except OSError as error:  # what the commands write to stdout: a full disk, an I/O error
         print(f"rnnlmpy: error: {describe_os_error(error)}", file=sys.stderr)
-        discard_stdout()
+        discard(sys.stdout)  # its device failed: what is buffered would fail again at exit
         sys.exit(2)
     sys.exit(0)
 
@@ -108,18 +107,6 @@ def describe_os_error(error: OSError) -> str:
     if error.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG):
         return f"cannot write the output: {reason}"
     return reason
-
-
-def discard_stdout() -> None:
-    """Point stdout at os.devnull once its device has failed: what is still buffered is dropped at exit
-    instead of failing again there ("Exception ignored ... OSError", exit status 120)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (AttributeError, OSError, ValueError):  # no real file behind stdout (a test's capture)
-        pass
-    finally:
-        os.close(devnull)
 
 
 if __name__ == "__main__":
