@@ -54,7 +54,8 @@ def test_shared_helpers_train_score_measure_and_report(bench, tmp_path):
     assert run.measured.seconds > 0 and run.measured.peak_rss_mb > 10
     assert os.path.exists(model) and not os.path.exists(model + common.HISTORY_SUFFIX)
     shown = common.shown(run.command)
-    assert shown.startswith("rnnlmpy train ") and "-rand-seed 2" in shown and "-bptt-block 10" in shown
+    assert shown.startswith("rnnlmpy train -train ptb.train.txt -rnnlm model ")
+    assert "-rand-seed 2" in shown and "-bptt-block 10" in shown and str(tmp_path) not in shown
     perplexity, measured = common.score_ptb(quick, model)
     assert 1 < perplexity < 50 and measured.peak_rss_mb > 10
 

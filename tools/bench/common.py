@@ -96,11 +96,12 @@ def rnnlmpy(arguments: Sequence[str], env: dict | None = None) -> Measured:
 
 
 def shown(command: Sequence[str]) -> str:
-    """A command as it is reported: ``rnnlmpy ...`` for this interpreter's rnnlmpy, else as it is."""
+    """A command as it is reported: ``rnnlmpy ...`` for this interpreter's rnnlmpy, and each absolute path by its
+    file name (``ptb.train.txt``, not the temporary folder of this run)."""
     command = list(command)
     if command[:len(RNNLMPY)] == RNNLMPY:
         command = ["rnnlmpy", *command[len(RNNLMPY):]]
-    return " ".join(command)
+    return " ".join(os.path.basename(word) if os.path.isabs(word) else word for word in command)
 
 
 def layer_options(layer: str | Sequence[str]) -> list[str]:
