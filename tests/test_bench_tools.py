@@ -79,4 +79,5 @@ def test_shared_helpers_train_score_measure_and_report(bench, tmp_path):
     document = report.render(report.read_results(str(results)))
     assert "123,456 words/s" in document and "test ppl 141.5" in document and "`rnnlmpy ngram -lm A -test T`" in document
     assert document.count("## Kneser-Ney") == 1 and f"{os.cpu_count()} cores" in document
+    assert "ngram-quick" not in document and list(report.read_results(str(results), quick=True)) == ["ngram-quick"]
     assert "Measured by `python -m tools.bench.ngram" in document
