@@ -24,6 +24,12 @@ import statistics
 import tempfile
 import time
 
+import numpy as np
+
+from rnnlmpy.base.text import read_corpus, read_text, split_tokens, text_lines
+from rnnlmpy.rnnlm.evaluation import score_tokens
+from rnnlmpy.rnnlm.model_file import load_model
+from rnnlmpy.rnnlm.nbest import score_nbest
 from tools.bench import common
 
 TOOL = "tools.bench.threads"
@@ -57,13 +63,6 @@ def paired_speed(corpus: str, workdir: str, layer: str, threads: int, rounds: in
 
 def scoring(corpus: str, model_path: str, independent_path: str, threads: int) -> dict:
     """Time n-best rescoring and independent ppl on 1 and ``threads`` threads (best of 3, alternating)."""
-    import numpy as np
-
-    from rnnlmpy.base.text import read_corpus, split_tokens, text_lines, read_text
-    from rnnlmpy.rnnlm.evaluation import score_tokens
-    from rnnlmpy.rnnlm.model_file import load_model
-    from rnnlmpy.rnnlm.nbest import score_nbest
-
     model, independent = load_model(model_path), load_model(independent_path)
     rng = np.random.default_rng(1)
     vocabulary = model.vocabulary.words[1:]
@@ -89,7 +88,8 @@ def scoring(corpus: str, model_path: str, independent_path: str, threads: int) -
                 started = time.perf_counter()
                 outputs[n] = job(n)
                 best[n] = min(best[n], time.perf_counter() - started)
-        assert np.array_equal(outputs[1], outputs[threads]), f"{name}: scores differ between thread counts"
+        if not np.array_equal(outputs[1], outputs[threads]):
+            raise common.BenchmarkError(f"{name}: the scores differ between 1 and {threads} threads")
         results[name] = {"words": words, "seconds_1": best[1], f"seconds_{threads}": best[threads],
                          "words_per_second_1": words / best[1],
                          f"words_per_second_{threads}": words / best[threads], "speedup": best[1] / best[threads]}
