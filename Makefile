@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit demo bench bench-big corpora clean
+.PHONY: install test test-unit demo bench bench-big bench-quick corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,21 +35,24 @@ demo: $(STAMP)
 ## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring;
 ## threads (1 vs 2: training, n-best, independent ppl); corpus encoding (20M-word synthetic corpus);
 ## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster; side by side with the C++ rnnlm
-## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them (README, "Benchmarks").
+## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them. Each writes bench-results/NAME.json;
+## docs/benchmarks.md is then generated from those files (README, "Benchmarks").
+BENCHMARKS := rnnlm reference ngram tagger threads corpus cluster
+BIG_BENCHMARKS := big scaling
+
 bench: $(STAMP)
-	$(BIN)/python tools/bench_rnnlm.py
-	$(BIN)/python tools/bench_reference.py
-	$(BIN)/python tools/bench_ngram.py
-	$(BIN)/python tools/bench_tagger.py
-	$(BIN)/python tools/bench_threads.py
-	$(BIN)/python tools/bench_corpus.py
-	$(BIN)/python tools/bench_cluster.py
+	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
+	$(BIN)/python -m tools.bench.report
 
 ## Big corpora: training memory and speed on 1M/20M/100M-word synthetic corpora (writes them to /tmp; ~15 min),
 ## then thread scaling on PTB written 8 times (1, 2, 4, ... threads up to the cores).
 bench-big: $(STAMP)
-	$(BIN)/python tools/bench_big.py
-	$(BIN)/python tools/bench_scaling.py
+	set -e; for name in $(BIG_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
+	$(BIN)/python -m tools.bench.report
+
+## Every benchmark once on a small slice of its corpus (bench-results/quick; not in the report): do they run?
+bench-quick: $(STAMP)
+	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name --quick; done
 
 clean:
 	rm -rf $(VENV) demo bench-results build *.egg-info

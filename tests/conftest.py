@@ -1,5 +1,5 @@
-"""Test set-up: a Numba cache folder per kernel source, a corpus cache folder per test session, and the real
-corpora for integration tests."""
+"""Test set-up: a Numba cache folder per kernel source, a corpus cache folder per test session, the real
+corpora for integration tests, and trained models shared by the test files that read them."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ os.environ.setdefault("RNNLMPY_THREADS", "1")
 
 import pytest  # noqa: E402
 
-from helpers import load_locator  # noqa: E402
+from helpers import load_locator, pattern_corpus, write_text  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +67,35 @@ def corpus_dir():
         return folder
 
     return find
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory):
+    """Return a function ``trained_model(config, ...)`` giving a trained model and its text files.
+
+    ``trained_model(config, sentences=(1500, 100, 100), max_iter=None, extra_test_lines=())`` trains an
+    ``RnnlmConfig(**config)`` on ``pattern_corpus`` files (train, valid and test: that many sentences, seeds
+    1, 2 and 3; ``extra_test_lines`` appended to the test text) and returns a new dict with the paths
+    ``train``, ``valid``, ``test``, ``model`` (str) and ``folder`` (the model's own tmp folder). Each set of
+    arguments trains once per session: files that ask for the same model share it, so tests must only read
+    the model and may add files to ``folder`` under names of their own.
+    """
+    from rnnlmpy import RnnlmConfig, train
+
+    models: dict = {}
+
+    def make(config: dict, sentences=(1500, 100, 100), max_iter=None, extra_test_lines=()) -> dict:
+        key = (tuple(sorted(config.items())), tuple(sentences), max_iter, tuple(extra_test_lines))
+        if key not in models:
+            folder = tmp_path_factory.mktemp("trained")
+            texts = [pattern_corpus(count, seed=seed) for seed, count in enumerate(sentences, start=1)]
+            files = {"folder": folder, "model": str(folder / "model"),
+                     "train": write_text(folder / "train.txt", texts[0]),
+                     "valid": write_text(folder / "valid.txt", texts[1]),
+                     "test": write_text(folder / "test.txt", texts[2] + list(extra_test_lines))}
+            schedule = {} if max_iter is None else {"max_iter": max_iter}
+            train(files["train"], files["model"], files["valid"], RnnlmConfig(**config), **schedule, debug=0)
+            models[key] = files
+        return dict(models[key])
+
+    return make

@@ -56,6 +56,24 @@ def pattern_corpus(sentences: int, seed: int) -> list[str]:
     return lines
 
 
+# The training variants tested end to end (test_training_variants.py and one file each): the output layers
+# beside the class-factored softmax, and the GRU cell. Each trains in a second or two on pattern_corpus.
+TRAINING_VARIANTS = {
+    "hs": dict(hidden_size=12, bptt=4, bptt_block=5, rand_seed=3, output_layer="hs"),
+    "nce": dict(hidden_size=12, bptt=4, bptt_block=5, rand_seed=3, output_layer="nce", nce_samples=5),
+    "gru": dict(hidden_size=12, class_count=4, bptt=4, bptt_block=5, rand_seed=3, activation="gru"),
+}
+
+
+def successor_corpus(folder) -> tuple[str, str]:
+    """(train, valid) files of 6-word lines, each word followed by the next of 30: only the first word is uncertain
+    (ideal PPL 1.63), so a bigram model (direct connections) says it all."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    lines = [" ".join(words[(start + k) % 30] for k in range(6)) for start in rng.integers(0, 30, size=1500)]
+    return write_text(folder / "successors.txt", lines), write_text(folder / "successors.valid.txt", lines[:100])
+
+
 def run_cli(argv, capsys):
     """Run the ``rnnlmpy`` command in-process; return (exit status, stdout, stderr).
 

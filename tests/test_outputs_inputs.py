@@ -8,25 +8,20 @@ import sys
 
 import pytest
 
-from rnnlmpy import RnnlmConfig, train
 from rnnlmpy.base import files
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.corpus import encode_file
 
-from helpers import pattern_corpus, run_cli, write_text
+from helpers import run_cli, write_text
 
 CONFIG = dict(hidden_size=8, class_count=3, bptt=2, bptt_block=5, rand_seed=3)
 TAGGED = ["the_DT cat_NN sat_VBD", "a_DT dog_NN ran_VBD"]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("trained")
-    train_file = write_text(folder / "train.txt", pattern_corpus(200, seed=1))
-    model = str(folder / "model")
-    train(train_file, model, write_text(folder / "valid.txt", pattern_corpus(30, seed=2)), RnnlmConfig(**CONFIG),
-          max_iter=1, debug=0)
-    return {"train": train_file, "model": model, "tagged": write_text(folder / "tagged.txt", TAGGED)}
+def trained(trained_model):
+    files = trained_model(CONFIG, sentences=(200, 30, 30), max_iter=1)
+    return dict(files, tagged=write_text(files["folder"] / "tagged.txt", TAGGED))
 
 
 def one_error_line(err):

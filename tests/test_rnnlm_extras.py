@@ -121,15 +121,9 @@ def test_distribution_with_direct_weights_sums_to_one():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("extras")
-    train_file = write_text(folder / "train.txt", pattern_corpus(600, seed=1))
-    valid_file = write_text(folder / "valid.txt", pattern_corpus(60, seed=2))
-    test_file = write_text(folder / "test.txt", pattern_corpus(60, seed=3) + ["alpha NEWWORD one"])
-    model_file = str(folder / "me.model")
-    train(train_file, model_file, valid_file, RnnlmConfig(hidden_size=8, class_count=3, bptt=3, direct_size=20000,
-                                                          direct_order=3), debug=0)
-    return dict(folder=folder, train=train_file, valid=valid_file, test=test_file, model=model_file)
+def trained(trained_model):
+    return trained_model(dict(hidden_size=8, class_count=3, bptt=3, direct_size=20000, direct_order=3),
+                         sentences=(600, 60, 60), extra_test_lines=["alpha NEWWORD one"])
 
 
 def test_dynamic_evaluation_learns_from_the_test_text(trained):

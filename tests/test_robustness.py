@@ -27,13 +27,8 @@ def corpus(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("trained")
-    train_file = write_text(folder / "train.txt", pattern_corpus(600, seed=1))
-    model = str(folder / "model")
-    train(train_file, model, write_text(folder / "valid.txt", pattern_corpus(60, seed=2)), RnnlmConfig(**CONFIG),
-          max_iter=2, debug=0)
-    return {"train": train_file, "model": model, "folder": folder}
+def trained(trained_model):
+    return trained_model(CONFIG, sentences=(600, 60, 60), max_iter=2)
 
 
 def one_error_line(err):

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Benchmark threads on PTB: hogwild training (words/s, test PPL) and threaded scoring, 1 thread vs N.
 
-    python tools/bench_threads.py [--corpus DIR] [--threads 2] [--seeds 1,2,3] [--layers class,hs]
-                                  [--max-iter N] [--speed-rounds 5] [--out bench-results]
+    python -m tools.bench.threads [--corpus DIR] [--threads 2] [--seeds 1,2,3] [--layers class,hs]
+                                  [--max-iter N] [--speed-rounds 5] [--skip-training] [--quick] [--out bench-results]
 
 Training runs the real ``rnnlmpy train`` (hidden 100, bptt 4, block 10; class
 100 or -hs) to the end of its schedule (or -max-iter) once per seed and thread
@@ -15,54 +14,39 @@ the rounds' ratios is the paired speed-up. Scoring is timed in one process, 1
 and N threads alternating, best of 3: n-best rescoring of PTB test sentences
 with 9 perturbed copies each (10 hypotheses per ID), and ppl of an -independent
 model on the test text repeated 5 times; the scores must be identical.
-The issue's goals: >= 1.8x on 2 threads, test PPL within 1% of one thread.
+The issue's goals: >= 1.8x on 2 threads, test PPL within 1% of one thread. ``--quick``: one seed, one
+epoch, one paired round.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpora"))
+import numpy as np
 
-import locate  # noqa: E402  (corpora/locate.py)
+from rnnlmpy.base.text import read_corpus, read_text, split_tokens, text_lines
+from rnnlmpy.rnnlm.evaluation import score_tokens
+from rnnlmpy.rnnlm.model_file import load_model
+from rnnlmpy.rnnlm.nbest import score_nbest
+from tools.bench import common
 
-LAYERS = {"class": ["-class", "100"], "hs": ["-hs"]}
-
-
-def train_ptb(corpus: str, model: str, layer: str, seed: int, threads: int, *options: str) -> list[dict]:
-    """Run ``rnnlmpy train`` on PTB (hidden 100, bptt 4, block 10, ``layer``) with ``options``; return the
-    model's history records (one per epoch; the history file is removed)."""
-    subprocess.run([sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-rnnlm", model,
-                    "-hidden", "100", "-bptt", "4", "-bptt-block", "10", "-rand-seed", str(seed),
-                    "-threads", str(threads), "-debug", "0", "-force", *LAYERS[layer], *options], check=True)
-    with open(model + ".history.jsonl", encoding="utf-8") as handle:
-        records = [json.loads(line) for line in handle]
-    os.remove(model + ".history.jsonl")
-    return records
+TOOL = "tools.bench.threads"
 
 
 def train_run(corpus: str, model: str, layer: str, seed: int, threads: int, max_iter) -> dict:
     """Train one model; return its mean epoch words/s, epochs and test PPL."""
-    records = train_ptb(corpus, model, layer, seed, threads, "-valid", f"{corpus}/ptb.valid.txt",
-                        *(["-max-iter", str(max_iter)] if max_iter else []))
-    ppl = subprocess.run([sys.executable, "-m", "rnnlmpy", "ppl", "-rnnlm", model, "-test", f"{corpus}/ptb.test.txt",
-                          "-threads", "1", "-debug", "0"], check=True, capture_output=True, text=True).stdout
-    test_ppl = float(next(line for line in ppl.splitlines() if line.startswith("PPL net:")).split()[-1])
+    records = common.train_ptb(corpus, model, layer, threads, seed, options=[
+        "-valid", f"{corpus}/ptb.valid.txt", *(["-max-iter", str(max_iter)] if max_iter else [])]).records
+    test_ppl, _ = common.score_ptb(corpus, model, threads=1)
     speeds = [r["words_per_second"] for r in records if r.get("words_per_second")]
     return {"words_per_second": sum(speeds) / len(speeds), "epochs": len(records), "test_ppl": test_ppl}
 
 
 def epoch_speed(corpus: str, model: str, layer: str, threads: int) -> float:
     """Words/s of one ``-one-iter`` epoch of PTB (seed 1) on ``threads`` threads."""
-    return train_ptb(corpus, model, layer, 1, threads, "-one-iter")[-1]["words_per_second"]
+    return common.train_ptb(corpus, model, layer, threads, seed=1, options=["-one-iter"]).words_per_second
 
 
 def paired_speed(corpus: str, workdir: str, layer: str, threads: int, rounds: int) -> dict:
@@ -79,13 +63,6 @@ def paired_speed(corpus: str, workdir: str, layer: str, threads: int, rounds: in
 
 def scoring(corpus: str, model_path: str, independent_path: str, threads: int) -> dict:
     """Time n-best rescoring and independent ppl on 1 and ``threads`` threads (best of 3, alternating)."""
-    import numpy as np
-
-    from rnnlmpy.base.text import read_corpus, split_tokens, text_lines, read_text
-    from rnnlmpy.rnnlm.evaluation import score_tokens
-    from rnnlmpy.rnnlm.model_file import load_model
-    from rnnlmpy.rnnlm.nbest import score_nbest
-
     model, independent = load_model(model_path), load_model(independent_path)
     rng = np.random.default_rng(1)
     vocabulary = model.vocabulary.words[1:]
@@ -111,7 +88,8 @@ def scoring(corpus: str, model_path: str, independent_path: str, threads: int) -
                 started = time.perf_counter()
                 outputs[n] = job(n)
                 best[n] = min(best[n], time.perf_counter() - started)
-        assert np.array_equal(outputs[1], outputs[threads]), f"{name}: scores differ between thread counts"
+        if not np.array_equal(outputs[1], outputs[threads]):
+            raise common.BenchmarkError(f"{name}: the scores differ between 1 and {threads} threads")
         results[name] = {"words": words, "seconds_1": best[1], f"seconds_{threads}": best[threads],
                          "words_per_second_1": words / best[1],
                          f"words_per_second_{threads}": words / best[threads], "speedup": best[1] / best[threads]}
@@ -119,20 +97,19 @@ def scoring(corpus: str, model_path: str, independent_path: str, threads: int) -
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", default=None, help="folder with ptb.{train,valid,test}.txt")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seeds", default="1,2,3")
-    parser.add_argument("--layers", default="class,hs")
-    parser.add_argument("--max-iter", type=int, default=None, help="epochs per run (default: the full schedule)")
-    parser.add_argument("--speed-rounds", type=int, default=5, help="paired one-epoch rounds per layer (0: none)")
-    parser.add_argument("--skip-training", action="store_true", help="only the scoring part")
-    parser.add_argument("--out", default="bench-results")
-    args = parser.parse_args()
-    corpus = args.corpus or locate.find_or_fetch("ptb")
+    def extra(parser):
+        parser.add_argument("--threads", type=int, default=2)
+        parser.add_argument("--seeds", default="1,2,3")
+        parser.add_argument("--layers", default="class,hs")
+        parser.add_argument("--max-iter", type=int, default=None, help="epochs per run (default: the full schedule)")
+        parser.add_argument("--speed-rounds", type=int, default=5, help="paired one-epoch rounds per layer (0: none)")
+        parser.add_argument("--skip-training", action="store_true", help="only the scoring part")
+
+    args, corpus = common.arguments(__doc__, extra, fetch=True)
+    if args.quick:
+        args.seeds, args.max_iter, args.speed_rounds = args.seeds.split(",")[0], 1, min(args.speed_rounds, 1)
     seeds = [int(s) for s in args.seeds.split(",")]
-    os.makedirs(args.out, exist_ok=True)
-    report = {"threads": args.threads, "training": {}, "paired_speed": {}, "command": " ".join(sys.argv)}
+    report = {"threads": args.threads, "training": {}, "paired_speed": {}}
     with tempfile.TemporaryDirectory() as workdir:
         if not args.skip_training:
             for layer in args.layers.split(","):
@@ -140,7 +117,7 @@ def main() -> int:
                     for threads in (1, args.threads):
                         run = train_run(corpus, f"{workdir}/{layer}-{seed}-{threads}.model", layer, seed, threads,
                                         args.max_iter)
-                        report["training"].setdefault(layer, {}).setdefault(threads, []).append(run)
+                        report["training"].setdefault(layer, {}).setdefault(str(threads), []).append(run)
                         print(f"{layer} seed {seed} threads {threads}: {run['words_per_second']:,.0f} words/s, "
                               f"{run['epochs']} epochs, test PPL {run['test_ppl']:.2f}", flush=True)
                 if args.speed_rounds > 0:
@@ -149,30 +126,36 @@ def main() -> int:
         scoring_model = f"{workdir}/scoring.model"
         independent_model = f"{workdir}/independent.model"
         for path, extra in ((scoring_model, []), (independent_model, ["-independent"])):
-            subprocess.run([sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-valid",
-                            f"{corpus}/ptb.valid.txt", "-rnnlm", path, "-hidden", "100", "-class", "100",
-                            "-max-iter", "1", "-threads", str(args.threads), "-debug", "0", *extra], check=True)
+            common.rnnlmpy(["train", "-train", f"{corpus}/ptb.train.txt", "-valid", f"{corpus}/ptb.valid.txt", "-rnnlm",
+                            path, "-hidden", str(common.HIDDEN), *common.OUTPUT_LAYERS["class"], "-max-iter", "1",
+                            "-threads", str(args.threads), "-debug", "0", *extra])
         report["scoring"] = scoring(corpus, scoring_model, independent_model, args.threads)
-    print("\n| PTB, hidden 100 | threads | words/s (mean) | test PPL (mean) | speed-up | PPL change |")
-    print("|---|---|---|---|---|---|")
-    for layer, by_threads in report["training"].items():
-        base_speed = sum(r["words_per_second"] for r in by_threads[1]) / len(by_threads[1])
-        base_ppl = sum(r["test_ppl"] for r in by_threads[1]) / len(by_threads[1])
-        for threads, runs in by_threads.items():
-            speed = sum(r["words_per_second"] for r in runs) / len(runs)
-            ppl = sum(r["test_ppl"] for r in runs) / len(runs)
-            print(f"| {layer} | {threads} | {speed:,.0f} | {ppl:.2f} | {speed / base_speed:.2f}x | "
-                  f"{100 * (ppl / base_ppl - 1):+.2f}% |")
-    for layer, result in report["paired_speed"].items():
-        print(f"| {layer}, one epoch in pairs (median of {len(result['pairs'])}) | 1 vs {args.threads} | | | "
-              f"{result['median_speedup']:.2f}x | |")
-    for name, result in report["scoring"].items():
-        print(f"| {name} | 1 vs {args.threads} | {result['words_per_second_1']:,.0f} vs "
-              f"{result[f'words_per_second_{args.threads}']:,.0f} | | {result['speedup']:.2f}x | identical |")
-    with open(os.path.join(args.out, "threads.json"), "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=1)
+    common.write_results(args, "threads", TOOL, report)
+    print(markdown(report))
     return 0
 
 
+def markdown(report: dict) -> str:
+    """Training on 1 and N threads (mean words/s and test PPL over seeds), the paired speed-up, threaded scoring."""
+    threads = report["threads"]
+    rows = []
+    for layer, by_threads in report["training"].items():
+        base_speed = sum(r["words_per_second"] for r in by_threads["1"]) / len(by_threads["1"])
+        base_ppl = sum(r["test_ppl"] for r in by_threads["1"]) / len(by_threads["1"])
+        for count, runs in by_threads.items():
+            speed = sum(r["words_per_second"] for r in runs) / len(runs)
+            ppl = sum(r["test_ppl"] for r in runs) / len(runs)
+            rows.append((layer, count, f"{speed:,.0f}", f"{ppl:.2f}", f"{speed / base_speed:.2f}x",
+                         f"{100 * (ppl / base_ppl - 1):+.2f}%"))
+    for layer, result in report["paired_speed"].items():
+        rows.append((f"{layer}, one epoch in pairs (median of {len(result['pairs'])})", f"1 vs {threads}", "", "",
+                     f"{result['median_speedup']:.2f}x", ""))
+    for name, result in report.get("scoring", {}).items():
+        rows.append((name, f"1 vs {threads}", f"{result['words_per_second_1']:,.0f} vs "
+                     f"{result[f'words_per_second_{threads}']:,.0f}", "", f"{result['speedup']:.2f}x", "identical"))
+    return common.table(["PTB, hidden 100", "threads", "words/s (mean)", "test PPL (mean)", "speed-up", "PPL change"],
+                        rows)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    common.run(main)

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Benchmark the POS taggers on wiki-en: accuracy (gradepos.pl semantics), training time, tagging speed.
 
-    python tools/bench_tagger.py [--corpus DIR] [--seeds 1,2,3] [--ablations] [--hmm-only] [--bptt 1,2,4,0]
-                                 [--out bench-results]
+    python -m tools.bench.tagger [--corpus DIR] [--seeds 1,2,3] [--ablations] [--hmm-only] [--bptt 1,2,4,0]
+                                 [--quick] [--out bench-results]
 
 Reports the tutorial's HMM (accuracy, and its tagging speed in-process on the test text repeated
 10 times, kernel compiled), the tutorial-faithful RNN and the default tagger (mean and spread
@@ -15,8 +14,6 @@ network and the default tagger trained with each `-bptt` value (0: the full sent
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import resource
 import subprocess
@@ -24,14 +21,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpora"))
+import numpy as np
 
-import locate  # noqa: E402  (corpora/locate.py)
-import numpy as np  # noqa: E402
+from rnnlmpy.tagger import TaggerConfig, read_tagged, read_words, save_tagger, train_hmm, train_tagger
+from tools.bench import common
 
-from rnnlmpy.tagger import (TaggerConfig, read_tagged, read_words, save_tagger,  # noqa: E402
-                            train_hmm, train_tagger)
+TOOL = "tools.bench.tagger"
 
 ABLATIONS = {
     "one direction": dict(bidirectional=False),
@@ -43,6 +38,7 @@ ABLATIONS = {
 
 
 def accuracy(predicted, gold, seen_mask):
+    """Accuracy of ``predicted`` tags against ``gold`` (lists of sentences), overall and on known / unseen words."""
     flat_predicted = np.array([t for s in predicted for t in s])
     flat_gold = np.array([t for s in gold for t in s])
     right = flat_predicted == flat_gold
@@ -51,25 +47,20 @@ def accuracy(predicted, gold, seen_mask):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", default=None)
-    parser.add_argument("--seeds", default="1,2,3")
-    parser.add_argument("--ablations", action="store_true")
-    parser.add_argument("--hmm-only", action="store_true")
-    parser.add_argument("--bptt", default=None, help="comma-separated -bptt values (0: full): only the BPTT table")
-    parser.add_argument("--out", default="bench-results")
-    args = parser.parse_args()
-    corpus = args.corpus or locate.find_corpus("wiki-en-pos")
-    if corpus is None:
-        sys.exit("wiki-en-pos not found: run `make corpora` or pass --corpus")
-    os.makedirs(args.out, exist_ok=True)
+    def extra(parser):
+        parser.add_argument("--seeds", default="1,2,3")
+        parser.add_argument("--ablations", action="store_true")
+        parser.add_argument("--hmm-only", action="store_true")
+        parser.add_argument("--bptt", default=None, help="comma-separated -bptt values (0: full): only the BPTT table")
+
+    args, corpus = common.arguments(__doc__, extra, corpus="wiki-en-pos")
     train = read_tagged(os.path.join(corpus, "wiki-en-train.norm_pos"))
     test = read_words(os.path.join(corpus, "wiki-en-test.norm"))
     with open(os.path.join(corpus, "wiki-en-test.pos"), encoding="utf-8") as handle:
         gold = [line.split(" ") for line in handle.read().splitlines()]
     seen = {w for words, _ in train for w in words}
     seen_mask = np.array([w in seen for s in test for w in s])
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")][:1 if args.quick else None]
     results = {"test_tokens": int(seen_mask.size), "unseen_share": float(1 - seen_mask.mean())}
 
     hmm = train_hmm(train)
@@ -85,8 +76,7 @@ def main() -> int:
     results["hmm_tokens_per_second"] = round(tokens / seconds)
     print(f"HMM tagging: {results['hmm_tokens_per_second']:,} tokens/s in-process ({tokens:,} tokens)")
     if args.hmm_only:
-        with open(os.path.join(args.out, "bench_tagger.json"), "w") as handle:
-            json.dump(results, handle, indent=2)
+        common.write_results(args, "tagger", TOOL, results)
         return 0
 
     def run(config_for_seed, label):
@@ -109,23 +99,15 @@ def main() -> int:
         values = [int(n) for n in args.bptt.split(",")]
         train_tagger(train[:50], TaggerConfig(epochs=1, ensemble=1, bptt=2), debug=0)  # kernels compiled
         train_tagger(train[:50], TaggerConfig.tutorial(epochs=1, bptt=2), debug=0)
-        results["bptt"], rows = {}, []
+        results["bptt"] = {}
         for label, make in (("tutorial's network (-tutorial)", lambda seed, n: TaggerConfig.tutorial(rand_seed=seed,
                                                                                                       bptt=n)),
                             ("default tagger", lambda seed, n: TaggerConfig(rand_seed=seed, bptt=n))):
             for n in values:
                 summary, _ = run(lambda seed: make(seed, n), f"RNN, {label}, -bptt {n}")
-                results["bptt"][f"{label}, -bptt {n}"] = summary
-                seconds = [r["train_seconds"] for r in summary["runs"]]
-                accuracies = ", ".join(f"{100 * r['accuracy']:.2f}" for r in summary["runs"])
-                times = ", ".join(f"{x:.1f}" for x in seconds)
-                rows.append(f"| {label} | {n if n else 'full (0)'} | {summary['mean']:.2f} ({accuracies}) | "
-                            f"{np.mean(seconds):.1f} ({times}) |")
-        print(f"\n| network | -bptt | accuracy %, mean (seeds {args.seeds}) | training s, mean (per seed) |")
-        print("|---|---|---|---|")
-        print("\n".join(rows))
-        with open(os.path.join(args.out, "bench_tagger.json"), "w") as handle:
-            json.dump(results, handle, indent=2)
+                results["bptt"][f"{label}, -bptt {n if n else 'full (0)'}"] = summary
+        print(markdown(results))
+        common.write_results(args, "tagger", TOOL, results)
         return 0
 
     results["tutorial_rnn"], _ = run(lambda seed: TaggerConfig.tutorial(rand_seed=seed), "RNN, tutorial-faithful")
@@ -154,10 +136,42 @@ def main() -> int:
     print(f"tagging: {results['tagging_tokens_per_second']:,} tokens/s in-process ({tokens:,} tokens); "
           f"`rnnlmpy tag` on the test set as a whole process: {results['tag_command_seconds']} s; "
           f"peak RSS {results['peak_rss_mb']} MB")
-    with open(os.path.join(args.out, "bench_tagger.json"), "w") as handle:
-        json.dump(results, handle, indent=2)
+    common.write_results(args, "tagger", TOOL, results)
+    print(markdown(results))
     return 0
 
 
+def summary_row(label: str, summary: dict) -> tuple:
+    """One table row of a tagger trained over seeds: accuracy mean (per seed), known and unseen words, seconds."""
+    runs = summary["runs"]
+    per_seed = ", ".join(f"{100 * r['accuracy']:.2f}" for r in runs)
+    return (label, f"{summary['mean']:.2f} ({per_seed})",
+            f"{summary['known_mean']:.2f}", f"{summary['unseen_mean']:.2f}",
+            f"{np.mean([r['train_seconds'] for r in runs]):.1f}")
+
+
+def markdown(results: dict) -> str:
+    """The HMM, each RNN tagger trained (over seeds), the BPTT table and the tagging speeds as Markdown."""
+    hmm = results["hmm"]
+    rows = [("HMM (tutorial)", f"{100 * hmm['accuracy']:.2f}", f"{100 * hmm['known']:.2f}", f"{100 * hmm['unseen']:.2f}",
+             "")]
+    for key, label in (("tutorial_rnn", "RNN, tutorial-faithful"), ("default", "RNN, default")):
+        if key in results:
+            rows.append(summary_row(label, results[key]))
+    for label, summary in results.get("ablations", {}).items():
+        rows.append(summary_row(f"RNN, default but {label}", summary))
+    for label, summary in results.get("bptt", {}).items():
+        rows.append(summary_row(f"RNN, {label}", summary))
+    lines = [f"wiki-en test: {results['test_tokens']:,} tokens, {100 * results['unseen_share']:.1f}% unseen in "
+             "training.", "",
+             common.table(["tagger", "accuracy % (per seed)", "known %", "unseen %", "training s"], rows), "",
+             f"HMM tagging: {results['hmm_tokens_per_second']:,} tokens/s in-process."]
+    if "tagging_tokens_per_second" in results:
+        lines.append(f"Default RNN tagging: {results['tagging_tokens_per_second']:,} tokens/s in-process; "
+                     f"`rnnlmpy tag` on the test set as a whole process: {results['tag_command_seconds']} s; "
+                     f"peak RSS {results['peak_rss_mb']} MB.")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    common.run(main)

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """A 4-member grid (seeds 1-4) on PTB: one local worker, two local workers, and two Dask workers.
 
-    python tools/bench_cluster.py [--corpus DIR] [--max-iter 1] [--out bench-results]
+    python -m tools.bench.cluster [--corpus DIR] [--max-iter 1] [--quick] [--out bench-results]
 
 Each run is ``rnnlmpy train -rand-seed 1,2,3,4 -hidden 100 -class 100 -max-iter N
 -threads 1`` (each member on one thread), timed from start to exit: with ``-jobs 1``,
@@ -12,7 +11,6 @@ runs must be identical (one thread per member is reproducible).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -20,17 +18,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "corpora"))
+from tools.bench import common
 
-import locate  # noqa: E402  (corpora/locate.py)
-
-
-def timed(command: list[str]) -> float:
-    """Run a command to the end; its wall-clock seconds."""
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+TOOL = "tools.bench.cluster"
 
 
 def start_cluster(folder: str) -> tuple[str, list[subprocess.Popen]]:
@@ -55,13 +45,8 @@ def start_cluster(folder: str) -> tuple[str, list[subprocess.Popen]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", default=None, help="folder with ptb.{train,valid}.txt")
-    parser.add_argument("--max-iter", type=int, default=1)
-    parser.add_argument("--out", default="bench-results")
-    args = parser.parse_args()
-    corpus = args.corpus or locate.find_or_fetch("ptb")
-    os.makedirs(args.out, exist_ok=True)
+    args, corpus = common.arguments(__doc__, lambda parser: parser.add_argument("--max-iter", type=int, default=1),
+                                    fetch=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="rnnlmpy-bench-cluster-") as workdir:
         address, processes = start_cluster(workdir)
@@ -70,18 +55,21 @@ def main() -> int:
                                  ("2 local workers (-jobs 2)", ["-jobs", "2"]),
                                  ("2 Dask workers (-scheduler)", ["-scheduler", address])):
                 prefix = os.path.join(workdir, label.split()[0] + extra[0])
-                command = [sys.executable, "-m", "rnnlmpy", "train", "-train", f"{corpus}/ptb.train.txt", "-valid",
-                           f"{corpus}/ptb.valid.txt", "-rnnlm", prefix, "-rand-seed", "1,2,3,4", "-hidden", "100",
-                           "-class", "100", "-max-iter", str(args.max_iter), "-threads", "1", *extra]
-                results[label] = {"seconds": timed(command), "prefix": prefix}
+                command = [*common.RNNLMPY, "train", "-train", f"{corpus}/ptb.train.txt", "-valid",
+                           f"{corpus}/ptb.valid.txt", "-rnnlm", prefix, "-rand-seed", "1,2,3,4", "-hidden",
+                           str(common.HIDDEN), *common.OUTPUT_LAYERS["class"], "-max-iter", str(args.max_iter),
+                           "-threads", "1", *extra]
+                results[label] = {"seconds": common.measure(command).seconds, "prefix": prefix,
+                                  "command": common.shown(command)}
                 print(f"{label}: {results[label]['seconds']:.1f} s", flush=True)
             from rnnlmpy.rnnlm.model_file import load_model
             import numpy as np
             first = next(iter(results.values()))["prefix"]
             for result in results.values():
                 for seed in (1, 2, 3, 4):
-                    assert np.array_equal(load_model(f"{result['prefix']}.seed{seed}").recurrent,
-                                          load_model(f"{first}.seed{seed}").recurrent), "models differ"
+                    if not np.array_equal(load_model(f"{result['prefix']}.seed{seed}").recurrent,
+                                          load_model(f"{first}.seed{seed}").recurrent):
+                        raise common.BenchmarkError(f"seed {seed}: the models of the runs differ")
         finally:
             for process in reversed(processes):  # the workers first: they would wait for a lost scheduler
                 process.terminate()
@@ -90,16 +78,23 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-    base = next(iter(results.values()))["seconds"]
-    print(f"\n| 4 members, PTB, hidden 100, class 100, -max-iter {args.max_iter}, 1 thread each | seconds | speed-up |")
-    print("|---|---|---|")
-    for label, result in results.items():
-        print(f"| {label} | {result['seconds']:.1f} | {base / result['seconds']:.2f}x |")
-    print("(the models of all three runs are identical)")
-    with open(os.path.join(args.out, "cluster.json"), "w", encoding="utf-8") as handle:
-        json.dump({label: r["seconds"] for label, r in results.items()}, handle, indent=1)
+    report = {"max_iter": args.max_iter, "runs": {label: {"seconds": round(r["seconds"], 1), "command": r["command"]}
+                                                  for label, r in results.items()}}
+    common.write_results(args, "cluster", TOOL, report)
+    print(markdown(report))
     return 0
 
 
+def markdown(report: dict) -> str:
+    """Seconds and speed-up of each way of running the 4-member grid."""
+    runs = report["runs"]
+    base = next(iter(runs.values()))["seconds"]
+    rows = [(label, f"{run['seconds']:.1f}", f"{base / run['seconds']:.2f}x") for label, run in runs.items()]
+    return (common.table([f"4 members, PTB, hidden 100, class 100, -max-iter {report['max_iter']}, 1 thread each",
+                          "seconds", "speed-up"], rows)
+            + "\n\n(the models of all three runs are identical; the first run's command: "
+              f"`{next(iter(runs.values()))['command']}`)")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    common.run(main)

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Write a synthetic corpus with a Zipf word distribution, for large-vocabulary benchmarks.
 
-    python tools/make_zipf_corpus.py OUT.txt [--words 20000000] [--vocabulary 200000] [--seed 1]
+    python -m tools.bench.zipf OUT.txt [--words 20000000] [--vocabulary 200000] [--seed 1]
 
 Word ranks follow P(rank r) ~ 1 / (r + 2.7) ** 1.07 (a Zipf-Mandelbrot law close to English
 text), sentence lengths are 1 + Poisson(20), and each word is the next one's predictor
@@ -13,7 +12,9 @@ write the same bytes. Words are ``w<rank>``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -59,6 +60,21 @@ def main() -> int:
         sys.exit("--words must be at least 1 and --vocabulary at least 2")
     write_corpus(args.output, args.words, args.vocabulary, args.seed)
     return 0
+
+
+def ensure_corpus(path: str, words: int, vocabulary: int) -> None:
+    """Write the Zipf corpus (seed 1) at ``path`` unless it is already there (through a temporary file)."""
+    if os.path.exists(path):
+        return
+    print(f"writing {path} ({words:,} words, {vocabulary:,}-word vocabulary) ...", file=sys.stderr)
+    temporary = path + ".partial"
+    write_corpus(temporary, words, vocabulary, seed=1)
+    os.replace(temporary, path)
+
+
+def default_path(words: int, vocabulary: int) -> str:
+    """Where the benchmarks keep the Zipf corpus of that size between runs: the system's temporary folder."""
+    return os.path.join(tempfile.gettempdir(), f"rnnlmpy-zipf-{words}w-{vocabulary}v.txt")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Benchmark the NCE kernels: nanoseconds per position for draw_noise + nce_backward_into.
 
-    python tools/bench_nce_kernel.py [--hidden 100] [--noise 20] [--steps 200000] [--vocab 10000 200000]
+    python -m tools.bench.nce_kernel [--hidden 100] [--noise 20] [--steps 200000] [--vocab 10000 200000]
 
 Each position draws its target from the noise distribution itself (a Zipf-like
 unigram, so rows are touched as in real text), K noise words, and takes one NCE
@@ -14,18 +13,14 @@ position (full_log10_probability) is timed too.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 from numba import njit
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from rnnlmpy.kernels.nce import (draw_noise, full_log10_probability, nce_backward_into, nce_work,  # noqa: E402
+from rnnlmpy.kernels.nce import (draw_noise, full_log10_probability, nce_backward_into, nce_work,
                                  seed_state)
-from rnnlmpy.rnnlm.noise import alias_table, log_probabilities, noise_distribution  # noqa: E402
+from rnnlmpy.rnnlm.noise import alias_table, log_probabilities, noise_distribution
 
 
 @njit(cache=True)

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Micro-benchmark of the GRU cell kernels against the Elman cell's: ns per forward step and per BPTT step.
 
-    python tools/bench_gru_kernel.py [--hidden 100] [--vocab 10000] [--bptt 4] [--bptt-block 10] [--dtype both]
+    python -m tools.bench.gru_kernel [--hidden 100] [--vocab 10000] [--bptt 4] [--bptt-block 10] [--dtype both]
 
 Each kernel is called from a small compiled loop (as train_span calls it), one
 input feature per position; BPTT runs over a full ring of ``bptt + block + 1``
@@ -13,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 
 import numpy as np
 from numba import njit
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from rnnlmpy.kernels.cell import (RING_FILL, RING_HEAD, SIGMOID, backpropagate_through_time,  # noqa: E402
+from rnnlmpy.kernels.cell import (RING_FILL, RING_HEAD, SIGMOID, backpropagate_through_time,
                                   hidden_forward)
-from rnnlmpy.kernels.gru import gru_backpropagate, gru_forward  # noqa: E402
+from rnnlmpy.kernels.gru import gru_backpropagate, gru_forward
 
 
 @njit

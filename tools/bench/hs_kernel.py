@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Micro-benchmark: one hierarchical-softmax SGD step against one class-softmax SGD step, per word.
 
-    python tools/bench_hs_kernel.py [--hidden 100] [--vocab 10000,200000] [--calls 200000] [--dtype float32]
+    python -m tools.bench.hs_kernel [--hidden 100] [--vocab 10000,200000] [--calls 200000] [--dtype float32]
 
 For each vocabulary size V (Zipf counts, count of rank r proportional to 1/r) it
 draws target words from the same Zipf distribution and times, in a compiled loop

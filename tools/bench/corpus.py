@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Benchmark ``rnnlmpy.corpus.encode_file``: tokens/s and peak memory, cold, writing the cache, and from the cache.
 
-    python tools/bench_corpus.py [--corpus /tmp/rnnlmpy-zipf-20000000w-200000v.txt] [--words 20000000]
-                                 [--vocabulary 200000] [--repeat 3]
+    python -m tools.bench.corpus [--corpus /tmp/rnnlmpy-zipf-20000000w-200000v.txt] [--words 20000000]
+                                 [--vocabulary 200000] [--repeat 3] [--quick] [--out bench-results]
 
-The corpus is written by ``tools/make_zipf_corpus.py`` when it does not exist
+The corpus is written by ``tools.bench.zipf`` when it does not exist
 (then kept for the next run). Each measurement runs in a fresh process that
 imports rnnlmpy, loads the kernels on a small file, reads its peak RSS
 (``ru_maxrss``) as the baseline, then encodes the corpus once and reads its peak
@@ -12,12 +11,12 @@ RSS again, so the growth per token is the encoder's own. Modes: ``cold``
 (``cache=False``, all in memory), ``first`` (an empty cache folder: the run
 that writes the entry) and ``warm`` (the entry memory-mapped). ``type_counts``
 is then timed on the result (for ``warm`` that includes paging the ids in from
-the page cache). The best of ``--repeat`` runs is shown.
+the page cache). The best of ``--repeat`` runs is shown. ``--quick``: a million words (just above the size
+the corpus cache starts at), one run.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -25,9 +24,12 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CHECKOUT = os.path.dirname(HERE)
+from tools.bench import common
+from tools.bench.zipf import default_path, ensure_corpus
+
+TOOL = "tools.bench.corpus"
 MODES = ("cold", "first", "warm")
+QUICK_WORDS = 1_000_000  # about 6 MB of text: above rnnlmpy.corpus.encoding.CACHE_MIN_BYTES, so it is cached
 
 CHILD = r"""
 import json, os, resource, sys, tempfile, time
@@ -55,24 +57,13 @@ print(json.dumps({"seconds": seconds, "count_seconds": count_seconds, "tokens": 
 """
 
 
-def ensure_corpus(path: str, words: int, vocabulary: int) -> None:
-    """Write the Zipf corpus at ``path`` unless it is already there."""
-    if os.path.exists(path):
-        return
-    print(f"writing {path} ({words:,} words, {vocabulary:,}-word vocabulary) ...", file=sys.stderr)
-    temporary = path + ".partial"
-    subprocess.run([sys.executable, os.path.join(HERE, "make_zipf_corpus.py"), temporary, "--words", str(words),
-                    "--vocabulary", str(vocabulary)], check=True)
-    os.replace(temporary, path)
-
-
 def measure(mode: str, corpus: str, cache_dir: str) -> dict:
     """One fresh process encoding ``corpus`` in ``mode`` with RNNLMPY_CACHE_DIR=cache_dir; its JSON report."""
     env = dict(os.environ, RNNLMPY_CACHE_DIR=cache_dir)
-    done = subprocess.run([sys.executable, "-c", CHILD, mode, corpus], env=env, cwd=CHECKOUT, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", CHILD, mode, corpus], env=env, cwd=common.CHECKOUT, capture_output=True,
                           text=True)
     if done.returncode != 0:
-        sys.exit(f"{mode} run failed:\n{done.stdout}{done.stderr}")
+        raise common.BenchmarkError(f"{mode} run failed:\n{done.stdout}{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -85,12 +76,14 @@ def best_runs(corpus: str, repeat: int, workdir: str) -> dict:
         fresh = os.path.join(workdir, f"first-{attempt}")
         results["first"].append(measure("first", corpus, fresh))
         if attempt == 0:
+            if not os.path.isdir(fresh):
+                raise common.BenchmarkError(f"{corpus} was not cached: is it smaller than the corpus cache's minimum?")
             shutil.copytree(fresh, shared)
         shutil.rmtree(fresh)
         results["warm"].append(measure("warm", corpus, shared))
     for run in results["warm"]:
         if not run["mapped"]:
-            sys.exit("the warm runs did not come from the cache")
+            raise common.BenchmarkError("the warm runs did not come from the cache")
     return {mode: min(runs, key=lambda run: run["seconds"]) for mode, runs in results.items()}
 
 
@@ -107,24 +100,35 @@ def table(best: dict) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--words", type=int, default=20_000_000)
-    parser.add_argument("--vocabulary", type=int, default=200_000)
-    parser.add_argument("--corpus", help="corpus file (written by make_zipf_corpus.py when missing); default: "
-                                         "/tmp/rnnlmpy-zipf-<words>w-<vocabulary>v.txt")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    corpus = args.corpus or os.path.join(tempfile.gettempdir(), f"rnnlmpy-zipf-{args.words}w-{args.vocabulary}v.txt")
+    def extra(parser):
+        parser.add_argument("--words", type=int, default=20_000_000)
+        parser.add_argument("--vocabulary", type=int, default=200_000)
+        parser.add_argument("--corpus", help="corpus file (written by tools.bench.zipf when missing); default: "
+                                             "/tmp/rnnlmpy-zipf-<words>w-<vocabulary>v.txt")
+        parser.add_argument("--repeat", type=int, default=3)
+
+    args, _ = common.arguments(__doc__, extra, corpus=None)
+    if args.quick:
+        args.words, args.vocabulary, args.repeat = min(args.words, QUICK_WORDS), min(args.vocabulary, 20_000), 1
+    corpus = args.corpus or default_path(args.words, args.vocabulary)
     ensure_corpus(corpus, args.words, args.vocabulary)
     with tempfile.TemporaryDirectory(prefix="rnnlmpy-bench-corpus-") as workdir:
         best = best_runs(corpus, max(1, args.repeat), workdir)
     run = best["cold"]
-    print(" ".join(["$ python tools/bench_corpus.py", *sys.argv[1:]]))
-    print(f"corpus {corpus}: {os.path.getsize(corpus) / 2**20:,.1f} MiB, {run['tokens']:,} tokens "
-          f"({run['lines']:,} lines), {run['types']:,} types; best of {args.repeat}, one process each")
-    print(table(best))
+    results = {"corpus": os.path.basename(corpus), "corpus_mib": round(os.path.getsize(corpus) / 2**20, 1),
+               "tokens": run["tokens"], "lines": run["lines"], "types": run["types"], "repeat": max(1, args.repeat),
+               "best": best}
+    common.write_results(args, "corpus", TOOL, results)
+    print(markdown(results))
     return 0
 
 
+def markdown(results: dict) -> str:
+    """The corpus and the fixed-width table of the best run of each mode."""
+    return (f"Corpus {results['corpus']}: {results['corpus_mib']:,.1f} MiB, {results['tokens']:,} tokens "
+            f"({results['lines']:,} lines), {results['types']:,} types; best of {results['repeat']}, one process "
+            f"each.\n\n```\n{table(results['best'])}\n```")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    common.run(main)
