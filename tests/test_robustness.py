@@ -181,13 +181,18 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_same_model(corpus, tmp_pa
             os.kill(os.getpid(), signal.SIGINT)
 
     path = str(tmp_path / "m")
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN where pytest runs as a background job
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # so that the Ctrl-C below reaches training
     with pytest.raises(TrainingInterrupted, match="rerun the same command to resume"):
         train(train_file, path, corpus["valid"], RnnlmConfig(**CONFIG), max_iter=2, debug=0, on_progress=press_ctrl_c)
     assert load_model(path).training.position > 0
     resumed = train(train_file, path, corpus["valid"], RnnlmConfig(**CONFIG), max_iter=2, debug=0)
     for name, array in whole.weights().items():
         np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 # ---------------------------------------------------------------- out-of-range numbers and conflicts
