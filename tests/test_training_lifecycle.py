@@ -15,7 +15,7 @@ import pytest
 
 from rnnlmpy import RnnlmConfig, load_model, train
 from rnnlmpy.base.progress import ProgressReporter
-from rnnlmpy.rnnlm import training
+from rnnlmpy.rnnlm import epoch
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
 from helpers import pattern_corpus, run_cli, write_text
@@ -101,7 +101,7 @@ def test_sigterm_saves_the_state_and_the_rerun_ends_with_the_uninterrupted_model
 
 
 def test_sigterm_in_training_is_exit_status_143_and_the_handlers_come_back(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "PROGRESS_CHUNK", 2_000)
+    monkeypatch.setattr(epoch, "PROGRESS_CHUNK", 2_000)
     train_file = write_text(tmp_path / "t.txt", pattern_corpus(3000, seed=5))
 
     def terminate(model):
@@ -156,7 +156,7 @@ def test_an_error_after_the_held_out_notice_is_the_only_line(corpus, capsys, mon
     assert run_cli(argv, capsys)[0] == 0
     code, _, err = run_cli(argv, capsys)  # finished: refused
     assert code == 2 and "has finished training" in one_line(err)
-    monkeypatch.setattr(training, "PROGRESS_CHUNK", 500)
+    monkeypatch.setattr(epoch, "PROGRESS_CHUNK", 500)
     config = RnnlmConfig(hidden_size=8, class_count=3, bptt=2, bptt_block=5)
     with pytest.raises(TrainingInterrupted):  # an unfinished model: a checkpoint of one thread
         train(corpus["train"], path, None, config, max_iter=1, debug=0, force=True,
