@@ -29,6 +29,7 @@ from rnnlmpy.rnnlm.train_command import GridRequest, train_command
 from .common import command, debug_option, default_model_path, examples, option, threads_option
 
 DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
+RUN_DEFAULTS = RunOptions()  # and every run default RunOptions's
 MAX_DIRECT_MILLIONS = 100_000  # -direct: more weights than this (400 GB) never fit
 
 
@@ -147,7 +148,7 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help="Start halving alpha (then stop) when validation improves by less than this factor.")
 @option("one-iter", "one_iter", is_flag=True, help="One pass over the data, no validation.")
 @option("max-iter", "max_iter", type=int, default=None, help="Stop after this many epochs.")
-@option("anti-kasparek", "anti_kasparek", type=int, default=0, show_default=True,
+@option("anti-kasparek", "anti_kasparek", type=int, default=RUN_DEFAULTS.anti_kasparek, show_default=True,
         help="Checkpoint the model every N words (>= 10000); rerun to resume.")
 @option("rand-seed", "rand_seed", default=str(DEFAULTS.rand_seed), show_default=True, metavar="N[,N...]",
         help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")

@@ -8,6 +8,7 @@ of each member.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
@@ -45,18 +46,20 @@ class GridRequest:
 
 def train_command(train_file: str, model_file: str, valid_file: Optional[str], config: RnnlmConfig,
                   options: RunOptions, grid: GridRequest = GridRequest(), test_file: Optional[str] = None,
-                  say: Callable[[str], None] = print, show: Callable[[str], None] = print) -> Optional[RnnlmModel]:
+                  say: Optional[Callable[[str], None]] = None,
+                  show: Callable[[str], None] = print) -> Optional[RnnlmModel]:
     """Train what ``rnnlmpy train`` asks for; return the model when it is one (the caller scores
     ``test_file`` on it), None for a grid.
 
     ``config`` takes the first of each of ``grid.values``. With several values,
     ``cv_folds``, a scheduler or ``ship_data``, the members are trained as a
     grid (``grid.train_grid``, files ``model_file.<member>`` and a manifest):
-    ``say`` gets a line per member and a closing line (stderr's), ``show`` each
-    member's test perplexity when ``test_file`` is given (stdout's); RnnlmpyError
-    after the others if a member failed. ``test_file`` is checked before any
-    training starts.
+    ``say`` gets a line per member and a closing line (default: stderr),
+    ``show`` each member's test perplexity when ``test_file`` is given
+    (default: stdout); RnnlmpyError after the others if a member failed.
+    ``test_file`` is checked before any training starts.
     """
+    say = say or (lambda line: print(line, file=sys.stderr))
     config = replace(config, **{name: values[0] for name, values in grid.values.items() if values})
     if test_file is not None:
         read_file_bytes(test_file, "test file", 0)  # fail before training, not after
