@@ -16,7 +16,7 @@ import click
 
 import rnnlmpy
 from rnnlmpy.base.compiling import compiling, say_on_stderr
-from rnnlmpy.base.errors import RnnlmpyError
+from rnnlmpy.base.errors import RnnlmpyError, Terminated
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
 from . import mixing, ngram, report, rnnlm, tagger
@@ -39,10 +39,6 @@ def cli():
 for family in (rnnlm, ngram, mixing, tagger, report):
     for command in family.COMMANDS:
         cli.add_command(command)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a batch scheduler ending the job), taken as Ctrl-C: the command stops the same way."""
 
 
 def _terminate(signum, frame):

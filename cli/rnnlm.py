@@ -12,7 +12,7 @@ import click
 from rnnlmpy.base.compiling import compiling
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
-from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, claimed_output, read_file_bytes
+from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, claimed_output
 from rnnlmpy.base.system import resolve_threads
 from rnnlmpy.base.text import SPACE_TOKEN
 from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
@@ -23,12 +23,13 @@ from rnnlmpy.rnnlm.model import RnnlmConfig
 from rnnlmpy.rnnlm.model_file import load_model, save_model
 from rnnlmpy.rnnlm.network import ACTIVATIONS, MAX_DIRECT_ORDER
 from rnnlmpy.rnnlm.sampling import MAX_GENERATED_TOKENS, generate_lines
-from rnnlmpy.rnnlm.grid import MANIFEST_SUFFIX, grid_members, train_grid
-from rnnlmpy.rnnlm.training import train as train_model
+from rnnlmpy.rnnlm.options import RunOptions
+from rnnlmpy.rnnlm.train_command import GridRequest, train_command
 
 from .common import command, debug_option, default_model_path, examples, option, threads_option
 
 DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
+RUN_DEFAULTS = RunOptions()  # and every run default RunOptions's
 MAX_DIRECT_MILLIONS = 100_000  # -direct: more weights than this (400 GB) never fit
 
 
@@ -147,7 +148,7 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help="Start halving alpha (then stop) when validation improves by less than this factor.")
 @option("one-iter", "one_iter", is_flag=True, help="One pass over the data, no validation.")
 @option("max-iter", "max_iter", type=int, default=None, help="Stop after this many epochs.")
-@option("anti-kasparek", "anti_kasparek", type=int, default=0, show_default=True,
+@option("anti-kasparek", "anti_kasparek", type=int, default=RUN_DEFAULTS.anti_kasparek, show_default=True,
         help="Checkpoint the model every N words (>= 10000); rerun to resume.")
 @option("rand-seed", "rand_seed", default=str(DEFAULTS.rand_seed), show_default=True, metavar="N[,N...]",
         help="Seed of every random choice; several (1,2,3,4) train one model per seed, MODEL.seedN.")
@@ -181,13 +182,13 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
           gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed, cv_folds, jobs, scheduler,
           ship_data, threads, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run); comma lists train a grid of them."""
-    grid = {"rand_seed": parse_list(rand_seed, int, "rand-seed", "an integer"),
-            "hidden_size": parse_list(hidden_size, int, "hidden", "an integer"),
-            "class_count": parse_list("auto" if class_count is None else class_count, optional_int, "class",
-                                      "an integer"),
-            "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
-            "bptt": parse_list(bptt, int, "bptt", "an integer"),
-            "direct_size": parse_list(direct_millions, direct_size, "direct", "a number")}
+    values = {"rand_seed": parse_list(rand_seed, int, "rand-seed", "an integer"),
+              "hidden_size": parse_list(hidden_size, int, "hidden", "an integer"),
+              "class_count": parse_list("auto" if class_count is None else class_count, optional_int, "class",
+                                        "an integer"),
+              "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
+              "bptt": parse_list(bptt, int, "bptt", "an integer"),
+              "direct_size": parse_list(direct_millions, direct_size, "direct", "a number")}
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")
@@ -195,50 +196,19 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     if hierarchical_softmax and nce_samples is not None:
         raise RnnlmpyError("give either -hs or -nce K, not both")
     output_layer = "hs" if hierarchical_softmax else "nce" if nce_samples is not None else DEFAULTS.output_layer
-    config = RnnlmConfig(hidden_size=grid["hidden_size"][0], class_count=grid["class_count"][0],
-                         activation=grid["activation"][0], bptt=grid["bptt"][0], bptt_block=bptt_block,
-                         alpha=DEFAULTS.alpha if alpha is None else alpha, beta=beta,
+    config = RnnlmConfig(bptt_block=bptt_block, alpha=DEFAULTS.alpha if alpha is None else alpha, beta=beta,
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
-                         old_classes=old_classes, dtype=precision, rand_seed=grid["rand_seed"][0],
-                         direct_size=grid["direct_size"][0], direct_order=direct_order,
-                         char_level=char_level, output_layer=output_layer,
+                         old_classes=old_classes, dtype=precision, direct_order=direct_order, char_level=char_level,
+                         output_layer=output_layer,
                          nce_samples=DEFAULTS.nce_samples if nce_samples is None else nce_samples,
                          nce_unigram_power=nce_unigram_power, nce_lnz=nce_lnz,
                          diagonal_initialization=diagonal_initialization)
-    if test_file is not None:
-        read_file_bytes(test_file, "test file", 0)  # fail before training, not after
-    config.validate()
-    scheduler = scheduler_address(scheduler)
-    if any(len(values) > 1 for values in grid.values()) or cv_folds or scheduler is not None or ship_data:
-        members = grid_members(model_file, config, {k: v for k, v in grid.items() if len(v) > 1}, cv_folds)
-        options = dict(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha,
-                       other_inputs=(test_file,), threads=threads)
-        started = time.perf_counter()
-        failed = []
-        for result in train_grid(train_file, model_file, members, valid_file, jobs, scheduler, cv_folds,
-                                 grid["rand_seed"][0], force, ship_data, **options):
-            describe = ", ".join(f"{label} {value}" for label, value in result.settings.items())
-            describe += f"{', ' if describe else ''}fold {result.fold + 1}" if result.fold is not None else ""
-            if result.status == "failed":
-                failed.append(describe)
-                click.echo(f"member {describe}: FAILED: {result.error}", err=True)
-                continue
-            where = f", {result.seconds:.0f} s on {result.worker}" if result.status == "trained" else \
-                " (already trained)"
-            click.echo(f"member {describe}: {result.path}, validation PPL {result.valid_ppl:.2f}{where}", err=True)
-            if test_file is not None:
-                click.echo(f"{result.path}: test PPL {evaluate_file(load_model(result.path), test_file).perplexity:f}")
-        where = f"on {scheduler}" if scheduler else f"with -jobs {jobs}"
-        click.echo(f"{len(members)} models in {time.perf_counter() - started:.0f} s {where}; manifest: "
-                   f"{model_file}{MANIFEST_SUFFIX}", err=True)
-        if failed:
-            raise RnnlmpyError(f"{len(failed)} of {len(members)} members failed ({'; '.join(failed)}; the others are "
-                               "kept): rerun the same command to train only the missing ones")
-        return
-    model = train_model(train_file, model_file, valid_file=valid_file, config=config, one_iter=one_iter,
-                        max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha, debug=debug, force=force,
-                        other_inputs=(test_file,), model_note=model_note, threads=threads)
-    if test_file is not None:
+    options = RunOptions(one_iter=one_iter, max_iter=max_iter, anti_kasparek=anti_kasparek, alpha=alpha,
+                         threads=threads, debug=debug, force=force, model_note=model_note)
+    grid = GridRequest(values, cv_folds, jobs, scheduler, ship_data)
+    model = train_command(train_file, model_file, valid_file, config, options, grid, test_file,
+                          say=lambda line: click.echo(line, err=True), show=click.echo)
+    if model is not None and test_file is not None:
         run_test(model, test_file, debug)
 
 

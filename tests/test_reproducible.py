@@ -140,6 +140,6 @@ def test_resuming_keeps_the_checkpoints_thread_count(stored, asked, expected):
     """An unfinished model resumes on the threads it was started with; one written before the count was kept
     takes the count asked for (or the default)."""
     from rnnlmpy.rnnlm.model import TrainingProgress
-    from rnnlmpy.rnnlm.training import _training_threads
+    from rnnlmpy.rnnlm.session import training_threads as _training_threads
     progress = TrainingProgress(threads=stored)
     assert _training_threads(progress, asked, "m") == expected == progress.threads

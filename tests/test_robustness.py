@@ -10,7 +10,7 @@ import pytest
 from rnnlmpy import RnnlmConfig, evaluate_file, load_model, train
 from rnnlmpy.base import files, store
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.rnnlm import network, training
+from rnnlmpy.rnnlm import epoch, network
 from rnnlmpy.rnnlm.sampling import generate_lines
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
@@ -172,7 +172,7 @@ def test_a_killed_save_leaves_no_stray_temporary_file(corpus, tmp_path):
 # ---------------------------------------------------------------- Ctrl-C saves the state; resuming is exact
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_same_model(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "PROGRESS_CHUNK", 2_000)  # Ctrl-C is seen between kernel calls
+    monkeypatch.setattr(epoch, "PROGRESS_CHUNK", 2_000)  # Ctrl-C is seen between kernel calls
     train_file = write_text(tmp_path / "t.txt", pattern_corpus(3000, seed=5))
     whole = train(train_file, str(tmp_path / "whole"), corpus["valid"], RnnlmConfig(**CONFIG), max_iter=2, debug=0)
 

@@ -14,8 +14,9 @@ import sys
 import pytest
 
 from rnnlmpy import RnnlmConfig, load_model, train
+from rnnlmpy.base.errors import Terminated
 from rnnlmpy.base.progress import ProgressReporter
-from rnnlmpy.rnnlm import training
+from rnnlmpy.rnnlm import epoch
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
 from helpers import pattern_corpus, run_cli, write_text
@@ -101,7 +102,7 @@ def test_sigterm_saves_the_state_and_the_rerun_ends_with_the_uninterrupted_model
 
 
 def test_sigterm_in_training_is_exit_status_143_and_the_handlers_come_back(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "PROGRESS_CHUNK", 2_000)
+    monkeypatch.setattr(epoch, "PROGRESS_CHUNK", 2_000)
     train_file = write_text(tmp_path / "t.txt", pattern_corpus(3000, seed=5))
 
     def terminate(model):
@@ -114,6 +115,24 @@ def test_sigterm_in_training_is_exit_status_143_and_the_handlers_come_back(corpu
               max_iter=1, debug=0, on_progress=terminate)
     assert stopped.value.exit_status == 143
     assert pickle.loads(pickle.dumps(stopped.value)).exit_status == 143  # as a grid's worker process sends it
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+@pytest.mark.parametrize("number, raised", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
+def test_a_second_signal_stops_at_once_as_what_it_is(number, raised, corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(epoch, "PROGRESS_CHUNK", 2_000)
+    train_file = write_text(tmp_path / "t.txt", pattern_corpus(3000, seed=5))
+
+    def signal_twice(model):
+        if model.training.position >= 4_000:
+            os.kill(os.getpid(), number)
+            os.kill(os.getpid(), number)
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with pytest.raises(raised) as stopped:
+        train(train_file, str(tmp_path / "m"), corpus["valid"], RnnlmConfig(hidden_size=5, class_count=3),
+              max_iter=1, debug=0, on_progress=signal_twice)
+    assert isinstance(stopped.value, Terminated) == (number == signal.SIGTERM)  # exit 143 for SIGTERM, else 130
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
@@ -156,7 +175,7 @@ def test_an_error_after_the_held_out_notice_is_the_only_line(corpus, capsys, mon
     assert run_cli(argv, capsys)[0] == 0
     code, _, err = run_cli(argv, capsys)  # finished: refused
     assert code == 2 and "has finished training" in one_line(err)
-    monkeypatch.setattr(training, "PROGRESS_CHUNK", 500)
+    monkeypatch.setattr(epoch, "PROGRESS_CHUNK", 500)
     config = RnnlmConfig(hidden_size=8, class_count=3, bptt=2, bptt_block=5)
     with pytest.raises(TrainingInterrupted):  # an unfinished model: a checkpoint of one thread
         train(corpus["train"], path, None, config, max_iter=1, debug=0, force=True,

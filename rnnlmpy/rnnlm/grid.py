@@ -22,13 +22,14 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 from ..base.errors import RnnlmpyError
 from ..base.executor import open_executor, worker_name
 from ..base.files import CONTAINER, append_bytes, check_output, read_file_bytes, write_atomically
 from .model import RnnlmConfig
 from .model_file import HISTORY_SUFFIX
+from .options import RunOptions
 
 # settings a grid may vary: config field -> its label in member names and the manifest
 GRID_SETTINGS = {"hidden_size": "hidden", "class_count": "class", "activation": "type", "direct_size": "direct",
@@ -104,21 +105,23 @@ class MemberResult:
 
 
 def train_member(train_file: str, member: GridMember, valid_file: Optional[str], cv_folds: int, fold_seed: int,
-                 options: dict) -> MemberResult:
-    """Train one member (in a worker process or on a Dask worker); return its result.
+                 options: Union[RunOptions, dict]) -> MemberResult:
+    """Train one member (in a worker process or on a Dask worker) with the run ``options`` (RunOptions, or a
+    dict of its fields); return its result.
 
     A member whose model is already finished (without ``force``) is not trained
     again: Dask runs a task again when the worker holding its result dies, after
     the model was written; that run only reports it.
     """
     from .training import train  # here, so that a worker imports training only when it trains
+    options = options if isinstance(options, RunOptions) else RunOptions.of(**options)
     started = time.perf_counter()
-    finished = None if options.get("force") else finished_member(member)
+    finished = None if options.force else finished_member(member)
     if finished is not None:
         return replace(finished, status="trained", worker=worker_name())
     cross_validation = (member.fold, cv_folds, fold_seed) if member.fold is not None else None
-    model = train(train_file, member.path, valid_file, member.config, debug=0, cross_validation=cross_validation,
-                  **options)
+    model = train(train_file, member.path, valid_file, member.config,
+                  replace(options, debug=0, cross_validation=cross_validation))
     return MemberResult(member.path, member.settings, member.fold, final_valid_ppl(model.training.history),
                         time.perf_counter() - started, worker_name(), len(model.training.history), "trained")
 
@@ -160,7 +163,7 @@ class ShippedFile:
 
 
 def train_member_shipped(train_text: ShippedFile, member: GridMember, valid_text: Optional[ShippedFile],
-                         cv_folds: int, fold_seed: int, options: dict,
+                         cv_folds: int, fold_seed: int, options: RunOptions,
                          checkpoint: Optional[bytes]) -> tuple[MemberResult, bytes, bytes]:
     """On a worker, with the data shipped: train the member into a temporary model file (resuming
     ``checkpoint``, an unfinished model's bytes, if given); return its result, the model's bytes and its
@@ -172,7 +175,7 @@ def train_member_shipped(train_text: ShippedFile, member: GridMember, valid_text
                 handle.write(checkpoint)
         local = replace(member, path=model_path)
         result = train_member(train_text.materialise(), local, valid_text.materialise() if valid_text else None,
-                              cv_folds, fold_seed, {**options, "force": checkpoint is None})
+                              cv_folds, fold_seed, replace(options, force=checkpoint is None))
         with open(model_path, "rb") as handle:
             model_data = handle.read()
         history_path = model_path + HISTORY_SUFFIX
@@ -239,18 +242,21 @@ def manifest_models(path: str) -> list[str]:
 
 def train_grid(train_file: str, prefix: str, members: list[GridMember], valid_file: Optional[str] = None,
                jobs: int = 1, scheduler: Optional[str] = None, cv_folds: int = 0, fold_seed: int = 1,
-               force: bool = False, ship_data: bool = False, **options) -> Iterator[MemberResult]:
+               ship_data: bool = False, options: Optional[RunOptions] = None, **settings) -> Iterator[MemberResult]:
     """Train every member that is not finished yet, ``jobs`` at a time (or on the Dask cluster at
     ``scheduler``); yield each member's result as it finishes (kept ones first) and keep the manifest.
 
-    ``options`` go to ``train`` (max_iter, alpha, threads, ...); a member trains on ``train``'s default
-    number of threads unless ``threads`` is given, so that the same command gives the same members (-jobs
-    runs members side by side instead). A failed member is reported (status
+    ``options`` (RunOptions; ``settings`` replaces its fields by name: max_iter, alpha, threads, force, ...)
+    go to ``train``; a member trains on ``train``'s default number of threads unless ``threads`` is given,
+    so that the same command gives the same members (-jobs runs members side by side instead); ``force``
+    trains finished members again. A failed member is reported (status
     "failed") and the others go on; the manifest says which are missing, and rerunning trains them.
     By default the workers read ``train_file`` and ``valid_file`` and write the models at the paths
     given (shared storage); with ``ship_data`` the files' bytes travel with each task, the worker trains
     into a temporary file and the model comes back to be written here (atomically).
     """
+    options = RunOptions.of(options, **settings)
+    force = options.force
     if cv_folds and valid_file is not None:
         raise RnnlmpyError("-cv-folds holds out its own validation lines; give either -valid or -cv-folds")
     manifest = prefix + MANIFEST_SUFFIX
@@ -267,15 +273,13 @@ def train_grid(train_file: str, prefix: str, members: list[GridMember], valid_fi
     if not todo:
         return
     if ship_data:
-        arguments = _shipped_arguments(train_file, todo, valid_file, cv_folds, fold_seed, options, force)
+        arguments = _shipped_arguments(train_file, todo, valid_file, cv_folds, fold_seed, options)
         finished = _run_in(arguments, jobs, scheduler, train_member_shipped)
     elif jobs == 1 and scheduler is None:
-        arguments = [(train_file, member, valid_file, cv_folds, fold_seed, {**options, "force": force})
-                     for member in todo]
+        arguments = [(train_file, member, valid_file, cv_folds, fold_seed, options) for member in todo]
         finished = (_run_here(*item) for item in arguments)
     else:
-        arguments = [(train_file, member, valid_file, cv_folds, fold_seed, {**options, "force": force})
-                     for member in todo]
+        arguments = [(train_file, member, valid_file, cv_folds, fold_seed, options) for member in todo]
         finished = _run_in(arguments, jobs, scheduler, train_member)
     for result in finished:
         results[result.path] = result
@@ -283,11 +287,12 @@ def train_grid(train_file: str, prefix: str, members: list[GridMember], valid_fi
         yield result
 
 
-def _shipped_arguments(train_file, todo, valid_file, cv_folds, fold_seed, options, force) -> list[tuple]:
+def _shipped_arguments(train_file, todo, valid_file, cv_folds, fold_seed, options: RunOptions) -> list[tuple]:
     """The tasks of ``-ship-data``: the files' bytes, and an unfinished model's bytes to resume from."""
     train_text = ShippedFile.read(train_file, "training file")
     valid_text = ShippedFile.read(valid_file, "validation file") if valid_file else None
-    options = {name: value for name, value in options.items() if name != "other_inputs"}
+    force = options.force
+    options = replace(options, other_inputs=())
     arguments = []
     for member in todo:
         check_output(member.path, [CONTAINER], [train_file, valid_file], force, "an rnnlmpy model")
