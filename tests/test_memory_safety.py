@@ -118,6 +118,21 @@ def test_a_tagger_member_declaring_another_shape_is_refused(tmp_path):
     one_line(lambda: load_tagger(path), "'transitions'")
 
 
+@pytest.mark.parametrize("name", ["network0/forward_input", "network1/output_weights"])
+def test_a_tagger_weight_of_another_precision_is_refused(name, tmp_path, capsys):
+    """Kernels compiled for a mix of precisions were never meant to run (a crafted mix crashed ``tag`` with heap
+    corruption under the fuzz test): every weight has the tagger's precision."""
+    from rnnlmpy.tagger import TaggerConfig, load_tagger, new_tagger, save_tagger
+    sentences = [(["the", "dog", "runs"], ["DT", "NN", "VBZ"]), (["a", "cat"], ["DT", "NN"])]
+    save_tagger(new_tagger(TaggerConfig(hidden_size=4, ensemble=2), sentences), str(tmp_path / "good.npz"))
+    header, arrays = container_arrays(str(tmp_path / "good.npz"))
+    arrays[name] = arrays[name].astype(np.float64)
+    path = write_container(tmp_path / "mixed.npz", header, arrays)
+    one_line(lambda: load_tagger(path), name, "float64", "precision is float32")
+    test = write_text(tmp_path / "words.txt", ["the cat runs"])
+    cli_one_line(["tag", "-test", test, "-model", path], capsys, path, "precision is float32")
+
+
 # ---------------------------------------------------------------- history records
 
 BAD_HISTORIES = {

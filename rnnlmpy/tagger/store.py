@@ -10,8 +10,8 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..base.files import HMM, sniff
-from ..base.store import (NUMBER, checked_array, checked_history, decode_words, encode_words, read_store,
-                          settings_from_header, write_store)
+from ..base.store import (DTYPES, NUMBER, checked_array, checked_history, decode_words, encode_words,
+                          read_store, settings_from_header, write_store)
 from .hmm import HmmTagger
 from .rnn import RnnTagger, TaggerConfig, TaggerWeights
 
@@ -91,6 +91,8 @@ def _tagger_from_arrays(header: dict, arrays: dict) -> RnnTagger:
             array = checked_array(arrays, name, 2, "f", finite=True)
             if array.shape != expected[item.name]:
                 raise ValueError(f"array {name!r} has shape {array.shape}, expected {expected[item.name]}")
+            if array.dtype != DTYPES[config.dtype]:  # the kernels are compiled for one precision throughout
+                raise ValueError(f"array {name!r} is {array.dtype}, but the tagger's precision is {config.dtype}")
             weights[item.name] = np.ascontiguousarray(array)
         members.append(TaggerWeights(**weights))
     transitions = checked_array(arrays, "transitions", 2, "f")
