@@ -10,6 +10,8 @@ stale (the text rewritten in place, its mtime set back) or hold ids outside thei
 import io
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -302,3 +304,23 @@ def test_a_cache_entry_that_contradicts_itself_is_rebuilt(damage, tmp_path, cach
     assert rebuilt.types == expected.types and rebuilt.sha256 == expected.sha256
     assert rebuilt.line_count == expected.line_count
     np.testing.assert_array_equal(np.asarray(rebuilt.type_ids), np.asarray(expected.type_ids))
+
+
+# ---------------------------------------------------------------- kernels shared by counting and non-counting loops
+
+def test_a_kernel_first_compiled_inside_the_refcount_free_loops_is_safe_elsewhere(tmp_path):
+    """The GRU cell's kernels, compiled (and cached) while training compiles its reference-count-free loops, are
+    then called from loops that count references (here the GRU micro-benchmark's). A kernel that returned its
+    array argument made the counting caller free the array early: 'malloc(): unaligned tcache chunk detected'."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"), "PYTHONPATH": root}
+    corpus = write_text(tmp_path / "t.txt", [" ".join(f"w{(i * 7 + j) % 40}" for j in range(8)) for i in range(300)])
+    trained = subprocess.run([sys.executable, "-m", "rnnlmpy", "train", "-train", corpus, "-rnnlm",
+                              str(tmp_path / "m"), "-hidden", "20", "-hidden-type", "gru", "-max-iter", "1",
+                              "-debug", "0"], cwd=str(tmp_path), env=environment, capture_output=True, text=True,
+                             timeout=900)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    bench = subprocess.run([sys.executable, "-m", "tools.bench.gru_kernel", "--hidden", "20", "--vocab", "200",
+                            "--positions", "2000", "--calls", "20", "--repeats", "1", "--dtype", "float32"],
+                           cwd=root, env=environment, capture_output=True, text=True, timeout=900)
+    assert bench.returncode == 0, (bench.returncode, bench.stderr[-2000:])

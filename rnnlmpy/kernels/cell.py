@@ -60,7 +60,6 @@ def activate(values, activation):
             v = values[i]
             if v < 0:
                 values[i] = exponential(max(v, -limit)) - one
-    return values
 
 
 @njit(cache=True, fastmath=True)
@@ -87,7 +86,6 @@ def multiply_by_derivative(error, hidden, activation):
         for i in range(error.shape[0]):
             if hidden[i] < zero:
                 error[i] *= hidden[i] + one
-    return error
 
 
 @njit(cache=True)
