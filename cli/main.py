@@ -16,9 +16,8 @@ import threading
 import click
 
 import rnnlmpy
-from rnnlmpy.base.compiling import compiling, say_on_stderr
-from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.rnnlm.training import TrainingInterrupted
+from rnnlmpy.base import RnnlmpyError, compiling, say_on_stderr
+from rnnlmpy.rnnlm import TrainingInterrupted
 
 from . import mixing, ngram, report, rnnlm, tagger
 from .common import CONTEXT, Group, examples, silence_broken_pipe
