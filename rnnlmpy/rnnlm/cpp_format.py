@@ -47,6 +47,8 @@ HEADER_FIELDS = [
 ]
 FIELD = re.compile(rb"^([^:\n]+):[ \t]*(.*)$")
 TITLE = re.compile(rb"\n([^\n:]*):[ \t]*(?=\n|\Z)")  # a weight section's title line, with the newline before it
+CHUNK_BYTES = 1 << 20  # text weights are parsed this many bytes at a time
+WHITESPACE = re.compile(rb"\s")  # the bytes that bytes.split() splits on
 SECTION_TITLES = ("Hidden layer activation", "Weights 0->1", "Weights 1->2", "Direct connections")
 
 
@@ -140,7 +142,7 @@ def read_rnnlm(path: str) -> RnnlmModel:
             why = "truncated?" if len(data) - position < needed else "a corrupted size in the header?"
             raise RnnlmpyError(f"{path}: binary C++ rnnlm model has {len(data) - position} bytes of weights, "
                                f"expected {needed} ({why})")
-        values = np.frombuffer(data, dtype="<f4", count=sum(sizes), offset=position)
+        values = np.frombuffer(data, dtype="<f4", count=sum(sizes), offset=position).astype(np.float32)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             section = int(np.searchsorted(np.cumsum(sizes), bad[0], side="right"))
@@ -148,7 +150,7 @@ def read_rnnlm(path: str) -> RnnlmModel:
                                f"'{SECTION_TITLES[section]}'")
     else:
         values = _text_values(path, data[position:], line_number + 1, sizes)
-    hidden, syn0, syn1, direct = np.split(values.astype(np.float32), np.cumsum(sizes)[:-1])
+    hidden, syn0, syn1, direct = np.split(values, np.cumsum(sizes)[:-1])
     syn0 = syn0.reshape(hidden_size, vocab_size + hidden_size)
     syn1 = syn1.reshape(vocab_size + class_count, hidden_size)
     return RnnlmModel(config=config, vocabulary=vocabulary,
@@ -228,12 +230,13 @@ def _vocabulary_line(path: str, line_number: int, text: str, index: int, class_c
 
 
 def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> np.ndarray:
-    """The numbers of the text weight sections, in order: each section by its title, its length and every value checked.
+    """The numbers of the text weight sections, in order, as float32: each section by its title, its length and
+    every value checked.
 
     ``body`` starts at line ``first_line`` of the file. Numbers may be separated by any whitespace.
     """
-    text = b"\n" + body  # every title line now follows a newline (a literal the regex engine finds fast)
-    titles = list(TITLE.finditer(text))
+    text = b"\n" + body  # every title line now follows a newline
+    titles = _section_titles(text)
     names = [match.group(1).decode("utf-8", "replace").strip() for match in titles]
     expected = list(SECTION_TITLES)
     if names == expected[:3] and sizes[3] == 0:
@@ -257,26 +260,60 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
         found = before.lstrip().split(b"\n", 1)[0].decode("utf-8", "replace")
         raise RnnlmpyError(f"{path}:{line_of(offset)}: unexpected {found[:40]!r} after the vocabulary "
                            f"(is 'vocabulary size' right?)")
-    arrays = []
+    values = np.empty(sum(sizes), dtype=np.float32)
     ends = [match.start() for match in titles[1:]] + [len(text)]
-    for name, title, end, size in zip(expected, titles, ends, sizes):
-        content = text[title.end():end]
-        tokens = content.split()  # numbers: any ASCII whitespace separates them
-        if len(tokens) != size:
-            raise RnnlmpyError(f"{path}:{line_of(title.start() + 1)}: section '{name}' has {len(tokens)} values, "
+    for name, title, end, size, offset in zip(expected, titles, ends, sizes, np.cumsum([0] + sizes[:-1])):
+        section = values[offset:offset + size]
+        found, not_a_number, first_infinite = 0, False, None
+        begin = title.end()
+        while begin < end:  # a chunk at a time: a few MB of token objects at most, whatever the model's size
+            cut = _chunk_end(text, begin, end)
+            tokens = text[begin:cut].split()  # numbers: any ASCII whitespace separates them
+            if not not_a_number and found + len(tokens) <= size:
+                try:
+                    numbers = np.array(tokens, dtype=np.float64)
+                except ValueError:
+                    not_a_number = True
+                else:
+                    with np.errstate(over="ignore"):  # checked after the cast: 1e39 is finite, but not as a float32
+                        section[found:found + len(tokens)] = numbers
+                    bad = np.flatnonzero(~np.isfinite(section[found:found + len(tokens)]))
+                    if len(bad) and first_infinite is None:
+                        first_infinite = found + int(bad[0])
+            found += len(tokens)
+            begin = cut
+        if found != size:
+            raise RnnlmpyError(f"{path}:{line_of(title.start() + 1)}: section '{name}' has {found} values, "
                                f"expected {size} (truncated?)")
-        try:
-            values = np.array(tokens, dtype=np.float64)
-            with np.errstate(over="ignore"):  # checked after the cast: 1e39 is finite, but not as a float32
-                bad = np.flatnonzero(~np.isfinite(values.astype(np.float32)))
-        except ValueError:
-            values, bad = None, None
-        if values is None or len(bad):
-            _raise_bad_value(path, name, content, line_of(title.start() + 1), None if bad is None else int(bad[0]))
-        arrays.append(values)
-    if sizes[3] == 0 and len(arrays) == 3:
-        arrays.append(np.zeros(0))
-    return np.concatenate(arrays)
+        if not_a_number or first_infinite is not None:
+            _raise_bad_value(path, name, text[title.end():end], line_of(title.start() + 1),
+                             None if not_a_number else first_infinite)
+    return values
+
+
+def _chunk_end(text: bytes, begin: int, end: int) -> int:
+    """Where the chunk of ``text[begin:end]`` that starts at ``begin`` ends: at the first whitespace after
+    CHUNK_BYTES, so that no number is cut in two."""
+    if end - begin <= CHUNK_BYTES:
+        return end
+    space = WHITESPACE.search(text, begin + CHUNK_BYTES, end)
+    return space.start() if space else end
+
+
+def _section_titles(text: bytes) -> list[re.Match]:
+    """Every match of TITLE in ``text``, found from the colons: numbers hold none, so a file of millions of
+    weight lines has only its few title lines to look at (a regex scan tries every line)."""
+    titles, colon, line_starts = [], text.find(b":"), set()
+    while colon >= 0:
+        line_start = text.rfind(b"\n", 0, colon)
+        if line_start >= 0 and line_start not in line_starts:
+            line_starts.add(line_start)
+            match = TITLE.match(text, line_start)
+            if match:
+                titles.append(match)
+        line_end = text.find(b"\n", colon)
+        colon = text.find(b":", line_end) if line_end >= 0 else -1
+    return titles
 
 
 def _raise_bad_value(path: str, name: str, content: bytes, first_line: int, bad_index: Optional[int]) -> None:
