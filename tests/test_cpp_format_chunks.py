@@ -1,7 +1,10 @@
-"""C++ rnnlm text weights are parsed a chunk at a time (bounded temporary memory): any chunk size reads the
-same weights and reports the same first problem as one chunk would."""
+"""C++ rnnlm text weights: rnnlm's own layout (one fixed-point number a line) is parsed in bulk, anything else a
+chunk at a time (bounded temporary memory); every way reads the same weights, bit for bit, and any chunk size
+reports the same first problem as one chunk would."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -25,16 +28,46 @@ def text_model(tmp_path):
     return model, path
 
 
+def assert_same_weights(read, expected):
+    for name, array in expected.weights().items():
+        assert read.weights()[name].dtype == array.dtype
+        assert np.array_equal(read.weights()[name], array), name
+        assert np.array_equal(np.signbit(read.weights()[name]), np.signbit(array)), name  # -0.0000 stays -0.0
+    assert np.array_equal(read.hidden_state, expected.hidden_state)
+
+
+def test_rnnlm_layout_is_parsed_in_bulk_as_the_general_parser_reads_it(text_model, monkeypatch):
+    parsed = []  # per section: whether the bulk parser took it
+    bulk = cpp_format._fixed_point_numbers
+
+    def watched(content):
+        numbers = bulk(content)
+        parsed.append(numbers is not None)
+        return numbers
+
+    monkeypatch.setattr(cpp_format, "_fixed_point_numbers", watched)
+    fast = read_rnnlm(text_model[1])
+    assert len(parsed) >= 3 and all(parsed)
+    monkeypatch.setattr(cpp_format, "_fixed_point_numbers", lambda content: None)
+    assert_same_weights(fast, read_rnnlm(text_model[1]))
+    assert np.abs(fast.input_weights - text_model[0].input_weights).max() <= 5e-5  # 4 decimals in the file
+
+
+@pytest.mark.parametrize("content", [b"1.5\n2.25\n", b"1.5 2.5\n", b"1.5\r\n2.5\n", b"1.5\n\n2.5\n", b"nan\n",
+                                     b"1.5\n1e5\n", b"+1.5\n", b"-.5\n", b"1.5\n--1.5\n", b"1234567890123.456\n"])
+def test_anything_but_rnnlm_layout_is_left_to_the_general_parser(content):
+    assert cpp_format._fixed_point_numbers(content) is None
+
+
+@pytest.mark.parametrize("separator", [" ", "\t", " \n "])
 @pytest.mark.parametrize("chunk_bytes", SMALL_CHUNKS)
-def test_any_chunk_size_reads_the_same_weights(text_model, chunk_bytes, monkeypatch):
+def test_any_chunk_size_reads_the_same_weights(text_model, chunk_bytes, separator, tmp_path, monkeypatch):
     whole = read_rnnlm(text_model[1])
+    head, weights = open(text_model[1], encoding="utf-8").read().split("\nHidden layer activation:\n", 1)
+    spaced = tmp_path / "spaced.txt"  # numbers on one line: not rnnlm's layout, so the chunked parser reads them
+    spaced.write_text(head + "\nHidden layer activation:\n" + re.sub(r"(?<=\d)\n(?=-?\d)", separator, weights))
     monkeypatch.setattr(cpp_format, "CHUNK_BYTES", chunk_bytes)
-    chunked = read_rnnlm(text_model[1])
-    for name, array in whole.weights().items():
-        assert chunked.weights()[name].dtype == array.dtype
-        assert np.array_equal(chunked.weights()[name], array), name
-    assert np.array_equal(chunked.hidden_state, whole.hidden_state)
-    assert np.abs(whole.input_weights - text_model[0].input_weights).max() <= 5e-5  # 4 decimals in the file
+    assert_same_weights(read_rnnlm(str(spaced)), whole)
 
 
 def first_problem(path: str) -> str:

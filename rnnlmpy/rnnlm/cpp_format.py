@@ -264,6 +264,10 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
     ends = [match.start() for match in titles[1:]] + [len(text)]
     for name, title, end, size, offset in zip(expected, titles, ends, sizes, np.cumsum([0] + sizes[:-1])):
         section = values[offset:offset + size]
+        fixed = _fixed_point_numbers(text[title.end():end])
+        if fixed is not None and len(fixed) == size:
+            section[:] = fixed
+            continue
         found, not_a_number, first_infinite = 0, False, None
         begin = title.end()
         while begin < end:  # a chunk at a time: a few MB of token objects at most, whatever the model's size
@@ -289,6 +293,46 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
             _raise_bad_value(path, name, text[title.end():end], line_of(title.start() + 1),
                              None if not_a_number else first_infinite)
     return values
+
+
+def _fixed_point_numbers(content: bytes) -> Optional[np.ndarray]:
+    """The numbers of ``content`` when it is what rnnlm writes -- one ``[-]digits.decimals`` per line, the same
+    number of decimals on every line, at most 15 digits -- parsed in bulk (float64, each exactly the nearest
+    double, as float() gives); None for anything else, which the general parser then reads and checks.
+
+    Each number is the integer of its digits divided by a power of ten: both are exact doubles, so the quotient
+    is the correctly rounded value of the decimal, as strtod's is. Bulk parsing takes a few vector operations
+    per character column instead of one Python object per number (PTB hidden 100: 0.5 s -> 0.05 s).
+    """
+    body = content.strip()
+    if not body:
+        return np.zeros(0)
+    first_end = body.find(b"\n")
+    first = body if first_end < 0 else body[:first_end]
+    decimals = len(first) - 1 - first.find(b".") if b"." in first else 0
+    if not 1 <= decimals <= 9:
+        return None
+    chars = np.frombuffer(body, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(chars == ord("\n")), len(chars))  # each line's end (exclusive)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    negative = chars[starts] == ord("-")
+    integer_digits = ends - decimals - 1 - starts - negative
+    if integer_digits.min() < 1 or integer_digits.max() + decimals > 15 or (chars[ends - decimals - 1] != ord(".")).any():
+        return None
+    mantissa = np.zeros(len(ends), dtype=np.int64)
+    for column in range(integer_digits.max()):  # integer digits, left to right; shorter lines are done sooner
+        active = integer_digits > column
+        digit = chars[np.where(active, starts + negative + column, 0)].astype(np.int64) - ord("0")
+        if ((digit < 0) | (digit > 9))[active].any():
+            return None
+        mantissa = np.where(active, mantissa * 10 + digit, mantissa)
+    for column in range(decimals):
+        digit = chars[ends - decimals + column].astype(np.int64) - ord("0")
+        if ((digit < 0) | (digit > 9)).any():
+            return None
+        mantissa = mantissa * 10 + digit
+    numbers = mantissa / float(10 ** decimals)
+    return np.where(negative, -numbers, numbers)
 
 
 def _chunk_end(text: bytes, begin: int, end: int) -> int:
