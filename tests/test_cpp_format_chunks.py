@@ -36,7 +36,9 @@ def assert_same_weights(read, expected):
     assert np.array_equal(read.hidden_state, expected.hidden_state)
 
 
-def test_rnnlm_layout_is_parsed_in_bulk_as_the_general_parser_reads_it(text_model, monkeypatch):
+@pytest.mark.parametrize("chunk_bytes", [*SMALL_CHUNKS, cpp_format.CHUNK_BYTES])
+def test_rnnlm_layout_is_parsed_in_bulk_as_the_general_parser_reads_it(text_model, chunk_bytes, monkeypatch):
+    monkeypatch.setattr(cpp_format, "CHUNK_BYTES", chunk_bytes)
     parsed = []  # per section: whether the bulk parser took it
     bulk = cpp_format._fixed_point_numbers
 

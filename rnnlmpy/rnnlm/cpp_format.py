@@ -149,7 +149,7 @@ def read_rnnlm(path: str) -> RnnlmModel:
             raise RnnlmpyError(f"{path}: binary C++ rnnlm model has a NaN or infinite weight in section "
                                f"'{SECTION_TITLES[section]}'")
     else:
-        values = _text_values(path, data[position:], line_number + 1, sizes)
+        values = _text_values(path, data, position - 1, line_number + 1, sizes)
     hidden, syn0, syn1, direct = np.split(values, np.cumsum(sizes)[:-1])
     syn0 = syn0.reshape(hidden_size, vocab_size + hidden_size)
     syn1 = syn1.reshape(vocab_size + class_count, hidden_size)
@@ -229,21 +229,22 @@ def _vocabulary_line(path: str, line_number: int, text: str, index: int, class_c
     return fields[2], count, word_class
 
 
-def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> np.ndarray:
+def _text_values(path: str, data: bytes, start: int, first_line: int, sizes: list[int]) -> np.ndarray:
     """The numbers of the text weight sections, in order, as float32: each section by its title, its length and
     every value checked.
 
-    ``body`` starts at line ``first_line`` of the file. Numbers may be separated by any whitespace.
+    The sections follow ``data[start]``, the newline that ends the vocabulary, from line ``first_line`` of the
+    file on (read in place: a model's text is not copied). Numbers may be separated by any whitespace.
     """
-    text = b"\n" + body  # every title line now follows a newline
-    titles = _section_titles(text)
+    text = data
+    titles = _section_titles(text, start)
     names = [match.group(1).decode("utf-8", "replace").strip() for match in titles]
     expected = list(SECTION_TITLES)
     if names == expected[:3] and sizes[3] == 0:
         expected = expected[:3]  # no direct weights: the last section may be left out
 
-    def line_of(offset: int) -> int:  # the line of ``text[offset]`` (``text[0]`` is the added newline)
-        return first_line + text.count(b"\n", 1, max(offset, 1))
+    def line_of(offset: int) -> int:  # the line of ``text[offset]``
+        return first_line + text.count(b"\n", start + 1, max(offset, start + 1))
 
     if names != expected:
         for k, name in enumerate(expected):
@@ -254,9 +255,9 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
                                    f"found {names[k][:40]!r}")
         raise RnnlmpyError(f"{path}:{line_of(titles[len(expected)].start() + 1)}: unexpected section "
                            f"{names[len(expected)][:40]!r} after the weights")
-    before = text[:titles[0].start()]
+    before = text[start:titles[0].start()]
     if before.strip():
-        offset = len(before) - len(before.lstrip())
+        offset = start + len(before) - len(before.lstrip())
         found = before.lstrip().split(b"\n", 1)[0].decode("utf-8", "replace")
         raise RnnlmpyError(f"{path}:{line_of(offset)}: unexpected {found[:40]!r} after the vocabulary "
                            f"(is 'vocabulary size' right?)")
@@ -264,9 +265,7 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
     ends = [match.start() for match in titles[1:]] + [len(text)]
     for name, title, end, size, offset in zip(expected, titles, ends, sizes, np.cumsum([0] + sizes[:-1])):
         section = values[offset:offset + size]
-        fixed = _fixed_point_numbers(text[title.end():end])
-        if fixed is not None and len(fixed) == size:
-            section[:] = fixed
+        if _read_fixed_point(text, title.end(), end, section):
             continue
         found, not_a_number, first_infinite = 0, False, None
         begin = title.end()
@@ -293,6 +292,21 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
             _raise_bad_value(path, name, text[title.end():end], line_of(title.start() + 1),
                              None if not_a_number else first_infinite)
     return values
+
+
+def _read_fixed_point(text: bytes, begin: int, end: int, out: np.ndarray) -> bool:
+    """Fill ``out`` with the numbers of ``text[begin:end]``, a chunk at a time, when the text is in rnnlm's
+    layout (``_fixed_point_numbers``) and holds exactly ``len(out)`` of them; False otherwise (``out`` is then
+    partly written, for the general parser to overwrite)."""
+    filled = 0
+    while begin < end:
+        cut = _chunk_end(text, begin, end)
+        numbers = _fixed_point_numbers(text[begin:cut])
+        if numbers is None or filled + len(numbers) > len(out):
+            return False
+        out[filled:filled + len(numbers)] = numbers
+        filled, begin = filled + len(numbers), cut
+    return filled == len(out)
 
 
 def _fixed_point_numbers(content: bytes) -> Optional[np.ndarray]:
@@ -344,12 +358,12 @@ def _chunk_end(text: bytes, begin: int, end: int) -> int:
     return space.start() if space else end
 
 
-def _section_titles(text: bytes) -> list[re.Match]:
-    """Every match of TITLE in ``text``, found from the colons: numbers hold none, so a file of millions of
-    weight lines has only its few title lines to look at (a regex scan tries every line)."""
-    titles, colon, line_starts = [], text.find(b":"), set()
+def _section_titles(text: bytes, start: int = 0) -> list[re.Match]:
+    """Every match of TITLE in ``text[start:]``, found from the colons: numbers hold none, so a file of millions
+    of weight lines has only its few title lines to look at (a regex scan tries every line)."""
+    titles, colon, line_starts = [], text.find(b":", start), set()
     while colon >= 0:
-        line_start = text.rfind(b"\n", 0, colon)
+        line_start = text.rfind(b"\n", start, colon)
         if line_start >= 0 and line_start not in line_starts:
             line_starts.add(line_start)
             match = TITLE.match(text, line_start)
