@@ -8,8 +8,7 @@ import sys
 
 import click
 
-from rnnlmpy.base.compiling import mute as mute_compile_notice
-from rnnlmpy.base.system import default_threads_text
+from rnnlmpy.base import default_threads_text, mute_compile_notice
 
 
 CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100, "terminal_width": 100}

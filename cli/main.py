@@ -8,22 +8,43 @@ exit status 2.
 from __future__ import annotations
 
 import errno
+import importlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator, Mapping
 
 import click
 
 import rnnlmpy
-from rnnlmpy.base.compiling import compiling, say_on_stderr
-from rnnlmpy.base.errors import RnnlmpyError, Terminated
-from rnnlmpy.rnnlm.training import TrainingInterrupted
+from rnnlmpy.base import RnnlmpyError, Terminated, compiling, say_on_stderr
+from rnnlmpy.rnnlm import TrainingInterrupted
 
-from . import mixing, ngram, report, rnnlm, tagger
 from .common import CONTEXT, Group, discard, examples, silence_broken_pipe
 
+# command -> the module of this package that defines it (in its COMMANDS): a command imports its own family only,
+# so that `rnnlmpy ppl` does not pay for the tagger's modules and kernels
+FAMILY_OF = {"train": "rnnlm", "ppl": "rnnlm", "gen": "rnnlm", "convert": "rnnlm", "ngram": "ngram",
+             "ensemble": "mixing", "compare": "mixing", "tag-train": "tagger", "tag": "tagger", "grade": "tagger",
+             "info": "report", "plot": "report"}
 
-@click.group(cls=Group, context_settings=CONTEXT, epilog=examples(
+
+class FamilyCommands(Mapping):
+    """The group's commands by name, each family's module imported when one of its commands is first looked up
+    (``rnnlmpy --help`` looks up all of them)."""
+
+    def __getitem__(self, name: str) -> click.Command:
+        family = importlib.import_module(f"{__package__}.{FAMILY_OF[name]}")
+        return next(command for command in family.COMMANDS if command.name == name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FAMILY_OF)
+
+    def __len__(self) -> int:
+        return len(FAMILY_OF)
+
+
+@click.group(cls=Group, commands=FamilyCommands(), context_settings=CONTEXT, epilog=examples(
     "rnnlmpy train -train corpus.txt          # trains corpus.rnnlm",
     "rnnlmpy ppl -rnnlm corpus.rnnlm -test test.txt",
     "rnnlmpy info -rnnlm corpus.rnnlm",
@@ -35,10 +56,6 @@ def cli():
     Options are spelled as in rnnlm (-train, -bptt-block); --train works too.
     """
 
-
-for family in (rnnlm, ngram, mixing, tagger, report):
-    for command in family.COMMANDS:
-        cli.add_command(command)
 
 
 def _terminate(signum, frame):

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import click
 
-from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.mixing.compare import compare_models, format_table
-from rnnlmpy.base.executor import open_executor, scheduler_address
-from rnnlmpy.base.system import resolve_threads
-from rnnlmpy.mixing.ensemble import check_plan, run_ensemble
-from rnnlmpy.rnnlm.grid import manifest_models
+from rnnlmpy.base import RnnlmpyError, open_executor, resolve_threads, scheduler_address
+from rnnlmpy.mixing import check_plan, compare_models, format_table, run_ensemble
 from rnnlmpy.ngram import MAX_ORDER
+from rnnlmpy.rnnlm import manifest_models
 
 from .common import command, examples, option, threads_option
 

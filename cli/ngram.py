@@ -9,11 +9,10 @@ import time
 import click
 from click.core import ParameterSource
 
-from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
-from rnnlmpy.base.files import ARPA, claimed_output
-from rnnlmpy.ngram import MAX_ORDER, ppl_report, read_arpa, read_sentences, score_sentences, train_ngram, write_arpa
-from rnnlmpy.ngram.sharded import train_ngram_sharded
+from rnnlmpy.base import ARPA, SHARDS_PER_WORKER, RnnlmpyError, claimed_output, open_executor, scheduler_address, \
+    worker_slots
+from rnnlmpy.ngram import MAX_ORDER, ppl_report, read_arpa, read_sentences, score_sentences, train_ngram, \
+    train_ngram_sharded, write_arpa
 
 from .common import command, debug_option, examples, option
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from rnnlmpy.report.info import describe
-from rnnlmpy.report.plotting import plot_learning_curves
+from rnnlmpy.report import describe, plot_learning_curves
 
 from .common import command, examples, option
 

@@ -9,22 +9,12 @@ import time
 
 import click
 
-from rnnlmpy.base.compiling import compiling
-from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.executor import SHARDS_PER_WORKER, open_executor, scheduler_address, worker_slots
-from rnnlmpy.base.files import CONTAINER, RNNLM_CPP, claimed_output
-from rnnlmpy.base.system import resolve_threads
-from rnnlmpy.base.text import SPACE_TOKEN
-from rnnlmpy.mixing.interpolate import Interpolation, check_options, interpolate_file, rescore_nbest_file
-from rnnlmpy.mixing.sharded import evaluate_file_sharded
-from rnnlmpy.rnnlm.cpp_format import write_rnnlm
-from rnnlmpy.rnnlm.evaluation import PerplexityResult, check_dynamic_rate, evaluate_file
-from rnnlmpy.rnnlm.model import RnnlmConfig
-from rnnlmpy.rnnlm.model_file import load_model, save_model
-from rnnlmpy.rnnlm.network import ACTIVATIONS, MAX_DIRECT_ORDER
-from rnnlmpy.rnnlm.sampling import MAX_GENERATED_TOKENS, generate_lines
-from rnnlmpy.rnnlm.options import RunOptions
-from rnnlmpy.rnnlm.train_command import GridRequest, train_command
+from rnnlmpy.base import CONTAINER, RNNLM_CPP, SHARDS_PER_WORKER, SPACE_TOKEN, RnnlmpyError, claimed_output, \
+    compiling, open_executor, resolve_threads, scheduler_address, worker_slots
+from rnnlmpy.mixing import Interpolation, check_options, evaluate_file_sharded, interpolate_file, rescore_nbest_file
+from rnnlmpy.rnnlm import ACTIVATIONS, MAX_DIRECT_ORDER, MAX_GENERATED_TOKENS, GridRequest, PerplexityResult, \
+    RnnlmConfig, RunOptions, check_dynamic_rate, evaluate_file, generate_lines, load_model, save_model, \
+    train_command, write_rnnlm
 
 from .common import command, debug_option, default_model_path, examples, option, threads_option
 

@@ -8,9 +8,7 @@ import time
 import click
 from click.core import ParameterSource
 
-from rnnlmpy.base.compiling import compiling
-from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.base.files import CONTAINER, HMM, claimed_output
+from rnnlmpy.base import CONTAINER, HMM, RnnlmpyError, claimed_output, compiling
 from rnnlmpy.tagger import TaggerConfig, check_tagger_output, format_tags, grade_files, known_unseen_accuracy, \
     load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
 

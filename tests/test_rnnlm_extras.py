@@ -300,7 +300,7 @@ def test_extras_bad_input(case, trained, capsys):
 
 @pytest.mark.parametrize("shape", [(5, 3), (0, 4), (7,), (1500, 1000)])
 def test_initial_weights_are_three_summed_draws_made_a_chunk_at_a_time(shape):
-    from rnnlmpy.rnnlm.model import initial_weights
+    from rnnlmpy.base.initialisation import initial_weights
     draws = np.random.default_rng(11).random((3,) + shape)
     expected = (draws.sum(axis=0) * 0.2 - 0.3).astype(np.float32)  # all draws at once: rnnlm's formula
     made = initial_weights(shape, np.random.default_rng(11), np.float32)

@@ -1,11 +1,22 @@
 """The Mikolov-style RNN language model: vocabulary, streams, parameters, the kernel door (network),
-training, evaluation, generation, n-best rescoring and model files (rnnlmpy's and the C++ rnnlm's)."""
+training, evaluation, generation, n-best rescoring and model files (rnnlmpy's and the C++ rnnlm's).
 
-from .evaluation import PerplexityResult, evaluate_file, score_tokens
-from .model import RnnlmConfig, RnnlmModel, new_model
+The names below are the family's face, all the command line and users need.
+"""
+
+from .cpp_format import read_rnnlm, write_rnnlm
+from .evaluation import PerplexityResult, check_dynamic_rate, evaluate_file, score_tokens
+from .grid import MANIFEST_SUFFIX, grid_members, manifest_models, train_grid
+from .model import ACTIVATIONS, MAX_DIRECT_ORDER, RnnlmConfig, RnnlmModel, new_model
 from .model_file import load_model, save_model
-from .training import train
+from .options import RunOptions
+from .sampling import MAX_GENERATED_TOKENS, generate, generate_lines
+from .train_command import GridRequest, train_command
+from .training import TrainingInterrupted, train
 from .vocab import Vocabulary, build_vocabulary
 
-__all__ = ["PerplexityResult", "RnnlmConfig", "RnnlmModel", "Vocabulary", "build_vocabulary", "evaluate_file",
-           "load_model", "new_model", "save_model", "score_tokens", "train"]
+__all__ = ["ACTIVATIONS", "GridRequest", "MANIFEST_SUFFIX", "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS",
+           "PerplexityResult", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
+           "check_dynamic_rate", "evaluate_file", "generate", "generate_lines", "grid_members", "load_model",
+           "manifest_models", "new_model", "read_rnnlm", "save_model", "score_tokens", "train", "train_command", "train_grid",
+           "write_rnnlm"]

@@ -47,6 +47,8 @@ HEADER_FIELDS = [
 ]
 FIELD = re.compile(rb"^([^:\n]+):[ \t]*(.*)$")
 TITLE = re.compile(rb"\n([^\n:]*):[ \t]*(?=\n|\Z)")  # a weight section's title line, with the newline before it
+CHUNK_BYTES = 1 << 20  # text weights are parsed this many bytes at a time
+WHITESPACE = re.compile(rb"\s")  # the bytes that bytes.split() splits on
 SECTION_TITLES = ("Hidden layer activation", "Weights 0->1", "Weights 1->2", "Direct connections")
 
 
@@ -140,15 +142,15 @@ def read_rnnlm(path: str) -> RnnlmModel:
             why = "truncated?" if len(data) - position < needed else "a corrupted size in the header?"
             raise RnnlmpyError(f"{path}: binary C++ rnnlm model has {len(data) - position} bytes of weights, "
                                f"expected {needed} ({why})")
-        values = np.frombuffer(data, dtype="<f4", count=sum(sizes), offset=position)
+        values = np.frombuffer(data, dtype="<f4", count=sum(sizes), offset=position).astype(np.float32)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             section = int(np.searchsorted(np.cumsum(sizes), bad[0], side="right"))
             raise RnnlmpyError(f"{path}: binary C++ rnnlm model has a NaN or infinite weight in section "
                                f"'{SECTION_TITLES[section]}'")
     else:
-        values = _text_values(path, data[position:], line_number + 1, sizes)
-    hidden, syn0, syn1, direct = np.split(values.astype(np.float32), np.cumsum(sizes)[:-1])
+        values = _text_values(path, data, position - 1, line_number + 1, sizes)
+    hidden, syn0, syn1, direct = np.split(values, np.cumsum(sizes)[:-1])
     syn0 = syn0.reshape(hidden_size, vocab_size + hidden_size)
     syn1 = syn1.reshape(vocab_size + class_count, hidden_size)
     return RnnlmModel(config=config, vocabulary=vocabulary,
@@ -227,20 +229,22 @@ def _vocabulary_line(path: str, line_number: int, text: str, index: int, class_c
     return fields[2], count, word_class
 
 
-def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> np.ndarray:
-    """The numbers of the text weight sections, in order: each section by its title, its length and every value checked.
+def _text_values(path: str, data: bytes, start: int, first_line: int, sizes: list[int]) -> np.ndarray:
+    """The numbers of the text weight sections, in order, as float32: each section by its title, its length and
+    every value checked.
 
-    ``body`` starts at line ``first_line`` of the file. Numbers may be separated by any whitespace.
+    The sections follow ``data[start]``, the newline that ends the vocabulary, from line ``first_line`` of the
+    file on (read in place: a model's text is not copied). Numbers may be separated by any whitespace.
     """
-    text = b"\n" + body  # every title line now follows a newline (a literal the regex engine finds fast)
-    titles = list(TITLE.finditer(text))
+    text = data
+    titles = _section_titles(text, start)
     names = [match.group(1).decode("utf-8", "replace").strip() for match in titles]
     expected = list(SECTION_TITLES)
     if names == expected[:3] and sizes[3] == 0:
         expected = expected[:3]  # no direct weights: the last section may be left out
 
-    def line_of(offset: int) -> int:  # the line of ``text[offset]`` (``text[0]`` is the added newline)
-        return first_line + text.count(b"\n", 1, max(offset, 1))
+    def line_of(offset: int) -> int:  # the line of ``text[offset]``
+        return first_line + text.count(b"\n", start + 1, max(offset, start + 1))
 
     if names != expected:
         for k, name in enumerate(expected):
@@ -251,32 +255,123 @@ def _text_values(path: str, body: bytes, first_line: int, sizes: list[int]) -> n
                                    f"found {names[k][:40]!r}")
         raise RnnlmpyError(f"{path}:{line_of(titles[len(expected)].start() + 1)}: unexpected section "
                            f"{names[len(expected)][:40]!r} after the weights")
-    before = text[:titles[0].start()]
+    before = text[start:titles[0].start()]
     if before.strip():
-        offset = len(before) - len(before.lstrip())
+        offset = start + len(before) - len(before.lstrip())
         found = before.lstrip().split(b"\n", 1)[0].decode("utf-8", "replace")
         raise RnnlmpyError(f"{path}:{line_of(offset)}: unexpected {found[:40]!r} after the vocabulary "
                            f"(is 'vocabulary size' right?)")
-    arrays = []
+    values = np.empty(sum(sizes), dtype=np.float32)
     ends = [match.start() for match in titles[1:]] + [len(text)]
-    for name, title, end, size in zip(expected, titles, ends, sizes):
-        content = text[title.end():end]
-        tokens = content.split()  # numbers: any ASCII whitespace separates them
-        if len(tokens) != size:
-            raise RnnlmpyError(f"{path}:{line_of(title.start() + 1)}: section '{name}' has {len(tokens)} values, "
+    for name, title, end, size, offset in zip(expected, titles, ends, sizes, np.cumsum([0] + sizes[:-1])):
+        section = values[offset:offset + size]
+        if _read_fixed_point(text, title.end(), end, section):
+            continue
+        found, not_a_number, first_infinite = 0, False, None
+        begin = title.end()
+        while begin < end:  # a chunk at a time: a few MB of token objects at most, whatever the model's size
+            cut = _chunk_end(text, begin, end)
+            tokens = text[begin:cut].split()  # numbers: any ASCII whitespace separates them
+            if not not_a_number and found + len(tokens) <= size:
+                try:
+                    numbers = np.array(tokens, dtype=np.float64)
+                except ValueError:
+                    not_a_number = True
+                else:
+                    with np.errstate(over="ignore"):  # checked after the cast: 1e39 is finite, but not as a float32
+                        section[found:found + len(tokens)] = numbers
+                    bad = np.flatnonzero(~np.isfinite(section[found:found + len(tokens)]))
+                    if len(bad) and first_infinite is None:
+                        first_infinite = found + int(bad[0])
+            found += len(tokens)
+            begin = cut
+        if found != size:
+            raise RnnlmpyError(f"{path}:{line_of(title.start() + 1)}: section '{name}' has {found} values, "
                                f"expected {size} (truncated?)")
-        try:
-            values = np.array(tokens, dtype=np.float64)
-            with np.errstate(over="ignore"):  # checked after the cast: 1e39 is finite, but not as a float32
-                bad = np.flatnonzero(~np.isfinite(values.astype(np.float32)))
-        except ValueError:
-            values, bad = None, None
-        if values is None or len(bad):
-            _raise_bad_value(path, name, content, line_of(title.start() + 1), None if bad is None else int(bad[0]))
-        arrays.append(values)
-    if sizes[3] == 0 and len(arrays) == 3:
-        arrays.append(np.zeros(0))
-    return np.concatenate(arrays)
+        if not_a_number or first_infinite is not None:
+            _raise_bad_value(path, name, text[title.end():end], line_of(title.start() + 1),
+                             None if not_a_number else first_infinite)
+    return values
+
+
+def _read_fixed_point(text: bytes, begin: int, end: int, out: np.ndarray) -> bool:
+    """Fill ``out`` with the numbers of ``text[begin:end]``, a chunk at a time, when the text is in rnnlm's
+    layout (``_fixed_point_numbers``) and holds exactly ``len(out)`` of them; False otherwise (``out`` is then
+    partly written, for the general parser to overwrite)."""
+    filled = 0
+    while begin < end:
+        cut = _chunk_end(text, begin, end)
+        numbers = _fixed_point_numbers(text[begin:cut])
+        if numbers is None or filled + len(numbers) > len(out):
+            return False
+        out[filled:filled + len(numbers)] = numbers
+        filled, begin = filled + len(numbers), cut
+    return filled == len(out)
+
+
+def _fixed_point_numbers(content: bytes) -> Optional[np.ndarray]:
+    """The numbers of ``content`` when it is what rnnlm writes -- one ``[-]digits.decimals`` per line, the same
+    number of decimals on every line, at most 15 digits -- parsed in bulk (float64, each exactly the nearest
+    double, as float() gives); None for anything else, which the general parser then reads and checks.
+
+    Each number is the integer of its digits divided by a power of ten: both are exact doubles, so the quotient
+    is the correctly rounded value of the decimal, as strtod's is. Bulk parsing takes a few vector operations
+    per character column instead of one Python object per number (PTB hidden 100: 0.5 s -> 0.05 s).
+    """
+    body = content.strip()
+    if not body:
+        return np.zeros(0)
+    first_end = body.find(b"\n")
+    first = body if first_end < 0 else body[:first_end]
+    decimals = len(first) - 1 - first.find(b".") if b"." in first else 0
+    if not 1 <= decimals <= 9:
+        return None
+    chars = np.frombuffer(body, dtype=np.uint8)
+    ends = np.append(np.flatnonzero(chars == ord("\n")), len(chars))  # each line's end (exclusive)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    negative = chars[starts] == ord("-")
+    integer_digits = ends - decimals - 1 - starts - negative
+    if integer_digits.min() < 1 or integer_digits.max() + decimals > 15 or (chars[ends - decimals - 1] != ord(".")).any():
+        return None
+    mantissa = np.zeros(len(ends), dtype=np.int64)
+    for column in range(integer_digits.max()):  # integer digits, left to right; shorter lines are done sooner
+        active = integer_digits > column
+        digit = chars[np.where(active, starts + negative + column, 0)].astype(np.int64) - ord("0")
+        if ((digit < 0) | (digit > 9))[active].any():
+            return None
+        mantissa = np.where(active, mantissa * 10 + digit, mantissa)
+    for column in range(decimals):
+        digit = chars[ends - decimals + column].astype(np.int64) - ord("0")
+        if ((digit < 0) | (digit > 9)).any():
+            return None
+        mantissa = mantissa * 10 + digit
+    numbers = mantissa / float(10 ** decimals)
+    return np.where(negative, -numbers, numbers)
+
+
+def _chunk_end(text: bytes, begin: int, end: int) -> int:
+    """Where the chunk of ``text[begin:end]`` that starts at ``begin`` ends: at the first whitespace after
+    CHUNK_BYTES, so that no number is cut in two."""
+    if end - begin <= CHUNK_BYTES:
+        return end
+    space = WHITESPACE.search(text, begin + CHUNK_BYTES, end)
+    return space.start() if space else end
+
+
+def _section_titles(text: bytes, start: int = 0) -> list[re.Match]:
+    """Every match of TITLE in ``text[start:]``, found from the colons: numbers hold none, so a file of millions
+    of weight lines has only its few title lines to look at (a regex scan tries every line)."""
+    titles, colon, line_starts = [], text.find(b":", start), set()
+    while colon >= 0:
+        line_start = text.rfind(b"\n", start, colon)
+        if line_start >= 0 and line_start not in line_starts:
+            line_starts.add(line_start)
+            match = TITLE.match(text, line_start)
+            if match:
+                titles.append(match)
+        line_end = text.find(b"\n", colon)
+        colon = text.find(b":", line_end) if line_end >= 0 else -1
+    return titles
 
 
 def _raise_bad_value(path: str, name: str, content: bytes, first_line: int, bad_index: Optional[int]) -> None:

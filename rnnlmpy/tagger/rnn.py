@@ -23,13 +23,13 @@ import numpy as np
 
 from ..base.checks import check_finite, check_rand_seed
 from ..base.errors import RnnlmpyError
+from ..base.initialisation import initial_weights
 from ..base.store import DTYPES
 from ..base.system import check_fits
 from ..base.text import as_sentences
 from ..kernels.cell import ACTIVATIONS
 from ..kernels.tagger import (VITERBI_NO_END, VITERBI_NO_PATH, tagger_hidden_states, train_tagger_sentences,
                               viterbi_paths)
-from ..rnnlm.model import initial_weights
 from .features import token_features, word_key
 
 
