@@ -4,7 +4,7 @@ base <- kernels <- corpus <- {rnnlm, ngram} <- {mixing, tagger} <- report <- the
 ``rnnlmpy`` facade <- the command line (``rnnlmpy_cli``, and ``python -m rnnlmpy``, an entry
 point nobody imports). A module may import its own layer's family and any lower
 layer, never a higher one nor a sibling family of its own layer; there are no
-import cycles; kernels import only numpy, numba and the standard library's math;
+import cycles; kernels import only numpy, numba and the standard library's math and typing;
 each kernel family has exactly one caller in the library.
 """
 
@@ -32,12 +32,14 @@ LAYERS = {
     "rnnlmpy.__main__": (7, "cli"),
     "rnnlmpy_cli": (7, "cli"),
 }
-KERNEL_IMPORTS_ALLOWED = {"numpy", "numba", "math", "__future__"}
+KERNEL_IMPORTS_ALLOWED = {"numpy", "numba", "math", "typing", "__future__"}
 # kernel family -> the one library module allowed to import it
 KERNEL_CALLERS = {
     "rnnlmpy.kernels.lm": {"rnnlmpy.rnnlm.network"},
+    "rnnlmpy.kernels.layers": {"rnnlmpy.rnnlm.network", "rnnlmpy.rnnlm.model"},
     "rnnlmpy.kernels.cell": {"rnnlmpy.rnnlm.network", "rnnlmpy.tagger.rnn"},
-    "rnnlmpy.kernels.output": {"rnnlmpy.rnnlm.network"},
+    "rnnlmpy.kernels.elman": {"rnnlmpy.rnnlm.network"},
+    "rnnlmpy.kernels.class_softmax": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.direct": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.tagger": {"rnnlmpy.tagger.rnn"},
     "rnnlmpy.kernels.hsoftmax": {"rnnlmpy.rnnlm.network"},
