@@ -26,7 +26,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .cell import EPOCH_WORDS, RING_FILL, copy_into, feature_range
 from .direct import DirectConnections, direct_work
@@ -84,7 +85,8 @@ class Learning(NamedTuple):
 class Merge(NamedTuple):
     """A hogwild thread's merging (``hogwild.merge_changes``): every ``every`` positions (0: never) the change of
     each flat array of ``local`` since ``base``, times ``scale``, is added to the one in ``shared``, under the
-    lock in ``flags`` (int64 (2,), shared by the epoch's threads)."""
+    lock in ``flags`` (int64 (2,), shared by the epoch's threads). A span without merging gets None instead:
+    its kernel is compiled without the merging code."""
 
     every: int
     shared: tuple
@@ -92,6 +94,50 @@ class Merge(NamedTuple):
     base: tuple
     flags: np.ndarray
     scale: float
+
+
+def merge_due(merge, t, begin, end):
+    """Whether a hogwild thread merges after position ``t`` of its span ``[begin, end)`` (never without
+    merging)."""
+
+
+def merge_now(merge):
+    """Merge now (``hogwild.merge_changes``); True if another thread has ended the round."""
+
+
+def finish_merging(merge, reached_end):
+    """The last merge of a span; a thread that ``reached_end`` of its span ends the round."""
+
+
+@overload(merge_due, inline="always")
+def _merge_due(merge, t, begin, end):
+    if isinstance(merge, types.NoneType):
+        return lambda merge, t, begin, end: False
+    return lambda merge, t, begin, end: merge.every > 0 and (t + 1 - begin) % merge.every == 0 and t + 1 < end
+
+
+@overload(merge_now, inline="always")
+def _merge_now(merge):
+    if isinstance(merge, types.NoneType):
+        return lambda merge: False
+
+    def impl(merge):
+        merge_changes(merge.shared, merge.local, merge.base, merge.flags, merge.scale)
+        return round_over(merge.flags)
+    return impl
+
+
+@overload(finish_merging, inline="always")
+def _finish_merging(merge, reached_end):
+    if isinstance(merge, types.NoneType):
+        return lambda merge, reached_end: None
+
+    def impl(merge, reached_end):
+        if merge.every > 0:
+            merge_changes(merge.shared, merge.local, merge.base, merge.flags, merge.scale)
+            if reached_end:
+                end_round(merge.flags)
+    return impl
 
 
 @njit(cache=True)
@@ -147,15 +193,10 @@ def train_positions(network, words, begin, end, state, learning, merge, probabil
             counters[RING_FILL] = 0
         else:
             copy_into(hidden_prev, hidden)
-        if merge.every > 0 and (t + 1 - begin) % merge.every == 0 and t + 1 < end:
-            merge_changes(merge.shared, merge.local, merge.base, merge.flags, merge.scale)
-            if round_over(merge.flags):
-                stopped = t + 1
-                break
-    if merge.every > 0:
-        merge_changes(merge.shared, merge.local, merge.base, merge.flags, merge.scale)
-        if stopped == end:
-            end_round(merge.flags)
+        if merge_due(merge, t, begin, end) and merge_now(merge):
+            stopped = t + 1
+            break
+    finish_merging(merge, stopped == end)
     return log10_sum, scored, stopped
 
 
@@ -175,7 +216,7 @@ def train_span(network, words, begin, end, state, learning, merge, probabilities
     of position t (before its update) is written to ``probabilities[t]`` (an
     NCE model's unnormalised score).
 
-    A hogwild thread (``merge.every`` > 0, see ``Merge``) trains private
+    A hogwild thread (``merge`` a ``Merge``; None: no merging) trains private
     copies of some arrays and adds their change to the shared ones every
     ``merge.every`` positions and once more before returning. It stops after
     such a merge if another thread has ended the round (``merge.flags``), and

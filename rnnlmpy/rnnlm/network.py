@@ -160,12 +160,6 @@ class Merging:
         return cls(shared=shared, local=local, base=tuple(array.copy() for array in local), flags=flags, every=every,
                    scale=scale)
 
-    @classmethod
-    def none(cls, config) -> "Merging":
-        """No merging (one thread): empty arrays of the same types, so that one compiled kernel serves both."""
-        empty = tuple(np.zeros(0, dtype=config.numpy_dtype) for _ in range(len(PRIVATE_WEIGHTS) + 1))
-        return cls(shared=empty, local=empty, base=empty, flags=np.zeros(2, dtype=np.int64), every=0)
-
 
 def start_state(config, flush: bool) -> np.ndarray:
     """Hidden state (H,) before a pass: the reset value for an independent model, else 0.1 (``flush``) or 1.0."""
@@ -239,11 +233,11 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
     one trained: ``end`` unless the round ended).
     """
     config = model.config
-    merging = merging or Merging.none(config)
     learning = lm.Learning(alpha=config.numpy_dtype(alpha), beta=config.beta, cutoff=config.gradient_cutoff,
                            bptt=config.bptt, bptt_block=config.bptt_block if bptt_block is None else bptt_block)
-    merge_bundle = lm.Merge(every=merging.every, shared=merging.shared, local=merging.local, base=merging.base,
-                            flags=merging.flags, scale=merging.scale)
+    merge_bundle = None if merging is None or merging.every == 0 else lm.Merge(
+        every=merging.every, shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags,
+        scale=merging.scale)
     return lm.train_span(network=_network(model, hot_rows), words=stream.words, begin=begin, end=end,
                          state=_training_state(state), learning=learning, merge=merge_bundle,
                          probabilities=probabilities)
