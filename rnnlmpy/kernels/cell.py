@@ -329,7 +329,7 @@ def backpropagate_through_time(input_weights, recurrent, feature_ptr, feature_id
     ring_error[:] = 0
 
 
-@njit(cache=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, inline="always", **WITHOUT_REFCOUNTS)
 def store_step(state, t, hidden_error):
     """Push position ``t`` into the training ring of ``state`` (``lm.TrainingState``): its input state
     ``state.hidden_prev`` and output error ``hidden_error``; returns the new head slot (the cell stores the

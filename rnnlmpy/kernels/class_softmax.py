@@ -16,8 +16,8 @@ on the bundle's type when a span kernel is compiled):
   normalised)``: P(``targets[t]``) (float64);
 - ``distribution(layer, direct, hidden, history, temperature, out)``: the next-word distribution from Python.
 
-The per-position functions are called from the span loops of ``lm``, compiled
-without reference counting (``options``): they allocate nothing.
+The per-position functions are inlined into the span loops of ``lm`` and, like
+them, compiled without reference counting (``options``): they allocate nothing.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def score_work(layer, normalised):
     return train_work(layer)
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def train_position(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
                    decay, cutoff, direct_alpha, direct_decay, probabilities):
     """Both softmaxes' steps (word rows first, then class rows, each error clipped), direct weights with a
@@ -98,7 +98,7 @@ def train_position(layer, direct, direct_work, work, state, targets, t, independ
     return math.log10(max(probability, 1e-300))
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def score_position(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
     """P(``targets[t]``) under both softmaxes."""
     history, class_keys, word_keys, usable = direct_work

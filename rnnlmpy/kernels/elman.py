@@ -11,8 +11,9 @@ keeps (``layers`` dispatches on the bundle's type when a span kernel is compiled
   ``hidden_error``, store the step and update the cell's weights (BPTT with a block update);
 - ``step(cell, features, hidden_prev, hidden)``: one step from Python (sampling, n-best).
 
-``forward`` and ``learn`` are called once per position from the span loops of
-``lm``, which are compiled without reference counting (``options``): they
+``forward`` and ``learn`` run once per position inside the span loops of
+``lm``: they are inlined there (no call, no arguments copied per word) and,
+like those loops, compiled without reference counting (``options``), so they
 allocate nothing. The arithmetic is ``cell``'s (shared with the tagger).
 """
 
@@ -54,14 +55,14 @@ def score_work(cell, size, sample):
     return np.empty(0, dtype=sample.dtype)
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, work):
     """``hidden`` (H,) = act(recurrent @ hidden_prev + the rows of ``words[feature_begin:feature_end]``)."""
     hidden_forward(cell.input_weights, cell.recurrent, words, feature_begin, feature_end, hidden_prev, hidden,
                    cell.activation)
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, hidden, hidden_error, alpha, decay,
           cutoff, bptt, bptt_block, sentence_end):
     """With ``bptt == 0``: plain backprop of ``hidden_error`` now (the recurrent matrix decays by ``decay``

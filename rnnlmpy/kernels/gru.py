@@ -175,14 +175,14 @@ def score_work(cell, size, sample):
     return (np.empty(3 * size, dtype=sample.dtype),)
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, work):
     """One GRU step (``gru_forward``), its gates into the work arrays."""
     gru_forward(cell.input_weights, cell.recurrent, cell.bias, words, feature_begin, feature_end, hidden_prev,
                 hidden, work[0])
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, hidden, hidden_error, alpha, decay,
           cutoff, bptt, bptt_block, sentence_end):
     """Store the step (state, error, gates) in the ring; at every position when ``bptt == 0`` (one step back),

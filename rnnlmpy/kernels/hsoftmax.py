@@ -197,7 +197,7 @@ def score_work(layer, normalised):
     return ()
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def train_position(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
                    decay, cutoff, direct_alpha, direct_decay, probabilities):
     """One ``hs_backward`` step along the target's path (error clipped); returns log10 P(target) before it."""
@@ -214,7 +214,7 @@ def train_position(layer, direct, direct_work, work, state, targets, t, independ
     return log10_probability
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def score_position(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
     """P(``targets[t]``) down its path."""
     history, class_keys, word_keys, usable = direct_work

@@ -249,7 +249,7 @@ def score_work(layer, normalised):
     return (np.empty(layer.word_weights.shape[0] if normalised else 0, dtype=np.float64),)
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def train_position(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
                    decay, cutoff, direct_alpha, direct_decay, probabilities):
     """Draw K noise words (``state.noise_state``) and take one ``nce_backward_into`` step (error clipped);
@@ -272,7 +272,7 @@ def train_position(layer, direct, direct_work, work, state, targets, t, independ
     return log10_probability
 
 
-@njit(cache=True, fastmath=True, **WITHOUT_REFCOUNTS)
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def score_position(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
     """P(``targets[t]``) normalised over the vocabulary (``normalised``), else the unnormalised score."""
     history, class_keys, word_keys, usable = direct_work
