@@ -1,7 +1,11 @@
-"""Numba kernels: pure functions on arrays, no Python objects; this package imports only numpy and numba.
+"""Numba kernels: pure functions on arrays, no Python objects; this package imports only numpy, numba, math
+and typing (for the named tuples that carry arrays into kernels).
 
 ``cell`` (activations, hidden step, BPTT), ``output`` (softmax layers), ``direct``
 (hashed n-gram features), ``lm`` (language-model spans; called only by
 ``rnnlmpy.rnnlm.network``) and ``tagger`` (sequence labelling; called only by
-``rnnlmpy.tagger.rnn``). Every kernel is ``@njit(cache=True)``.
+``rnnlmpy.tagger.rnn``). The language model's cells (``elman``, ``gru``) and
+output layers (``class_softmax``, ``hsoftmax``, ``nce``) keep one contract each
+and are listed in the registry ``layers``, which dispatches to them by bundle
+type when a span kernel is compiled. Every kernel is ``@njit(cache=True)``.
 """

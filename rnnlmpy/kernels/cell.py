@@ -22,6 +22,7 @@ from __future__ import annotations
 from numba import njit
 
 from .exponential import EXACT_FASTMATH, exponential
+from .options import WITHOUT_REFCOUNTS
 
 SIGMOID, TANH, RELU, ELU, RELU_TRUNCATED = 0, 1, 2, 3, 4
 ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU, "relu-trunc": RELU_TRUNCATED}
@@ -324,3 +325,19 @@ def backpropagate_through_time(input_weights, recurrent, feature_ptr, feature_id
                 delta[j] = carry[j] + ring_error[previous, j]
     add_step_outer_products(recurrent, ring_error, ring_input, head, steps, alpha, decay)
     ring_error[:] = 0
+
+
+@njit(cache=True, inline="always", **WITHOUT_REFCOUNTS)
+def store_step(state, t, hidden_error):
+    """Push position ``t`` into the training ring of ``state`` (``lm.TrainingState``): its input state
+    ``state.hidden_prev`` and output error ``hidden_error``; returns the new head slot (the cell stores the
+    rest of the step there)."""
+    capacity = state.ring_position.shape[0]
+    counters = state.counters
+    head = (counters[RING_HEAD] + 1) % capacity
+    counters[RING_HEAD] = head
+    counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
+    state.ring_position[head] = t
+    copy_into(state.ring_input[head], state.hidden_prev)
+    copy_into(state.ring_error[head], hidden_error)
+    return head

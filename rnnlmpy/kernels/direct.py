@@ -10,6 +10,8 @@ for the words of a class. Class c reads weight key % (D/2) + c; the k-th word of
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -100,3 +102,19 @@ def prepare_direct(direct, direct_order, targets, t, history_start, independent,
     if target_class >= 0:
         usable[1] = direct_keys(history, direct_order, DIRECT_CLASS_KEY * np.uint64(target_class + 1), half, half,
                                 word_keys)
+
+
+class DirectConnections(NamedTuple):
+    """A model's direct connections as one kernel argument: ``weights`` (D,) (empty: none) over ``order``
+    history words."""
+
+    weights: np.ndarray
+    order: int
+
+
+@njit(cache=True)
+def direct_work():
+    """The work arrays of ``prepare_direct``: (history, class_keys, word_keys) int64 (MAX_DIRECT_ORDER,) and
+    ``usable`` int64 (2,)."""
+    return (np.zeros(MAX_DIRECT_ORDER, dtype=np.int64), np.zeros(MAX_DIRECT_ORDER, dtype=np.int64),
+            np.zeros(MAX_DIRECT_ORDER, dtype=np.int64), np.zeros(2, dtype=np.int64))

@@ -29,14 +29,21 @@ the step's gates, ``ring_error`` (R, H) the output error dL/dh of the step
 (L the quantity being increased: updates are ``+= alpha * gradient``, as in ``cell``).
 Unlike ``cell``, no ``ring_hidden`` is needed: the backward pass of a step
 uses ``p`` and its gates, never ``h`` itself.
+
+As a language-model cell (``BUNDLE``, ``forward``, ``learn``, ...) it keeps the
+contract of ``elman``; ``bptt == 0`` means one step back at every position.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
 from numba import njit
 
-from .cell import (RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector,
-                   add_step_outer_products, add_transposed_matrix_vector, clip, copy_into, feature_range)
+from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector,
+                   add_step_outer_products, add_transposed_matrix_vector, clip, copy_into, feature_range, store_step)
+from .options import WITHOUT_REFCOUNTS
 
 
 @njit(cache=True, fastmath=True)
@@ -140,3 +147,59 @@ def gru_backpropagate(input_weights, recurrent, bias, feature_ptr, feature_ids, 
         for i in range(width):
             bias[i] += alpha * delta[i]
     ring_error[:] = 0
+
+
+class Gru(NamedTuple):
+    """The GRU's weights: ``input_weights`` (V, 3H), ``recurrent`` (3H, H), ``bias`` (3H,)."""
+
+    input_weights: np.ndarray
+    recurrent: np.ndarray
+    bias: np.ndarray
+
+
+BUNDLE = Gru
+
+
+@njit(cache=True)
+def train_work(cell, size, capacity, sample):
+    """(gates (3H,), error (H,), carry (H,), step_deltas (R, 3H), step_reset_inputs (R, H)) of ``sample``'s
+    dtype: a step's gates and ``gru_backpropagate``'s work arrays."""
+    dtype = sample.dtype
+    return (np.empty(3 * size, dtype=dtype), np.empty(size, dtype=dtype), np.empty(size, dtype=dtype),
+            np.empty((capacity, 3 * size), dtype=dtype), np.empty((capacity, size), dtype=dtype))
+
+
+@njit(cache=True)
+def score_work(cell, size, sample):
+    """(gates (3H,),) of ``sample``'s dtype: a step's gates, first as in ``train_work``."""
+    return (np.empty(3 * size, dtype=sample.dtype),)
+
+
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
+def forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, work):
+    """One GRU step (``gru_forward``), its gates into the work arrays."""
+    gru_forward(cell.input_weights, cell.recurrent, cell.bias, words, feature_begin, feature_end, hidden_prev,
+                hidden, work[0])
+
+
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
+def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, hidden, hidden_error, alpha, decay,
+          cutoff, bptt, bptt_block, sentence_end):
+    """Store the step (state, error, gates) in the ring; at every position when ``bptt == 0`` (one step back),
+    else every ``bptt_block`` words or at a sentence end (``bptt + bptt_block - 1`` steps back), run
+    ``gru_backpropagate``."""
+    gates, error, carry, step_deltas, step_reset_inputs = work
+    head = store_step(state, t, hidden_error)
+    copy_into(state.ring_gates[head], gates)
+    if bptt == 0 or state.counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
+        gru_backpropagate(cell.input_weights, cell.recurrent, cell.bias, feature_ptr, words, state.ring_position,
+                          state.ring_input, state.ring_gates, state.ring_error, state.counters,
+                          bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, error, carry, step_deltas,
+                          step_reset_inputs)
+
+
+def step(cell, features, hidden_prev, hidden):
+    """One step reading ``features`` (int32, 0 or 1 ids) from Python: ``hidden`` (H,) from ``hidden_prev``."""
+    gru_forward(input_weights=cell.input_weights, recurrent=cell.recurrent, bias=cell.bias, feature_ids=features,
+                feature_begin=0, feature_end=len(features), hidden_prev=hidden_prev, hidden_out=hidden,
+                gates_out=np.empty(3 * hidden.shape[0], dtype=hidden.dtype))

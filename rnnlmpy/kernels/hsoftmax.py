@@ -13,15 +13,22 @@ with sign +1 for code 0 and -1 for code 1, and the two children of a node always
 share its probability. Logarithms use a stable log-sigmoid (never log(0)) and are
 summed in float64. The per-position kernels (``hs_log10_probability``,
 ``hs_backward``) allocate nothing, for use inside the span loops of ``lm``.
+
+As a language-model output layer (``BUNDLE``, ``train_position``, ...) it keeps
+the contract of ``class_softmax``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from .cell import clip
+from .direct import DIRECT_CLASS_KEY, MAX_DIRECT_ORDER, direct_keys, prepare_direct
+from .options import WITHOUT_REFCOUNTS
 from .output import row_score_with_direct, row_step
 
 LN10 = math.log(10.0)
@@ -161,3 +168,71 @@ def hs_distribution(node_weights, path_ptr, path_nodes, path_codes, hidden, dire
             else:
                 total += right[path_nodes[i]]
         out[w] = math.exp(total)
+
+
+class HierarchicalSoftmax(NamedTuple):
+    """The hierarchical softmax: ``node_weights`` (V - 1, H), word w's path ``path_nodes`` (int32) /
+    ``path_codes`` (int8) ``[path_ptr[w]:path_ptr[w + 1]]``, ``hot_rows`` (K, H) a hogwild thread's private copy
+    of the first K node rows (``hs_backward``; (0, H): none)."""
+
+    node_weights: np.ndarray
+    path_ptr: np.ndarray
+    path_nodes: np.ndarray
+    path_codes: np.ndarray
+    hot_rows: np.ndarray
+
+
+BUNDLE = HierarchicalSoftmax
+
+
+@njit(cache=True)
+def train_work(layer):
+    """None needed (an empty tuple)."""
+    return ()
+
+
+@njit(cache=True)
+def score_work(layer, normalised):
+    """None needed (an empty tuple; the layer is always normalised)."""
+    return ()
+
+
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
+def train_position(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
+                   decay, cutoff, direct_alpha, direct_decay, probabilities):
+    """One ``hs_backward`` step along the target's path (error clipped); returns log10 P(target) before it."""
+    history, class_keys, word_keys, usable = direct_work
+    target = targets[t]
+    prepare_direct(direct.weights, direct.order, targets, t, 0, independent, -1, history, class_keys, word_keys,
+                   usable)
+    log10_probability = hs_backward(layer.node_weights, layer.path_nodes, layer.path_codes, layer.path_ptr[target],
+                                    layer.path_ptr[target + 1], hidden, hidden_error, alpha, decay, direct.weights,
+                                    class_keys, usable[0], direct_alpha, direct_decay, layer.hot_rows)
+    if probabilities.shape[0] > 0:
+        probabilities[t] = 10.0 ** log10_probability
+    clip(hidden_error, cutoff)
+    return log10_probability
+
+
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
+def score_position(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
+    """P(``targets[t]``) down its path."""
+    history, class_keys, word_keys, usable = direct_work
+    target = targets[t]
+    prepare_direct(direct.weights, direct.order, targets, t, history_start, independent, -1, history, class_keys,
+                   word_keys, usable)
+    return 10.0 ** hs_log10_probability(layer.node_weights, layer.path_nodes, layer.path_codes,
+                                        layer.path_ptr[target], layer.path_ptr[target + 1], hidden, direct.weights,
+                                        class_keys, usable[0])
+
+
+def distribution(layer, direct, hidden, history, temperature, out):
+    """``out`` (V,) = P(every word | ``hidden``) (``hs_distribution``); ``history`` (int64, most recent first)
+    feeds the direct weights."""
+    keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    usable = 0
+    if direct.weights.shape[0] > 0 and direct.order > 0:
+        usable = direct_keys(history, direct.order, DIRECT_CLASS_KEY, direct.weights.shape[0] // 2, 0, keys)
+    hs_distribution(node_weights=layer.node_weights, path_ptr=layer.path_ptr, path_nodes=layer.path_nodes,
+                    path_codes=layer.path_codes, hidden=hidden, direct=direct.weights, keys=keys, usable=usable,
+                    temperature=temperature, out=out)

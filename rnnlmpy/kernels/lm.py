@@ -1,15 +1,20 @@
 """Language-model spans: SGD with truncated BPTT over a token stream, and scoring, in one kernel call each.
 
 These are the kernels of the RNNLM family; ``rnnlmpy.rnnlm.network`` is their
-only caller (with named arguments). The stream is one int32 array ``words``
-(N + 1,): position ``t`` reads ``words[t]`` (the previous word; -1: no input)
-and predicts ``words[t + 1]`` (-1: unscored); a target ``</s>`` (0) ends a
-sentence, where an ``independent`` model resets its state to ``reset_value``.
+only caller. A model travels as a ``Network`` bundle (its cell's bundle, its
+output layer's bundle, its ``direct.DirectConnections``, its sentence reset);
+``layers`` dispatches on the types of those bundles when a span kernel is
+compiled, so each compiled kernel holds only its own cell and output layer.
+
+The stream is one int32 array ``words`` (N + 1,): position ``t`` reads
+``words[t]`` (the previous word; -1: no input) and predicts ``words[t + 1]``
+(-1: unscored); a target ``</s>`` (0) ends a sentence, where an
+``independent`` model resets its state to ``reset_value``.
 
 Training state carried between calls (so training can stop and resume
-anywhere) lives in arrays: the hidden state, a ring buffer of the last
-``bptt + bptt_block + 1`` steps, and ``counters`` = [ring head, ring fill,
-words done in the epoch].
+anywhere) lives in the arrays of a ``TrainingState``: the hidden state, a ring
+buffer of the last ``bptt + bptt_block + 1`` steps, and ``counters`` = [ring
+head, ring fill, words done in the epoch].
 
 Each span kernel allocates its work arrays once and hands them to its loop
 (``train_positions``, ``score_positions``), which is compiled without reference
@@ -18,80 +23,151 @@ counting (``options.WITHOUT_REFCOUNTS``).
 
 from __future__ import annotations
 
-import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
-from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_outer, backpropagate_through_time,
-                   clip, copy_into, feature_range, hidden_forward, multiply_by_derivative)
-from .direct import MAX_DIRECT_ORDER, direct_backward, prepare_direct
-from .gru import gru_backpropagate, gru_forward
+from .cell import EPOCH_WORDS, RING_FILL, copy_into, feature_range
+from .direct import DirectConnections, direct_work
 from .hogwild import end_round, merge_changes, round_over
-from .hsoftmax import hs_backward, hs_log10_probability
-from .nce import draw_noise, full_log10_probability, nce_backward_into, nce_work, unnormalised_log10_probability
+from .layers import (cell_forward, cell_learn, cell_score_work, cell_train_work, output_score, output_score_work,
+                     output_train, output_train_work)
 from .options import WITHOUT_REFCOUNTS
-from .output import largest_class_size, output_backward, target_probability
 
-# output_layer codes: the class-factored softmax, hierarchical softmax over a Huffman tree, or NCE
-CLASS_SOFTMAX, HIERARCHICAL_SOFTMAX, NOISE_CONTRASTIVE = 0, 1, 2
 SENTENCE_END = 0  # the word id of </s>
-OUTPUT_LAYERS = {"class": CLASS_SOFTMAX, "hs": HIERARCHICAL_SOFTMAX, "nce": NOISE_CONTRASTIVE}
+
+__all__ = ["DirectConnections", "Learning", "Merge", "Network", "TrainingState", "score_segments", "score_span",
+           "train_span"]
+
+
+class Network(NamedTuple):
+    """A model as one kernel argument: ``cell`` and ``output`` (bundles of modules of ``layers``), ``direct``
+    (a ``DirectConnections``), and whether it is ``independent`` (state reset to ``reset_value`` after each
+    ``</s>``, direct history cut there)."""
+
+    cell: tuple
+    output: tuple
+    direct: DirectConnections
+    independent: bool
+    reset_value: float
+
+
+class TrainingState(NamedTuple):
+    """The training kernel's state between calls (``H`` hidden units, ring of ``R`` steps): ``hidden_prev``
+    (H,), ``ring_position`` int64 (R,), ``ring_input``, ``ring_hidden``, ``ring_error`` (R, H) (the state fed
+    into, the hidden state of, the output error of each stored step), ``ring_gates`` (R, G) (a gated cell's
+    gates; G = 0 otherwise), ``counters`` int64 (3,) (ring head, ring fill, words done in the epoch),
+    ``noise_state`` uint64 (1,) (the NCE sampler's RNG)."""
+
+    hidden_prev: np.ndarray
+    ring_position: np.ndarray
+    ring_input: np.ndarray
+    ring_hidden: np.ndarray
+    ring_error: np.ndarray
+    ring_gates: np.ndarray
+    counters: np.ndarray
+    noise_state: np.ndarray
+
+
+class Learning(NamedTuple):
+    """SGD settings: learning rate ``alpha`` (of the weights' dtype), L2 ``beta`` (decay ``alpha * beta`` every
+    10th word), gradient ``cutoff`` (0: none), ``bptt`` extra steps back, ``bptt_block`` steps per update."""
+
+    alpha: float
+    beta: float
+    cutoff: float
+    bptt: int
+    bptt_block: int
+
+
+class Merge(NamedTuple):
+    """A hogwild thread's merging (``hogwild.merge_changes``): every ``every`` positions (0: never) the change of
+    each flat array of ``local`` since ``base``, times ``scale``, is added to the one in ``shared``, under the
+    lock in ``flags`` (int64 (2,), shared by the epoch's threads). A span without merging gets None instead:
+    its kernel is compiled without the merging code."""
+
+    every: int
+    shared: tuple
+    local: tuple
+    base: tuple
+    flags: np.ndarray
+    scale: float
+
+
+def merge_due(merge, t, begin, end):
+    """Whether a hogwild thread merges after position ``t`` of its span ``[begin, end)`` (never without
+    merging)."""
+
+
+def merge_now(merge):
+    """Merge now (``hogwild.merge_changes``); True if another thread has ended the round."""
+
+
+def finish_merging(merge, reached_end):
+    """The last merge of a span; a thread that ``reached_end`` of its span ends the round."""
+
+
+@overload(merge_due, inline="always")
+def _merge_due(merge, t, begin, end):
+    if isinstance(merge, types.NoneType):
+        return lambda merge, t, begin, end: False
+    return lambda merge, t, begin, end: merge.every > 0 and (t + 1 - begin) % merge.every == 0 and t + 1 < end
+
+
+@overload(merge_now, inline="always")
+def _merge_now(merge):
+    if isinstance(merge, types.NoneType):
+        return lambda merge: False
+
+    def impl(merge):
+        merge_changes(merge.shared, merge.local, merge.base, merge.flags, merge.scale)
+        return round_over(merge.flags)
+    return impl
+
+
+@overload(finish_merging, inline="always")
+def _finish_merging(merge, reached_end):
+    if isinstance(merge, types.NoneType):
+        return lambda merge, reached_end: None
+
+    def impl(merge, reached_end):
+        if merge.every > 0:
+            merge_changes(merge.shared, merge.local, merge.base, merge.flags, merge.scale)
+            if reached_end:
+                end_round(merge.flags)
+    return impl
 
 
 @njit(cache=True)
-def output_buffers(class_weights, class_start, class_end):
-    """Work arrays of the class-factored output: class and word probabilities, direct-connection hashing."""
-    class_probabilities = np.empty(class_weights.shape[0], dtype=class_weights.dtype)
-    word_probabilities = np.empty(largest_class_size(class_start, class_end), dtype=class_weights.dtype)
-    history = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    class_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    word_keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    usable = np.zeros(2, dtype=np.int64)
-    return class_probabilities, word_probabilities, history, class_keys, word_keys, usable
-
-
-@njit(cache=True)
-def train_work(hidden_prev, capacity, class_weights, class_start, class_end, noise_samples, gated):
+def train_work(network, state):
     """The work arrays of a ``train_span`` call, allocated once per call (its loop allocates nothing): a tuple
-    (feature_ptr, hidden, hidden_error, delta, carry, the six ``output_buffers``, noise_ids, the three
-    ``nce.nce_work`` arrays, gates, gate_error, step_deltas, step_reset_inputs)."""
+    (feature_ptr, hidden, hidden_error, the cell's, the output layer's, the direct connections')."""
+    hidden_prev = state.hidden_prev
     size = hidden_prev.shape[0]
-    dtype = hidden_prev.dtype
     feature_ptr = np.empty(0, dtype=np.int64)  # one input per position: words[t] (see cell.feature_range)
-    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
-        class_weights, class_start, class_end)
-    noise_words, noise_repeats, noise_logits = nce_work(max(noise_samples, 1))
-    return (feature_ptr, np.empty(size, dtype=dtype), np.empty(size, dtype=dtype), np.empty(size, dtype=dtype),
-            np.empty(size, dtype=dtype), class_probabilities, word_probabilities, history, class_keys, word_keys,
-            usable, np.empty(max(noise_samples, 1), dtype=np.int32), noise_words, noise_repeats, noise_logits,
-            np.empty(3 * size if gated else 0, dtype=dtype), np.empty(size if gated else 0, dtype=dtype),
-            np.empty((capacity, 3 * size) if gated else (0, 0), dtype=dtype),
-            np.empty((capacity, size) if gated else (0, 0), dtype=dtype))
+    return (feature_ptr, np.empty(size, dtype=hidden_prev.dtype), np.empty(size, dtype=hidden_prev.dtype),
+            cell_train_work(network.cell, size, state.ring_position.shape[0], hidden_prev),
+            output_train_work(network.output), direct_work())
 
 
 @njit(cache=True, fastmath=True, nogil=True, **WITHOUT_REFCOUNTS)
-def train_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-                    words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden, ring_error, counters,
-                    alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
-                    probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias,
-                    log_noise, noise_state, noise_samples, nce_lnz, gated, gate_bias, ring_gates, hot_rows,
-                    merge_every, merge_shared, merge_local, merge_base, merge_scale, flags, work):
+def train_positions(network, words, begin, end, state, learning, merge, probabilities, work):
     """The loop of ``train_span`` (arguments as there, ``work`` from ``train_work``), compiled without reference
     counting (see ``options``)."""
-    (feature_ptr, hidden, hidden_error, delta, carry, class_probabilities, word_probabilities, history, class_keys,
-     word_keys, usable, noise_ids, noise_words, noise_repeats, noise_logits, gates, gate_error, step_deltas,
-     step_reset_inputs) = work
+    feature_ptr, hidden, hidden_error, cell_work, output_work, direct_arrays = work
+    cell, output, direct = network.cell, network.output, network.direct
+    hidden_prev, counters = state.hidden_prev, state.counters
+    independent = network.independent
     targets = words[1:]
-    dtype_one = hidden_prev.dtype.type(1.0)
-    alpha = hidden_prev.dtype.type(alpha)
-    cutoff = hidden_prev.dtype.type(cutoff)
+    alpha = hidden_prev.dtype.type(learning.alpha)
+    beta = learning.beta
+    cutoff = hidden_prev.dtype.type(learning.cutoff)
     decay_value = hidden_prev.dtype.type(alpha * beta)
-    reset_value = hidden_prev.dtype.type(reset_value)
-    size = hidden_prev.shape[0]
-    capacity = ring_hidden.shape[0]
-    direct_decay = direct.dtype.type(alpha * beta)
-    direct_alpha = direct.dtype.type(alpha)
+    reset_value = hidden_prev.dtype.type(network.reset_value)
+    direct_decay = direct.weights.dtype.type(alpha * beta)
+    direct_alpha = direct.weights.dtype.type(alpha)
     log10_sum = 0.0
     scored = 0
     stopped = end
@@ -99,280 +175,130 @@ def train_positions(input_weights, recurrent, class_weights, output_weights, out
         counters[EPOCH_WORDS] += 1
         decay = decay_value if counters[EPOCH_WORDS] % 10 == 0 else hidden_prev.dtype.type(0.0)
         feature_begin, feature_end = feature_range(feature_ptr, words, t)
-        if gated:
-            gru_forward(input_weights, recurrent, gate_bias, words, feature_begin, feature_end, hidden_prev,
-                        hidden, gates)
-        else:
-            hidden_forward(input_weights, recurrent, words, feature_begin, feature_end, hidden_prev, hidden,
-                           activation)
+        cell_forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, cell_work)
         hidden_error[:] = 0
         target = targets[t]
-        if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
-            prepare_direct(direct, direct_order, targets, t, 0, independent, -1, history, class_keys,
-                           word_keys, usable)
-            log10_probability = hs_backward(output_weights, path_nodes, path_codes, path_ptr[target],
-                                            path_ptr[target + 1], hidden, hidden_error, alpha, decay, direct,
-                                            class_keys, usable[0], direct_alpha, direct_decay, hot_rows)
-            if probabilities.shape[0] > 0:
-                probabilities[t] = 10.0 ** log10_probability
-            log10_sum += log10_probability
+        if target >= 0:
+            log10_sum += output_train(output, direct, direct_arrays, output_work, state, targets, t, independent,
+                                      hidden, hidden_error, alpha, decay, cutoff, direct_alpha, direct_decay,
+                                      probabilities)
             scored += 1
-            clip(hidden_error, cutoff)
-        elif target >= 0 and output_layer == NOISE_CONTRASTIVE:
-            prepare_direct(direct, direct_order, targets, t, 0, independent, -1, history, class_keys,
-                           word_keys, usable)
-            log10_probability = unnormalised_log10_probability(output_weights, hidden, target, nce_lnz, direct,
-                                                               class_keys, usable[0])
-            draw_noise(noise_accept, noise_alias, noise_state, noise_samples, noise_ids)
-            nce_backward_into(output_weights, target, noise_ids, noise_samples, log_noise, nce_lnz, hidden,
-                              hidden_error, alpha, decay, direct, class_keys, usable[0], direct_alpha, direct_decay,
-                              noise_words, noise_repeats, noise_logits)
-            if probabilities.shape[0] > 0:
-                probabilities[t] = 10.0 ** log10_probability
-            log10_sum += log10_probability
-            scored += 1
-            clip(hidden_error, cutoff)
-        elif target >= 0:
-            target_class = output_class[target]
-            prepare_direct(direct, direct_order, targets, t, 0, independent, target_class, history,
-                           class_keys, word_keys, usable)
-            probability = target_probability(class_weights, output_weights, output_class, class_start, class_end,
-                                             hidden, target, class_probabilities, word_probabilities, direct,
-                                             class_keys, usable[0], word_keys, usable[1])
-            if probabilities.shape[0] > 0:
-                probabilities[t] = probability
-            log10_sum += math.log10(max(probability, 1e-300))
-            scored += 1
-            if usable[0] > 0:
-                first_word = class_start[target_class]
-                direct_backward(direct, word_keys, usable[1], class_end[target_class] - first_word, True,
-                                word_probabilities, target - first_word, direct_alpha, direct_decay)
-                direct_backward(direct, class_keys, usable[0], class_weights.shape[0], False, class_probabilities,
-                                target_class, direct_alpha, direct_decay)
-            output_backward(output_weights, class_start[target_class], class_end[target_class], word_probabilities,
-                            target, hidden, hidden_error, alpha, decay)
-            clip(hidden_error, cutoff)
-            output_backward(class_weights, 0, class_weights.shape[0], class_probabilities, target_class, hidden,
-                            hidden_error, alpha, decay)
-            clip(hidden_error, cutoff)
         elif probabilities.shape[0] > 0:
             probabilities[t] = 0.0
         sentence_end = independent and target == SENTENCE_END
-        if bptt == 0 and not gated:
-            multiply_by_derivative(hidden_error, hidden, activation)
-            add_feature_update(input_weights, words, feature_begin, feature_end, hidden_error, alpha, decay)
-            if decay != 0:
-                for i in range(size):
-                    for j in range(size):
-                        recurrent[i, j] *= dtype_one - decay
-            add_outer(recurrent, hidden_error, hidden_prev, alpha)
-        else:
-            head = (counters[RING_HEAD] + 1) % capacity
-            counters[RING_HEAD] = head
-            counters[RING_FILL] = min(counters[RING_FILL] + 1, capacity)
-            ring_position[head] = t
-            copy_into(ring_input[head], hidden_prev)
-            copy_into(ring_error[head], hidden_error)
-            block_end = counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end
-            if gated:
-                copy_into(ring_gates[head], gates)
-                if bptt == 0 or block_end:
-                    gru_backpropagate(input_weights, recurrent, gate_bias, feature_ptr, words, ring_position,
-                                      ring_input, ring_gates, ring_error, counters,
-                                      bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, gate_error,
-                                      carry, step_deltas, step_reset_inputs)
-            else:
-                copy_into(ring_hidden[head], hidden)
-                if block_end:
-                    backpropagate_through_time(input_weights, recurrent, feature_ptr, words,
-                                               ring_position, ring_input, ring_hidden, ring_error, counters,
-                                               bptt + bptt_block - 1, alpha, decay, cutoff, activation, delta, carry)
+        cell_learn(cell, state, cell_work, feature_ptr, words, t, feature_begin, feature_end, hidden, hidden_error,
+                   alpha, decay, cutoff, learning.bptt, learning.bptt_block, sentence_end)
         if sentence_end:
             hidden_prev[:] = reset_value
             counters[RING_FILL] = 0
         else:
             copy_into(hidden_prev, hidden)
-        if merge_every > 0 and (t + 1 - begin) % merge_every == 0 and t + 1 < end:
-            merge_changes(merge_shared, merge_local, merge_base, flags, merge_scale)
-            if round_over(flags):
-                stopped = t + 1
-                break
-    if merge_every > 0:
-        merge_changes(merge_shared, merge_local, merge_base, flags, merge_scale)
-        if stopped == end:
-            end_round(flags)
+        if merge_due(merge, t, begin, end) and merge_now(merge):
+            stopped = t + 1
+            break
+    finish_merging(merge, stopped == end)
     return log10_sum, scored, stopped
 
 
 @njit(cache=True, fastmath=True, nogil=True)
-def train_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-               words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden, ring_error, counters,
-               alpha, beta, cutoff, bptt, bptt_block, activation, independent, reset_value, direct, direct_order,
-               probabilities, output_layer, path_ptr, path_nodes, path_codes, noise_accept, noise_alias, log_noise,
-               noise_state, noise_samples, nce_lnz, gated, gate_bias, ring_gates, hot_rows,
-               merge_every, merge_shared, merge_local, merge_base, merge_scale, flags):
+def train_span(network, words, begin, end, state, learning, merge, probabilities):
     """Train on positions ``begin <= t < end`` of a stream ``words`` with SGD and truncated BPTT.
 
-    Output and class rows are updated every position; the input rows and the
-    recurrent matrix are updated by BPTT every ``bptt_block`` positions (and at
-    sentence ends of an ``independent`` model), each error travelling at least
-    ``bptt`` steps back. With ``bptt == 0`` it is plain backprop every position.
-    L2 decay ``alpha * beta`` applies on every 10th position, as in rnnlm.
-    ``direct`` (empty: none) holds direct-connection weights over ``direct_order``
-    history words, trained every position with their decay every position.
-    If ``probabilities`` is not empty, P(target) of position t (before its update)
-    is written to ``probabilities[t]``.
+    ``network`` (a ``Network``), ``state`` (a ``TrainingState``) and the output
+    layer's arrays are updated in place. Output rows are updated every
+    position; the cell's input rows and recurrent matrix by BPTT every
+    ``learning.bptt_block`` positions (and at sentence ends of an independent
+    model), each error travelling at least ``learning.bptt`` steps back; with
+    ``bptt == 0`` it is plain backprop every position (a GRU: one step back at
+    every position). L2 decay ``alpha * beta`` applies on every 10th position,
+    as in rnnlm; the direct weights are trained every position with their decay
+    every position. If ``probabilities`` (float64 (N,)) is not empty, P(target)
+    of position t (before its update) is written to ``probabilities[t]`` (an
+    NCE model's unnormalised score).
 
-    ``output_layer`` picks the output: CLASS_SOFTMAX (``class_weights`` and
-    ``output_weights`` as in ``output``) or HIERARCHICAL_SOFTMAX
-    (``output_weights`` holds the inner-node rows, word w's path is
-    ``path_nodes/path_codes[path_ptr[w]:path_ptr[w + 1]]``, see ``hsoftmax``) or
-    NOISE_CONTRASTIVE (``output_weights`` holds word rows; each target is
-    contrasted with ``noise_samples`` words drawn from the alias table
-    ``noise_accept``/``noise_alias`` with the RNG ``noise_state``, ``log_noise`` =
-    ln q, fixed normaliser ``nce_lnz``; see ``nce``). With NCE the returned log10
-    sum is of the unnormalised scores (what NCE trains towards), not of
-    normalised probabilities.
+    A hogwild thread (``merge`` a ``Merge``; None: no merging) trains private
+    copies of some arrays and adds their change to the shared ones every
+    ``merge.every`` positions and once more before returning. It stops after
+    such a merge if another thread has ended the round (``merge.flags``), and
+    ends the round itself when it reaches ``end``.
 
-    With ``gated`` the hidden layer is a GRU (``gru``): ``input_weights`` (V, 3H),
-    ``recurrent`` (3H, H), ``gate_bias`` (3H,), each step's gates kept in
-    ``ring_gates`` (R, 3H);
-    ``bptt == 0`` then means one step back at every position.
-
-    ``hot_rows`` (K, H): a private copy of the hierarchical softmax's first K
-    node rows that this call updates instead of ``output_weights`` (a hogwild
-    thread's; empty (0, H) otherwise; see ``hsoftmax.hs_backward``).
-
-    A hogwild thread (``merge_every`` > 0) trains private copies ``merge_local``
-    of some arrays (flat views of the arrays passed above) and adds their change
-    since ``merge_base``, times ``merge_scale``, to ``merge_shared`` (tuples of flat arrays, see
-    ``hogwild.merge_changes``) every ``merge_every`` positions and once more
-    before returning. It stops after such a merge if another thread has ended
-    the round (``flags``), and ends the round itself when it reaches ``end``.
-    ``merge_every`` = 0: no merging.
-
-    Returns (sum of log10 P over scored targets, number of scored targets,
-    the position after the last one trained: ``end`` unless the round ended).
+    Returns (sum of log10 P over scored targets (NCE: of its unnormalised
+    scores), number of scored targets, the position after the last one
+    trained: ``end`` unless the round ended).
     """
-    work = train_work(hidden_prev, ring_hidden.shape[0], class_weights, class_start, class_end, noise_samples, gated)
-    return train_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start,
-                           class_end, words, begin, end, hidden_prev, ring_position, ring_input, ring_hidden,
-                           ring_error, counters, alpha, beta, cutoff, bptt, bptt_block, activation, independent,
-                           reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes,
-                           path_codes, noise_accept, noise_alias, log_noise, noise_state, noise_samples, nce_lnz,
-                           gated, gate_bias, ring_gates, hot_rows, merge_every, merge_shared, merge_local, merge_base,
-                           merge_scale, flags, work)
-
-
-@njit(cache=True, fastmath=True, nogil=True)
-def score_span(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-               words, begin, end, history_start, hidden_prev, activation, independent,
-               reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes,
-               nce_lnz, normalised, gated, gate_bias):
-    """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
-
-    Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
-    state before ``begin`` and holds the state after ``end - 1`` on return.
-    Direct connections see no word before position ``history_start`` (``</s>`` instead). The
-    output layer arguments are as for ``train_span``; an NCE model's probability
-    is normalised over the whole vocabulary when ``normalised`` (exact, O(V H)
-    per word), else it is the unnormalised score ``exp(s - nce_lnz)`` (cheap).
-    """
-    work = score_work(hidden_prev, class_weights, class_start, class_end, output_weights, output_layer, normalised,
-                      gated)
-    score_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-                    words, begin, end, history_start, hidden_prev, activation, independent, reset_value, direct,
-                    direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes, nce_lnz, normalised,
-                    gated, gate_bias, work)
+    work = train_work(network, state)
+    return train_positions(network, words, begin, end, state, learning, merge, probabilities, work)
 
 
 @njit(cache=True)
-def score_work(hidden_prev, class_weights, class_start, class_end, output_weights, output_layer, normalised, gated):
-    """The work arrays of ``score_positions`` (arguments as for ``score_span``): a tuple (feature_ptr, hidden, the
-    six ``output_buffers``, scores (one float64 per output row for a ``normalised`` NCE model, else empty),
-    gates)."""
+def score_work(network, hidden_prev, normalised):
+    """The work arrays of ``score_positions``: a tuple (feature_ptr, hidden, the cell's, the output layer's,
+    the direct connections')."""
     size = hidden_prev.shape[0]
-    full_scores = output_layer == NOISE_CONTRASTIVE and normalised
-    class_probabilities, word_probabilities, history, class_keys, word_keys, usable = output_buffers(
-        class_weights, class_start, class_end)
-    return (np.empty(0, dtype=np.int64), np.empty(size, dtype=hidden_prev.dtype), class_probabilities,
-            word_probabilities, history, class_keys, word_keys, usable,
-            np.empty(output_weights.shape[0] if full_scores else 0, dtype=np.float64),
-            np.empty(3 * size if gated else 0, dtype=hidden_prev.dtype))
+    return (np.empty(0, dtype=np.int64), np.empty(size, dtype=hidden_prev.dtype),
+            cell_score_work(network.cell, size, hidden_prev), output_score_work(network.output, normalised),
+            direct_work())
 
 
 @njit(cache=True, fastmath=True, nogil=True, **WITHOUT_REFCOUNTS)
-def score_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-                    words, begin, end, history_start, hidden_prev, activation, independent, reset_value, direct,
-                    direct_order, probabilities, output_layer, path_ptr, path_nodes, path_codes, nce_lnz, normalised,
-                    gated, gate_bias, work):
+def score_positions(network, words, begin, end, history_start, hidden_prev, probabilities, normalised, work):
     """The loop of ``score_span`` (arguments as there, ``work`` from ``score_work``), compiled without reference
     counting (see ``options``)."""
-    (feature_ptr, hidden, class_probabilities, word_probabilities, history, class_keys, word_keys, usable, scores,
-     gates) = work
+    feature_ptr, hidden, cell_work, output_work, direct_arrays = work
+    cell, output, direct = network.cell, network.output, network.direct
+    independent = network.independent
     targets = words[1:]
     for t in range(begin, end):
         feature_begin, feature_end = feature_range(feature_ptr, words, t)
-        if gated:
-            gru_forward(input_weights, recurrent, gate_bias, words, feature_begin, feature_end, hidden_prev, hidden,
-                        gates)
-        else:
-            hidden_forward(input_weights, recurrent, words, feature_begin, feature_end, hidden_prev, hidden,
-                           activation)
+        cell_forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, cell_work)
         target = targets[t]
-        if target >= 0 and output_layer == HIERARCHICAL_SOFTMAX:
-            prepare_direct(direct, direct_order, targets, t, history_start, independent, -1, history, class_keys,
-                           word_keys, usable)
-            probabilities[t] = 10.0 ** hs_log10_probability(output_weights, path_nodes, path_codes, path_ptr[target],
-                                                            path_ptr[target + 1], hidden, direct, class_keys,
-                                                            usable[0])
-        elif target >= 0 and output_layer == NOISE_CONTRASTIVE:
-            prepare_direct(direct, direct_order, targets, t, history_start, independent, -1, history, class_keys,
-                           word_keys, usable)
-            if normalised:
-                log10_probability = full_log10_probability(output_weights, hidden, target, direct, class_keys,
-                                                           usable[0], scores)
-            else:
-                log10_probability = unnormalised_log10_probability(output_weights, hidden, target, nce_lnz, direct,
-                                                                   class_keys, usable[0])
-            probabilities[t] = 10.0 ** log10_probability
-        elif target >= 0:
-            prepare_direct(direct, direct_order, targets, t, history_start, independent, output_class[target], history,
-                           class_keys, word_keys, usable)
-            probabilities[t] = target_probability(class_weights, output_weights, output_class, class_start,
-                                                  class_end, hidden, target, class_probabilities, word_probabilities,
-                                                  direct, class_keys, usable[0], word_keys, usable[1])
+        if target >= 0:
+            probabilities[t] = output_score(output, direct, direct_arrays, output_work, targets, t, history_start,
+                                            independent, hidden, normalised)
         else:
             probabilities[t] = 0.0
         if independent and target == SENTENCE_END:
-            hidden_prev[:] = hidden_prev.dtype.type(reset_value)
+            hidden_prev[:] = hidden_prev.dtype.type(network.reset_value)
         else:
             copy_into(hidden_prev, hidden)
 
 
 @njit(cache=True, fastmath=True, nogil=True)
-def score_segments(input_weights, recurrent, class_weights, output_weights, output_class, class_start, class_end,
-                   words, segment_begin, segment_end, start_index, start_states, chained, final_states, activation,
-                   independent, reset_value, direct, direct_order, probabilities, output_layer, path_ptr, path_nodes,
-                   path_codes, nce_lnz, normalised, gated, gate_bias):
+def score_span(network, words, begin, end, history_start, hidden_prev, probabilities, normalised):
+    """Forward pass over ``begin <= t < end``: ``probabilities[t] = P(targets[t] | history)``.
+
+    Unscored targets (-1) get probability 0. ``hidden_prev`` (shape (H,)) is the
+    state before ``begin`` and holds the state after ``end - 1`` on return.
+    Direct connections see no word before position ``history_start`` (``</s>``
+    instead). An NCE model's probability is normalised over the whole
+    vocabulary when ``normalised`` (exact, O(V H) per word), else it is the
+    unnormalised score ``exp(s - lnz)`` (cheap).
+    """
+    work = score_work(network, hidden_prev, normalised)
+    score_positions(network, words, begin, end, history_start, hidden_prev, probabilities, normalised, work)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def score_segments(network, words, segment_begin, segment_end, start_index, start_states, final_states,
+                   probabilities, normalised):
     """``score_span`` over segments ``[segment_begin[s], segment_end[s])`` of one stream, each from its own state.
 
     Segment s starts from ``start_states[start_index[s]]`` (``start_states``
-    (K, H)), or, when ``chained``, segment 0 from ``start_states[0]`` and every
-    later one from the state the previous segment ended in. The state after
-    segment s is written to ``final_states[s]`` when ``final_states`` (S, H) is
-    not empty. Direct connections see no word before a segment's start. Other
-    arguments as for ``score_span``.
+    (K, H)), or, when ``start_index`` is empty (chained), segment 0 from
+    ``start_states[0]`` and every later one from the state the previous
+    segment ended in. The state after segment s is written to
+    ``final_states[s]`` when ``final_states`` (S, H) is not empty. Direct
+    connections see no word before a segment's start. Other arguments as for
+    ``score_span``.
     """
+    chained = start_index.shape[0] == 0
     hidden = np.empty(start_states.shape[1], dtype=start_states.dtype)
     hidden[:] = start_states[0]
-    work = score_work(hidden, class_weights, class_start, class_end, output_weights, output_layer, normalised, gated)
+    work = score_work(network, hidden, normalised)
     for s in range(segment_begin.shape[0]):
         if not chained:
             hidden[:] = start_states[start_index[s]]
-        score_positions(input_weights, recurrent, class_weights, output_weights, output_class, class_start,
-                        class_end, words, segment_begin[s], segment_end[s], segment_begin[s], hidden, activation,
-                        independent, reset_value, direct, direct_order, probabilities, output_layer, path_ptr,
-                        path_nodes, path_codes, nce_lnz, normalised, gated, gate_bias, work)
+        score_positions(network, words, segment_begin[s], segment_end[s], segment_begin[s], hidden, probabilities,
+                        normalised, work)
         if final_states.shape[0] > 0:
             final_states[s] = hidden

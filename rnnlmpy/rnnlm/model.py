@@ -22,7 +22,7 @@ from ..base.errors import RnnlmpyError
 from ..base.initialisation import initial_weights
 from ..base.store import DTYPES
 from ..base.system import check_fits
-from .network import ACTIVATIONS, GATED, MAX_DIRECT_ORDER, OUTPUT_LAYERS
+from ..kernels.layers import ACTIVATIONS, GATED, MAX_DIRECT_ORDER, OUTPUT_LAYERS
 from .vocab import Vocabulary
 
 MAX_NCE_SAMPLES = 10_000  # -nce K: noise words per target

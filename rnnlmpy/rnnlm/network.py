@@ -1,10 +1,12 @@
-"""The RNNLM's one door to its kernels: arrays, training state and span wrappers with named arguments.
+"""The RNNLM's one door to its kernels: a model's arrays as kernel bundles, training state and span wrappers.
 
 Every call into ``rnnlmpy.kernels`` for the language model goes through this
-module, and every kernel argument is passed by name (Numba checks the names),
-so no caller can feed arrays in the wrong order. ``model`` arguments are
-``RnnlmModel`` objects (``rnnlmpy.rnnlm.model``); this module reads only their
-weights, vocabulary layout and config.
+module. A model travels into a kernel as a few named bundles (``kernels.lm``:
+``Network`` with its cell's and output layer's bundles, ``TrainingState``,
+``Learning``, ``Merge``), built here by name, so no caller can feed arrays in
+the wrong order; the kernels are compiled for the bundle types a model has.
+``model`` arguments are ``RnnlmModel`` objects (``rnnlmpy.rnnlm.model``); this
+module reads only their weights, vocabulary layout and config.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..kernels import cell, direct, gru, hogwild, hsoftmax, lm, nce, output
-from ..kernels.direct import MAX_DIRECT_ORDER
-from .huffman import HuffmanTree
+from ..kernels import hogwild, layers, lm, nce
+from ..kernels.cell import ACTIVATIONS as ELMAN_ACTIVATIONS
+from ..kernels.class_softmax import ClassSoftmax
+from ..kernels.direct import MAX_DIRECT_ORDER, DirectConnections
+from ..kernels.elman import Elman
+from ..kernels.gru import Gru
+from ..kernels.hsoftmax import HierarchicalSoftmax
+from ..kernels.nce import NoiseContrastive
 from .streams import TokenStream
 
-GATED = "gru"  # the gated hidden type; the others are the Elman cell's activations
-ACTIVATIONS = (*cell.ACTIVATIONS, GATED)  # names of the hidden types, in -hidden-type order
-OUTPUT_LAYERS = tuple(lm.OUTPUT_LAYERS)  # "class" (class-factored softmax), "hs" (hierarchical softmax)
-NO_NOISE = (np.zeros(1), np.zeros(1, dtype=np.int32), np.zeros(1))  # what a non-NCE model passes for the noise
-NO_TREE = HuffmanTree(path_ptr=np.zeros(1, dtype=np.int64), path_nodes=np.zeros(0, dtype=np.int32),
-                      path_codes=np.zeros(0, dtype=np.int8))  # what a class-softmax model passes for the tree
+GATED = layers.GATED  # name tables of kernels.layers, also here for the modules and commands that read them here
+ACTIVATIONS = layers.ACTIVATIONS
+OUTPUT_LAYERS = tuple(layers.OUTPUT_LAYERS)
 RESET_VALUE = 1.0  # hidden state of an independent model at every sentence start (as rnnlm)
 FLUSH_VALUE = 0.1  # hidden state at the start of a training or validation pass (as rnnlm)
 THREAD_SEED_STRIDE = 7_919  # thread k's noise sampler is seeded this many steps after thread 0's
@@ -31,9 +35,9 @@ NO_PROBABILITIES = np.zeros(0)  # train_span's per-position output, when it is n
 PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # a hogwild thread's private copies (with its hot
 # tree rows): the small dense arrays that every word or block rewrites in full
 
-__all__ = ["ACTIVATIONS", "FLUSH_VALUE", "MAX_DIRECT_ORDER", "OUTPUT_LAYERS", "RESET_VALUE", "KernelState",
-           "Merging", "PRIVATE_WEIGHTS", "distribution", "merge", "output_tree", "warm_up",
-           "hidden_step", "score_segments", "score_stream", "start_state", "train_span"]
+__all__ = ["ACTIVATIONS", "FLUSH_VALUE", "GATED", "OUTPUT_LAYERS", "MAX_DIRECT_ORDER", "RESET_VALUE", "KernelState",
+           "Merging", "PRIVATE_WEIGHTS", "distribution", "merge", "warm_up", "hidden_step", "score_segments",
+           "score_stream", "start_state", "train_span"]
 
 
 @dataclass
@@ -156,12 +160,6 @@ class Merging:
         return cls(shared=shared, local=local, base=tuple(array.copy() for array in local), flags=flags, every=every,
                    scale=scale)
 
-    @classmethod
-    def none(cls, config) -> "Merging":
-        """No merging (one thread): empty arrays of the same types, so that one compiled kernel serves both."""
-        empty = tuple(np.zeros(0, dtype=config.numpy_dtype) for _ in range(len(PRIVATE_WEIGHTS) + 1))
-        return cls(shared=empty, local=empty, base=empty, flags=np.zeros(2, dtype=np.int64), every=0)
-
 
 def start_state(config, flush: bool) -> np.ndarray:
     """Hidden state (H,) before a pass: the reset value for an independent model, else 0.1 (``flush``) or 1.0."""
@@ -169,42 +167,54 @@ def start_state(config, flush: bool) -> np.ndarray:
     return np.full(config.hidden_size, value, dtype=config.numpy_dtype)
 
 
-def output_tree(model) -> HuffmanTree:
-    """The Huffman tree of a hierarchical-softmax model (built from the vocabulary's counts once, then kept)."""
-    return model.vocabulary.huffman_tree if model.config.output_layer == "hs" else NO_TREE
+def _elman(model) -> Elman:
+    return Elman(input_weights=model.input_weights, recurrent=model.recurrent,
+                 activation=ELMAN_ACTIVATIONS[model.config.activation])
 
 
-def _network(model) -> dict:
-    """The kernels' weight and output-layer arguments, by name."""
+def _gru(model) -> Gru:
+    return Gru(input_weights=model.input_weights, recurrent=model.recurrent, bias=model.gate_bias)
+
+
+def _class_softmax(model, hot_rows: np.ndarray | None) -> ClassSoftmax:
     vocabulary = model.vocabulary
-    tree = output_tree(model)
-    return dict(input_weights=model.input_weights, recurrent=model.recurrent, class_weights=model.class_weights,
-                output_weights=model.output_weights, output_class=vocabulary.word_class,
-                class_start=vocabulary.class_start, class_end=vocabulary.class_end,
-                output_layer=lm.OUTPUT_LAYERS[model.config.output_layer], path_ptr=tree.path_ptr,
-                path_nodes=tree.path_nodes, path_codes=tree.path_codes, nce_lnz=float(model.config.nce_lnz),
-                gated=model.config.activation == GATED, gate_bias=model.gate_bias,
-                activation=_activation_code(model.config))
+    return ClassSoftmax(class_weights=model.class_weights, output_weights=model.output_weights,
+                        output_class=vocabulary.word_class, class_start=vocabulary.class_start,
+                        class_end=vocabulary.class_end)
 
 
-def _activation_code(config) -> int:
-    """The Elman cell's activation code (a GRU passes sigmoid, unused)."""
-    return cell.ACTIVATIONS.get(config.activation, cell.SIGMOID)
+def _hierarchical_softmax(model, hot_rows: np.ndarray | None) -> HierarchicalSoftmax:
+    tree = model.vocabulary.huffman_tree
+    return HierarchicalSoftmax(node_weights=model.output_weights, path_ptr=tree.path_ptr, path_nodes=tree.path_nodes,
+                               path_codes=tree.path_codes,
+                               hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows)
 
 
-def _noise(model) -> dict:
-    """The NCE noise sampler's arguments (empty tables for other output layers)."""
+def _noise_contrastive(model, hot_rows: np.ndarray | None) -> NoiseContrastive:
     config = model.config
-    if config.output_layer == "nce":
-        accept, alias, log_noise = model.vocabulary.noise_table(config.nce_unigram_power)
-    else:
-        accept, alias, log_noise = NO_NOISE
-    return dict(noise_accept=accept, noise_alias=alias, log_noise=log_noise,
-                noise_samples=config.nce_samples if config.output_layer == "nce" else 0)
+    accept, alias, log_noise = model.vocabulary.noise_table(config.nce_unigram_power)
+    return NoiseContrastive(word_weights=model.output_weights, accept=accept, alias=alias, log_noise=log_noise,
+                            samples=config.nce_samples, lnz=float(config.nce_lnz))
 
 
-def _stream(stream: TokenStream) -> dict:
-    return dict(words=stream.words)
+# how each kernel bundle is made from a model: by cell (kernels.layers.CELLS) and output layer name
+CELL_BUNDLES = {"elman": _elman, "gru": _gru}
+OUTPUT_BUNDLES = {"class": _class_softmax, "hs": _hierarchical_softmax, "nce": _noise_contrastive}
+
+
+def _network(model, hot_rows: np.ndarray | None = None) -> lm.Network:
+    """The model as the kernels' ``Network`` bundle; ``hot_rows``: a hogwild thread's hot tree rows (HS)."""
+    config = model.config
+    return lm.Network(cell=CELL_BUNDLES[layers.HIDDEN_TYPES[config.activation]](model),
+                      output=OUTPUT_BUNDLES[config.output_layer](model, hot_rows),
+                      direct=DirectConnections(weights=model.direct, order=config.direct_order),
+                      independent=config.independent, reset_value=RESET_VALUE)
+
+
+def _training_state(state: KernelState) -> lm.TrainingState:
+    return lm.TrainingState(hidden_prev=state.hidden_prev, ring_position=state.ring_position,
+                            ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
+                            ring_gates=state.ring_gates, counters=state.counters, noise_state=state.noise_state)
 
 
 def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelState, alpha: float,
@@ -223,19 +233,14 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
     one trained: ``end`` unless the round ended).
     """
     config = model.config
-    merging = merging or Merging.none(config)
-    return lm.train_span(
-        **_network(model), **_noise(model), noise_state=state.noise_state, **_stream(stream), begin=begin, end=end,
-        hidden_prev=state.hidden_prev, ring_position=state.ring_position,
-        ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
-        counters=state.counters, alpha=config.numpy_dtype(alpha), beta=config.beta, cutoff=config.gradient_cutoff,
-        bptt=config.bptt, bptt_block=config.bptt_block if bptt_block is None else bptt_block,
-        ring_gates=state.ring_gates, independent=config.independent,
-        reset_value=RESET_VALUE,
-        direct=model.direct, direct_order=config.direct_order, probabilities=probabilities,
-        hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows, merge_every=merging.every,
-        merge_shared=merging.shared, merge_local=merging.local, merge_base=merging.base,
-        merge_scale=merging.scale, flags=merging.flags)
+    learning = lm.Learning(alpha=config.numpy_dtype(alpha), beta=config.beta, cutoff=config.gradient_cutoff,
+                           bptt=config.bptt, bptt_block=config.bptt_block if bptt_block is None else bptt_block)
+    merge_bundle = None if merging is None or merging.every == 0 else lm.Merge(
+        every=merging.every, shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags,
+        scale=merging.scale)
+    return lm.train_span(network=_network(model, hot_rows), words=stream.words, begin=begin, end=end,
+                         state=_training_state(state), learning=learning, merge=merge_bundle,
+                         probabilities=probabilities)
 
 
 def merge(merging: Merging) -> None:
@@ -252,12 +257,10 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
     An NCE model normalises over the whole vocabulary unless ``normalised`` is False
     (then it gives its cheap unnormalised scores, as faster-rnnlm validates).
     """
-    config = model.config
-    hidden = np.array(hidden_start, dtype=config.numpy_dtype, copy=True)
+    hidden = np.array(hidden_start, dtype=model.config.numpy_dtype, copy=True)
     probabilities = np.zeros(len(stream), dtype=np.float64)
-    lm.score_span(**_network(model), **_stream(stream), begin=0, end=len(stream), history_start=0,
-                  hidden_prev=hidden, independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
-                  direct_order=config.direct_order, probabilities=probabilities, normalised=normalised)
+    lm.score_span(network=_network(model), words=stream.words, begin=0, end=len(stream), history_start=0,
+                  hidden_prev=hidden, probabilities=probabilities, normalised=normalised)
     return probabilities, hidden
 
 
@@ -278,28 +281,21 @@ def score_segments(model, stream: TokenStream, segment_begin: np.ndarray, segmen
     config = model.config
     if probabilities is None:
         probabilities = np.zeros(len(stream), dtype=np.float64)
-    chained = start_index is None
-    lm.score_segments(**_network(model), **_stream(stream), segment_begin=segment_begin, segment_end=segment_end,
-                      start_index=np.zeros(0, dtype=np.int64) if chained else start_index,
-                      start_states=np.ascontiguousarray(start_states, dtype=config.numpy_dtype), chained=chained,
+    lm.score_segments(network=_network(model), words=stream.words, segment_begin=segment_begin,
+                      segment_end=segment_end,
+                      start_index=np.zeros(0, dtype=np.int64) if start_index is None else start_index,
+                      start_states=np.ascontiguousarray(start_states, dtype=config.numpy_dtype),
                       final_states=(np.zeros((0, config.hidden_size), dtype=config.numpy_dtype)
                                     if final_states is None else final_states),
-                      independent=config.independent, reset_value=RESET_VALUE, direct=model.direct,
-                      direct_order=config.direct_order, probabilities=probabilities, normalised=normalised)
+                      probabilities=probabilities, normalised=normalised)
     return probabilities
 
 
 def hidden_step(model, word: int, hidden_prev: np.ndarray, hidden: np.ndarray) -> None:
-    """One recurrent step reading ``word`` (-1: no input): ``hidden`` (H,) = act(recurrent @ hidden_prev + row)."""
+    """One recurrent step reading ``word`` (-1: no input): ``hidden`` (H,) from ``hidden_prev`` (H,)."""
     features = np.array([word] if word >= 0 else [], dtype=np.int32)
-    if model.config.activation == GATED:
-        gru.gru_forward(input_weights=model.input_weights, recurrent=model.recurrent, bias=model.gate_bias,
-                        feature_ids=features, feature_begin=0, feature_end=len(features), hidden_prev=hidden_prev,
-                        hidden_out=hidden, gates_out=np.empty(3 * hidden.shape[0], dtype=hidden.dtype))
-        return
-    cell.hidden_forward(input_weights=model.input_weights, recurrent=model.recurrent, feature_ids=features,
-                        feature_begin=0, feature_end=len(features), hidden_prev=hidden_prev, hidden_out=hidden,
-                        activation=_activation_code(model.config))
+    cell = layers.HIDDEN_TYPES[model.config.activation]
+    layers.CELLS[cell].step(CELL_BUNDLES[cell](model), features, hidden_prev, hidden)
 
 
 def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: float, out: np.ndarray) -> None:
@@ -307,35 +303,10 @@ def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: fl
 
     ``history`` (int64, (MAX_DIRECT_ORDER,)) holds the previous words, most recent first, for direct weights.
     """
-    vocabulary = model.vocabulary
-    if model.config.output_layer == "hs":
-        tree = output_tree(model)
-        keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-        usable = 0
-        if model.direct.shape[0] > 0 and model.config.direct_order > 0:
-            usable = direct.direct_keys(history, model.config.direct_order, direct.DIRECT_CLASS_KEY,
-                                        model.direct.shape[0] // 2, 0, keys)
-        hsoftmax.hs_distribution(node_weights=model.output_weights, path_ptr=tree.path_ptr,
-                                 path_nodes=tree.path_nodes, path_codes=tree.path_codes, hidden=hidden,
-                                 direct=model.direct, keys=keys, usable=usable, temperature=temperature, out=out)
-        return
-    if model.config.output_layer == "nce":  # a full softmax over the word rows (lnz cancels)
-        scores = model.output_weights.astype(np.float64) @ hidden.astype(np.float64)
-        if model.direct.shape[0] > 0 and model.config.direct_order > 0:
-            keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-            usable = direct.direct_keys(history, model.config.direct_order, direct.DIRECT_CLASS_KEY,
-                                        model.direct.shape[0] // 2, 0, keys)
-            words = np.arange(scores.shape[0])
-            for k in range(usable):
-                scores += model.direct[(keys[k] + words) % model.direct.shape[0]]
-        scores /= temperature
-        scores = np.exp(scores - scores.max())
-        out[:] = scores / scores.sum()
-        return
-    output.output_distribution(class_weights=model.class_weights, output_weights=model.output_weights,
-                               class_start=vocabulary.class_start, class_end=vocabulary.class_end, hidden=hidden,
-                               direct=model.direct, direct_order=model.config.direct_order, history=history,
-                               temperature=temperature, distribution=out)
+    config = model.config
+    layers.OUTPUT_LAYERS[config.output_layer].distribution(
+        OUTPUT_BUNDLES[config.output_layer](model, None), DirectConnections(model.direct, config.direct_order),
+        hidden, history, temperature, out)
 
 
 def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, state: KernelState) -> None:
@@ -346,8 +317,6 @@ def warm_up(model, train_stream: TokenStream, valid_stream: TokenStream | None, 
     """
     train_span(model, train_stream, 0, 0, state, model.training.alpha)
     if valid_stream is not None:
-        config = model.config
-        lm.score_span(**_network(model), **_stream(valid_stream), begin=0, end=0, history_start=0,
-                      hidden_prev=start_state(config, flush=True), independent=config.independent,
-                      reset_value=RESET_VALUE, direct=model.direct, direct_order=config.direct_order,
-                      probabilities=np.zeros(0, dtype=np.float64), normalised=False)
+        lm.score_span(network=_network(model), words=valid_stream.words, begin=0, end=0, history_start=0,
+                      hidden_prev=start_state(model.config, flush=True), probabilities=np.zeros(0, dtype=np.float64),
+                      normalised=False)
