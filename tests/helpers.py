@@ -98,17 +98,26 @@ def assert_interrupted_training_resumes_exactly(train_file, valid_file, config, 
     from rnnlmpy import train
 
     whole = train(train_file, str(folder / "whole"), valid_file, config, max_iter=2, debug=0)
+    path = str(folder / "resumed")
+    train_until_crash(train_file, path, valid_file, config, position=10_000, epoch=1, max_iter=2,
+                      anti_kasparek=10_000)
+    resumed = train(train_file, path, valid_file, config, max_iter=2, anti_kasparek=10_000, debug=0)
+    for name, array in whole.weights().items():
+        np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)
+
+
+def train_until_crash(train_file, path, valid_file, config, position: int, epoch: int = 0, **options) -> None:
+    """Train as ``rnnlmpy.train`` would (``options`` its keywords), then stop as a crash would once epoch ``epoch``
+    has reached word ``position`` (what the last checkpoint before it saved is what a rerun finds)."""
+    import pytest
+    from rnnlmpy import train
 
     class Crash(Exception):
         pass
 
     def crash(model):
-        if model.training.epoch == 1 and model.training.position >= 10_000:
+        if model.training.epoch == epoch and model.training.position >= position:
             raise Crash()
 
-    path = str(folder / "resumed")
     with pytest.raises(Crash):
-        train(train_file, path, valid_file, config, max_iter=2, anti_kasparek=10_000, debug=0, on_progress=crash)
-    resumed = train(train_file, path, valid_file, config, max_iter=2, anti_kasparek=10_000, debug=0)
-    for name, array in whole.weights().items():
-        np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)
+        train(train_file, path, valid_file, config, debug=0, on_progress=crash, **options)

@@ -17,14 +17,13 @@ import sys
 import numpy as np
 import pytest
 
-from rnnlmpy import train
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.rnnlm.model import RnnlmConfig, new_model
 from rnnlmpy.rnnlm.model_file import load_model, save_model
 from rnnlmpy.rnnlm.network import KernelState
 from rnnlmpy.rnnlm.vocab import vocabulary_from_counts
 
-from helpers import pattern_corpus, write_text
+from helpers import pattern_corpus, train_until_crash, write_text
 
 TRAIN_SETTINGS = dict(hidden_size=6, class_count=3, bptt=2, bptt_block=3)
 
@@ -78,17 +77,8 @@ def files(tmp_path_factory):
     valid_file = write_text(folder / "valid.txt", pattern_corpus(40, 2))
     test_file = write_text(folder / "test.txt", pattern_corpus(20, 3))
     checkpoint = str(folder / "checkpoint.model")
-
-    class Crash(Exception):
-        pass
-
-    def crash(model):
-        if model.training.position >= 10_000:
-            raise Crash()
-
-    with pytest.raises(Crash):
-        train(train_file, checkpoint, valid_file, RnnlmConfig(**TRAIN_SETTINGS), max_iter=1, anti_kasparek=10_000,
-              debug=0, on_progress=crash, threads=1)
+    train_until_crash(train_file, checkpoint, valid_file, RnnlmConfig(**TRAIN_SETTINGS), position=10_000,
+                      max_iter=1, anti_kasparek=10_000, threads=1)
     resume = ["train", "-train", train_file, "-valid", valid_file, "-hidden", "6", "-class", "3", "-bptt", "2",
               "-bptt-block", "3", "-max-iter", "1", "-anti-kasparek", "10000", "-threads", "1", "-rnnlm"]
     found = {"checkpoint": (checkpoint, resume)}

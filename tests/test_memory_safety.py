@@ -27,7 +27,7 @@ from rnnlmpy.rnnlm.cpp_format import write_rnnlm
 from rnnlmpy.rnnlm.model import RnnlmConfig
 from rnnlmpy.rnnlm.model_file import load_model, save_model
 
-from helpers import pattern_corpus, run_cli, tiny_model, write_text
+from helpers import pattern_corpus, run_cli, tiny_model, train_until_crash, write_text
 
 
 def one_line(call, *expected) -> str:
@@ -178,17 +178,8 @@ def checkpoint(tmp_path_factory):
     valid_file = write_text(folder / "valid.txt", pattern_corpus(50, 2))
     config = dict(hidden_size=6, class_count=3, bptt=2, bptt_block=3)
     path = str(folder / "ck.model")
-
-    class Crash(Exception):
-        pass
-
-    def crash(model):
-        if model.training.position >= 10_000:
-            raise Crash()
-
-    with pytest.raises(Crash):
-        train(train_file, path, valid_file, RnnlmConfig(**config), max_iter=1, anti_kasparek=10_000, debug=0,
-              on_progress=crash, threads=1)
+    train_until_crash(train_file, path, valid_file, RnnlmConfig(**config), position=10_000, max_iter=1,
+                      anti_kasparek=10_000, threads=1)
     assert load_model(path).training.position > 0
     return folder, path, train_file, valid_file, config
 

@@ -14,7 +14,7 @@ from rnnlmpy.rnnlm import epoch, network
 from rnnlmpy.rnnlm.sampling import generate_lines
 from rnnlmpy.rnnlm.training import TrainingInterrupted
 
-from helpers import pattern_corpus, run_cli, write_text
+from helpers import pattern_corpus, run_cli, train_until_crash, write_text
 
 CONFIG = dict(hidden_size=8, class_count=3, bptt=2, bptt_block=5, rand_seed=3)
 
@@ -76,18 +76,10 @@ def test_an_output_may_replace_its_own_kind(trained, capsys, tmp_path):
 
 def interrupted_checkpoint(corpus, path, config=CONFIG):
     """Train until the first checkpoint of epoch 1, then stop as a crash would."""
-    class Crash(Exception):
-        pass
-
-    def crash(model):
-        if model.training.epoch == 1 and model.training.position >= 10_000:
-            raise Crash()
-
     lines = pattern_corpus(3000, seed=5)
     train_file = write_text(corpus["folder"] / "big.txt", lines)
-    with pytest.raises(Crash):
-        train(train_file, path, corpus["valid"], RnnlmConfig(**config), max_iter=3, anti_kasparek=10_000, debug=0,
-              on_progress=crash)
+    train_until_crash(train_file, path, corpus["valid"], RnnlmConfig(**config), position=10_000, epoch=1,
+                      max_iter=3, anti_kasparek=10_000)
     assert load_model(path).training.position == 10_000
     return train_file
 

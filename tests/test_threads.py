@@ -26,7 +26,7 @@ from rnnlmpy.rnnlm.model_file import HISTORY_SUFFIX, load_model
 from rnnlmpy.rnnlm.nbest import nbest_start_state, score_nbest
 from rnnlmpy.rnnlm.streams import language_model_stream
 
-from helpers import pattern_corpus, run_cli, write_text
+from helpers import pattern_corpus, run_cli, train_until_crash, write_text
 
 
 @pytest.fixture(scope="module")
@@ -334,17 +334,8 @@ def interrupted_two_thread_training(texts, name: str, seed: int) -> tuple[str, s
     """Train on two threads with checkpoints every 10,000 words and crash after 20,000: (model, training file)."""
     path = str(texts["folder"] / f"{name}.model")
     train_file = write_text(texts["folder"] / f"{name}.txt", pattern_corpus(8000, seed=seed))
-
-    class Crash(Exception):
-        pass
-
-    def crash(model):
-        if model.training.position >= 20_000:
-            raise Crash()
-
-    with pytest.raises(Crash):
-        train(train_file, path, texts["valid"], small_config(), max_iter=1, anti_kasparek=10_000, debug=0,
-              threads=2, on_progress=crash)
+    train_until_crash(train_file, path, texts["valid"], small_config(), position=20_000, max_iter=1,
+                      anti_kasparek=10_000, threads=2)
     return path, train_file
 
 
