@@ -99,3 +99,13 @@ def trained_model(tmp_path_factory):
         return dict(models[key])
 
     return make
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A fresh corpus-cache folder in ``tmp_path`` that every file, however small, goes through."""
+    from rnnlmpy.corpus import encoding
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("RNNLMPY_CACHE_DIR", str(folder))
+    monkeypatch.setattr(encoding, "CACHE_MIN_BYTES", 0)
+    return folder

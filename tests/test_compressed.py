@@ -14,7 +14,7 @@ from rnnlmpy import RnnlmConfig, load_model, train
 from rnnlmpy.base import files
 from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.base.text import read_corpus, read_text
-from rnnlmpy.corpus import encoding, encode_file
+from rnnlmpy.corpus import encode_file
 from rnnlmpy.ngram.arpa import read_arpa
 from rnnlmpy.rnnlm.nbest import read_nbest
 from rnnlmpy.tagger.files import read_tagged
@@ -43,14 +43,6 @@ def compressed_copy(path, kind, name=None):
 def texts(tmp_path):
     return {"train": write_text(tmp_path / "train.txt", pattern_corpus(300, seed=1)),
             "test": write_text(tmp_path / "test.txt", pattern_corpus(40, seed=2))}
-
-
-@pytest.fixture()
-def cache_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("RNNLMPY_CACHE_DIR", str(folder))
-    monkeypatch.setattr(encoding, "CACHE_MIN_BYTES", 0)
-    return folder
 
 
 # ---------------------------------------------------------------- ARPA files and texts, each compression

@@ -60,15 +60,6 @@ def tiny_buffers(monkeypatch):
     monkeypatch.setattr(encoding, "FLUSH_TOKENS", 3)
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    """A fresh cache folder that every file, however small, goes through."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("RNNLMPY_CACHE_DIR", str(folder))
-    monkeypatch.setattr(encoding, "CACHE_MIN_BYTES", 0)
-    return folder
-
-
 def assert_same_as_read_corpus(path: str, corpus) -> None:
     data = open(path, "rb").read()
     expected = read_corpus(path, allow_empty=True)

@@ -229,15 +229,6 @@ def test_cpp_text_weights_beyond_float32_are_refused(value, tmp_path):
 
 # ---------------------------------------------------------------- the corpus cache
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    from rnnlmpy.corpus import encoding
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("RNNLMPY_CACHE_DIR", str(folder))
-    monkeypatch.setattr(encoding, "CACHE_MIN_BYTES", 0)
-    return folder
-
-
 def test_a_text_rewritten_in_place_with_its_old_mtime_is_read_again(tmp_path, cache_dir):
     path = write_text(tmp_path / "t.txt", ["a b c"])
     assert [corpus.types for corpus in (encode_file(path), encode_file(path))] == [["</s>", "a", "b", "c"]] * 2
