@@ -26,7 +26,7 @@ from .common import CONTEXT, Group, discard, examples, silence_broken_pipe
 # so that `rnnlmpy ppl` does not pay for the tagger's modules and kernels
 FAMILY_OF = {"train": "rnnlm", "ppl": "rnnlm", "gen": "rnnlm", "convert": "rnnlm", "ngram": "ngram",
              "ensemble": "mixing", "compare": "mixing", "tag-train": "tagger", "tag": "tagger", "grade": "tagger",
-             "info": "report", "plot": "report"}
+             "info": "report", "plot": "report", "compile-kernels": "precompile"}
 
 
 class FamilyCommands(Mapping):
