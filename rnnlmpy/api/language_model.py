@@ -92,9 +92,12 @@ class LanguageModel:
             if path is None:
                 raise RnnlmpyError("LanguageModel needs the path of a model file")
             kind = sniff(path, "model file")
-            if kind == RNNLM_CPP or (kind == CONTAINER and container_kind(path) == "rnnlm"):
+            stored = container_kind(path) if kind == CONTAINER else None
+            if kind == RNNLM_CPP or stored == "rnnlm":
                 return RnnLanguageModel.__new__(RnnLanguageModel)
-            return NgramLanguageModel.__new__(NgramLanguageModel)
+            if stored == "tagger":
+                raise RnnlmpyError(f"{path!r} is a tagger, not a language model (use it with rnnlmpy tag)")
+            return NgramLanguageModel.__new__(NgramLanguageModel)  # its reader names what else the file is
         return super().__new__(cls)
 
     # ---- what each kind provides
