@@ -114,9 +114,9 @@ class LanguageModel:
         """The vocabulary index of ``<unk>``, or -1."""
         raise NotImplementedError
 
-    def _sentence_probabilities(self, sentences: list[list[str]], bos: bool, eos: bool,
-                                threads: int) -> list[np.ndarray]:
-        """P of every token of each sentence (and ``</s>`` when ``eos``), float64, 0 where it cannot score."""
+    def _sentence_probabilities(self, sentences: list[list[str]], bos: bool, eos: bool, threads: int) -> np.ndarray:
+        """P of every token of each sentence (and ``</s>`` when ``eos``), sentence after sentence (float64; 0
+        where it cannot score)."""
         raise NotImplementedError
 
     def _file_probabilities(self, path: str, threads: int) -> tuple[Sequence[str], np.ndarray]:
@@ -155,26 +155,26 @@ class LanguageModel:
             return np.where(probabilities > 0, np.log10(np.maximum(probabilities, metrics.SMALLEST_PROBABILITY)),
                             -math.inf)
 
-    def _sentence_log10(self, sentences: list[list[str]], bos: bool, eos: bool, threads: int) -> list[np.ndarray]:
-        """log10 P of every token of each sentence (``-inf`` where it cannot score)."""
-        return [self._log10(p) for p in self._sentence_probabilities(sentences, bos, eos, threads)]
+    def _sentence_log10(self, sentences: list[list[str]], bos: bool, eos: bool, threads: int) -> np.ndarray:
+        """log10 P of every token of each sentence, sentence after sentence (``-inf`` where it cannot score)."""
+        return self._log10(self._sentence_probabilities(sentences, bos, eos, threads))
 
     def full_scores(self, sentence: Sentence, bos: bool = True, eos: bool = True) -> list[TokenScore]:
         """One ``TokenScore`` (log10 P, is OOV) per token of ``sentence``, then one for ``</s>`` when ``eos``."""
         tokens = self._tokens(sentence)
-        scores = self._sentence_log10([tokens], bos, eos, 1)[0].tolist()
+        scores = self._sentence_log10([tokens], bos, eos, 1).tolist()
         oov = [token not in self for token in tokens] + ([False] if eos else [])
         return [TokenScore(score, flag) for score, flag in zip(scores, oov)]
 
     def score(self, sentence: Sentence, bos: bool = True, eos: bool = True) -> float:
         """Total log10 probability of ``sentence`` (``</s>`` included when ``eos``), tokens it cannot score left
         out."""
-        scores = self._sentence_log10([self._tokens(sentence)], bos, eos, 1)[0]
+        scores = self._sentence_log10([self._tokens(sentence)], bos, eos, 1)
         return float(np.sum(scores[np.isfinite(scores)]))
 
     def perplexity(self, sentence: Sentence) -> float:
         """Perplexity of one sentence with ``<s>`` and ``</s>``: 10 ** (-score / tokens scored, ``</s>`` included)."""
-        scores = self._sentence_log10([self._tokens(sentence)], True, True, 1)[0]
+        scores = self._sentence_log10([self._tokens(sentence)], True, True, 1)
         finite = np.isfinite(scores)
         return metrics.perplexity(float(np.sum(scores[finite])), int(np.count_nonzero(finite)))
 
@@ -185,7 +185,9 @@ class LanguageModel:
         the kernel ``ppl`` uses for an independent model's sentences."""
         token_lists = [self._tokens(sentence) for sentence in sentences]
         scores = self._sentence_log10(token_lists, bos, eos, resolve_threads(threads, every_core=True))
-        return np.array([float(np.sum(s[np.isfinite(s)])) for s in scores], dtype=np.float64)
+        sentence = np.repeat(np.arange(len(token_lists)), [len(tokens) + eos for tokens in token_lists])
+        finite = np.isfinite(scores)
+        return np.bincount(sentence[finite], weights=scores[finite], minlength=len(token_lists))
 
     def next_word_distribution(self, state: State, top_k: Optional[int] = None) -> dict[str, float]:
         """log10 P(word | ``state``) of every word the model can predict (``top_k``: the ``top_k`` most likely),
@@ -237,8 +239,9 @@ class RnnLanguageModel(LanguageModel):
         return self.model.config.char_level
 
     def _sentence_probabilities(self, sentences, bos, eos, threads):
-        encode = self.model.vocabulary.encode
-        return score_sentence_batch(self.model, [encode(tokens) for tokens in sentences], bos, eos, threads)
+        word_ids = self.model.vocabulary.encode([token for tokens in sentences for token in tokens])
+        lengths = np.array([len(tokens) for tokens in sentences], dtype=np.int64)
+        return score_sentence_batch(self.model, word_ids, lengths, bos, eos, threads)
 
     def _file_probabilities(self, path, threads):
         result = evaluate_file(self.model, path, threads=threads)
@@ -318,23 +321,20 @@ class NgramLanguageModel(LanguageModel):
     def _sentence_log10(self, sentences, bos, eos, threads):
         """All sentences as one stream: each opens with ``<s>`` (or, without ``bos``, a position that matches
         no n-gram: a null context) and ends with ``</s>`` when ``eos``."""
-        if not sentences:
-            return []
         opening = self._start if bos else -1
-        ids, position, spans = [], [], []
+        ids, position = [], []
         for tokens in sentences:
             encoded = [opening, *self._encode(tokens), *([self._end] if eos else [])]
-            spans.append((len(ids) + 1, len(ids) + len(encoded)))
             ids.extend(encoded)
             position.extend(range(len(encoded)))
         stream = SentenceStream(ids=np.array(ids, dtype=np.int32), position=np.array(position, dtype=np.int32),
                                 sentences=len(sentences))
         log10_prob, _ = score_stream(self.model, stream)
-        log10_prob = np.where(stream.ids < 0, -math.inf, log10_prob)
-        return [log10_prob[begin:end] for begin, end in spans]
+        predicted = stream.position > 0
+        return np.where(stream.ids < 0, -math.inf, log10_prob)[predicted]
 
     def _sentence_probabilities(self, sentences, bos, eos, threads):
-        return [10.0 ** scores for scores in self._sentence_log10(sentences, bos, eos, threads)]
+        return 10.0 ** self._sentence_log10(sentences, bos, eos, threads)
 
     def _file_probabilities(self, path, threads):
         tokens = read_corpus(path, "test file")

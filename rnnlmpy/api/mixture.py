@@ -92,8 +92,7 @@ class Mixture(LanguageModel):
         return metrics.mix(self.weights, rows)
 
     def _sentence_probabilities(self, sentences, bos, eos, threads):
-        per_model = [model._sentence_probabilities(sentences, bos, eos, threads) for model in self.models]
-        return [self._mix([scores[i] for scores in per_model]) for i in range(len(sentences))]
+        return self._mix([model._sentence_probabilities(sentences, bos, eos, threads) for model in self.models])
 
     def _check_lengths(self, rows: list[np.ndarray], path: str) -> None:
         if len({len(row) for row in rows}) > 1:

@@ -100,28 +100,29 @@ def next_word_probabilities(model: RnnlmModel, state: RnnState) -> np.ndarray:
     return out.astype(np.float64)
 
 
-def score_sentence_batch(model: RnnlmModel, sentences: list[np.ndarray], bos: bool = True, eos: bool = True,
-                    threads: int = 1) -> list[np.ndarray]:
-    """P of every word (and ``</s>`` when ``eos``) of each sentence (word ids, int32; -1: unknown, P = 0), each
-    sentence from ``sentence_start_state(model, bos)``: float64 arrays, one per sentence.
+def score_sentence_batch(model: RnnlmModel, word_ids: np.ndarray, lengths: np.ndarray, bos: bool = True,
+                         eos: bool = True, threads: int = 1) -> np.ndarray:
+    """P of every word of S sentences, each from ``sentence_start_state(model, bos)``: the sentences' word ids
+    one after another (int32; -1: unknown, P = 0) and their ``lengths`` (int64 (S,)). Returns float64: each
+    sentence's words' probabilities, then ``</s>``'s when ``eos``, sentence after sentence.
 
     The sentences are segments of one stream, scored by ``threads`` threads with the kernel that scores an
     independent model's sentences in ``ppl``.
     """
-    if not sentences:
-        return []
-    lengths = np.array([len(ids) + eos for ids in sentences], dtype=np.int64)
-    begins = np.cumsum(lengths + 1) - (lengths + 1)  # each segment opens with the word it reads first
-    words = np.zeros(int(lengths.sum()) + len(sentences), dtype=np.int32)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    count = len(lengths)
+    scored = lengths + int(eos)  # predicted tokens of each sentence
+    begins = np.cumsum(scored + 1) - (scored + 1)  # each segment opens with the word it reads first
+    words = np.zeros(int(scored.sum()) + count, dtype=np.int32)
+    if count == 0:
+        return np.zeros(0, dtype=np.float64)
     words[begins] = SENTENCE_END_INDEX if bos else NO_INPUT
-    for begin, ids in zip(begins.tolist(), sentences):
-        words[begin + 1:begin + 1 + len(ids)] = ids  # with eos, the </s> after it is already there (0)
+    words[_within(begins + 1, lengths)] = word_ids  # with eos, the </s> after each sentence is already there (0)
     stream = TokenStream(words)
-    ends = begins + lengths
+    ends = begins + scored
     probabilities = np.zeros(len(stream), dtype=np.float64)
     start = test_start_state(model)[None, :]
-    count = len(sentences)
-    bounds = np.concatenate([[0], np.cumsum(lengths + 1)]).astype(np.int64)  # sentence k: tokens bounds[k]:[k + 1]
+    bounds = np.concatenate([[0], np.cumsum(scored + 1)]).astype(np.int64)  # sentence k: words bounds[k]:[k + 1]
     parts = [(int(np.searchsorted(bounds, first)), int(np.searchsorted(bounds, last)))
              for first, last in split_evenly(bounds, threads * SLICES_PER_THREAD)] if threads > 1 else [(0, count)]
 
@@ -132,4 +133,11 @@ def score_sentence_batch(model: RnnlmModel, sentences: list[np.ndarray], bos: bo
                                    start_index=np.zeros(last - first, dtype=np.int64), probabilities=probabilities)
 
     thread_map(score_part, parts, threads)
-    return [probabilities[begin:end] for begin, end in zip(begins.tolist(), ends.tolist())]
+    return probabilities[_within(begins, scored)]
+
+
+def _within(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Every index ``begins[k] + j`` for ``0 <= j < lengths[k]``, k by k (int64)."""
+    total = int(lengths.sum())
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(begins, lengths) + offsets
