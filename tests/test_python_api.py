@@ -295,3 +295,13 @@ def test_the_public_surface_is_listed_and_documented():
         for name in dir(cls):
             if not name.startswith("_"):
                 assert getattr(cls, name).__doc__, (cls.__name__, name)
+
+
+def test_paths_may_be_path_objects_and_loaded_models_may_be_wrapped(direct_model, arpa_model):
+    import pathlib
+    by_path = LanguageModel(pathlib.Path(direct_model["model"]))
+    wrapped = rnnlmpy.api.RnnLanguageModel(model=load_model(direct_model["model"]))
+    assert by_path.score("alpha x one") == wrapped.score("alpha x one") == \
+        LanguageModel(direct_model["model"]).score("alpha x one")
+    mixture = Mixture([pathlib.Path(arpa_model), by_path], [0.5, 0.5])
+    assert mixture.score("alpha x one") == Mixture([arpa_model, wrapped]).score("alpha x one")

@@ -13,6 +13,7 @@ scored as the command line scores it, so ``perplexity_of_file`` equals the comma
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Optional, Union
@@ -33,6 +34,7 @@ from ..rnnlm import (RnnlmModel, RnnState, evaluate_file, load_model, next_word_
 from ..rnnlm.network import kernel_network
 
 Sentence = Union[str, Sequence[str]]  # text (split into words) or tokens (taken as they are)
+PathLike = Union[str, "os.PathLike[str]"]
 UNKNOWN_WORD = "<unk>"
 
 
@@ -87,10 +89,11 @@ class LanguageModel:
     (plain or compressed) and returns the matching subclass; ``Mixture`` interpolates several models.
     """
 
-    def __new__(cls, path: Optional[str] = None, *args, **kwargs):
+    def __new__(cls, path: Optional[PathLike] = None, *args, **kwargs):
         if cls is LanguageModel:
             if path is None:
                 raise RnnlmpyError("LanguageModel needs the path of a model file")
+            path = os.fspath(path)
             kind = sniff(path, "model file")
             stored = container_kind(path) if kind == CONTAINER else None
             if kind == RNNLM_CPP or stored == "rnnlm":
@@ -213,11 +216,11 @@ class RnnLanguageModel(LanguageModel):
     (a model that is not independent carries its state from line to line there, as it does in ``ppl``).
     """
 
-    def __init__(self, path: Optional[str] = None, model: Optional[RnnlmModel] = None) -> None:
+    def __init__(self, path: Optional[PathLike] = None, model: Optional[RnnlmModel] = None) -> None:
         if (path is None) == (model is None):
             raise RnnlmpyError("give the path of an RNN model, or a loaded RnnlmModel")
-        self.path = path
-        self.model = load_model(path) if model is None else model
+        self.path = None if path is None else os.fspath(path)
+        self.model = load_model(self.path) if model is None else model
         self._bundle = None  # the kernels' view of the model, made on the first word-by-word step
         self._words = tuple(self.model.vocabulary.words)
 
@@ -289,11 +292,11 @@ class NgramLanguageModel(LanguageModel):
     ``perplexity_of_file`` is ``rnnlmpy ngram -lm MODEL -test path`` (empty lines skipped, as SRILM does).
     """
 
-    def __init__(self, path: Optional[str] = None, model: Optional[NgramModel] = None) -> None:
+    def __init__(self, path: Optional[PathLike] = None, model: Optional[NgramModel] = None) -> None:
         if (path is None) == (model is None):
             raise RnnlmpyError("give the path of an n-gram model, or a loaded NgramModel")
-        self.path = path
-        self.model = read_ngram_model(path) if model is None else model
+        self.path = None if path is None else os.fspath(path)
+        self.model = read_ngram_model(self.path) if model is None else model
         self._words = tuple(self.model.words)
         index = self.model.index
         self._start = index.get(SENTENCE_START, -1)

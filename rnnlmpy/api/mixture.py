@@ -8,6 +8,7 @@ probability 0 and the others' shares remain; a token no member scores is left ou
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -36,7 +37,7 @@ class Mixture(LanguageModel):
 
     def __init__(self, models: Sequence[Union[LanguageModel, str]], weights: Optional[Sequence[float]] = None
                  ) -> None:
-        if isinstance(models, (str, LanguageModel)) or not len(models):
+        if isinstance(models, (str, os.PathLike, LanguageModel)) or not len(models):
             raise RnnlmpyError("a Mixture needs a list of one or more models (LanguageModel objects or paths)")
         self.models = tuple(model if isinstance(model, LanguageModel) else LanguageModel(model) for model in models)
         for model in self.models:
