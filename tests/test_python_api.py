@@ -171,6 +171,10 @@ def test_stepping_through_a_text_word_by_word_gives_what_ppl_scores(trained_mode
     assert stepped == expected  # the same kernel, position by position: the same numbers
     first_line = list(result.tokens[:list(result.tokens).index("</s>")])
     assert lm.score(first_line) == pytest.approx(sum(expected[:len(first_line) + 1]), abs=1e-12)
+    distribution = lm.next_word_distribution(state)  # every output layer and cell: score_word's values
+    assert sum(10 ** value for value in distribution.values()) == pytest.approx(1.0, abs=1e-5)
+    for word in ("alpha", "one", "</s>"):
+        assert distribution[word] == pytest.approx(lm.score_word(state, word)[0], abs=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "arpa", "mixture"])
