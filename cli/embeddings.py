@@ -14,8 +14,7 @@ from .common import command, examples, option
 
 @command(name="export-embeddings", epilog=examples(
     "rnnlmpy export-embeddings -rnnlm ptb.model -o ptb.vectors.txt",
-    "python -c \"from gensim.models import KeyedVectors; "
-    "print(KeyedVectors.load_word2vec_format('ptb.vectors.txt').most_similar('bank'))\""))
+    "rnnlmpy export-embeddings -rnnlm cpp-trained.model -o vectors.txt -force"))
 @option("rnnlm", "model_file", metavar="MODEL", required=True, help="Language model (rnnlmpy or C++ rnnlm).")
 @click.option("-o", "-output", "--output", "output", metavar="FILE", required=True,
               help="Word-vector file to write (word2vec's text format).")
@@ -25,7 +24,8 @@ def export_embeddings(model_file, output, force):
 
     A word's vector is its row of the input weights (words x hidden units): what the hidden layer adds when it
     reads the word; for a GRU, its weights into the update gate, the reset gate and the candidate (3 x hidden).
-    The first line is "WORDS DIMENSIONS", then "word v1 ... vD", in vocabulary order (</s> first).
+    The first line is "WORDS DIMENSIONS", then "word v1 ... vD", in vocabulary order (</s> first); gensim reads
+    it with KeyedVectors.load_word2vec_format(FILE).
     """
     if os.path.exists(output) and os.path.exists(model_file) and os.path.samefile(output, model_file):
         raise RnnlmpyError("-o must differ from the model")

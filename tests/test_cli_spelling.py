@@ -64,6 +64,15 @@ def test_export_embeddings_replaces_only_its_own_kind_of_file(model, tmp_path, c
     assert load_model(model["model"]).vocabulary.size > 1  # the model is intact
 
 
+@pytest.mark.parametrize("target", ["folder", "missing-folder/vectors.txt"])
+def test_export_embeddings_writes_only_regular_files(model, tmp_path, capsys, target):
+    (tmp_path / "folder").mkdir()
+    code, _, err = run_cli(["export-embeddings", "-rnnlm", model["model"], "-o", str(tmp_path / target), "-force"],
+                           capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["folder"]
+
+
 def test_export_embeddings_of_a_missing_model_is_one_line(tmp_path, capsys):
     code, _, err = run_cli(["export-embeddings", "-rnnlm", str(tmp_path / "absent"), "-o", str(tmp_path / "v")],
                            capsys)
