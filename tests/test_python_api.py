@@ -182,6 +182,7 @@ def test_states_are_values(direct_model, arpa_model, kind):
     lm = {"rnn": lambda: LanguageModel(direct_model["model"]), "arpa": lambda: LanguageModel(arpa_model),
           "mixture": lambda: Mixture([direct_model["model"], arpa_model], [0.5, 0.5])}[kind]()
     start = lm.begin_sentence()
+    assert isinstance(start, rnnlmpy.State)
     assert start == lm.begin_sentence() and hash(start) == hash(lm.begin_sentence())
     assert start != lm.begin_sentence(bos=False)
     first, after_alpha = lm.score_word(start, "alpha")

@@ -6,9 +6,10 @@
 from an explicit state (``begin_sentence``, ``score_word``, ``next_word_distribution``).
 """
 
+from ..rnnlm import RnnState
 from .language_model import FileScore, LanguageModel, NgramLanguageModel, NgramState, RnnLanguageModel, Sentence, \
     State, TokenScore
 from .mixture import Mixture, MixtureState
 
 __all__ = ["FileScore", "LanguageModel", "Mixture", "MixtureState", "NgramLanguageModel", "NgramState",
-           "RnnLanguageModel", "Sentence", "State", "TokenScore"]
+           "RnnLanguageModel", "RnnState", "Sentence", "State", "TokenScore"]

@@ -12,6 +12,7 @@ scored as the command line scores it, so ``perplexity_of_file`` equals the comma
 
 from __future__ import annotations
 
+import abc
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -57,9 +58,13 @@ class FileScore:
     oov: int
 
 
-class State:
+class State(abc.ABC):
     """A point in a text for word-by-word scoring: from ``begin_sentence``, then ``score_word``. States are
-    values (compare and hash them, copy them freely; nothing changes one in place)."""
+    values (compare and hash them, copy them freely; nothing changes one in place). Each kind of model has
+    its own (``RnnState``, ``NgramState``, ``MixtureState``), all of them ``State``s."""
+
+
+State.register(RnnState)  # the RNN family's own state class, defined below this layer
 
 
 def sentence_tokens(sentence: Sentence, char_level: bool = False) -> list[str]:
