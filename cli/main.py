@@ -24,9 +24,9 @@ from .common import CONTEXT, Group, discard, examples, silence_broken_pipe
 
 # command -> the module of this package that defines it (in its COMMANDS): a command imports its own family only,
 # so that `rnnlmpy ppl` does not pay for the tagger's modules and kernels
-FAMILY_OF = {"train": "rnnlm", "ppl": "rnnlm", "gen": "rnnlm", "convert": "rnnlm", "ngram": "ngram",
-             "ensemble": "mixing", "compare": "mixing", "tag-train": "tagger", "tag": "tagger", "grade": "tagger",
-             "info": "report", "plot": "report", "compile-kernels": "precompile"}
+FAMILY_OF = {"train": "rnnlm", "ppl": "rnnlm", "gen": "rnnlm", "convert": "rnnlm", "export-embeddings": "embeddings",
+             "ngram": "ngram", "ensemble": "mixing", "compare": "mixing", "tag-train": "tagger", "tag": "tagger",
+             "grade": "tagger", "info": "report", "plot": "report", "compile-kernels": "precompile"}
 
 
 class FamilyCommands(Mapping):

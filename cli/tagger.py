@@ -125,22 +125,41 @@ def tag(model_file, test_file, output_format, debug):
 
 
 @command(name="grade", epilog=examples(
-    'rnnlmpy grade wiki-en-test.pos my_answer.pos',
-    'rnnlmpy grade wiki-en-test.pos my_answer.pos -words wiki-en-test.norm -train wiki-en-train.norm_pos'))
-@click.argument("reference_file", metavar="REFERENCE")
-@click.argument("test_file", metavar="TEST")
+    'rnnlmpy grade -reference wiki-en-test.pos -test my_answer.pos',
+    'rnnlmpy grade -reference wiki-en-test.pos -test my_answer.pos -words wiki-en-test.norm '
+    '-train wiki-en-train.norm_pos'))
+@option("reference", "named_reference", metavar="FILE", help="The reference tags (gradepos.pl's first file).")
+@option("test", "named_test", metavar="FILE", help="The tags to grade (gradepos.pl's second file).")
+@click.argument("positional", metavar="[REFERENCE TEST]", nargs=-1)
 @option("words", "words_file", metavar="FILE", help="The tagged input text, to split known and unseen words.")
 @option("train", "train_file", metavar="FILE", help="The word_TAG training text (defines the seen words).")
-def grade(reference_file, test_file, words_file, train_file):
-    """Grade tags against a reference: accuracy and top mistakes, as gradepos.pl."""
-    result = grade_files(reference_file, test_file)
-    click.echo(result.report())
+def grade(named_reference, named_test, positional, words_file, train_file):
+    """Grade tags against a reference: accuracy and top mistakes, as gradepos.pl (the two files may also be
+    given without -reference and -test, in that order)."""
+    reference_file, test_file = grade_files_given(named_reference, named_test, list(positional))
     if bool(words_file) != bool(train_file):
         raise RnnlmpyError("give both -words and -train to split known and unseen words")
+    result = grade_files(reference_file, test_file)
+    click.echo(result.report())
     if words_file:
         seen = {word for words, _ in read_tagged(train_file) for word in words}
         split = known_unseen_accuracy(reference_file, test_file, read_words(words_file, "words file"), seen)
         click.echo("\n" + split)
+
+
+def grade_files_given(reference, test, positional: list[str]) -> tuple[str, str]:
+    """(reference, test) from -reference and -test, or from the words without an option (in that order)."""
+    if len(positional) > 2:
+        raise RnnlmpyError(f"grade takes two files, the reference and the tags to grade (got {len(positional)})")
+    if reference is None and positional:
+        reference = positional.pop(0)
+    if test is None and positional:
+        test = positional.pop(0)
+    if positional:
+        raise RnnlmpyError(f"{positional[0]!r}: the reference and the test file are already given")
+    if reference is None or test is None:
+        raise RnnlmpyError("give the reference tags and the tags to grade: -reference FILE -test FILE")
+    return reference, test
 
 
 COMMANDS = [tag_train, tag, grade]

@@ -15,10 +15,12 @@ _drop_stale_kernel_caches(_os.path.join(_os.path.dirname(__file__), "kernels")) 
 from .base.errors import RnnlmpyError  # noqa: E402
 from .rnnlm import (PerplexityResult, RnnlmConfig, RnnlmModel, Vocabulary, build_vocabulary, evaluate_file,
                     load_model, new_model, save_model, score_tokens, train)  # noqa: E402
+from .api import FileScore, LanguageModel, Mixture, State, TokenScore  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RnnlmConfig", "RnnlmModel", "RnnlmpyError", "PerplexityResult", "Vocabulary", "build_vocabulary",
     "evaluate_file", "load_model", "new_model", "save_model", "score_tokens", "train", "__version__",
+    "FileScore", "LanguageModel", "Mixture", "State", "TokenScore",
 ]

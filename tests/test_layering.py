@@ -1,6 +1,6 @@
 """The package's layers: every import of every module is read (ast) and checked against the layer rule.
 
-base <- kernels <- corpus <- {rnnlm, ngram} <- {mixing, tagger} <- report <- the
+base <- kernels <- corpus <- {rnnlm, ngram} <- {mixing, tagger} <- report <- api (``LanguageModel``) <- the
 ``rnnlmpy`` facade <- the command line (``rnnlmpy_cli``). A module may import its own
 layer's family and any lower layer, never a higher one nor a sibling family of its
 own layer; above corpus a family uses only the families it is built on (``BUILT_ON``:
@@ -34,14 +34,15 @@ LAYERS = {
     "rnnlmpy.mixing": (4, "mixing"),
     "rnnlmpy.tagger": (4, "tagger"),
     "rnnlmpy.report": (5, "report"),
-    "rnnlmpy": (6, "facade"),
-    "rnnlmpy.__main__": (7, "cli"),
-    "rnnlmpy_cli": (7, "cli"),
+    "rnnlmpy.api": (6, "api"),
+    "rnnlmpy": (7, "facade"),
+    "rnnlmpy.__main__": (8, "cli"),
+    "rnnlmpy_cli": (8, "cli"),
 }
 SHARED_LAYERS = 2  # base, kernels and corpus (layers 0-2) serve every family above them
 # family above the shared layers -> the families of those layers it is built on (the facade and the CLI use all)
 BUILT_ON = {"rnnlm": set(), "ngram": set(), "mixing": {"rnnlm", "ngram"}, "tagger": set(),
-            "report": {"rnnlm", "ngram", "tagger", "mixing"}}
+            "report": {"rnnlm", "ngram", "tagger", "mixing"}, "api": {"rnnlm", "ngram", "mixing"}}
 CLI_PACKAGE = "rnnlmpy_cli"
 ENTRY_POINT = "rnnlmpy.__main__"  # `python -m rnnlmpy`: may import the CLI under `if __name__ == "__main__":`
 KERNEL_IMPORTS_ALLOWED = {"numpy", "numba", "math", "typing", "__future__"}

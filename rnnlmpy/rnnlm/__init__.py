@@ -5,6 +5,8 @@ The names below are the family's face, all the command line and users need.
 """
 
 from .cpp_format import read_rnnlm, write_rnnlm
+from .decoding import RnnState, next_word_probabilities, score_next_word, score_sentence_batch, sentence_start_state
+from .embeddings import looks_like_word2vec, word_vectors, write_word2vec
 from .evaluation import PerplexityResult, check_dynamic_rate, evaluate_file, score_tokens
 from .grid import MANIFEST_SUFFIX, grid_members, manifest_models, train_grid
 from .model import ACTIVATIONS, MAX_DIRECT_ORDER, RnnlmConfig, RnnlmModel, new_model
@@ -16,7 +18,8 @@ from .training import TrainingInterrupted, train
 from .vocab import Vocabulary, build_vocabulary
 
 __all__ = ["ACTIVATIONS", "GridRequest", "MANIFEST_SUFFIX", "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS",
-           "PerplexityResult", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
+           "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
            "check_dynamic_rate", "evaluate_file", "generate", "generate_lines", "grid_members", "load_model",
-           "manifest_models", "new_model", "read_rnnlm", "save_model", "score_tokens", "train", "train_command", "train_grid",
-           "write_rnnlm"]
+           "manifest_models", "new_model", "next_word_probabilities", "read_rnnlm", "save_model", "score_next_word",
+           "score_sentence_batch", "score_tokens", "sentence_start_state", "train", "train_command", "train_grid",
+           "word_vectors", "write_rnnlm", "write_word2vec", "looks_like_word2vec"]

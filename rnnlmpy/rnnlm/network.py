@@ -36,8 +36,8 @@ PRIVATE_WEIGHTS = ("class_weights", "recurrent", "gate_bias")  # a hogwild threa
 # tree rows): the small dense arrays that every word or block rewrites in full
 
 __all__ = ["ACTIVATIONS", "FLUSH_VALUE", "GATED", "OUTPUT_LAYERS", "MAX_DIRECT_ORDER", "RESET_VALUE", "KernelState",
-           "Merging", "PRIVATE_WEIGHTS", "distribution", "merge", "warm_up", "hidden_step", "score_segments",
-           "score_stream", "start_state", "train_span"]
+           "Merging", "PRIVATE_WEIGHTS", "distribution", "kernel_network", "merge", "warm_up", "hidden_step",
+           "score_segments", "score_span", "score_stream", "start_state", "train_span"]
 
 
 @dataclass
@@ -262,6 +262,23 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
     lm.score_span(network=_network(model), words=stream.words, begin=0, end=len(stream), history_start=0,
                   hidden_prev=hidden, probabilities=probabilities, normalised=normalised)
     return probabilities, hidden
+
+
+def kernel_network(model) -> lm.Network:
+    """The model as its scoring kernels' one argument: views of its arrays, no copy. Build it once and pass it
+    to ``score_span`` when scoring many short spans (a decoder's word-by-word steps)."""
+    return _network(model)
+
+
+def score_span(model, words: np.ndarray, begin: int, end: int, history_start: int, hidden_prev: np.ndarray,
+               probabilities: np.ndarray, bundle: lm.Network | None = None) -> None:
+    """P(target) of stream positions ``begin <= t < end`` of ``words`` (int32 (N + 1,), see ``streams``) into
+    ``probabilities`` (float64 (N,)), from ``hidden_prev`` (H,), which holds the state after ``end - 1`` on
+    return. Direct connections see ``</s>`` for every word before ``history_start``. ``bundle``: the model's
+    ``kernel_network``, when the caller keeps one."""
+    lm.score_span(network=_network(model) if bundle is None else bundle, words=words, begin=begin, end=end,
+                  history_start=history_start, hidden_prev=hidden_prev, probabilities=probabilities,
+                  normalised=True)
 
 
 def score_segments(model, stream: TokenStream, segment_begin: np.ndarray, segment_end: np.ndarray,
