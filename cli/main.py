@@ -17,8 +17,7 @@ from collections.abc import Iterator, Mapping
 import click
 
 import rnnlmpy
-from rnnlmpy.base import RnnlmpyError, Terminated, compiling, say_on_stderr
-from rnnlmpy.rnnlm import TrainingInterrupted
+from rnnlmpy.base import RnnlmpyError, StoppedBySignal, Terminated, compiling, say_on_stderr
 
 from .common import CONTEXT, Group, discard, examples, silence_broken_pipe
 
@@ -91,7 +90,7 @@ def _run(argv) -> None:
         message = " ".join(error.format_message().split())
         print(f"{context}: error: {message}", file=sys.stderr)
         sys.exit(2)
-    except TrainingInterrupted as stopped:  # Ctrl-C or SIGTERM in training: the state was saved first
+    except StoppedBySignal as stopped:  # Ctrl-C or SIGTERM in training: the state was saved first
         print(f"rnnlmpy: {stopped}", file=sys.stderr)
         sys.exit(stopped.exit_status)
     except RnnlmpyError as error:

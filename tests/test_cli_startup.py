@@ -35,3 +35,16 @@ def test_a_command_loads_its_own_family_only():
     assert "rnnlmpy_cli.rnnlm" in loaded
     assert not [name for name in loaded if name.startswith(("rnnlmpy_cli.tagger", "rnnlmpy_cli.report",
                                                             "rnnlmpy.tagger"))], loaded
+
+
+def test_the_facade_and_the_command_line_import_numba_only_with_a_family_that_needs_it():
+    probe = ("import sys, rnnlmpy, rnnlmpy_cli.main\n"
+             "from rnnlmpy_cli.main import main\n"
+             "try:\n    main(['compile-kernels', '--help'])\nexcept SystemExit:\n    pass\n"
+             "print('numba' in sys.modules, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+    # the control: the first use of a model family's name imports it, and Numba with it
+    done = subprocess.run([sys.executable, "-c", "import sys, rnnlmpy; rnnlmpy.LanguageModel; "
+                           "print('numba' in sys.modules)"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"

@@ -17,8 +17,6 @@ import threading
 import time
 from typing import Callable, Iterator, Optional
 
-from numba.core import event
-
 NOTICE = "compiling kernels (once per machine; later runs start at once) ..."
 _COMPILE_EVENT = "numba:compile"  # a kernel is compiled (never fired for a load from the cache)
 _LOCK_EVENT = "numba:compiler_lock"  # the compiler lock, held to compile, load or save a kernel
@@ -37,7 +35,7 @@ class Compilation:
         self.announced = False  # the notice was said (kept on the outermost block: once per outermost block)
 
 
-class _CompileListener(event.Listener):
+class _CompileListener:
     """"numba:compile" (a real compilation, not a cache load) -> the notice, at the first one in the outermost
     open block, through the innermost block that has a ``say``; and the count of every open block."""
 
@@ -57,7 +55,7 @@ class _CompileListener(event.Listener):
         pass
 
 
-class _LockListener(event.Listener):
+class _LockListener:
     """"numba:compiler_lock", held while a kernel is compiled, loaded from the cache or saved to it -> the
     seconds of every open block. Nested and concurrent holds count once: the wall-clock time during which
     any thread is getting a kernel ready."""
@@ -81,9 +79,27 @@ class _LockListener(event.Listener):
                     block.seconds += spent
 
 
-for _kind, _listener in ((_COMPILE_EVENT, _CompileListener()), (_LOCK_EVENT, _LockListener())):
-    event.register(_kind, _listener)  # for the life of the process (with no block open they do nothing), so that
-    # a compilation running while the first block opens or the last one closes keeps the lock count consistent
+_watching = False
+
+
+def watch_numba() -> None:
+    """Listen to Numba's compile and compiler-lock events from now on (idempotent; imports Numba).
+
+    The modules that call kernels run this when they are imported, so that
+    commands which never use a kernel never import Numba. The listeners stay for
+    the life of the process (with no block open they do nothing), so that a
+    compilation running while the first block opens or the last one closes
+    keeps the lock count consistent.
+    """
+    global _watching
+    with _lock:
+        if _watching:
+            return
+        _watching = True
+    from numba.core import event
+
+    for kind, listener in ((_COMPILE_EVENT, _CompileListener), (_LOCK_EVENT, _LockListener)):
+        event.register(kind, type(listener.__name__, (listener, event.Listener), {})())
 
 
 @contextlib.contextmanager
@@ -96,6 +112,8 @@ def compiling(say: Optional[Callable[[str], None]] = None) -> Iterator[Compilati
     (None: the enclosing block's; none at all: silent), and every open block
     counts the time. A speed figure divides by the elapsed time minus ``seconds``.
     """
+    if "numba" in sys.modules:  # code compiled by anyone (not only rnnlmpy's kernels) is seen
+        watch_numba()
     block = Compilation(say)
     with _lock:
         _open.append(block)

@@ -23,12 +23,15 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from ..base.compiling import watch_numba
 from ..base.errors import RnnlmpyError
 from ..base.files import open_input, read_file_bytes
 from ..base.text import SENTENCE_END, char_tokens, decode_utf8, refuse_binary_kind, text_lines
 from ..kernels import tokens
 from . import cache as corpus_cache
 from .cache import cache_folder
+
+watch_numba()  # this module's kernels say when they compile (base.compiling)
 
 CACHE_MIN_BYTES = 4 * 2**20  # smaller files are encoded in memory, never cached
 CHUNK_BYTES = 4 * 2**20  # bytes read at a time (a chunk grows to the end of its last line)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..base.compiling import watch_numba
 from ..kernels import hogwild, layers, lm, nce
 from ..kernels.cell import ACTIVATIONS as ELMAN_ACTIVATIONS
 from ..kernels.class_softmax import ClassSoftmax
@@ -24,6 +25,8 @@ from ..kernels.gru import Gru
 from ..kernels.hsoftmax import HierarchicalSoftmax
 from ..kernels.nce import NoiseContrastive
 from .streams import TokenStream
+
+watch_numba()  # this module's kernels say when they compile (base.compiling)
 
 GATED = layers.GATED  # name tables of kernels.layers, also here for the modules and commands that read them here
 ACTIVATIONS = layers.ACTIVATIONS

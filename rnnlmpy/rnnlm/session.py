@@ -18,7 +18,7 @@ import threading
 from dataclasses import asdict
 from typing import Callable, Iterator, Optional
 
-from ..base.errors import RnnlmpyError, Terminated
+from ..base.errors import RnnlmpyError, StoppedBySignal, Terminated
 from ..base.progress import ProgressReporter
 from ..base.system import resolve_threads
 from .checkpoints import state_prefix
@@ -37,19 +37,8 @@ RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_bl
 STOP_SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
-class TrainingInterrupted(RnnlmpyError):
-    """Ctrl-C or SIGTERM during training: the state was saved; the message says where and how to resume.
-
-    ``exit_status`` is the shell's for that signal (128 + its number: 130 for Ctrl-C, 143 for SIGTERM).
-    """
-
-    def __init__(self, message: str, signal_number: int = signal.SIGINT):
-        super().__init__(message)
-        self.signal_number = int(signal_number)
-        self.exit_status = 128 + self.signal_number
-
-    def __reduce__(self):  # from a grid's worker process, with its signal
-        return type(self), (str(self), self.signal_number)
+class TrainingInterrupted(StoppedBySignal):
+    """Ctrl-C or SIGTERM during training: the state was saved; the message says where and how to resume."""
 
 
 @contextlib.contextmanager

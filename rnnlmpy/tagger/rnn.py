@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 
 from ..base.checks import check_finite, check_rand_seed
+from ..base.compiling import watch_numba
 from ..base.errors import RnnlmpyError
 from ..base.initialisation import initial_weights
 from ..base.store import DTYPES
@@ -31,6 +32,8 @@ from ..kernels.cell import ACTIVATIONS
 from ..kernels.tagger import (VITERBI_NO_END, VITERBI_NO_PATH, tagger_hidden_states, train_tagger_sentences,
                               viterbi_paths)
 from .features import token_features, word_key
+
+watch_numba()  # this module's kernels say when they compile (base.compiling)
 
 
 @dataclass
