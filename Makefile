@@ -4,19 +4,25 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit demo bench bench-big bench-quick corpora clean
+.PHONY: install test test-unit docs demo bench bench-big bench-quick corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## Full suite: unit tests plus integration tests on the real corpora.
+## The documentation built strictly (seconds), then the full suite: unit tests plus integration tests on the
+## real corpora.
 test: $(STAMP)
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest -q tests
+
+## The documentation site (MkDocs, docs/ and the docstrings) in site/; any warning is an error.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 ## Unit tests only (tiny synthetic data, no corpora needed).
 test-unit: $(STAMP)
@@ -55,5 +61,5 @@ bench-quick: $(STAMP)
 	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name --quick; done
 
 clean:
-	rm -rf $(VENV) demo bench-results build *.egg-info
+	rm -rf $(VENV) demo bench-results build site *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

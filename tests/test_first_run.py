@@ -50,18 +50,6 @@ def test_readme_quick_start_runs_as_printed_in_an_empty_folder(tmp_path):
     assert {"alpha", "train_entropy", "valid_entropy", "words_per_second", "seconds"} <= set(history[0])
 
 
-def test_readme_python_snippet_runs(tmp_path, monkeypatch):
-    write_text(tmp_path / "train.txt", pattern_corpus(300, seed=1))
-    write_text(tmp_path / "valid.txt", pattern_corpus(30, seed=2))
-    write_text(tmp_path / "test.txt", pattern_corpus(30, seed=3))
-    tagged = [("the dog runs", "DT NN VBZ"), ("a cat sleeps", "DT NN VBZ"), ("the big cat", "DT JJ NN")] * 5
-    write_text(tmp_path / "train.pos", [" ".join(f"{w}_{t}" for w, t in zip(a.split(), b.split())) for a, b in tagged])
-    write_text(tmp_path / "test.words", ["the cat runs"])
-    monkeypatch.chdir(tmp_path)
-    exec(compile(readme_block("From Python", "python"), "README.md", "exec"), {})
-    assert (tmp_path / "my.rnnlm").exists()
-
-
 def test_held_out_slice_is_deterministic_for_a_seed(tmp_path):
     lines = pattern_corpus(400, seed=9)
     path = write_text(tmp_path / "corpus.txt", lines)

@@ -65,7 +65,7 @@ def test_ptb_within_2_percent_of_cpp(ptb_rnn_models):
     """The mean of seeds 1-3 within 2% of the C++ figure, and each seed within 4%.
 
     One seed is one draw: across seeds 1-4 the test perplexity spreads by about 3%,
-    so a single seed says little about the method (see README).
+    so a single seed says little about the method (docs/notes/2026-11-22-first-results.md).
     """
     results = [ppl for _, ppl in ptb_rnn_models.values()]
     mean = sum(results) / len(results)

@@ -34,9 +34,9 @@ from .model import RnnlmModel
 from .network import KernelState
 from .streams import TokenStream, sentence_bounds
 
-SYNC_WORDS = 100  # words a thread trains on its private matrices before adding its change to the shared ones
-# (PTB, 2 threads, seeds 1-3: 2,000 overshot, validation PPL 171 against 157 on one thread; 200 gave 1.80x/1.86x
-# (class/HS) at +1.3%/+1.7% test PPL; 100 gives 1.69x/1.62x at -0.7%/-1.0%: perplexity first)
+SYNC_WORDS = 100  # words a thread trains on its private matrices before adding its change to the shared ones:
+# the shorter the interval, the fresher the matrices each change is computed on (perplexity) and the more often
+# a thread takes the merge lock (speed); 100 keeps two threads' perplexity at one thread's
 HOT_TREE_ROWS = 256  # hierarchical softmax: the node rows nearest the root (nodes 0..255), on almost every path
 MIN_SPLIT_WORDS = 2_000  # an unfinished remainder shorter than this is not cut for an idle thread
 
@@ -48,15 +48,9 @@ def merge_scale(threads: int) -> float:
 
     A thread's private copies miss the others' updates of up to ``SYNC_WORDS`` words each, so a change is
     computed on matrices up to (N - 1) * SYNC_WORDS words old, and the N changes, each made in about the same
-    direction, add up. Adding all of each (scale 1, two threads) made the shared matrices overshoot: on PTB
-    (hidden 100, full schedule) the validation PPL swung between epochs, the halving started early, and the
-    test PPL of seeds 1-8 was +2.0% off one thread's with classes and +2.4% with -hs, single runs up to
-    +6% and +10%. With 1/N, seeds 1-8 gave -0.6% and -0.35% (single runs still up to +9% and +10%: an epoch
-    after the first halving came out worse and stopped the schedule; see README). (2/N, used for N > 2
-    before, had stopped 8 and 16 threads diverging; on 2 cores, after three epochs, 4, 8 and 16 threads'
-    validation PPL with 1/N was within 1% of 2/N's with -hs and 3-6% better with classes.) Scaling by 1/k,
-    k = 1 + the merges the others made since the thread's last one (a thread alone adds all of its change),
-    was tried: it ended class runs of seeds 1 and 5 at 185 and 168.
+    direction, add up: adding all of each makes the shared matrices overshoot (the validation perplexity
+    swings, rnnlm's schedule halves the rate early, and many threads diverge). Adding the mean keeps the
+    size of a step independent of the number of threads.
     """
     return 1.0 / max(threads, 1)
 
