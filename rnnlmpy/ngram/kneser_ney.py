@@ -23,6 +23,7 @@ vectorised scorer serves both.
 
 from __future__ import annotations
 
+import array
 import math
 import sys
 from dataclasses import dataclass, field
@@ -145,6 +146,33 @@ def sentence_stream(sentences: list[list[str]], index: dict[str, int], grow: boo
     return SentenceStream(ids=ids, position=position, sentences=len(sentences))
 
 
+def encode_training_text(path: str) -> tuple[SentenceStream, list[str]]:
+    """The non-empty lines of a text file as one ``<s> w ... </s>`` id stream, and the words by id (``<s>``,
+    ``</s>``, then the others in order of first appearance): ``sentence_stream`` of ``read_sentences``, line by
+    line, without holding every token as a string."""
+    text = read_text(path, "training file")
+    index = {SENTENCE_START: 0, SENTENCE_END: 1}
+    setdefault = index.setdefault
+    ids = array.array("i")
+    lengths = array.array("q")
+    for line in text_lines(text.replace("\t", " ") if "\t" in text else text):
+        tokens = [setdefault(token, len(index)) for token in line.split(" ") if token]
+        if tokens:
+            ids.append(0)
+            ids.extend(tokens)
+            ids.append(1)
+            lengths.append(len(tokens) + 2)
+    del text
+    if not lengths:
+        raise RnnlmpyError(f"training file {path!r} is empty (no words)")
+    lengths = np.frombuffer(lengths, dtype=np.int64)
+    ids = np.frombuffer(ids, dtype=np.int32)
+    sentence_begin = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    position = np.arange(len(ids), dtype=np.int32)
+    position -= sentence_begin.astype(np.int32)
+    return SentenceStream(ids=ids, position=position, sentences=len(lengths)), list(index)
+
+
 # ---------------------------------------------------------------- counting
 
 @dataclass
@@ -155,6 +183,24 @@ class NgramCounts:
     counts: np.ndarray  # int64 raw counts
     suffix: np.ndarray  # int64: id of the (n-1)-gram of words 2..n (unigrams: -1)
     starts_sentence: np.ndarray  # bool: the n-gram begins with <s>
+
+
+def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True, return_counts=True)`` from one unstable sort
+    (the first occurrence of each key is the least index in its run)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    starts_run = np.empty(len(keys), dtype=bool)
+    starts_run[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    run_starts = np.flatnonzero(starts_run)
+    unique = ordered[run_starts]
+    del ordered
+    first = np.minimum.reduceat(order, run_starts) if len(keys) else order
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(starts_run) - 1
+    counts = np.diff(np.append(run_starts, len(keys)))
+    return unique, first, inverse, counts
 
 
 def count_ngrams(stream: SentenceStream, order: int, vocab_size: int) -> list[NgramCounts]:
@@ -170,13 +216,13 @@ def count_ngrams(stream: SentenceStream, order: int, vocab_size: int) -> list[Ng
     for n in range(2, order + 1):
         valid = np.flatnonzero(position >= n - 1)
         keys = ending_here[valid - 1] * vocab_size + ids[valid]
-        unique, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True,
-                                                   return_counts=True)
+        unique, first, inverse, counts = _unique(keys)
+        del keys
         representative = valid[first]
         result.append(NgramCounts(keys=unique, counts=counts, suffix=ending_here[representative],
                                   starts_sentence=position[representative] == n - 1))
-        ending_here = np.full(len(ids), -1, dtype=np.int64)
-        ending_here[valid] = inverse.reshape(-1)
+        ending_here.fill(-1)
+        ending_here[valid] = inverse
     return result
 
 
@@ -232,8 +278,8 @@ def check_order(order: int) -> None:
 
 
 def check_cutoffs(cutoffs, order: int) -> list[int]:
-    """Per-order count cutoffs (a list or text such as ``0,1,1``) (n-grams of order k seen at most ``cutoffs[k-1]`` times are dropped), padded to
-    ``order`` with the last value, as KenLM's ``--prune``.
+    """Per-order count cutoffs from a list or text such as ``0,1,1`` (n-grams of order k seen at most
+    ``cutoffs[k-1]`` times are dropped), padded to ``order`` with the last value, as KenLM's ``--prune``.
 
     Unigrams are never dropped (the first value must be 0) and the values must not
     decrease with the order: then every kept n-gram's prefix and suffix are kept too,
@@ -369,12 +415,10 @@ def train_ngram(path: str, order: int, cutoffs=None, fallback=DISCOUNT_FALLBACK,
     ``fallback`` and ``say`` as ``estimate_kneser_ney`` takes them.
     """
     check_order(order)
-    sentences = read_sentences(path, "training file")
-    index: dict[str, int] = {}
-    stream = sentence_stream(sentences, index, grow=True)
-    words = list(index)
+    stream, words = encode_training_text(path)
     counted = count_ngrams(stream, order, len(words))
-    orders, discounts = estimate_kneser_ney(counted, len(words), index[SENTENCE_START], cutoffs, fallback, say)
+    del stream
+    orders, discounts = estimate_kneser_ney(counted, len(words), 0, cutoffs, fallback, say)
     return NgramModel(words=words, orders=orders), discounts
 
 

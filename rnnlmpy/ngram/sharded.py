@@ -18,8 +18,8 @@ import numpy as np
 
 from ..base.system import split_evenly
 from ..corpus import SENTENCE_END_TYPE, encode_file, line_bounds
-from .kneser_ney import (DISCOUNT_FALLBACK, SENTENCE_START, NgramCounts, NgramModel, SentenceStream, check_order, count_ngrams,
-                         estimate_kneser_ney, train_ngram)
+from .kneser_ney import (DISCOUNT_FALLBACK, SENTENCE_START, NgramCounts, NgramModel, SentenceStream, check_order,
+                         count_ngrams, estimate_kneser_ney, train_ngram)
 
 
 def ngram_vocabulary(types: list[str]) -> tuple[list[str], np.ndarray]:
