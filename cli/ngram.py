@@ -12,7 +12,8 @@ from click.core import ParameterSource
 from rnnlmpy.base import ARPA, SHARDS_PER_WORKER, RnnlmpyError, claimed_output, open_executor, scheduler_address, \
     worker_slots
 from rnnlmpy.ngram import DISCOUNT_FALLBACK, MAX_ORDER, check_cutoffs, check_discount_fallback, check_order, \
-    ppl_report, prune_relative_entropy, read_arpa, read_sentences, score_sentences, train_ngram, train_ngram_sharded, write_arpa
+    ppl_report, prune_relative_entropy, read_arpa, read_sentences, score_sentences, train_ngram, train_ngram_sharded, \
+    write_arpa
 
 from .common import command, debug_option, examples, option
 

@@ -248,3 +248,38 @@ def test_cli_refuses_what_a_read_model_cannot_do(corpus, extra, message, tmp_pat
     code, _, err = run(["ngram", "-lm", full, "-test", corpus["test_file"], *extra], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.arpa").exists()
+
+
+# ---------------------------------------------------------------- leaner building
+
+def plain_arpa_text(model):
+    """The ARPA file as the obvious Python formatting writes it: "%.6f" % round(value, 6), words joined by spaces."""
+    lines = ["\\data\\"] + [f"ngram {n}={len(t)}" for n, t in enumerate(model.orders, start=1)]
+    for n, (table, texts) in enumerate(zip(model.orders, ngram_texts(model)), start=1):
+        lines += ["", f"\\{n}-grams:"]
+        for p, text, b in zip(np.round(table.log10_prob, 6).tolist(), texts, np.round(table.log10_backoff, 6).tolist()):
+            lines.append(f"{'%.6f' % p}\t{text}\t{'%.6f' % b}" if n < model.order else f"{'%.6f' % p}\t{text}")
+    return "\n".join(lines + ["", "\\end\\", ""])
+
+
+def test_arpa_writer_matches_plain_formatting(corpus, tmp_path, monkeypatch):
+    import rnnlmpy.ngram.arpa as arpa
+    monkeypatch.setattr(arpa, "ROWS_PER_CHUNK", 7)  # many chunks, ragged ends
+    monkeypatch.setattr(arpa, "ROWS_PER_WRITE", 50)
+    lines = [" ".join(s) for s in corpus["train"][:80]] + ["é ü 東京 w1", "w1 é"]
+    model, _ = train_ngram(write_text(tmp_path / "t.txt", lines), 4)
+    backoffs = model.orders[1].log10_backoff
+    backoffs[:6] = [-0.0, -4e-7, 4e-7, -5.0000001e-7, 123.4567894, -99.0]  # signs, rounding, more digits
+    model.orders[2].log10_prob[:2] = [-1e-8, -1234.5]
+    path = str(tmp_path / "m.arpa")
+    write_arpa(model, path)
+    with open(path, encoding="utf-8") as handle:
+        assert handle.read() == plain_arpa_text(model)
+    model.orders[1].log10_backoff[0] = np.inf  # not finite: Python's formatting for the whole column
+    write_arpa(model, path)
+    with open(path, encoding="utf-8") as handle:
+        assert handle.read() == plain_arpa_text(model)
+    pruned, _ = prune_relative_entropy(train_ngram(corpus["train_file"], 3)[0], 1e-4)
+    write_arpa(pruned, path)
+    with open(path, encoding="utf-8") as handle:
+        assert handle.read() == plain_arpa_text(pruned)
