@@ -11,9 +11,9 @@ from click.core import ParameterSource
 
 from rnnlmpy.base import ARPA, SHARDS_PER_WORKER, RnnlmpyError, claimed_output, open_executor, scheduler_address, \
     worker_slots
-from rnnlmpy.ngram import DISCOUNT_FALLBACK, MAX_ORDER, check_cutoffs, check_discount_fallback, check_order, \
-    ppl_report, prune_relative_entropy, read_arpa, read_sentences, score_sentences, train_ngram, train_ngram_sharded, \
-    write_arpa
+from rnnlmpy.ngram import DISCOUNT_FALLBACK, MAX_ORDER, PRUNE_HISTORIES, check_cutoffs, check_discount_fallback, \
+    check_order, ppl_report, prune_relative_entropy, read_arpa, read_sentences, score_sentences, train_ngram, \
+    train_ngram_sharded, write_arpa
 
 from .common import command, debug_option, examples, option
 
@@ -34,6 +34,10 @@ from .common import command, debug_option, examples, option
 @option("prune", type=float, default=None, metavar="THRESHOLD",
         help="Relative-entropy pruning (SRILM's -prune): remove the n-grams whose removal changes perplexity by "
              "less than THRESHOLD (relative, e.g. 1e-7); also of a model read with -lm.")
+@option("prune-history", "prune_history", type=click.Choice(PRUNE_HISTORIES), default=PRUNE_HISTORIES[0],
+        show_default=True,
+        help="How -prune weighs a history when building: by its frequency in the training text (counts), or by "
+             "the model's own probability (model, SRILM's way; the only one with -lm).")
 @option("discount-fallback", "discount_fallback", default=",".join(f"{d:g}" for d in DISCOUNT_FALLBACK),
         show_default=True, metavar="D1[,D2[,D3+]]",
         help="Discounts for the orders where modified Kneser-Ney cannot estimate them (small or artificial text; "
@@ -43,8 +47,8 @@ from .common import command, debug_option, examples, option
         help="Count the n-grams of -train on this Dask cluster, by line ranges (needs rnnlmpy[dask]; the file must "
              "be at the same path on the workers; the model is the same)  [default: $RNNLMPY_SCHEDULER, else here]")
 @debug_option(default=0, help="1: discounts and timing on stderr; 2: also one line per word, per sentence.")
-def ngram(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, discount_fallback, force, scheduler,
-          debug):
+def ngram(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, prune_history, discount_fallback, force,
+          scheduler, debug):
     """Build, prune, write (ARPA) and score modified Kneser-Ney n-gram models."""
     if bool(train_file) == bool(arpa_in):
         raise RnnlmpyError("give either -train FILE (to build a model) or -lm ARPA (to read one)")
@@ -54,7 +58,7 @@ def ngram(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, disco
         raise RnnlmpyError("nothing to do with -lm: add -test FILE (or -prune THRESHOLD -arpa FILE)")
     source = click.get_current_context().get_parameter_source
     building_only = {"order": "-order", "scheduler": "-scheduler", "cutoffs": "-cutoffs",
-                     "discount_fallback": "-discount-fallback"}
+                     "discount_fallback": "-discount-fallback", "prune_history": "-prune-history"}
     if prune is None:
         building_only.update(arpa_out="-arpa", force="-force")
     ignored = [spelled for name, spelled in building_only.items()
@@ -77,10 +81,12 @@ def ngram(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, disco
                                                          "an ARPA model"))
             for stale in removed:
                 click.echo(f"removed {stale} (left by an interrupted write)", err=True)
-        _run(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, discount_fallback, scheduler, debug)
+        _run(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, prune_history, discount_fallback,
+             scheduler, debug)
 
 
-def _run(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, discount_fallback, scheduler, debug):
+def _run(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, prune_history, discount_fallback,
+         scheduler, debug):
     """Build or read the model, prune it, write it, score the test text (the options were checked by ``ngram``)."""
     if test_file:
         sentences = read_sentences(test_file, "test file")
@@ -95,6 +101,8 @@ def _run(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, discou
                 model, discounts = train_ngram_sharded(train_file, order, executor,
                                                        SHARDS_PER_WORKER * worker_slots(executor), cutoffs,
                                                        discount_fallback, say)
+        if prune is not None:
+            model, _ = prune_relative_entropy(model, prune, prune_history)
         if debug >= 1:
             for n, values in enumerate(discounts, start=1):
                 click.echo(f"order {n}: {len(model.orders[n - 1]):,} n-grams, discounts D1 {values[1]:.4f} "
@@ -103,13 +111,13 @@ def _run(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, discou
         model = read_arpa(arpa_in)
         if debug >= 1:
             click.echo(f"loaded {arpa_in} in {time.perf_counter() - started:.2f} s", err=True)
-    if prune is not None:
-        pruning_started = time.perf_counter()
-        model, removed = prune_relative_entropy(model, prune)
-        if debug >= 1:
-            click.echo(f"pruned {sum(removed):,} n-grams (" + ", ".join(
-                f"order {n}: {len(table):,} left" for n, table in enumerate(model.orders, start=1))
-                + f") in {time.perf_counter() - pruning_started:.2f} s", err=True)
+        if prune is not None:
+            pruning_started = time.perf_counter()
+            model, removed = prune_relative_entropy(model, prune, "model")
+            if debug >= 1:
+                click.echo(f"pruned {sum(removed):,} n-grams (" + ", ".join(
+                    f"order {n}: {len(table):,} left" for n, table in enumerate(model.orders, start=1))
+                    + f") in {time.perf_counter() - pruning_started:.2f} s", err=True)
     if arpa_out:
         write_arpa(model, arpa_out)
     if train_file and debug >= 1:

@@ -36,8 +36,9 @@ class BackoffModel:
         return (0.0 if abs(numerator) < EPSILON else numerator), (0.0 if abs(denominator) < EPSILON else denominator)
 
 
-def prune(prob, bow, order, threshold):
-    """The pruned model's (prob, bow) dicts."""
+def prune(prob, bow, order, threshold, history_probs=None):
+    """The pruned model's (prob, bow) dicts; ``history_probs``: {ngram: log10 P(ngram as a history)}, default
+    the model's own chain-rule probability."""
     original = BackoffModel(prob, bow)
     pruned = BackoffModel(prob, bow)
     for n in range(order, 1, -1):
@@ -48,7 +49,8 @@ def prune(prob, bow, order, threshold):
                 continue
             if denominator < EPSILON and numerator > EPSILON:
                 numerator = denominator = 0.0
-            history_prob = original.history_prob(history)
+            history_prob = (original.history_prob(history) if history_probs is None
+                            else history_probs[history])
             for word in original.followers(history):
                 p = original.prob[history + (word,)]
                 lower = original.backed_off(word, history[1:])

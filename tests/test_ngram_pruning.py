@@ -1,6 +1,8 @@
 """N-gram pruning: count cutoffs (KenLM's --prune), relative-entropy pruning (SRILM's -prune) against a slow
 reference, pruned models that still sum to 1, and the discount fallback on small or artificial text."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -170,6 +172,34 @@ def test_entropy_pruning_matches_the_slow_reference(corpus, order, threshold):
         assert log_backoff == pytest.approx(expected_backoff[gram], abs=1e-9), gram
 
 
+@pytest.mark.parametrize("cutoffs", [None, "0,0,1"])
+def test_pruning_while_building_weighs_histories_by_their_counts(corpus, cutoffs):
+    order, threshold = 3, 1e-4
+    model, _ = train_ngram(corpus["train_file"], order, cutoffs)
+    pruned, _ = prune_relative_entropy(model, threshold, "counts")
+    counts = {}
+    for sentence in corpus["train"]:
+        tokens = ["<s>", *sentence, "</s>"]
+        for n in range(1, order + 1):
+            for end in range(n - 1, len(tokens)):
+                counts[tuple(tokens[end - n + 1:end + 1])] = counts.get(tuple(tokens[end - n + 1:end + 1]), 0) + 1
+    totals = {n: sum(c for g, c in counts.items() if len(g) == n) for n in range(1, order + 1)}
+    history_probs = {g: math.log10(c / totals[len(g)]) for g, c in counts.items()}
+    expected_prob, expected_backoff = reference_prune(*as_dicts(model), order, threshold, history_probs)
+    prob, backoff = as_dicts(pruned)
+    assert set(prob) == set(expected_prob) and set(prob) != set(as_dicts(model)[0])
+    for gram, log_backoff in backoff.items():
+        assert log_backoff == pytest.approx(expected_backoff[gram], abs=1e-9), gram
+    assert as_dicts(prune_relative_entropy(model, threshold)[0])[0].keys() != prob.keys()  # "model": another set
+    with pytest.raises(RnnlmpyError, match="no training counts"):
+        prune_relative_entropy(read_arpa_of(model, corpus["folder"] / "counts.arpa"), threshold, "counts")
+
+
+def read_arpa_of(model, path):
+    write_arpa(model, str(path))
+    return read_arpa(str(path))
+
+
 def test_pruning_a_read_and_pruned_model_matches_the_reference(corpus, tmp_path):
     """A model read from ARPA and pruned once already lacks some n-grams' suffixes: the backoff path."""
     model, _ = train_ngram(corpus["train_file"], 4)
@@ -225,8 +255,8 @@ def test_cli_prunes_built_and_read_models(corpus, tmp_path, capsys):
     full, pruned_built, pruned_read = (str(tmp_path / name) for name in ("full.arpa", "built.arpa", "read.arpa"))
     assert run(["ngram", "-train", corpus["train_file"], "-order", "3", "-arpa", full], capsys)[0] == 0
     code, _, err = run(["ngram", "-train", corpus["train_file"], "-order", "3", "-prune", "1e-4", "-arpa",
-                        pruned_built, "-debug", "1"], capsys)
-    assert code == 0 and "pruned " in err
+                        pruned_built, "-prune-history", "model"], capsys)
+    assert code == 0, err
     code, out, err = run(["ngram", "-lm", full, "-prune", "1e-4", "-arpa", pruned_read, "-test",
                           corpus["test_file"]], capsys)
     assert code == 0, err
@@ -238,6 +268,8 @@ def test_cli_prunes_built_and_read_models(corpus, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [(["-cutoffs", "0,1"], "-cutoffs: only for building"),
                                             (["-discount-fallback", "0.5"], "-discount-fallback: only for building"),
+                                            (["-prune", "1e-7", "-prune-history", "counts"],
+                                             "-prune-history: only for building"),
                                             (["-arpa", "OUT"], "-arpa: only for building"),
                                             (["-prune", "0", "-arpa", "OUT"], "-prune takes a threshold > 0"),
                                             (["-prune", "1e-7", "-arpa", "LM"], "also an input")])

@@ -48,12 +48,14 @@ class NgramOrder:
     ``context[j]`` indexes the n-gram's (n-1)-word prefix in the order below
     (for unigrams it is 0); ``log10_prob`` is log10 P(word | prefix) and
     ``log10_backoff`` the backoff weight of the n-gram used as a context
-    (0 when it is never one).
+    (0 when it is never one). A model estimated from a text also has each
+    n-gram's ``frequency`` there (relative-entropy pruning can weigh histories by it).
     """
 
     keys: np.ndarray  # int64 (count,)
     log10_prob: np.ndarray  # float64 (count,)
     log10_backoff: np.ndarray  # float64 (count,)
+    frequency: Optional[np.ndarray] = None  # float64 (count,): share of the text's n-word sequences; None if read
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -312,8 +314,8 @@ def select_ngrams(orders: list[NgramOrder], keep: list[np.ndarray], vocab_size: 
         keys = table.keys[kept]
         if n > 0:
             keys = below_rank[keys // vocab_size] * vocab_size + keys % vocab_size
-        result.append(NgramOrder(keys=keys, log10_prob=table.log10_prob[kept],
-                                 log10_backoff=table.log10_backoff[kept]))
+        result.append(NgramOrder(keys=keys, log10_prob=table.log10_prob[kept], log10_backoff=table.log10_backoff[kept],
+                                 frequency=None if table.frequency is None else table.frequency[kept]))
         below_rank = np.cumsum(kept, dtype=np.int64) - 1
     return result
 
@@ -397,7 +399,9 @@ def estimate_kneser_ney(counted: list[NgramCounts], vocab_size: int, start_id: i
             backoff = np.log10(gammas[n])
         else:
             backoff = np.zeros(len(counted[n].keys))
-        orders.append(NgramOrder(keys=counted[n].keys, log10_prob=log_prob, log10_backoff=backoff))
+        frequency = counted[n].counts / max(int(counted[n].counts.sum()), 1)
+        orders.append(NgramOrder(keys=counted[n].keys, log10_prob=log_prob, log10_backoff=backoff,
+                                 frequency=frequency))
     if any(not np.all(kept) for kept in keep):
         orders = select_ngrams(orders, keep, vocab_size)
     return orders, all_discounts

@@ -12,8 +12,11 @@ once removed, BOW(h) = numerator(h) / denominator(h) with numerator(h) = 1 -
 the sum of h's explicit probabilities and denominator(h) = 1 - the sum of their
 backed-off probabilities P(w|h'), and BOW'(h) is that ratio without w. P(h) is
 the chain of the model's own probabilities of h's words (the first one's, when
-it is ``<s>``, taken as ``</s>``'s). As SRILM does, every n-gram is judged
-against the unpruned model; orders are taken from the highest down, and an
+it is ``<s>``, taken as ``</s>``'s), as SRILM does, or the training text's
+relative frequency of h, where the counts are at hand: for Kneser-Ney models the
+lower orders are continuation distributions, poor estimates of how often a
+history occurs (Chelba et al. 2010; SRILM's -prune-history-lm). As SRILM does,
+every n-gram is judged against the unpruned model; orders are taken from the highest down, and an
 n-gram that is still the context of a kept longer n-gram stays. Then every
 backoff weight is computed again, lower orders first, so that each context of
 the pruned model sums to 1.
@@ -90,10 +93,14 @@ def _backoff_terms(model: NgramModel, n: int, words: np.ndarray):
     return context, probability, backoff_log10, numerator, denominator
 
 
-def perplexity_changes(model: NgramModel, words: list[np.ndarray]) -> list[np.ndarray]:
+PRUNE_HISTORIES = ("counts", "model")  # how a history is weighed: its frequency in the text, or the model's P(h)
+
+
+def perplexity_changes(model: NgramModel, words: list[np.ndarray], joint=None) -> list[np.ndarray]:
     """Stolcke's relative perplexity change for removing each n-gram alone (index 0, unigrams: +inf, never
-    removed); +inf also where the context's numerator is negative."""
-    joint = history_log10(model)
+    removed); +inf also where the context's numerator is negative. ``joint``: log10 P(h) of every n-gram
+    (``history_log10``'s layout; default: the model's own, ``history_log10``)."""
+    joint = history_log10(model) if joint is None else joint
     changes = [np.full(len(model.orders[0]), np.inf)]
     for n in range(1, model.order):
         context, probability, backoff_log10, numerator, denominator = _backoff_terms(model, n, words[n])
@@ -128,14 +135,28 @@ def recompute_backoffs(model: NgramModel, words: list[np.ndarray]) -> None:
         model.orders[n - 1].log10_backoff[:] = backoff
 
 
-def prune_relative_entropy(model: NgramModel, threshold: float) -> tuple[NgramModel, list[int]]:
+def prune_relative_entropy(model: NgramModel, threshold: float, history: str = "model") -> tuple[NgramModel, list[int]]:
     """A new model without the n-grams whose removal changes perplexity by a relative amount below
-    ``threshold`` (SRILM's ``-prune``); returns it and the number of n-grams removed per order."""
+    ``threshold`` (SRILM's ``-prune``); returns it and the number of n-grams removed per order.
+
+    ``history`` "model" weighs each history h by the model's own P(h), as SRILM
+    does; "counts" by its relative frequency in the training text (the n-grams'
+    ``frequency``, which only a model estimated here has).
+    """
+    if history not in PRUNE_HISTORIES:
+        raise RnnlmpyError(f"the pruning history is one of {', '.join(PRUNE_HISTORIES)} (got {history!r})")
     if not threshold > 0 or not np.isfinite(threshold):
         raise RnnlmpyError(f"-prune takes a threshold > 0, a relative change in perplexity such as 1e-7 "
                            f"(got {threshold!r})")
+    joint = None
+    if history == "counts":
+        if any(table.frequency is None for table in model.orders):
+            raise RnnlmpyError("this model has no training counts (it was read from a file): prune it weighing "
+                               "histories by the model (-prune-history model)")
+        with np.errstate(divide="ignore"):
+            joint = [np.log10(table.frequency) for table in model.orders]
     words = ngram_words(model)
-    changes = perplexity_changes(model, words)
+    changes = perplexity_changes(model, words, joint)
     keep = [np.ones(len(model.orders[0]), dtype=bool)] + [None] * (model.order - 1)
     vocab_size = model.vocab_size
     for n in range(model.order - 1, 0, -1):

@@ -2,9 +2,10 @@
 
     python -m tools.bench.ngram_pruning [--corpus DIR] [--order 5] [--quick] [--out bench-results]
 
-Relative-entropy pruning (``-prune``, SRILM's) from 1e-9 to 1e-6, then KenLM-style count cutoffs
-(``-cutoffs``), each a fresh ``rnnlmpy ngram -train ... -test ptb.test.txt`` run. The goal it checks:
-``-prune 1e-7`` keeps test perplexity within 5% of the unpruned model's with at most half the n-grams.
+Relative-entropy pruning (``-prune``, Stolcke's, histories weighed by their training counts) from 1e-9 to
+1e-6, the same weighing histories by the model as SRILM does (``-prune-history model``), then KenLM-style
+count cutoffs (``-cutoffs``), each a fresh ``rnnlmpy ngram -train ... -test ptb.test.txt`` run. The goal it
+checks: ``-prune 1e-7`` keeps test perplexity within 5% of the unpruned model's with at most half the n-grams.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from tools.bench import common
 
 TOOL = "tools.bench.ngram_pruning"
 THRESHOLDS = ("1e-9", "3e-9", "1e-8", "3e-8", "1e-7", "3e-7", "1e-6")
+MODEL_HISTORY_THRESHOLDS = ("1e-8", "3e-8", "1e-7")
 CUTOFFS = ("0,0,1", "0,1,1", "0,1,2")
 GOAL_THRESHOLD, GOAL_PPL_INCREASE, GOAL_KEPT = "1e-7", 0.05, 0.5
 
@@ -26,6 +28,8 @@ def main() -> int:
     base = [*common.RNNLMPY, "ngram", "-train", train, "-order", str(args.order), "-test", test, "-debug", "1"]
     rows = [run_one(base, [], "none", "")]
     rows += [run_one(base, ["-prune", threshold], "prune", threshold) for threshold in THRESHOLDS]
+    rows += [run_one(base, ["-prune", threshold, "-prune-history", "model"], "prune",
+                     f"{threshold} -prune-history model") for threshold in MODEL_HISTORY_THRESHOLDS]
     rows += [run_one(base, ["-cutoffs", cutoffs], "cutoffs", cutoffs) for cutoffs in CUTOFFS]
     unpruned = rows[0]
     for row in rows:
@@ -41,10 +45,7 @@ def run_one(base: list[str], options: list[str], method: str, setting: str) -> d
     """One build-prune-score run: its n-grams per order (the debug lines), test ppl and times."""
     command = [*base, *options]
     measured = common.measure(command)
-    if method == "prune":
-        per_order = [int(n.replace(",", "")) for n in re.findall(r"order \d+: ([\d,]+) left", measured.output)]
-    else:
-        per_order = [int(n.replace(",", "")) for n in re.findall(r"order \d+: ([\d,]+) n-grams", measured.output)]
+    per_order = [int(n.replace(",", "")) for n in re.findall(r"order \d+: ([\d,]+) n-grams", measured.output)]
     return {"method": method, "setting": setting, "command": common.shown(command), "ngrams": sum(per_order),
             "per_order": per_order, "test_ppl": common.number(r"ppl= ([\d.]+)", measured.output),
             "process_seconds": round(measured.seconds, 2), "peak_rss_mb": round(measured.peak_rss_mb, 1)}
