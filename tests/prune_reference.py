@@ -64,7 +64,7 @@ def prune(prob, bow, order, threshold, history_probs=None):
     for n in range(1, order):
         for history in [gram for gram in pruned.prob if len(gram) == n]:
             numerator, denominator = pruned.numerator_denominator(history)
-            if denominator < EPSILON and numerator > EPSILON:
+            if denominator < EPSILON and EPSILON < numerator < 1 - EPSILON:
                 for word in pruned.followers(history):
                     pruned.prob[history + (word,)] -= math.log10(1 - numerator)
                 pruned.bow[history] = 0.0

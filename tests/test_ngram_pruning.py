@@ -315,3 +315,20 @@ def test_arpa_writer_matches_plain_formatting(corpus, tmp_path, monkeypatch):
     write_arpa(pruned, path)
     with open(path, encoding="utf-8") as handle:
         assert handle.read() == plain_arpa_text(pruned)
+
+
+@pytest.mark.parametrize("threshold", [1e-4, 1e-2])
+def test_entropy_pruning_of_a_two_word_vocabulary(threshold, tmp_path):
+    """Contexts followed by every word: backoff denominators of 0, SRILM's degenerate cases."""
+    rng = np.random.default_rng(3)
+    sentences = [list(rng.choice(["a", "b"], size=rng.integers(1, 6))) for _ in range(60)]
+    model, _ = train_ngram(write_text(tmp_path / "t.txt", [" ".join(s) for s in sentences]), 3, say=lambda _: None)
+    pruned, removed = prune_relative_entropy(model, threshold)
+    expected_prob, expected_backoff = reference_prune(*as_dicts(model), 3, threshold)
+    prob, backoff = as_dicts(pruned)
+    assert set(prob) == set(expected_prob) and sum(removed) > 0
+    for gram, log_prob in prob.items():
+        assert log_prob == pytest.approx(expected_prob[gram], abs=1e-12), gram
+    for gram, log_backoff in backoff.items():
+        assert log_backoff == pytest.approx(expected_backoff[gram], abs=1e-9), gram
+    assert np.allclose(context_sums(pruned, every_context(pruned)), 1.0, atol=1e-9, rtol=0)

@@ -125,7 +125,8 @@ def recompute_backoffs(model: NgramModel, words: list[np.ndarray]) -> None:
     sums to 1. Contexts with no explicit word get 1; see the module's note on degenerate contexts."""
     for n in range(1, model.order):
         context, _, _, numerator, denominator = _backoff_terms(model, n, words[n])
-        degenerate = (denominator < PROB_EPSILON) & (numerator > PROB_EPSILON)
+        # (a context whose explicit probabilities are all but 0 is left as it is: nothing to scale)
+        degenerate = (denominator < PROB_EPSILON) & (numerator > PROB_EPSILON) & (numerator < 1.0 - PROB_EPSILON)
         if np.any(degenerate):  # the explicit words take all the mass the lower order has: make them sum to 1
             scaled = degenerate[context]
             model.orders[n].log10_prob[scaled] -= np.log10(1.0 - numerator[context[scaled]])
