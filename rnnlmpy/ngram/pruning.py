@@ -32,6 +32,8 @@ before the last step).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..base.errors import RnnlmpyError
@@ -78,19 +80,40 @@ def history_log10(model: NgramModel) -> list[np.ndarray]:
     return joint
 
 
-def _backoff_terms(model: NgramModel, n: int, words: np.ndarray):
-    """For the n-grams at index ``n`` (order n+1): their contexts, P(w|h), log10 P(w|h'), and the numerator and
-    denominator of every context's backoff weight (index n-1), snapped to 0 below PROB_EPSILON."""
+def suffix_log10(model: NgramModel, n: int, words: np.ndarray, suffix_below: Optional[np.ndarray]):
+    """For the n-grams at index ``n`` (order n+1, word ids ``words``): log10 P(w|h') through backoff, h' being
+    h without its first word, and the index of each one's suffix n-gram (words 2..n+1) at index n-1, -1 where
+    the model lacks it. ``suffix_below``: the same indices for index n-1 (None for n = 1).
+
+    The suffix is looked up in one step from its context's suffix; only n-grams
+    without an explicit suffix (a pruned model) go through the scorer.
+    """
+    table = model.orders[n]
+    last = table.keys % model.vocab_size
+    if n == 1:
+        suffix = last
+    else:
+        suffix = model.lookup(n, suffix_below[table.keys // model.vocab_size], last)
+    log10_prob = np.empty(len(table))
+    found = suffix >= 0
+    log10_prob[found] = model.orders[n - 1].log10_prob[suffix[found]]
+    if not np.all(found):
+        log10_prob[~found] = backed_off_log10(model, words[~found, 1:])
+    return log10_prob, suffix
+
+
+def _backoff_terms(model: NgramModel, n: int, backoff_log10: np.ndarray):
+    """For the n-grams at index ``n`` (order n+1): their contexts, P(w|h), and the numerator and denominator of
+    every context's backoff weight (index n-1), snapped to 0 below PROB_EPSILON."""
     table = model.orders[n]
     context = table.keys // model.vocab_size
     probability = 10.0 ** table.log10_prob
-    backoff_log10 = backed_off_log10(model, words[:, 1:])
     size = len(model.orders[n - 1])
     numerator = 1.0 - np.bincount(context, weights=probability, minlength=size)
     denominator = 1.0 - np.bincount(context, weights=10.0 ** backoff_log10, minlength=size)
     numerator[np.abs(numerator) < PROB_EPSILON] = 0.0
     denominator[np.abs(denominator) < PROB_EPSILON] = 0.0
-    return context, probability, backoff_log10, numerator, denominator
+    return context, probability, numerator, denominator
 
 
 PRUNE_HISTORIES = ("counts", "model")  # how a history is weighed: its frequency in the text, or the model's P(h)
@@ -102,8 +125,10 @@ def perplexity_changes(model: NgramModel, words: list[np.ndarray], joint=None) -
     (``history_log10``'s layout; default: the model's own, ``history_log10``)."""
     joint = history_log10(model) if joint is None else joint
     changes = [np.full(len(model.orders[0]), np.inf)]
+    suffix = None
     for n in range(1, model.order):
-        context, probability, backoff_log10, numerator, denominator = _backoff_terms(model, n, words[n])
+        backoff_log10, suffix = suffix_log10(model, n, words[n], suffix)
+        context, probability, numerator, denominator = _backoff_terms(model, n, backoff_log10)
         degenerate = (denominator < PROB_EPSILON) & (numerator > PROB_EPSILON)
         numerator[degenerate] = 0.0
         denominator[degenerate] = 0.0
@@ -123,8 +148,10 @@ def perplexity_changes(model: NgramModel, words: list[np.ndarray], joint=None) -
 def recompute_backoffs(model: NgramModel, words: list[np.ndarray]) -> None:
     """Set every backoff weight to numerator / denominator (in place), lower orders first: each context then
     sums to 1. Contexts with no explicit word get 1; see the module's note on degenerate contexts."""
+    suffix = None
     for n in range(1, model.order):
-        context, _, _, numerator, denominator = _backoff_terms(model, n, words[n])
+        backoff_log10, suffix = suffix_log10(model, n, words[n], suffix)
+        context, _, numerator, denominator = _backoff_terms(model, n, backoff_log10)
         # (a context whose explicit probabilities are all but 0 is left as it is: nothing to scale)
         degenerate = (denominator < PROB_EPSILON) & (numerator > PROB_EPSILON) & (numerator < 1.0 - PROB_EPSILON)
         if np.any(degenerate):  # the explicit words take all the mass the lower order has: make them sum to 1
