@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 
@@ -12,8 +13,8 @@ from click.core import ParameterSource
 from rnnlmpy.base import ARPA, SHARDS_PER_WORKER, RnnlmpyError, claimed_output, open_executor, scheduler_address, \
     worker_slots
 from rnnlmpy.ngram import DISCOUNT_FALLBACK, MAX_ORDER, PRUNE_HISTORIES, check_cutoffs, check_discount_fallback, \
-    check_order, ppl_report, prune_relative_entropy, read_arpa, read_sentences, score_sentences, train_ngram, \
-    train_ngram_sharded, write_arpa
+    check_order, check_prune_threshold, ppl_report, prune_relative_entropy, read_arpa, read_sentences, \
+    score_sentences, train_ngram, train_ngram_sharded, write_arpa
 
 from .common import command, debug_option, examples, option
 
@@ -71,8 +72,8 @@ def ngram(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, prune
         check_order(order)
         check_cutoffs(cutoffs, order)
         discount_fallback = check_discount_fallback(discount_fallback)
-    if prune is not None and not prune > 0:
-        raise RnnlmpyError(f"-prune takes a threshold > 0, a relative change in perplexity such as 1e-7 (got {prune})")
+    if prune is not None:
+        check_prune_threshold(prune)
     if force and not arpa_out:
         raise RnnlmpyError("-force only concerns the file at -arpa; give -arpa FILE or leave -force out")
     with contextlib.ExitStack() as stack:
@@ -91,7 +92,7 @@ def _run(train_file, order, arpa_out, arpa_in, test_file, cutoffs, prune, prune_
     if test_file:
         sentences = read_sentences(test_file, "test file")
     started = time.perf_counter()
-    say = lambda line: click.echo(line, err=True)  # noqa: E731
+    say = functools.partial(click.echo, err=True)
     if train_file:
         scheduler = scheduler_address(scheduler)
         if scheduler is None:

@@ -163,6 +163,13 @@ def recompute_backoffs(model: NgramModel, words: list[np.ndarray]) -> None:
         model.orders[n - 1].log10_backoff[:] = backoff
 
 
+def check_prune_threshold(threshold: float) -> None:
+    """RnnlmpyError unless ``threshold`` is a finite number > 0."""
+    if not threshold > 0 or not np.isfinite(threshold):
+        raise RnnlmpyError(f"-prune takes a threshold > 0, a relative change in perplexity such as 1e-7 "
+                           f"(got {threshold!r})")
+
+
 def prune_relative_entropy(model: NgramModel, threshold: float, history: str = "model") -> tuple[NgramModel, list[int]]:
     """A new model without the n-grams whose removal changes perplexity by a relative amount below
     ``threshold`` (SRILM's ``-prune``); returns it and the number of n-grams removed per order.
@@ -173,9 +180,7 @@ def prune_relative_entropy(model: NgramModel, threshold: float, history: str = "
     """
     if history not in PRUNE_HISTORIES:
         raise RnnlmpyError(f"the pruning history is one of {', '.join(PRUNE_HISTORIES)} (got {history!r})")
-    if not threshold > 0 or not np.isfinite(threshold):
-        raise RnnlmpyError(f"-prune takes a threshold > 0, a relative change in perplexity such as 1e-7 "
-                           f"(got {threshold!r})")
+    check_prune_threshold(threshold)
     joint = None
     if history == "counts":
         if any(table.frequency is None for table in model.orders):
