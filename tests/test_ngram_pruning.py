@@ -10,7 +10,7 @@ from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.ngram import prune_relative_entropy, read_arpa, score_sentences, train_ngram, write_arpa
 from rnnlmpy.ngram.arpa import ngram_texts
 from rnnlmpy.ngram.kneser_ney import check_cutoffs, check_discount_fallback, kneser_ney_discounts
-from rnnlmpy.ngram.pruning import backed_off_log10, ngram_words
+from rnnlmpy.ngram.pruning import backed_off_log10, ngram_words, recompute_backoffs
 
 from helpers import run_cli as run, write_text
 from kn_reference import kneser_ney
@@ -332,3 +332,14 @@ def test_entropy_pruning_of_a_two_word_vocabulary(threshold, tmp_path):
     for gram, log_backoff in backoff.items():
         assert log_backoff == pytest.approx(expected_backoff[gram], abs=1e-9), gram
     assert np.allclose(context_sums(pruned, every_context(pruned)), 1.0, atol=1e-9, rtol=0)
+
+
+def test_a_context_with_no_probability_mass_is_left_finite(tmp_path):
+    """Explicit words covering the whole vocabulary with probabilities of 1e-99: nothing to scale to 1."""
+    arpa = write_text(tmp_path / "odd.arpa", [
+        "\\data\\", "ngram 1=3", "ngram 2=3", "", "\\1-grams:", "-99\t<s>\t0", "-0.30103\t</s>\t0", "-0.30103\ta\t0",
+        "", "\\2-grams:", "-0.30103\t<s> a", "-99\ta a", "-99\ta </s>", "", "\\end\\"])
+    model = read_arpa(arpa)
+    recompute_backoffs(model, ngram_words(model))
+    for table in model.orders:
+        assert np.all(np.isfinite(table.log10_prob)) and np.all(np.isfinite(table.log10_backoff))
