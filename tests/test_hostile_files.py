@@ -201,7 +201,9 @@ def test_ngram_test_without_scorable_words_is_an_error(small_arpa, lines, expect
     assert_one_line_error(code, err, test, expected)
     assert "ppl=" not in out
     code, _, err = run(["ngram", "-train", small_arpa["train"], "-test", test], capsys)
-    assert_one_line_error(code, err, test, expected)
+    fallback = "warning: modified Kneser-Ney discounts cannot be estimated"  # this tiny text's, before the error
+    assert_one_line_error(code, "\n".join(line for line in err.splitlines() if not line.startswith(fallback)),
+                          test, expected)
 
 
 def test_empty_texts_in_the_library(small_arpa, tmp_path):

@@ -37,25 +37,117 @@ def ngram_texts(model: NgramModel) -> list[list[str]]:
     return texts
 
 
+ROWS_PER_CHUNK = 1 << 14  # rows joined at once when writing: bounds the index arrays to a few MB
+ROWS_PER_WRITE = 1 << 17  # lines put together, then written, at once
+
+
 def write_arpa(model: NgramModel, path: str) -> None:
-    """Write ``model`` as an ARPA file, atomically (temporary file, then rename)."""
-    texts = ngram_texts(model)
+    """Write ``model`` as an ARPA file, atomically (temporary file, then rename).
+
+    Numbers are written as ``"%.6f" % round(value, 6)``. The lines are put together
+    as bytes with NumPy, order by order and ROWS_PER_WRITE lines at a time: an
+    n-gram's words are its context's words (the order below, joined once and kept
+    until the next order is written), a space and its last word.
+    """
+    vocabulary = [word.encode("utf-8") for word in model.words]
+    word_lengths = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary))
+    words = (np.frombuffer(b"".join(vocabulary), dtype=np.uint8), np.cumsum(word_lengths) - word_lengths,
+             word_lengths)
 
     def write(handle) -> None:
         out = ["\\data\\\n"] + [f"ngram {n + 1}={len(order)}\n" for n, order in enumerate(model.orders)]
         handle.write("".join(out).encode("utf-8"))
+        below = None  # the joined words of the order below: (pool, starts, lengths)
         for n, order in enumerate(model.orders):
             handle.write(f"\n\\{n + 1}-grams:\n".encode("utf-8"))
-            probs = np.char.mod("%.6f", np.round(order.log10_prob, 6)).tolist()
-            if n + 1 < model.order:
-                backoffs = np.char.mod("%.6f", np.round(order.log10_backoff, 6)).tolist()
-                lines = [f"{p}\t{t}\t{b}\n" for p, t, b in zip(probs, texts[n], backoffs)]
+            if n == 0:
+                texts = [words]
             else:
-                lines = [f"{p}\t{t}\n" for p, t in zip(probs, texts[n])]
-            handle.write("".join(lines).encode("utf-8"))
+                context, last = order.keys // model.vocab_size, order.keys % model.vocab_size
+                texts = [(below[0], below[1][context], below[2][context]), b" ",
+                         (words[0], words[1][last], words[2][last])]
+                del context, last
+            for begin in range(0, len(order), ROWS_PER_WRITE):
+                end = min(len(order), begin + ROWS_PER_WRITE)
+                parts = [fixed_decimals(order.log10_prob[begin:end]), b"\t", *_rows(texts, begin, end)]
+                if n + 1 < model.order:
+                    parts += [b"\t", fixed_decimals(order.log10_backoff[begin:end])]
+                handle.write(join_rows(parts + [b"\n"], end - begin)[0])
+            below = join_rows(texts, len(order)) if n + 1 < model.order and n > 0 else words
         handle.write(b"\n\\end\\\n")
 
     write_atomically(path, write)
+
+
+def _rows(parts: list, begin: int, end: int) -> list:
+    """Rows ``begin:end`` of each part (see ``join_rows``)."""
+    return [part if isinstance(part, bytes) else (part[0], part[1][begin:end], part[2][begin:end]) for part in parts]
+
+
+def fixed_decimals(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``"%.6f" % round(v, 6)`` of every value, as bytes: (pool uint8, starts, lengths), value i's text being
+    ``pool[starts[i]:starts[i] + lengths[i]]``.
+
+    Digit by digit from the integer rint(v * 1e6) (what round(v, 6) rounds), the
+    sign from its sign bit ("-0.000000" as printf writes it); values that are not
+    finite or too large for that go through Python's formatting.
+    """
+    count = len(values)
+    if count == 0 or not np.all(np.abs(values) < 1e12):
+        texts = [("%.6f" % value).encode("ascii") for value in np.round(values, 6).tolist()]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
+        return np.frombuffer(b"".join(texts), dtype=np.uint8), np.cumsum(lengths) - lengths, lengths
+    scaled = np.rint(values * 1e6)
+    negative = np.signbit(scaled)
+    integer, fraction = np.divmod(np.abs(scaled).astype(np.int64), 1_000_000)
+    integer_digits = len(str(int(integer.max())))
+    width = integer_digits + 8  # sign, integer digits, point, six decimals
+    text = np.empty((count, width), dtype=np.uint8)
+    for j in range(6):
+        fraction, digit = np.divmod(fraction, 10)
+        text[:, width - 1 - j] = digit + 48
+    text[:, width - 7] = ord(".")
+    digits = np.ones(count, dtype=np.int64)
+    rest = integer
+    for j in range(integer_digits):
+        rest, digit = np.divmod(rest, 10)
+        text[:, width - 8 - j] = digit + 48
+        if j > 0:
+            digits += integer >= 10 ** j
+    lengths = 7 + digits + negative
+    starts = np.arange(count, dtype=np.int64) * width + width - lengths
+    pool = text.reshape(-1)
+    pool[starts[negative]] = ord("-")
+    return pool, starts, lengths
+
+
+def join_rows(parts: list, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row i of the result is every part's i-th piece, one after the other: (pool uint8, starts, lengths).
+
+    A part is bytes (the same in every row) or (pool, starts, lengths) as
+    ``fixed_decimals`` gives them. The bytes are copied ROWS_PER_CHUNK rows at a time.
+    """
+    lengths = np.zeros(rows, dtype=np.int64)
+    for part in parts:
+        lengths += len(part) if isinstance(part, bytes) else part[2]
+    starts = np.cumsum(lengths) - lengths
+    pool = np.empty(int(lengths.sum()), dtype=np.uint8)
+    for begin in range(0, rows, ROWS_PER_CHUNK):
+        end = min(rows, begin + ROWS_PER_CHUNK)
+        position = starts[begin:end].copy()
+        for part in parts:
+            if isinstance(part, bytes):
+                for offset, byte in enumerate(part):
+                    pool[position + offset] = byte
+                position += len(part)
+                continue
+            source, source_starts, source_lengths = part[0], part[1][begin:end], part[2][begin:end]
+            total = int(source_lengths.sum())
+            step = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(source_lengths) - source_lengths,
+                                                                 source_lengths)
+            pool[np.repeat(position, source_lengths) + step] = source[np.repeat(source_starts, source_lengths) + step]
+            position += source_lengths
+    return pool, starts, lengths
 
 
 def read_arpa(path: str) -> NgramModel:

@@ -23,9 +23,11 @@ vectorised scorer serves both.
 
 from __future__ import annotations
 
+import array
 import math
+import sys
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -36,6 +38,7 @@ from ..base.text import SENTENCE_END, as_sentences, read_text, split_tokens, tex
 SENTENCE_START = "<s>"
 NO_PROBABILITY = -99.0  # log10 "probability" ARPA files give <s>, which is never predicted
 MAX_ORDER = 7
+DISCOUNT_FALLBACK = (0.5, 1.0, 1.5)  # D1, D2, D3+ where the estimates fail: KenLM's --discount_fallback defaults
 
 
 @dataclass
@@ -45,12 +48,14 @@ class NgramOrder:
     ``context[j]`` indexes the n-gram's (n-1)-word prefix in the order below
     (for unigrams it is 0); ``log10_prob`` is log10 P(word | prefix) and
     ``log10_backoff`` the backoff weight of the n-gram used as a context
-    (0 when it is never one).
+    (0 when it is never one). A model estimated from a text also has each
+    n-gram's ``frequency`` there (relative-entropy pruning can weigh histories by it).
     """
 
     keys: np.ndarray  # int64 (count,)
     log10_prob: np.ndarray  # float64 (count,)
     log10_backoff: np.ndarray  # float64 (count,)
+    frequency: Optional[np.ndarray] = None  # float64 (count,): share of the text's n-word sequences; None if read
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -143,6 +148,33 @@ def sentence_stream(sentences: list[list[str]], index: dict[str, int], grow: boo
     return SentenceStream(ids=ids, position=position, sentences=len(sentences))
 
 
+def encode_training_text(path: str) -> tuple[SentenceStream, list[str]]:
+    """The non-empty lines of a text file as one ``<s> w ... </s>`` id stream, and the words by id (``<s>``,
+    ``</s>``, then the others in order of first appearance): ``sentence_stream`` of ``read_sentences``, line by
+    line, without holding every token as a string."""
+    text = read_text(path, "training file")
+    index = {SENTENCE_START: 0, SENTENCE_END: 1}
+    setdefault = index.setdefault
+    ids = array.array("i")
+    lengths = array.array("q")
+    for line in text_lines(text.replace("\t", " ") if "\t" in text else text):
+        tokens = [setdefault(token, len(index)) for token in line.split(" ") if token]
+        if tokens:
+            ids.append(0)
+            ids.extend(tokens)
+            ids.append(1)
+            lengths.append(len(tokens) + 2)
+    del text
+    if not lengths:
+        raise RnnlmpyError(f"training file {path!r} is empty (no words)")
+    lengths = np.frombuffer(lengths, dtype=np.int64)
+    ids = np.frombuffer(ids, dtype=np.int32)
+    sentence_begin = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    position = np.arange(len(ids), dtype=np.int32)
+    position -= sentence_begin.astype(np.int32)
+    return SentenceStream(ids=ids, position=position, sentences=len(lengths)), list(index)
+
+
 # ---------------------------------------------------------------- counting
 
 @dataclass
@@ -153,6 +185,24 @@ class NgramCounts:
     counts: np.ndarray  # int64 raw counts
     suffix: np.ndarray  # int64: id of the (n-1)-gram of words 2..n (unigrams: -1)
     starts_sentence: np.ndarray  # bool: the n-gram begins with <s>
+
+
+def _unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True, return_counts=True)`` from one unstable sort
+    (the first occurrence of each key is the least index in its run)."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    starts_run = np.empty(len(keys), dtype=bool)
+    starts_run[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    run_starts = np.flatnonzero(starts_run)
+    unique = ordered[run_starts]
+    del ordered
+    first = np.minimum.reduceat(order, run_starts) if len(keys) else order
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(starts_run) - 1
+    counts = np.diff(np.append(run_starts, len(keys)))
+    return unique, first, inverse, counts
 
 
 def count_ngrams(stream: SentenceStream, order: int, vocab_size: int) -> list[NgramCounts]:
@@ -168,39 +218,124 @@ def count_ngrams(stream: SentenceStream, order: int, vocab_size: int) -> list[Ng
     for n in range(2, order + 1):
         valid = np.flatnonzero(position >= n - 1)
         keys = ending_here[valid - 1] * vocab_size + ids[valid]
-        unique, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True,
-                                                   return_counts=True)
+        unique, first, inverse, counts = _unique(keys)
+        del keys
         representative = valid[first]
         result.append(NgramCounts(keys=unique, counts=counts, suffix=ending_here[representative],
                                   starts_sentence=position[representative] == n - 1))
-        ending_here = np.full(len(ids), -1, dtype=np.int64)
-        ending_here[valid] = inverse.reshape(-1)
+        ending_here.fill(-1)
+        ending_here[valid] = inverse
     return result
 
 
 # ---------------------------------------------------------------- estimation
 
-def kneser_ney_discounts(counts: np.ndarray) -> np.ndarray:
-    """[0, D1, D2, D3+] from the count-of-counts n1..n4 of ``counts`` (Chen & Goodman's estimates).
+def kneser_ney_discounts(counts: np.ndarray, fallback=DISCOUNT_FALLBACK) -> tuple[np.ndarray, bool]:
+    """[0, D1, D2, D3+] from the count-of-counts n1..n4 of ``counts`` (Chen & Goodman's estimates), and
+    whether they could be estimated.
 
-    Where the data are too few for the estimates (n1, n2 or n3 is 0) or one falls
-    outside (0, k], every count gets the single discount Y = n1 / (n1 + 2 n2)
-    (0.5 when even that is undefined); SRILM and KenLM stop with an error there.
+    The estimates need n1, n2 and n3 above 0 and give each Dk in (0, k]; where the data
+    are too few or too regular for that (small or artificial text, duplicated lines),
+    ``fallback`` (D1, D2, D3+) is used instead and the flag is False, as KenLM's
+    ``--discount_fallback`` does (SRILM and KenLM without it stop with an error).
     """
     n1, n2, n3, n4 = (int(np.count_nonzero(counts == k)) for k in (1, 2, 3, 4))
-    if n1 == 0 and n2 == 0:
-        return np.array([0.0, 0.5, 0.5, 0.5])
-    y = n1 / (n1 + 2 * n2)
     if n1 > 0 and n2 > 0 and n3 > 0:
+        y = n1 / (n1 + 2 * n2)
         estimates = np.array([1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3])
         if np.all(estimates > 0) and np.all(estimates <= np.arange(1, 4)):
-            return np.concatenate([[0.0], estimates])
-    return np.array([0.0, y, y, y])
+            return np.concatenate([[0.0], estimates]), True
+    return np.array([0.0, *fallback], dtype=np.float64), False
 
 
-def estimate_kneser_ney(counted: list[NgramCounts], vocab_size: int, start_id: int) -> tuple[list[NgramOrder], list]:
-    """Interpolated modified Kneser-Ney from raw counts; returns (orders, discounts per order)."""
+def comma_separated(values, kind, what: str) -> list:
+    """``values`` as a list of ``kind`` (int or float): a list as it is, or text such as ``0,1,1``."""
+    if not isinstance(values, str):
+        return [kind(v) for v in values]
+    try:
+        return [kind(v) for v in values.replace(" ", "").split(",")]
+    except ValueError:
+        raise RnnlmpyError(f"{what} takes comma-separated {'whole numbers' if kind is int else 'numbers'} "
+                           f"(got {values!r})") from None
+
+
+def check_discount_fallback(values) -> tuple[float, float, float]:
+    """(D1, D2, D3+) from 1 to 3 numbers, a list or text ``D1[,D2[,D3+]]`` (the last one repeated, as KenLM reads
+    them); each Dk must be in (0, k]."""
+    values = comma_separated(values, float, "-discount-fallback")
+    if not 1 <= len(values) <= 3:
+        raise RnnlmpyError(f"the fallback discounts are 1 to 3 numbers D1[,D2[,D3+]] (got {len(values)})")
+    values += [values[-1]] * (3 - len(values))
+    for k, value in enumerate(values, start=1):
+        if not 0 < value <= k:
+            raise RnnlmpyError(f"fallback discount D{k if k < 3 else '3+'} must be in (0, {k}] (got {value:g}): "
+                               f"a discount takes at most the count it discounts")
+    return tuple(values)
+
+
+def check_order(order: int) -> None:
+    """RnnlmpyError unless 1 <= order <= MAX_ORDER."""
+    if not 1 <= order <= MAX_ORDER:
+        raise RnnlmpyError(f"-order must be between 1 and {MAX_ORDER} (got {order})")
+
+
+def check_cutoffs(cutoffs, order: int) -> list[int]:
+    """Per-order count cutoffs from a list or text such as ``0,1,1`` (n-grams of order k seen at most
+    ``cutoffs[k-1]`` times are dropped), padded to ``order`` with the last value, as KenLM's ``--prune``.
+
+    Unigrams are never dropped (the first value must be 0) and the values must not
+    decrease with the order: then every kept n-gram's prefix and suffix are kept too,
+    since an n-gram is never seen more often than its parts.
+    """
+    cutoffs = comma_separated(cutoffs, int, "-cutoffs")
+    if not cutoffs:
+        return [0] * order
+    if len(cutoffs) > order:
+        raise RnnlmpyError(f"{len(cutoffs)} count cutoffs for a model of order {order}: give at most one per order")
+    if cutoffs[0] != 0:
+        raise RnnlmpyError(f"the first count cutoff (unigrams) must be 0, got {cutoffs[0]}: unigrams are never "
+                           "dropped")
+    if any(c < 0 for c in cutoffs) or any(b < a for a, b in zip(cutoffs, cutoffs[1:])):
+        raise RnnlmpyError(f"count cutoffs must be >= 0 and not decrease with the order (got "
+                           f"{','.join(map(str, cutoffs))}): a dropped n-gram would leave its extensions without "
+                           "a context")
+    return cutoffs + [cutoffs[-1]] * (order - len(cutoffs))
+
+
+def select_ngrams(orders: list[NgramOrder], keep: list[np.ndarray], vocab_size: int) -> list[NgramOrder]:
+    """The orders with only the n-grams where ``keep[n]`` (bool per n-gram) is True, keys renumbered.
+
+    Every kept n-gram's context must be kept (the caller's rule guarantees it);
+    renumbering is monotone, so the keys stay sorted.
+    """
+    result = []
+    below_rank = None
+    for n, (table, kept) in enumerate(zip(orders, keep)):
+        keys = table.keys[kept]
+        if n > 0:
+            keys = below_rank[keys // vocab_size] * vocab_size + keys % vocab_size
+        result.append(NgramOrder(keys=keys, log10_prob=table.log10_prob[kept], log10_backoff=table.log10_backoff[kept],
+                                 frequency=None if table.frequency is None else table.frequency[kept]))
+        below_rank = np.cumsum(kept, dtype=np.int64) - 1
+    return result
+
+
+def estimate_kneser_ney(counted: list[NgramCounts], vocab_size: int, start_id: int, cutoffs=None,
+                        fallback=DISCOUNT_FALLBACK, say: Optional[Callable[[str], None]] = None
+                        ) -> tuple[list[NgramOrder], list]:
+    """Interpolated modified Kneser-Ney from raw counts; returns (orders, discounts per order).
+
+    ``cutoffs`` (``check_cutoffs``) drop the n-grams of order k whose raw count is at
+    most ``cutoffs[k-1]``, as KenLM's ``--prune``: discounts and continuation counts
+    are those of the whole text, and a dropped n-gram's whole count goes to its
+    context's backoff weight, so that every context still sums to 1. ``say`` gets one
+    line when an order's discounts fall back to ``fallback`` (default: stderr).
+    """
     order = len(counted)
+    cutoffs = check_cutoffs(cutoffs or [], order)
+    fallback = check_discount_fallback(fallback)
+    keep = [np.ones(len(counted[0].keys), dtype=bool)]
+    keep += [counted[n].counts > cutoffs[n] for n in range(1, order)]
     adjusted = []
     for n in range(order):
         raw = counted[n].counts
@@ -210,14 +345,17 @@ def estimate_kneser_ney(counted: list[NgramCounts], vocab_size: int, start_id: i
         continuation = np.bincount(counted[n + 1].suffix, minlength=len(raw)).astype(np.int64)
         adjusted.append(np.where(counted[n].starts_sentence, raw, continuation))
     all_discounts = []
+    fell_back = []
     probabilities = []
     gammas = []  # gammas[n][j]: interpolation weight of n-gram j (order n+1) used as a context
     for n in range(order):
         counts = adjusted[n].astype(np.float64)
         if n == 0:
             predicted = np.arange(vocab_size) != start_id
-            discounts = kneser_ney_discounts(adjusted[0][predicted])
+            discounts, estimated = kneser_ney_discounts(adjusted[0][predicted], fallback)
             all_discounts.append(discounts)
+            if not estimated:
+                fell_back.append(n + 1)
             discounted = np.maximum(counts - discounts[np.minimum(adjusted[0], 3)], 0.0) * predicted
             total = counts[predicted].sum()
             if total <= 0:
@@ -229,18 +367,28 @@ def estimate_kneser_ney(counted: list[NgramCounts], vocab_size: int, start_id: i
             probabilities.append(probability)
             continue
         context = counted[n].keys // vocab_size
-        discounts = kneser_ney_discounts(adjusted[n])
+        discounts, estimated = kneser_ney_discounts(adjusted[n], fallback)
         all_discounts.append(discounts)
+        if not estimated:
+            fell_back.append(n + 1)
         size_below = len(counted[n - 1].keys)
         total = np.bincount(context, weights=counts, minlength=size_below)
         class_of_count = np.minimum(adjusted[n], 3)
-        mass = np.bincount(context, weights=discounts[class_of_count] * (adjusted[n] > 0), minlength=size_below)
+        # a kept n-gram gives its discount to the backoff mass, a dropped one its whole count
+        taken = np.where(keep[n], discounts[class_of_count] * (adjusted[n] > 0), counts)
+        mass = np.bincount(context, weights=taken, minlength=size_below)
         with np.errstate(divide="ignore", invalid="ignore"):
             gamma = np.where(total > 0, mass / total, 1.0)
         gammas.append(gamma)
         discounted = np.maximum(counts - discounts[class_of_count], 0.0)
         probability = discounted / total[context] + gamma[context] * probabilities[n - 1][counted[n].suffix]
         probabilities.append(probability)
+    if fell_back:
+        (say or _print_to_stderr)(
+            f"warning: modified Kneser-Ney discounts cannot be estimated for order{'s' if len(fell_back) > 1 else ''} "
+            f"{', '.join(map(str, fell_back))} (a count of 1, 2 or 3 never occurs, or an estimate is out of range: "
+            f"small or artificial text?); using D1 {fallback[0]:g} D2 {fallback[1]:g} D3+ {fallback[2]:g} there "
+            f"(-discount-fallback)")
     orders = []
     for n in range(order):
         with np.errstate(divide="ignore"):
@@ -251,23 +399,30 @@ def estimate_kneser_ney(counted: list[NgramCounts], vocab_size: int, start_id: i
             backoff = np.log10(gammas[n])
         else:
             backoff = np.zeros(len(counted[n].keys))
-        orders.append(NgramOrder(keys=counted[n].keys, log10_prob=log_prob, log10_backoff=backoff))
+        frequency = counted[n].counts / max(int(counted[n].counts.sum()), 1)
+        orders.append(NgramOrder(keys=counted[n].keys, log10_prob=log_prob, log10_backoff=backoff,
+                                 frequency=frequency))
+    if any(not np.all(kept) for kept in keep):
+        orders = select_ngrams(orders, keep, vocab_size)
     return orders, all_discounts
 
 
-def train_ngram(path: str, order: int) -> tuple[NgramModel, list]:
+def _print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def train_ngram(path: str, order: int, cutoffs=None, fallback=DISCOUNT_FALLBACK,
+                say: Optional[Callable[[str], None]] = None) -> tuple[NgramModel, list]:
     """Build an interpolated modified Kneser-Ney model of ``order`` from a text file.
 
-    Returns the model and the discounts [0, D1, D2, D3+] of each order.
+    Returns the model and the discounts [0, D1, D2, D3+] of each order. ``cutoffs``,
+    ``fallback`` and ``say`` as ``estimate_kneser_ney`` takes them.
     """
-    if not 1 <= order <= MAX_ORDER:
-        raise RnnlmpyError(f"-order must be between 1 and {MAX_ORDER} (got {order})")
-    sentences = read_sentences(path, "training file")
-    index: dict[str, int] = {}
-    stream = sentence_stream(sentences, index, grow=True)
-    words = list(index)
+    check_order(order)
+    stream, words = encode_training_text(path)
     counted = count_ngrams(stream, order, len(words))
-    orders, discounts = estimate_kneser_ney(counted, len(words), index[SENTENCE_START])
+    del stream
+    orders, discounts = estimate_kneser_ney(counted, len(words), 0, cutoffs, fallback, say)
     return NgramModel(words=words, orders=orders), discounts
 
 

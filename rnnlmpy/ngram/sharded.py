@@ -16,11 +16,10 @@ import concurrent.futures
 
 import numpy as np
 
-from ..base.errors import RnnlmpyError
 from ..base.system import split_evenly
 from ..corpus import SENTENCE_END_TYPE, encode_file, line_bounds
-from .kneser_ney import (MAX_ORDER, SENTENCE_START, NgramCounts, NgramModel, SentenceStream, count_ngrams,
-                         estimate_kneser_ney, train_ngram)
+from .kneser_ney import (DISCOUNT_FALLBACK, SENTENCE_START, NgramCounts, NgramModel, SentenceStream, check_order,
+                         count_ngrams, estimate_kneser_ney, train_ngram)
 
 
 def ngram_vocabulary(types: list[str]) -> tuple[list[str], np.ndarray]:
@@ -110,19 +109,18 @@ def merge_counts(shards: list[list[tuple[np.ndarray, ...]]], order: int, vocab_s
     return merged
 
 
-def train_ngram_sharded(path: str, order: int, executor: concurrent.futures.Executor,
-                        shards: int) -> tuple[NgramModel, list]:
+def train_ngram_sharded(path: str, order: int, executor: concurrent.futures.Executor, shards: int, cutoffs=None,
+                        fallback=DISCOUNT_FALLBACK, say=None) -> tuple[NgramModel, list]:
     """``train_ngram`` with the counting split into ``shards`` tasks by line ranges; the same model. (A text
     with a literal ``</s>`` inside a line is counted here, in one piece.)"""
-    if not 1 <= order <= MAX_ORDER:
-        raise RnnlmpyError(f"-order must be between 1 and {MAX_ORDER} (got {order})")
+    check_order(order)
     corpus = encode_file(path, "training file")
     bounds = line_bounds(corpus.type_ids)
     if len(bounds) - 1 != corpus.line_count:  # a literal </s> inside a line: ids alone cannot tell it apart
-        return train_ngram(path, order)
+        return train_ngram(path, order, cutoffs, fallback, say)
     words, _ = ngram_vocabulary(corpus.types)
     futures = [executor.submit(count_lines_task, path, begin, end, order)
                for begin, end in split_evenly(bounds, shards)]
     counted = merge_counts([future.result() for future in futures], order, len(words), 0)
-    orders, discounts = estimate_kneser_ney(counted, len(words), 0)
+    orders, discounts = estimate_kneser_ney(counted, len(words), 0, cutoffs, fallback, say)
     return NgramModel(words=words, orders=orders), discounts
