@@ -19,7 +19,8 @@ from .common import command, examples, option, threads_option
 @option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN language model (repeatable).")
 @option("manifest", "manifests", metavar="FILE", multiple=True,
         help="A grid manifest of 'train' (PREFIX.manifest.json): its trained members join (repeatable).")
-@option("ngram", "arpa_files", metavar="ARPA", multiple=True, help="An n-gram model in ARPA format (repeatable).")
+@option("ngram", "arpa_files", metavar="MODEL", multiple=True,
+        help="An n-gram model: ARPA file or rnnlmpy binary n-gram model (repeatable).")
 @option("valid", "valid_file", metavar="FILE", help="Text on which EM tunes the mixture weights.")
 @option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
 @option("weights", metavar="W1,W2,...", help="Fixed mixture weights, in the order -rnnlm..., then -ngram...")

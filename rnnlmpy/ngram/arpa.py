@@ -20,6 +20,7 @@ from ..base.files import ARPA, UNKNOWN, describe_file, sniff, write_atomically
 from ..base.text import read_text
 from .kneser_ney import NO_PROBABILITY, SENTENCE_START, NgramModel, NgramOrder
 
+ARPA_DECIMALS = 6  # decimal places of the log10 values rnnlmpy writes
 NGRAM_COUNT = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
 SECTION = re.compile(r"^\\(\d+)-grams:$")
 
@@ -46,9 +47,10 @@ def write_arpa(model: NgramModel, path: str) -> None:
         handle.write("".join(out).encode("utf-8"))
         for n, order in enumerate(model.orders):
             handle.write(f"\n\\{n + 1}-grams:\n".encode("utf-8"))
-            probs = np.char.mod("%.6f", np.round(order.log10_prob, 6)).tolist()
+            number = f"%.{ARPA_DECIMALS}f"
+            probs = np.char.mod(number, np.round(order.log10_prob, ARPA_DECIMALS)).tolist()
             if n + 1 < model.order:
-                backoffs = np.char.mod("%.6f", np.round(order.log10_backoff, 6)).tolist()
+                backoffs = np.char.mod(number, np.round(order.log10_backoff, ARPA_DECIMALS)).tolist()
                 lines = [f"{p}\t{t}\t{b}\n" for p, t, b in zip(probs, texts[n], backoffs)]
             else:
                 lines = [f"{p}\t{t}\n" for p, t in zip(probs, texts[n])]
