@@ -31,7 +31,8 @@ from .common import command, debug_option, examples, option
 @option("lm", "arpa_in", metavar="FILE",
         help="Read this model: an ARPA file (SRILM, KenLM, IRSTLM or rnnlmpy) or an rnnlmpy binary n-gram model.")
 @option("test", "test_file", metavar="FILE", help="Score this text, SRILM-style.")
-@option("force", is_flag=True, help="Replace an existing file at -arpa or -binary even if it is not that kind of model.")
+@option("force", is_flag=True,
+        help="Replace an existing file at -arpa or -binary even if it is not that kind of model.")
 @option("scheduler", default=None, metavar="ADDRESS",
         help="Count the n-grams of -train on this Dask cluster, by line ranges (needs rnnlmpy[dask]; the file must "
              "be at the same path on the workers; the model is the same)  [default: $RNNLMPY_SCHEDULER, else here]")

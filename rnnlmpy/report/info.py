@@ -21,7 +21,8 @@ def model_kind(path: str) -> str:
     if found == files.CONTAINER:
         return container_kind(path)
     if found == files.UNKNOWN:
-        raise RnnlmpyError(f"{path!r} is not a model file rnnlmpy knows (rnnlmpy, ARPA, binary n-gram or the tutorial's HMM)")
+        raise RnnlmpyError(f"{path!r} is not a model file rnnlmpy knows (rnnlmpy, ARPA, binary n-gram or the "
+                           "tutorial's HMM)")
     return found
 
 
