@@ -250,10 +250,12 @@ def with_header(data: bytes, header: dict) -> bytes:
     """``data`` with its header replaced (the arrays moved to where the new header puts them)."""
     old, old_end = header_of(data)
     encoded = json.dumps(header).encode()
-    placed_old, _ = layout(tuple(old["counts"]), old["vocabulary_bytes"], old_end - 26, old["values"])
+    placed_old, _ = layout(tuple(old["counts"]), old["vocabulary_bytes"], old_end - 26, old["values"],
+                           old["bigram_slots"])
     body = bytes(data[placed_old["vocabulary"][0]:])
     new_start = len(files.NGRAM_BINARY_MAGIC) + PREFIX.size + len(encoded)
-    placed_new, _ = layout(tuple(old["counts"]), old["vocabulary_bytes"], len(encoded), old["values"])
+    placed_new, _ = layout(tuple(old["counts"]), old["vocabulary_bytes"], len(encoded), old["values"],
+                           old["bigram_slots"])
     padding = placed_new["vocabulary"][0] - new_start
     return (files.NGRAM_BINARY_MAGIC + PREFIX.pack(1, len(encoded)) + encoded + b"\0" * padding + body)
 
@@ -261,7 +263,8 @@ def with_header(data: bytes, header: dict) -> bytes:
 def array_of(data: bytearray, name: str) -> np.ndarray:
     """A writable view of one array of the file's bytes."""
     header, end = header_of(bytes(data))
-    placed, _ = layout(tuple(header["counts"]), header["vocabulary_bytes"], end - 26, header["values"])
+    placed, _ = layout(tuple(header["counts"]), header["vocabulary_bytes"], end - 26, header["values"],
+                       header["bigram_slots"])
     offset, dtype, length = placed[name]
     return np.frombuffer(data, dtype=dtype, count=length, offset=offset)
 
@@ -323,6 +326,21 @@ def damage(data: bytes, how: str) -> bytes:
         i, j = next((i, j) for i in range(len(words)) for j in range(i + 1, len(words))
                     if len(words[i]) == len(words[j]))
         vocabulary[starts[j]:starts[j] + len(words[j])] = np.frombuffer(words[i], dtype=np.uint8)
+    elif how.startswith("bigram"):
+        table = array_of(changed, "bigram_table")
+        filled = np.flatnonzero(table != 0xFFFFFFFF)
+        empty = np.flatnonzero(table == 0xFFFFFFFF)
+        if how == "bigram twice":
+            table[filled[0]] = table[filled[1]]
+        elif how == "bigram out of range":
+            table[filled[0]] = header["counts"][1] + 5
+        elif how == "bigram before its home":  # moved to an empty slot below the slot its hash gives
+            table[empty[0]], table[filled[-1]] = table[filled[-1]], 0xFFFFFFFF
+        elif how == "bigram past a gap":  # moved beyond an empty slot: probing stops before it
+            later = empty[empty > filled[0]]
+            table[later[1]], table[filled[0]] = table[filled[0]], 0xFFFFFFFF
+        elif how == "bigram bits":
+            return with_header(data, dict(header, bigram_bits=header["bigram_bits"] + 1))
     elif how == "vocabulary not utf-8":
         array_of(changed, "vocabulary")[0] = 0xff
     elif how == "foreign":
@@ -335,7 +353,8 @@ def damage(data: bytes, how: str) -> bytes:
 DAMAGES = ["truncated", "cut header", "trailing bytes", "version", "not json", "huge header", "counts",
            "swapped counts", "order", "scale", "extra field", "word out of range", "negative word", "unigram ids",
            "unsorted run", "run past the end", "runs backwards", "positive probability", "vocabulary space",
-           "vocabulary twice", "vocabulary not utf-8", "foreign", "empty"]
+           "vocabulary twice", "vocabulary not utf-8", "foreign", "empty", "bigram twice", "bigram out of range",
+           "bigram before its home", "bigram past a gap", "bigram bits"]
 
 
 @pytest.mark.parametrize("how", DAMAGES)
@@ -346,7 +365,7 @@ def test_a_damaged_binary_model_is_one_line_and_status_2(how, built, tmp_path, c
     assert damaged != data
     path = tmp_path / "damaged.bin"
     path.write_bytes(damaged)
-    with pytest.raises(RnnlmpyError):
+    with pytest.raises(RnnlmpyError, match="bigram" if how.startswith("bigram") else ""):
         read_binary(str(path))
     code, out, err = run_cli(["ngram", "-lm", str(path), "-test", built["test"]], capsys)
     lines = err.strip().splitlines()
@@ -406,6 +425,8 @@ def test_the_header_layout_is_the_documented_one(built):
     assert data.startswith(files.NGRAM_BINARY_MAGIC)
     version, length = struct.unpack("<II", data[18:26])
     header = json.loads(data[26:26 + length])
-    assert version == 1 and set(header) == {"order", "counts", "vocabulary_bytes", "values", "scale"}
-    placed, end = layout(tuple(header["counts"]), header["vocabulary_bytes"], length, header["values"])
+    assert version == 1 and set(header) == {"order", "counts", "vocabulary_bytes", "values", "scale", "bigram_bits",
+                                            "bigram_slots"}
+    placed, end = layout(tuple(header["counts"]), header["vocabulary_bytes"], length, header["values"],
+                         header["bigram_slots"])
     assert end == len(data) and all(offset % 64 == 0 for offset, _, _ in placed.values())

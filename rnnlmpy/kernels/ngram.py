@@ -5,7 +5,8 @@ Every n-gram has one global entry number: the unigrams first (entry = word id), 
 an order the entries are sorted by (context entry, last word), so the children of an entry (the n-grams that
 extend it by one word) are one run, ``children[child_start[n - 1] + j]`` to ``children[child_start[n - 1] + j + 1]``
 for the j-th entry of order n (counted within the order next above), their last words in ``last_word``
-increasing. ``prob`` and ``backoff`` hold log10 values times ``scale`` (integers when the values are decimals,
+increasing. Bigrams are found through ``bigram_table`` instead (linear probing from the slot the hash of
+(context word, word) gives; ``rnnlmpy.ngram.binary`` builds and checks it). ``prob`` and ``backoff`` hold log10 values times ``scale`` (integers when the values are decimals,
 ``scale`` 1 for float64 values); the arrays must have been checked (sizes, ranges, order) before a call.
 """
 
@@ -37,8 +38,28 @@ def child_entry(first_entry, child_start, children, last_word, context, context_
 
 
 @njit(cache=True)
-def score_trie(ids, position, first_entry, child_start, children, last_word, prob, backoff, scale,
-               log10_prob, matched):
+def bigram_entry(first_entry, children, last_word, bigram_table, bigram_bits, context, word):
+    """The entry of the bigram (``context`` word, ``word``), -1 if absent: probe the table from the hash's slot
+    until the bigram (a child of ``context`` ending in ``word``) or an empty slot."""
+    vocab_size = first_entry[1]
+    low = vocab_size + np.int64(children[context])
+    high = vocab_size + np.int64(children[context + 1])
+    key = np.uint64(context) * np.uint64(vocab_size) + np.uint64(word)
+    slot = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bigram_bits))
+    while slot < bigram_table.shape[0]:
+        number = bigram_table[slot]
+        if number == np.uint32(0xFFFFFFFF):
+            return -1
+        entry = vocab_size + np.int64(number)
+        if low <= entry < high and last_word[entry] == word:
+            return entry
+        slot += 1
+    return -1
+
+
+@njit(cache=True)
+def score_trie(ids, position, first_entry, child_start, children, last_word, prob, backoff, scale, bigram_table,
+               bigram_bits, log10_prob, matched):
     """log10 P (``log10_prob``, float64 (T,)) and the order of the longest n-gram found (``matched``, int64 (T,))
     of every token of a stream of word ids (int32 (T,), -1 unknown; ``position`` in its sentence, 0 = ``<s>``).
 
@@ -57,7 +78,9 @@ def score_trie(ids, position, first_entry, child_start, children, last_word, pro
             here[n] = -1
         if 0 <= word < vocab_size:
             here[1] = word
-            for n in range(2, min(order, place + 1) + 1):
+            if order >= 2 and place >= 1 and before[1] >= 0:
+                here[2] = bigram_entry(first_entry, children, last_word, bigram_table, bigram_bits, before[1], word)
+            for n in range(3, min(order, place + 1) + 1):
                 if before[n - 1] >= 0:
                     here[n] = child_entry(first_entry, child_start, children, last_word, before[n - 1], n - 1, word)
         result = np.nan

@@ -4,21 +4,26 @@ The model is a trie of sorted arrays, the shape of KenLM's trie (without its bit
 one entry, the unigrams first (entry = word id), then the bigrams, and so on; within an order the entries
 are sorted by (context entry, last word), so the n-grams that extend an entry by one word are one run of the
 order above, found by a binary search on their last words (``rnnlmpy.kernels.ngram``). The trie runs forward,
-context first, as the ARPA file and ``NgramModel`` do, so a text is scored with one search per order and token.
+context first, as the ARPA file and ``NgramModel`` do, so a text is scored with one search per order and token. Bigrams, whose runs are the longest (the
+children of a frequent word), are found through a hash table instead (linear probing, KenLM's probing hash
+for one order).
 
 File layout (little-endian; every array starts at a multiple of 64 bytes, so that it maps in place):
 
 - ``base.files.NGRAM_BINARY_MAGIC`` (18 bytes), the format version (uint32), the header's length H (uint32);
 - the header: H bytes of JSON, ``{"order": N, "counts": [c1, ..., cN], "vocabulary_bytes": B,
-  "values": "int32" or "float64", "scale": S}``;
+  "values": "int32" or "float64", "scale": S, "bigram_bits": K, "bigram_slots": L}``;
 - the vocabulary: B bytes, the words in UTF-8 joined by newlines (a word's id is its line);
 - ``last_word``, int32 (E,) with E = c1 + ... + cN: the last word of every entry (a unigram's is its own id);
 - ``prob``, (E,) of the values' type: log10 P(last word | context) times S;
 - ``backoff``, (E - cN,): the log10 backoff weight of every entry of orders 1..N-1, times S;
 - ``children``, uint32 (c1 + 1 + ... + c(N-1) + 1,): for each order n < N, c_n + 1 run boundaries in the
-  order above: the children of the j-th n-gram are entries ``children[j]`` to ``children[j + 1]`` of order n + 1.
+  order above: the children of the j-th n-gram are entries ``children[j]`` to ``children[j + 1]`` of order n + 1;
+- ``bigram_table``, uint32 (L,): bigram numbers (within the order) by slot, 0xFFFFFFFF for an empty slot;
+  bigram (c, w) is found by probing from slot ``((c * V + w) * 0x9E3779B97F4A7C15 mod 2^64) >> (64 - K)``
+  upwards until an empty slot (L >= 2^K: the probes never wrap; K = L = 0 for a unigram model).
 
-The file ends with ``children``: its size follows from the header, so a truncated file is told at once.
+The file ends with ``bigram_table``: its size follows from the header, so a truncated file is told at once.
 Values are integers (S = 10^6 ... 10^9) when every value is a decimal with that many places that fits in
 int32, as the ARPA files' values are: ``k / S`` is then the very float64 the ARPA text gives, so the
 binary model scores exactly as its ARPA file does; other values are kept as float64 (S = 1). Everything
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import mmap
 import struct
 from dataclasses import dataclass
@@ -49,7 +55,10 @@ MAX_HEADER_BYTES = 1 << 16
 VALUE_SCALES = (10 ** 6, 10 ** 7, 10 ** 8, 10 ** 9)  # decimal places tried for integer values, fewest first
 INT32_LIMIT = 2 ** 31 - 1
 MAX_ORDER_ENTRIES = 2 ** 32 - 1  # children are uint32 positions within an order
-HEADER_KEYS = {"order", "counts", "vocabulary_bytes", "values", "scale"}
+HEADER_KEYS = {"order", "counts", "vocabulary_bytes", "values", "scale", "bigram_bits", "bigram_slots"}
+HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top K bits of key * 2^64 / phi
+EMPTY_SLOT = np.uint32(0xFFFFFFFF)
+SLOTS_PER_BIGRAM = 1.25  # the table has at least this many slots per bigram (a power of two, then overflow)
 WHAT = "binary n-gram model"
 
 
@@ -68,12 +77,14 @@ class NgramTrie:
     backoff: np.ndarray  # like prob, (entries of orders 1..N-1,)
     children: np.ndarray  # uint32: per order n < N, counts[n-1] + 1 run boundaries in order n + 1
     scale: float  # prob and backoff are log10 values times this
+    bigram_table: np.ndarray  # uint32 (slots,): bigram number by slot, EMPTY_SLOT where none
+    bigram_bits: int  # the hash gives a slot below 2^bigram_bits
 
     def __post_init__(self) -> None:
         self.first_entry = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
         self.child_start = np.concatenate([[0], np.cumsum(np.asarray(self.counts[:-1], dtype=np.int64) + 1)]
                                           ).astype(np.int64)
-        for array in (self.last_word, self.prob, self.backoff, self.children):
+        for array in (self.last_word, self.prob, self.backoff, self.children, self.bigram_table):
             array.flags.writeable = False  # mapped arrays are read-only: one kernel signature for both
 
     @functools.cached_property
@@ -98,7 +109,8 @@ class NgramTrie:
         matched = np.empty(len(stream.ids), dtype=np.int64)
         score_trie(np.ascontiguousarray(stream.ids, dtype=np.int32),
                    np.ascontiguousarray(stream.position, dtype=np.int32), self.first_entry, self.child_start,
-                   self.children, self.last_word, self.prob, self.backoff, float(self.scale), log10_prob, matched)
+                   self.children, self.last_word, self.prob, self.backoff, float(self.scale), self.bigram_table,
+                   max(self.bigram_bits, 1), log10_prob, matched)
         return log10_prob, matched
 
     def order_slice(self, n: int) -> slice:
@@ -151,8 +163,30 @@ class NgramTrie:
                 for n in range(1, len(counts))]
         children = np.concatenate([np.zeros(0, dtype=np.uint32)] + runs)
         scale, prob, backoff = encode_values(prob, backoff)
+        table, bits = (bigram_hash_table(model.orders[1].keys // vocab_size, model.orders[1].keys % vocab_size,
+                                         vocab_size) if len(counts) > 1 else (np.zeros(0, dtype=np.uint32), 0))
         return cls(words=list(model.words), counts=counts, last_word=last_word, prob=prob, backoff=backoff,
-                   children=children, scale=scale)
+                   children=children, scale=scale, bigram_table=table, bigram_bits=bits)
+
+
+def bigram_slot(contexts: np.ndarray, words: np.ndarray, vocab_size: int, bits: int) -> np.ndarray:
+    """The home slot (int64) of each bigram (context word, word): the kernel's hash, on arrays."""
+    keys = contexts.astype(np.uint64) * np.uint64(vocab_size) + words.astype(np.uint64)
+    return ((keys * HASH_MULTIPLIER) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def bigram_hash_table(contexts: np.ndarray, words: np.ndarray, vocab_size: int) -> tuple[np.ndarray, int]:
+    """(table, bits): the bigrams (their numbers within the order) placed by linear probing, on arrays: sorted
+    by home slot, each goes to the first free slot at or after its home (a running maximum)."""
+    count = len(contexts)
+    bits = max(1, math.ceil(math.log2(max(2.0, count * SLOTS_PER_BIGRAM))))
+    home = bigram_slot(contexts, words, vocab_size, bits)
+    by_home = np.argsort(home, kind="stable")
+    rank = np.arange(count, dtype=np.int64)
+    slot = np.maximum.accumulate(home[by_home] - rank) + rank if count else rank
+    table = np.full(max(1 << bits, int(slot[-1]) + 1 if count else 0), EMPTY_SLOT, dtype=np.uint32)
+    table[slot] = by_home
+    return table, bits
 
 
 def encode_values(prob: np.ndarray, backoff: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -171,14 +205,15 @@ def aligned(offset: int) -> int:
     return -(-offset // ALIGNMENT) * ALIGNMENT
 
 
-def layout(counts: tuple[int, ...], vocabulary_bytes: int, header_bytes: int,
-           value_type: str) -> tuple[dict[str, tuple[int, np.dtype, int]], int]:
+def layout(counts: tuple[int, ...], vocabulary_bytes: int, header_bytes: int, value_type: str,
+           bigram_slots: int) -> tuple[dict[str, tuple[int, np.dtype, int]], int]:
     """Where each part of a file lies: {name: (offset, dtype, length)} and the file's size in bytes."""
     entries = sum(counts)
     value = np.dtype("<i4" if value_type == "int32" else "<f8")
     parts = [("vocabulary", np.dtype(np.uint8), vocabulary_bytes), ("last_word", np.dtype("<i4"), entries),
              ("prob", value, entries), ("backoff", value, entries - counts[-1]),
-             ("children", np.dtype("<u4"), sum(count + 1 for count in counts[:-1]))]
+             ("children", np.dtype("<u4"), sum(count + 1 for count in counts[:-1])),
+             ("bigram_table", np.dtype("<u4"), bigram_slots)]
     placed = {}
     offset = len(NGRAM_BINARY_MAGIC) + PREFIX.size + header_bytes
     for name, dtype, length in parts:
@@ -198,10 +233,12 @@ def write_binary(model: Union[NgramModel, NgramTrie], path: str, decimals: Optio
     vocabulary = "\n".join(trie.words).encode("utf-8")
     value_type = "int32" if trie.prob.dtype == np.int32 else "float64"
     header = json.dumps({"order": trie.order, "counts": list(trie.counts), "vocabulary_bytes": len(vocabulary),
-                         "values": value_type, "scale": int(trie.scale)}).encode("utf-8")
-    placed, _ = layout(trie.counts, len(vocabulary), len(header), value_type)
+                         "values": value_type, "scale": int(trie.scale), "bigram_bits": trie.bigram_bits,
+                         "bigram_slots": len(trie.bigram_table)}).encode("utf-8")
+    placed, _ = layout(trie.counts, len(vocabulary), len(header), value_type, len(trie.bigram_table))
     contents = {"vocabulary": np.frombuffer(vocabulary, dtype=np.uint8), "last_word": trie.last_word,
-                "prob": trie.prob, "backoff": trie.backoff, "children": trie.children}
+                "prob": trie.prob, "backoff": trie.backoff, "children": trie.children,
+                "bigram_table": trie.bigram_table}
 
     def write(handle) -> None:
         handle.write(NGRAM_BINARY_MAGIC + PREFIX.pack(VERSION, len(header)) + header)
@@ -261,7 +298,7 @@ def trie_of_buffer(buffer, path: str) -> NgramTrie:
         raise RnnlmpyError(f"{WHAT} {path!r} is truncated ({size:,} bytes: its header is cut)")
     header = parse_header(bytes(buffer[start:start + header_bytes]), damaged)
     counts = tuple(header["counts"])
-    placed, end = layout(counts, header["vocabulary_bytes"], header_bytes, header["values"])
+    placed, end = layout(counts, header["vocabulary_bytes"], header_bytes, header["values"], header["bigram_slots"])
     if size < end:
         raise RnnlmpyError(f"{WHAT} {path!r} is truncated ({size:,} bytes; its header describes {end:,})")
     if size > end:
@@ -270,8 +307,11 @@ def trie_of_buffer(buffer, path: str) -> NgramTrie:
               for name, (offset, dtype, length) in placed.items()}
     words = check_vocabulary(arrays["vocabulary"], counts[0], damaged)
     check_arrays(counts, arrays, header["values"], damaged)
+    if len(counts) > 1:
+        check_bigram_table(counts, arrays, header["bigram_bits"], damaged)
     return NgramTrie(words=words, counts=counts, last_word=arrays["last_word"], prob=arrays["prob"],
-                     backoff=arrays["backoff"], children=arrays["children"], scale=float(header["scale"]))
+                     backoff=arrays["backoff"], children=arrays["children"], scale=float(header["scale"]),
+                     bigram_table=arrays["bigram_table"], bigram_bits=header["bigram_bits"])
 
 
 def parse_header(data: bytes, damaged) -> dict:
@@ -295,6 +335,11 @@ def parse_header(data: bytes, damaged) -> dict:
     if header["values"] not in scales or type(header["scale"]) is not int or header["scale"] not in scales[
             header["values"]]:
         raise damaged(f"value type {str(header['values'])[:20]!r} with scale {str(header['scale'])[:20]}")
+    bits, slots = header["bigram_bits"], header["bigram_slots"]
+    if type(bits) is not int or type(slots) is not int or not (
+            (order == 1 and bits == slots == 0)
+            or (order > 1 and 1 <= bits <= 40 and 1 << bits <= slots <= min((1 << bits) + counts[1], 2 ** 32))):
+        raise damaged(f"bigram table of {str(slots)[:20]} slots, {str(bits)[:20]} hash bits")
     return header
 
 
@@ -346,6 +391,25 @@ def check_arrays(counts: tuple[int, ...], arrays: dict[str, np.ndarray], value_t
             raise damaged("a log10 backoff weight that is not a finite number")
     elif not np.all(prob <= 0):
         raise damaged("a log10 probability above 0")
+
+
+def check_bigram_table(counts: tuple[int, ...], arrays: dict[str, np.ndarray], bits: int, damaged) -> None:
+    """The bigram table holds every bigram once, each reachable by probing from its home slot: no empty slot
+    between its home and where it lies (the runs were checked: the bigrams' contexts come from them)."""
+    table, bigrams, vocab_size = arrays["bigram_table"], counts[1], counts[0]
+    filled = table != EMPTY_SLOT
+    numbers = table[filled].astype(np.int64)
+    if len(numbers) != bigrams or (bigrams and (numbers.max() >= bigrams or
+                                                np.bincount(numbers, minlength=bigrams).max() > 1)):
+        raise damaged("its bigram table does not hold each bigram once")
+    where = np.empty(bigrams, dtype=np.int64)
+    where[numbers] = np.flatnonzero(filled)
+    runs = arrays["children"][:vocab_size + 1].astype(np.int64)
+    contexts = np.repeat(np.arange(vocab_size, dtype=np.int64), np.diff(runs))
+    home = bigram_slot(contexts, arrays["last_word"][vocab_size:vocab_size + bigrams], vocab_size, bits)
+    empty_before = np.concatenate([[0], np.cumsum(~filled)])
+    if np.any(home > where) or np.any(empty_before[where + 1] != empty_before[home]):
+        raise damaged("a bigram lies where probing from its hash does not reach")
 
 
 def describe_binary(trie: NgramTrie) -> list[str]:
