@@ -430,3 +430,10 @@ def test_the_header_layout_is_the_documented_one(built):
     placed, end = layout(tuple(header["counts"]), header["vocabulary_bytes"], length, header["values"],
                          header["bigram_slots"])
     assert end == len(data) and all(offset % 64 == 0 for offset, _, _ in placed.values())
+
+
+def test_a_stream_whose_positions_do_not_match_its_words_is_refused(built):
+    from rnnlmpy.ngram.kneser_ney import SentenceStream
+    stream = SentenceStream(ids=np.zeros(10, dtype=np.int32), position=np.zeros(3, dtype=np.int32), sentences=1)
+    with pytest.raises(RnnlmpyError, match="positions"):
+        read_binary(built["binary"]).score_stream(stream)

@@ -105,6 +105,8 @@ class NgramTrie:
     def score_stream(self, stream: SentenceStream) -> tuple[np.ndarray, np.ndarray]:
         """log10 P (float64 (T,)) and the matched order (int64 (T,)) of every token of ``stream``, as
         ``kneser_ney.score_stream`` computes them for an ``NgramModel`` (the same floats)."""
+        if len(stream.ids) != len(stream.position):
+            raise RnnlmpyError(f"a stream of {len(stream.ids)} word ids has {len(stream.position)} positions")
         log10_prob = np.empty(len(stream.ids))
         matched = np.empty(len(stream.ids), dtype=np.int64)
         score_trie(np.ascontiguousarray(stream.ids, dtype=np.int32),
