@@ -369,8 +369,8 @@ def check_arrays(counts: tuple[int, ...], arrays: dict[str, np.ndarray], value_t
     last_word, children = arrays["last_word"], arrays["children"]
     if not np.array_equal(last_word[:vocab_size], np.arange(vocab_size, dtype=np.int32)):
         raise damaged("its unigrams are not numbered as their words")
-    higher = last_word[vocab_size:]
-    if len(higher) and (higher.min() < 0 or higher.max() >= vocab_size):
+    higher = last_word[vocab_size:].view(np.uint32)  # a negative id reads as one above 2^31: one pass checks both
+    if len(higher) and higher.max() >= vocab_size:
         raise damaged("a word id outside the vocabulary")
     run_start, entry_start = 0, vocab_size
     for n in range(1, order):
@@ -400,12 +400,13 @@ def check_bigram_table(counts: tuple[int, ...], arrays: dict[str, np.ndarray], b
     between its home and where it lies (the runs were checked: the bigrams' contexts come from them)."""
     table, bigrams, vocab_size = arrays["bigram_table"], counts[1], counts[0]
     filled = table != EMPTY_SLOT
-    numbers = table[filled].astype(np.int64)
-    if len(numbers) != bigrams or (bigrams and (numbers.max() >= bigrams or
-                                                np.bincount(numbers, minlength=bigrams).max() > 1)):
+    numbers = table[filled]
+    where = np.full(bigrams, -1, dtype=np.int64)
+    if len(numbers) != bigrams or (bigrams and numbers.max() >= bigrams):
         raise damaged("its bigram table does not hold each bigram once")
-    where = np.empty(bigrams, dtype=np.int64)
     where[numbers] = np.flatnonzero(filled)
+    if bigrams and where.min() < 0:  # as many numbers as bigrams, one missing: another is there twice
+        raise damaged("its bigram table does not hold each bigram once")
     runs = arrays["children"][:vocab_size + 1].astype(np.int64)
     contexts = np.repeat(np.arange(vocab_size, dtype=np.int64), np.diff(runs))
     home = bigram_slot(contexts, arrays["last_word"][vocab_size:vocab_size + bigrams], vocab_size, bits)
