@@ -437,3 +437,19 @@ def test_a_stream_whose_positions_do_not_match_its_words_is_refused(built):
     stream = SentenceStream(ids=np.zeros(10, dtype=np.int32), position=np.zeros(3, dtype=np.int32), sentences=1)
     with pytest.raises(RnnlmpyError, match="positions"):
         read_binary(built["binary"]).score_stream(stream)
+
+
+@pytest.mark.integration
+def test_ptb_kn5_binary_is_small_and_scores_as_its_arpa_file(corpus_dir, tmp_path, capsys):
+    folder = corpus_dir("ptb")
+    arpa, binary = str(tmp_path / "kn5.arpa"), str(tmp_path / "kn5.bin")
+    code, _, err = run_cli(["ngram", "-train", os.path.join(folder, "ptb.train.txt"), "-order", "5", "-arpa", arpa,
+                            "-binary", binary], capsys)
+    assert code == 0, err
+    assert os.path.getsize(binary) <= 0.4 * os.path.getsize(arpa)  # the goal for PTB KN5
+    reports = []
+    for model in (arpa, binary):
+        code, out, err = run_cli(["ngram", "-lm", model, "-test", os.path.join(folder, "ptb.test.txt")], capsys)
+        assert code == 0, err
+        reports.append(out)
+    assert reports[0] == reports[1] and "ppl= 141.18" in reports[1]
