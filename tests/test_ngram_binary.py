@@ -453,3 +453,25 @@ def test_ptb_kn5_binary_is_small_and_scores_as_its_arpa_file(corpus_dir, tmp_pat
         assert code == 0, err
         reports.append(out)
     assert reports[0] == reports[1] and "ppl= 141.18" in reports[1]
+
+
+def test_compare_takes_built_and_read_models_and_interpolates_with_the_read_one(built, tmp_path, capsys):
+    from rnnlmpy import RnnlmConfig, train
+    rnn = str(tmp_path / "rnn.model")
+    train(built["train"], rnn, built["test"], RnnlmConfig(hidden_size=6, class_count=3, bptt=2, rand_seed=1),
+          max_iter=1, debug=0)
+    code, out, err = run_cli(["compare", "-train", built["train"], "-orders", "4", "-ngram", built["binary"],
+                              "-valid", built["test"], "-test", built["test"], "-rnnlm", rnn], capsys)
+    assert code == 0, err
+    rows = [line.split() for line in out.strip().splitlines()[1:]]
+    assert [row[0] for row in rows] == ["KN4", "kn4.bin", "rnn.model", "rnn.model"]
+    assert rows[0][1:3] == rows[1][1:3]  # the built KN4 and the binary of its ARPA file: the same perplexities
+    assert rows[3][:3] == ["rnn.model", "+", "kn4.bin"]
+    code, out, err = run_cli(["compare", "-ngram", built["arpa"], "-valid", built["test"], "-test", built["test"]],
+                             capsys)
+    assert code == 0 and out.strip().splitlines()[1].split()[1:3] == rows[1][1:3], err
+    code, _, err = run_cli(["compare", "-ngram", built["arpa"], "-orders", "3", "-valid", built["test"], "-test",
+                            built["test"]], capsys)
+    assert code == 2 and "-orders: only for the n-grams built from -train" in err
+    code, _, err = run_cli(["compare", "-valid", built["test"], "-test", built["test"]], capsys)
+    assert code == 2 and "-ngram MODEL" in err

@@ -415,6 +415,11 @@ def check_bigram_table(counts: tuple[int, ...], arrays: dict[str, np.ndarray], b
         raise damaged("a bigram lies where probing from its hash does not reach")
 
 
+def ngram_counts(model: Union[NgramModel, NgramTrie]) -> tuple[int, ...]:
+    """The number of n-grams of each order of either kind of model."""
+    return model.counts if isinstance(model, NgramTrie) else tuple(len(order) for order in model.orders)
+
+
 def describe_binary(trie: NgramTrie) -> list[str]:
     """What ``rnnlmpy info`` says of a binary model: its order, counts, vocabulary and value encoding."""
     values = (f"int32 log10 values times {int(trie.scale):,} (exact)" if trie.prob.dtype == np.int32
