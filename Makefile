@@ -43,7 +43,7 @@ demo: $(STAMP)
 ## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster; side by side with the C++ rnnlm
 ## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them. Each writes bench-results/NAME.json;
 ## docs/benchmarks.md is then generated from those files (README, "Benchmarks").
-BENCHMARKS := rnnlm reference ngram ngram_pruning tagger threads corpus cluster
+BENCHMARKS := rnnlm reference ngram ngram_binary ngram_pruning tagger threads corpus cluster
 BIG_BENCHMARKS := big scaling
 
 bench: $(STAMP)

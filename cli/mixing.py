@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from rnnlmpy.base import RnnlmpyError, open_executor, resolve_threads, scheduler_address
 from rnnlmpy.mixing import check_plan, compare_models, format_table, run_ensemble
@@ -19,7 +20,8 @@ from .common import command, examples, option, threads_option
 @option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN language model (repeatable).")
 @option("manifest", "manifests", metavar="FILE", multiple=True,
         help="A grid manifest of 'train' (PREFIX.manifest.json): its trained members join (repeatable).")
-@option("ngram", "arpa_files", metavar="ARPA", multiple=True, help="An n-gram model in ARPA format (repeatable).")
+@option("ngram", "arpa_files", metavar="MODEL", multiple=True,
+        help="An n-gram model: ARPA file or rnnlmpy binary n-gram model (repeatable).")
 @option("valid", "valid_file", metavar="FILE", help="Text on which EM tunes the mixture weights.")
 @option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
 @option("weights", metavar="W1,W2,...", help="Fixed mixture weights, in the order -rnnlm..., then -ngram...")
@@ -51,14 +53,22 @@ def ensemble(rnn_files, manifests, arpa_files, valid_file, test_file, weights, d
 
 
 @command(epilog=examples(
-    'rnnlmpy compare -train ptb.train.txt -valid ptb.valid.txt -test ptb.test.txt -rnnlm ptb.model'))
-@option("train", "train_file", metavar="FILE", required=True, help="Training text for the n-grams.")
+    'rnnlmpy compare -train ptb.train.txt -valid ptb.valid.txt -test ptb.test.txt -rnnlm ptb.model',
+    'rnnlmpy compare -ngram kn5.bin -valid ptb.valid.txt -test ptb.test.txt -rnnlm ptb.model'))
+@option("train", "train_file", metavar="FILE", help="Training text for the n-grams of -orders.")
+@option("ngram", "ngram_files", metavar="MODEL", multiple=True,
+        help="An n-gram model to include instead of building one: ARPA file or rnnlmpy binary n-gram model "
+             "(repeatable).")
 @option("valid", "valid_file", metavar="FILE", required=True, help="Validation text (tunes the interpolation).")
 @option("test", "test_file", metavar="FILE", required=True, help="Test text.")
 @option("rnnlm", "rnn_files", metavar="MODEL", multiple=True, help="An RNN model to include (repeatable).")
 @option("orders", default="3,5", show_default=True, help="Comma-separated n-gram orders to build.")
-def compare(train_file, valid_file, test_file, rnn_files, orders):
+def compare(train_file, ngram_files, valid_file, test_file, rnn_files, orders):
     """Compare KN n-grams, RNN models and their interpolation in one table."""
+    if not (train_file or ngram_files):
+        raise RnnlmpyError("give -train FILE (to build the n-grams of -orders) and/or -ngram MODEL")
+    if not train_file and click.get_current_context().get_parameter_source("orders") != ParameterSource.DEFAULT:
+        raise RnnlmpyError("-orders: only for the n-grams built from -train; a -ngram model is used as it is")
     try:
         order_list = tuple(sorted({int(value) for value in orders.split(",")}))
     except ValueError:
@@ -66,7 +76,8 @@ def compare(train_file, valid_file, test_file, rnn_files, orders):
     for order in order_list:
         if not 1 <= order <= MAX_ORDER:
             raise RnnlmpyError(f"-orders: each order must be between 1 and {MAX_ORDER} (got {order})")
-    click.echo(format_table(compare_models(train_file, valid_file, test_file, list(rnn_files), order_list)))
+    click.echo(format_table(compare_models(train_file, valid_file, test_file, list(rnn_files), order_list,
+                                           tuple(ngram_files))))
 
 
 COMMANDS = [ensemble, compare]

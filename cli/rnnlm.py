@@ -249,7 +249,8 @@ def print_interpolation(result: PerplexityResult, other, mixed: Interpolation, d
     'rnnlmpy ppl -rnnlm ptb.model -test ptb.test.txt -ngram kn5.arpa -lambda auto -valid ptb.valid.txt'))
 @option("rnnlm", "model_file", metavar="FILE", required=True, help="Model file.")
 @option("test", "test_file", metavar="FILE", required=True, help="Text to score.")
-@option("ngram", "arpa_file", metavar="ARPA", help="Interpolate with this n-gram model (ARPA file).")
+@option("ngram", "arpa_file", metavar="MODEL",
+        help="Interpolate with this n-gram model (ARPA file or rnnlmpy binary n-gram model).")
 @option("lm-prob", "lm_prob_file", metavar="FILE",
         help="Interpolate with another model's per-token probabilities (rnnlm's format: one per line).")
 @option("lambda", "lam", type=LambdaType(), default=None,

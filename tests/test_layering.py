@@ -60,6 +60,7 @@ KERNEL_CALLERS = {
     "rnnlmpy.kernels.gru": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.hogwild": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.tokens": {"rnnlmpy.corpus.encoding"},
+    "rnnlmpy.kernels.ngram": {"rnnlmpy.ngram.binary"},
 }
 
 

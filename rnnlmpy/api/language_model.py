@@ -28,7 +28,7 @@ from ..base.store import container_kind
 from ..base.system import resolve_threads
 from ..base.text import SENTENCE_END, char_tokens, read_corpus, split_tokens
 from ..mixing.interpolate import ngram_token_probabilities
-from ..ngram import NgramModel, read_arpa, read_sentences, score_sentences
+from ..ngram import NgramModel, read_ngram, read_sentences, score_sentences
 from ..ngram.kneser_ney import SENTENCE_START, SentenceStream, score_stream
 from ..rnnlm import (RnnlmModel, RnnState, evaluate_file, load_model, next_word_probabilities, score_next_word,
                      score_sentence_batch, sentence_start_state)
@@ -83,8 +83,10 @@ def sentence_tokens(sentence: Sentence, char_level: bool = False) -> list[str]:
 
 
 def read_ngram_model(path: str) -> NgramModel:
-    """The n-gram model at ``path``: the one place the n-gram file reader is chosen."""
-    return read_arpa(path)
+    """The n-gram model at ``path`` (ARPA or rnnlmpy's binary format, told by the magic bytes), as the tables
+    word-by-word scoring looks up: the one place the n-gram file reader is chosen."""
+    model = read_ngram(path)
+    return model if isinstance(model, NgramModel) else model.to_model()
 
 
 class LanguageModel:

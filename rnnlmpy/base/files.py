@@ -29,11 +29,13 @@ from .errors import RnnlmpyError
 CONTAINER = "rnnlmpy"  # an rnnlmpy model file (npz container; its header names the kind: rnnlm, tagger)
 RNNLM_CPP = "rnnlm-cpp"  # a C++ rnnlm model, text or binary
 ARPA = "arpa"  # a backoff n-gram model
+NGRAM_BINARY = "ngram-binary"  # a backoff n-gram model in rnnlmpy's memory-mapped binary format (ngram.binary)
 HMM = "hmm"  # the NLP programming tutorial's HMM tagger (T/E lines)
 PNG = "png"  # an image (``rnnlmpy plot``)
 UNKNOWN = "unknown"
 
 KIND_NAMES = {CONTAINER: "an rnnlmpy model", RNNLM_CPP: "a C++ rnnlm model", ARPA: "an ARPA model",
+              NGRAM_BINARY: "an rnnlmpy binary n-gram model",
               HMM: "an HMM tagger (the tutorial's text format)", PNG: "a PNG image",
               UNKNOWN: "a file rnnlmpy does not recognise"}
 
@@ -42,6 +44,10 @@ GZIP, BZIP2, XZ = "gzip", "bzip2", "xz"
 MAGIC_BYTES = {GZIP: b"\x1f\x8b", BZIP2: b"BZh", XZ: b"\xfd7zXZ\x00"}
 _OPENERS = {GZIP: lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"), BZIP2: lambda raw: bz2.BZ2File(raw, "rb"),
             XZ: lambda raw: lzma.LZMAFile(raw, "rb")}
+
+# The first bytes of a binary n-gram model: a non-ASCII byte first (no text file opens so), the name, and a
+# CR LF and a SUB, so that a transfer that rewrites line ends or stops at ^Z spoils the magic (as PNG's does).
+NGRAM_BINARY_MAGIC = b"\x89rnnlmpy-ngram\r\n\x1a\n"
 
 SNIFF_BYTES = 4096
 ACCEPTED_INPUTS = "rnnlmpy reads regular files (plain, or compressed with gzip, bzip2 or xz)"
@@ -172,8 +178,8 @@ def read_file_bytes(path: Optional[str], what: str = "file", limit: int = -1) ->
 
 
 def sniff(path: str, what: str = "model file") -> str:
-    """The kind of file at ``path`` from its first bytes (decompressed): CONTAINER, RNNLM_CPP, ARPA, HMM, PNG or
-    UNKNOWN.
+    """The kind of file at ``path`` from its first bytes (decompressed): CONTAINER, RNNLM_CPP, ARPA, NGRAM_BINARY,
+    HMM, PNG or UNKNOWN.
 
     Raises RnnlmpyError (naming ``what``) for a missing, unreadable or non-regular path.
     """
@@ -190,6 +196,8 @@ def kind_of(start: bytes) -> str:
         return HMM
     if start.lstrip().startswith(b"\\data\\"):
         return ARPA
+    if start.startswith(NGRAM_BINARY_MAGIC):
+        return NGRAM_BINARY
     if start.startswith(b"\x89PNG\r\n"):
         return PNG
     return UNKNOWN

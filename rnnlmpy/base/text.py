@@ -9,7 +9,7 @@ a newline keeps its words, invalid UTF-8 is reported with its line number).
 from __future__ import annotations
 
 from .errors import RnnlmpyError
-from .files import CONTAINER, KIND_NAMES, PNG, kind_of, read_file_bytes
+from .files import CONTAINER, KIND_NAMES, NGRAM_BINARY, PNG, kind_of, read_file_bytes
 
 SENTENCE_END = "</s>"
 
@@ -30,10 +30,10 @@ def decode_utf8(data: bytes, path: str, what: str = "file") -> str:
 
 def refuse_binary_kind(start: bytes, path: str, what: str) -> None:
     """RnnlmpyError naming what the file is when ``start`` (its first bytes, not UTF-8) opens a binary kind of file
-    (an rnnlmpy model, a PNG image): clearer than the position of its first non-UTF-8 byte. A text kind (ARPA,
+    (an rnnlmpy model, a binary n-gram model, a PNG image): clearer than the position of its first non-UTF-8 byte. A text kind (ARPA,
     HMM) with a bad byte keeps the UTF-8 error, which says where the byte is."""
     kind = kind_of(start)
-    if kind in (CONTAINER, PNG):
+    if kind in (CONTAINER, NGRAM_BINARY, PNG):
         raise RnnlmpyError(f"{what} {path!r} is {KIND_NAMES[kind]}, not text")
 
 

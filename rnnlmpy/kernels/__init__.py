@@ -3,8 +3,9 @@ and typing (for the named tuples that carry arrays into kernels).
 
 ``cell`` (activations, hidden step, BPTT), ``output`` (softmax layers), ``direct``
 (hashed n-gram features), ``lm`` (language-model spans; called only by
-``rnnlmpy.rnnlm.network``) and ``tagger`` (sequence labelling; called only by
-``rnnlmpy.tagger.rnn``). The language model's cells (``elman``, ``gru``) and
+``rnnlmpy.rnnlm.network``), ``tagger`` (sequence labelling; called only by
+``rnnlmpy.tagger.rnn``) and ``ngram`` (backoff n-gram scoring on a trie; called only by
+``rnnlmpy.ngram.binary``). The language model's cells (``elman``, ``gru``) and
 output layers (``class_softmax``, ``hsoftmax``, ``nce``) keep one contract each
 and are listed in the registry ``layers``, which dispatches to them by bundle
 type when a span kernel is compiled. Every kernel is ``@njit(cache=True)``.

@@ -10,8 +10,9 @@ from typing import Optional
 import numpy as np
 
 from ..base import metrics
+from ..base.errors import RnnlmpyError
 from ..base.text import read_corpus
-from ..ngram import train_ngram
+from ..ngram import ngram_counts, read_ngram, train_ngram
 from ..rnnlm.evaluation import score_tokens
 from ..rnnlm.model_file import history_with_timings, load_model
 from .interpolate import interpolate, ngram_token_probabilities, tune_lambda
@@ -34,28 +35,36 @@ def _ppl(probabilities: np.ndarray) -> float:
     return metrics.perplexity(metrics.log10_sum(scored), len(scored))
 
 
-def compare_models(train_file: str, valid_file: str, test_file: str, rnn_files: Optional[list[str]] = None,
-                   orders: tuple[int, ...] = (3, 5)) -> list[ComparisonRow]:
-    """Build KN n-grams of ``orders`` on ``train_file`` and compare them with the given RNN models.
+def compare_models(train_file: Optional[str], valid_file: str, test_file: str, rnn_files: Optional[list[str]] = None,
+                   orders: tuple[int, ...] = (3, 5), ngram_files: tuple[str, ...] = ()) -> list[ComparisonRow]:
+    """Build KN n-grams of ``orders`` on ``train_file`` (none without one), read those of ``ngram_files`` (ARPA or
+    binary) and compare them with the given RNN models.
 
     Every perplexity is measured on the same token streams (each line closed
-    by ``</s>``); each RNN is also interpolated with the highest-order n-gram,
-    lambda tuned by EM on the validation text.
+    by ``</s>``); each RNN is also interpolated with the highest-order n-gram
+    (the last given of that order), lambda tuned by EM on the validation text.
     """
     valid_tokens = read_corpus(valid_file, "validation file")
     test_tokens = read_corpus(test_file, "test file")
     rows = []
-    ngram_probabilities = {}
-    for order in orders:
+    ngrams = []  # (order, row name, valid probabilities, test probabilities)
+    sources = [(order, None) for order in (orders if train_file else ())] + [(0, path) for path in ngram_files]
+    for order, path in sources:
         started = time.perf_counter()
-        model, _ = train_ngram(train_file, order)
+        model = train_ngram(train_file, order)[0] if path is None else read_ngram(path)
         seconds = time.perf_counter() - started
         valid = ngram_token_probabilities(model, valid_tokens)
         test = ngram_token_probabilities(model, test_tokens)
-        ngram_probabilities[order] = (valid, test)
-        size = f"{sum(len(table) for table in model.orders):,} n-grams"
-        rows.append(ComparisonRow(f"KN{order}", _ppl(valid), _ppl(test), size, seconds, "modified Kneser-Ney"))
-    best_order = max(orders)
+        name = f"KN{order}" if path is None else os.path.basename(path)
+        ngrams.append((model.order, name, valid, test))
+        note = "modified Kneser-Ney" if path is None else f"order {model.order}, read"
+        rows.append(ComparisonRow(name, _ppl(valid), _ppl(test), f"{sum(ngram_counts(model)):,} n-grams", seconds,
+                                  note))
+    if not ngrams:
+        raise RnnlmpyError("nothing to compare the RNNs with: give a training text to build n-grams from, or an "
+                           "n-gram model")
+    best_order = max(order for order, *_ in ngrams)
+    _, best_name, ngram_valid, ngram_test = [item for item in ngrams if item[0] == best_order][-1]
     for path in rnn_files or []:
         started = time.perf_counter()
         model = load_model(path)
@@ -66,11 +75,10 @@ def compare_models(train_file: str, valid_file: str, test_file: str, rnn_files: 
         name = os.path.basename(path)
         rows.append(ComparisonRow(name, valid.perplexity, test.perplexity, f"{model.parameter_count:,} weights",
                                   seconds, f"hidden {model.config.hidden_size}, {len(model.training.history)} epochs"))
-        ngram_valid, ngram_test = ngram_probabilities[best_order]
         lam = tune_lambda(valid.probabilities, valid.known, ngram_valid)
         mixed_valid = interpolate(valid.probabilities, valid.known, ngram_valid, lam)
         mixed_test = interpolate(test.probabilities, test.known, ngram_test, lam)
-        rows.append(ComparisonRow(f"{name} + KN{best_order}", mixed_valid.combined_ppl, mixed_test.combined_ppl,
+        rows.append(ComparisonRow(f"{name} + {best_name}", mixed_valid.combined_ppl, mixed_test.combined_ppl,
                                   "", 0.0, f"lambda {lam:.3f} (EM on valid)"))
     return rows
 

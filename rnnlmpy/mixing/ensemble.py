@@ -19,7 +19,7 @@ from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.system import thread_map
 from ..base.text import read_corpus
-from ..ngram import read_arpa
+from ..ngram import read_ngram
 from ..rnnlm.evaluation import check_dynamic_rate, score
 from ..rnnlm.model_file import load_model
 from .interpolate import ngram_token_probabilities
@@ -37,7 +37,7 @@ class Member:
 
 def load_member(path: str, kind: str, valid_tokens: Optional[list[str]], test_tokens: list[str],
                 dynamic_alpha: float = 0.0) -> Member:
-    """Score the texts with the model at ``path`` ("rnn": rnnlmpy or C++ rnnlm model; "ngram": ARPA).
+    """Score the texts with the model at ``path`` ("rnn": rnnlmpy or C++ rnnlm model; "ngram": ARPA or binary n-gram model).
 
     ``dynamic_alpha`` > 0 scores RNN members by dynamic evaluation (each text separately).
     """
@@ -49,7 +49,7 @@ def load_member(path: str, kind: str, valid_tokens: Optional[list[str]], test_to
         def probabilities(tokens):
             return score(model, tokens, dynamic_alpha).probabilities
     else:
-        model = read_arpa(path)
+        model = read_ngram(path)
 
         def probabilities(tokens):
             return ngram_token_probabilities(model, tokens)

@@ -18,7 +18,7 @@ import numpy as np
 from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.text import SENTENCE_END, as_tokens, read_text, token_lines
-from ..ngram import NgramModel, read_arpa, score_sentences
+from ..ngram import NgramModel, read_ngram, score_sentences
 from ..rnnlm.evaluation import PerplexityResult, evaluate_file
 from ..rnnlm.model import RnnlmModel
 from ..rnnlm.nbest import read_nbest, score_nbest
@@ -147,7 +147,7 @@ class InterpolatedTest:
 def interpolate_file(model: RnnlmModel, test_file: str, arpa_file: Optional[str] = None,
                      lm_prob_file: Optional[str] = None, lam: Lambda = None, valid_file: Optional[str] = None,
                      dynamic_alpha: float = 0.0, threads: int = 1) -> InterpolatedTest:
-    """Score ``test_file`` with the RNN mixed with an ARPA n-gram or a -lm-prob file (``ppl -ngram``).
+    """Score ``test_file`` with the RNN mixed with an n-gram (ARPA or binary) or a -lm-prob file (``ppl -ngram``).
 
     ``lam`` is the RNN's weight, "auto" (EM on ``valid_file``, n-gram only) or
     None (0.5). ``dynamic_alpha`` > 0 scores the RNN by dynamic evaluation;
@@ -156,7 +156,7 @@ def interpolate_file(model: RnnlmModel, test_file: str, arpa_file: Optional[str]
     check_options(arpa_file, lm_prob_file, lam, valid_file)
     if not (arpa_file or lm_prob_file):
         raise RnnlmpyError("interpolation needs another model (-ngram ARPA or -lm-prob FILE)")
-    ngram_model = read_arpa(arpa_file) if arpa_file else None
+    ngram_model = read_ngram(arpa_file) if arpa_file else None
     result = evaluate_file(model, test_file, dynamic_alpha, threads)
     other = other_probabilities(result.tokens, ngram_model, lm_prob_file)
     tuned = lam == "auto"
@@ -179,7 +179,7 @@ def rescore_nbest_file(model: RnnlmModel, nbest_file: str, arpa_file: Optional[s
     tokens = [token for _, words in hypotheses for token in (*words, SENTENCE_END)]
     other = None
     if arpa_file or lm_prob_file:
-        other = other_probabilities(tokens, read_arpa(arpa_file) if arpa_file else None, lm_prob_file)
+        other = other_probabilities(tokens, read_ngram(arpa_file) if arpa_file else None, lm_prob_file)
     weight = 1.0 if other is None else (DEFAULT_LAMBDA if lam is None else lam)
     if executor is not None:
         return rescore_nbest_sharded(model, model_file, nbest_file, executor, shards, other, weight)

@@ -20,6 +20,7 @@ from ..base.files import ARPA, UNKNOWN, describe_file, sniff, write_atomically
 from ..base.text import read_text
 from .kneser_ney import NO_PROBABILITY, SENTENCE_START, NgramModel, NgramOrder
 
+ARPA_DECIMALS = 6  # decimal places of the log10 values rnnlmpy writes (the writer below formats exactly 6)
 NGRAM_COUNT = re.compile(r"^ngram\s+(\d+)\s*=\s*(\d+)$")
 SECTION = re.compile(r"^\\(\d+)-grams:$")
 

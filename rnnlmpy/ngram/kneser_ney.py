@@ -24,6 +24,7 @@ vectorised scorer serves both.
 from __future__ import annotations
 
 import array
+import itertools
 import math
 import sys
 from dataclasses import dataclass, field
@@ -81,6 +82,10 @@ class NgramModel:
     def vocab_size(self) -> int:
         """Number of words, ``<s>`` and ``</s>`` included."""
         return len(self.words)
+
+    def score_stream(self, stream: "SentenceStream") -> tuple[np.ndarray, np.ndarray]:
+        """log10 P and matched order of every token of ``stream`` (``score_stream``)."""
+        return score_stream(self, stream)
 
     def lookup(self, order: int, contexts: np.ndarray, words: np.ndarray) -> np.ndarray:
         """Index of each n-gram (context id, word) at ``order`` (1-based), -1 where absent."""
@@ -505,8 +510,33 @@ def score_stream(model: NgramModel, stream: SentenceStream) -> tuple[np.ndarray,
     return log10_prob, matched
 
 
-def score_sentences(model: NgramModel, sentences: list[list[str]], source: Optional[str] = None) -> NgramScores:
-    """Score sentences SRILM-style: each wrapped in <s> ... </s>; unknown words are OOVs.
+def scoring_stream(sentences: list[list[str]], index: dict[str, int]) -> tuple[SentenceStream, list[str]]:
+    """The sentences as the stream a model with word ids ``index`` scores (``<s>`` added; -1 for a word it lacks)
+    and the tokens predicted: each sentence's words and ``</s>``, a word the model lacks read as ``<unk>`` when
+    the model has one. One dictionary look-up per token, the rest on arrays."""
+    tokens = [token for sentence in sentences for token in (*sentence, SENTENCE_END)]
+    predicted = np.fromiter(map(index.get, tokens, itertools.repeat(-1)), dtype=np.int32, count=len(tokens))
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)) + 2  # with <s> and </s>
+    unknown = index.get("<unk>")
+    if unknown is not None:
+        missing = predicted < 0
+        missing[np.cumsum(lengths - 1) - 1] = False  # the </s> closing each sentence stays itself
+        for j in np.flatnonzero(missing).tolist():
+            tokens[j] = "<unk>"
+        predicted[missing] = unknown
+    starts = np.cumsum(lengths) - lengths
+    ids = np.empty(int(lengths.sum()), dtype=np.int32)
+    is_start = np.zeros(len(ids), dtype=bool)
+    is_start[starts] = True
+    ids[is_start] = index.get(SENTENCE_START, -1)
+    ids[~is_start] = predicted
+    position = (np.arange(len(ids)) - np.repeat(starts, lengths)).astype(np.int32)
+    return SentenceStream(ids=ids, position=position, sentences=len(sentences)), tokens
+
+
+def score_sentences(model, sentences: list[list[str]], source: Optional[str] = None) -> NgramScores:
+    """Score sentences SRILM-style with ``model`` (an NgramModel, or any model with ``index``, ``vocab_size`` and
+    ``score_stream``, as the binary format's): each wrapped in <s> ... </s>; unknown words are OOVs.
 
     A word outside the vocabulary is scored as ``<unk>`` when the model has one. With
     ``source`` (the text's file name), a text with no word the model can score (none at all,
@@ -514,15 +544,9 @@ def score_sentences(model: NgramModel, sentences: list[list[str]], source: Optio
     are split into words (``base.text.as_sentences``).
     """
     sentences = as_sentences(sentences)
-    index = dict(model.index)
-    unknown = index.get("<unk>")
-    if unknown is not None:
-        sentences = [[token if token in index else "<unk>" for token in sentence] for sentence in sentences]
-    stream = sentence_stream(sentences, index, grow=False)
-    stream.ids[stream.ids >= model.vocab_size] = -1  # <s> or </s> when the model lacks them (an ARPA may)
-    log10_prob, matched = score_stream(model, stream)
+    stream, tokens = scoring_stream(sentences, model.index)
+    log10_prob, matched = model.score_stream(stream)  # an NgramModel's, or a binary model's compiled walk
     predicted = stream.position > 0
-    tokens = [token for sentence in sentences for token in (*sentence, SENTENCE_END)]
     is_oov = stream.ids[predicted] < 0
     probabilities = log10_prob[predicted]
     probabilities[is_oov] = -math.inf

@@ -9,18 +9,20 @@ from ..base import files
 from ..base.errors import RnnlmpyError
 from ..base.progress import format_seconds
 from ..base.store import container_kind
+from ..ngram import describe_binary, read_binary
 from ..ngram.arpa import NGRAM_COUNT
 from ..rnnlm.model_file import history_with_timings, load_model
 from ..tagger import HmmTagger, RnnTagger, load_tagger
 
 
 def model_kind(path: str) -> str:
-    """"rnnlm", "tagger", "hmm", "arpa" or "rnnlm-cpp" for a model file; RnnlmpyError otherwise."""
+    """"rnnlm", "tagger", "hmm", "arpa", "ngram-binary" or "rnnlm-cpp" for a model file; RnnlmpyError otherwise."""
     found = files.sniff(path)
     if found == files.CONTAINER:
         return container_kind(path)
     if found == files.UNKNOWN:
-        raise RnnlmpyError(f"{path!r} is not a model file rnnlmpy knows (rnnlmpy, ARPA or the tutorial's HMM)")
+        raise RnnlmpyError(f"{path!r} is not a model file rnnlmpy knows (rnnlmpy, ARPA, binary n-gram or the "
+                           "tutorial's HMM)")
     return found
 
 
@@ -101,6 +103,8 @@ def describe(path: str) -> str:
                 counts.append((int(match.group(1)), int(match.group(2))))
         lines += ["kind: backoff n-gram model (ARPA)", f"order: {max(n for n, _ in counts) if counts else '?'}"]
         lines += [f"{n}-grams: {c:,}" for n, c in counts]
+    elif kind == files.NGRAM_BINARY:
+        lines += describe_binary(read_binary(path))
     return "\n".join(lines)
 
 

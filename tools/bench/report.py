@@ -22,8 +22,9 @@ from rnnlmpy.base.files import write_atomically
 from tools.bench import common
 
 # The order of the sections; a benchmark not listed comes after these, by name.
-ORDER = ["rnnlm", "reference", "ngram", "ngram_pruning", "tagger", "threads", "scaling", "cluster", "corpus", "big"]
-TITLES = {"rnnlm": "RNNLM on PTB: training and ppl speed, memory, compile time",
+ORDER = ["rnnlm", "reference", "ngram", "ngram_binary", "ngram_pruning", "tagger", "threads", "scaling", "cluster", "corpus", "big"]
+TITLES = {"ngram_binary": "Binary n-gram models: load, size, speed beside kenlm",
+          "rnnlm": "RNNLM on PTB: training and ppl speed, memory, compile time",
           "reference": "Side by side with the C++ rnnlm and faster-rnnlm",
           "ngram": "Kneser-Ney n-grams on PTB", "ngram_pruning": "Pruning the PTB 5-gram",
           "tagger": "POS tagging on wiki-en",
