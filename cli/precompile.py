@@ -44,6 +44,10 @@ _TAGGER = [
     ["tag-train", "-train", "tagged.txt", "-model", "pos.tagger", "-iter", "1", "-ensemble", "1", "-debug", "0"],
     ["tag", "-model", "pos.tagger", "-test", "valid.txt", "-debug", "0"],
 ]
+_NGRAM = [  # the binary n-gram model's scorer (building and ARPA files need no kernel)
+    ["ngram", "-train", "train.txt", "-order", "3", "-binary", "tiny.bin", "-force"],
+    ["ngram", "-lm", "tiny.bin", "-test", "valid.txt"],
+]
 _MORE = [  # faster-rnnlm's output layers, the GRU, direct connections and hogwild threads
     ["train", *_TRAIN, "-rnnlm", "hs.rnnlm", "-hs"],
     ["ppl", "-rnnlm", "hs.rnnlm", "-test", "valid.txt", "-debug", "0"],
@@ -57,7 +61,8 @@ _MORE = [  # faster-rnnlm's output layers, the GRU, direct connections and hogwi
     ["train", *_TRAIN, "-rnnlm", "threads.rnnlm", "-class", "4", "-threads", "2"],
 ]
 SETS = {  # name -> the commands whose kernels it compiles; "default" is what a package build compiles
-    "rnnlm": _RNNLM, "tagger": _TAGGER, "default": _RNNLM + _TAGGER, "all": _RNNLM + _TAGGER + _MORE}
+    "rnnlm": _RNNLM, "tagger": _TAGGER, "ngram": _NGRAM, "default": _RNNLM + _TAGGER + _NGRAM,
+    "all": _RNNLM + _TAGGER + _NGRAM + _MORE}
 
 
 def write_tiny_corpus(folder: str) -> None:
@@ -125,11 +130,11 @@ def _inside(folder: str):
 
 
 @command(name="compile-kernels", epilog=examples(
-    "rnnlmpy compile-kernels            # what the first train, ppl, gen, tag-train and tag need",
+    "rnnlmpy compile-kernels            # what the first train, ppl, gen, tag-train, tag and ngram need",
     "rnnlmpy compile-kernels -set all   # also -hs, -nce, gru, -direct and -threads"))
 @option("set", "kernel_set", type=click.Choice(list(SETS)), default=BUILD_DEFAULT, show_default=True,
-        help="rnnlm: train, ppl, gen with classes; tagger: tag-train, tag; default: both; all: also -hs, -nce, gru, "
-             "-direct and -threads.")
+        help="rnnlm: train, ppl, gen with classes; tagger: tag-train, tag; ngram: binary n-gram models; default: "
+             "the three; all: also -hs, -nce, gru, -direct and -threads.")
 def compile_kernels(kernel_set):
     """Compile and cache kernels now, so that later commands start at once (a pip install from source already
     compiles the default set, unless RNNLMPY_PRECOMPILE=0)."""
