@@ -45,7 +45,7 @@ _TAGGER = [
     ["tag", "-model", "pos.tagger", "-test", "valid.txt", "-debug", "0"],
 ]
 _NGRAM = [  # the binary n-gram model's scorer (building and ARPA files need no kernel)
-    ["ngram", "-train", "train.txt", "-order", "3", "-binary", "tiny.bin", "-force"],
+    ["ngram", "-train", "train.txt", "-order", "2", "-binary", "tiny.bin", "-force"],
     ["ngram", "-lm", "tiny.bin", "-test", "valid.txt"],
 ]
 _MORE = [  # faster-rnnlm's output layers, the GRU, direct connections and hogwild threads
@@ -69,10 +69,11 @@ def write_tiny_corpus(folder: str) -> None:
     """Made-up sentences in ``folder``: train.txt (200), valid.txt (20), nbest.txt (valid's, three hypotheses an id)
     and tagged.txt (train's as word_TAG)."""
     chooser = random.Random(1)
-    words = [f"w{i}" for i in range(40)]
+    words = [f"w{i}" for i in range(300)]
+    weights = [1 / (rank + 1) for rank in range(len(words))]  # Zipf's law: every count of counts occurs
 
     def sentences(count: int) -> list[list[str]]:
-        return [[chooser.choice(words) for _ in range(chooser.randint(3, 10))] for _ in range(count)]
+        return [chooser.choices(words, weights, k=chooser.randint(3, 10)) for _ in range(count)]
 
     texts = {"train.txt": sentences(200), "valid.txt": sentences(20)}
     for name, lines in texts.items():
