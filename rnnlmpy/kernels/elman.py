@@ -86,11 +86,11 @@ def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, 
         add_outer(recurrent, hidden_error, hidden_prev, alpha)
         return
     head = store_step(state, t, hidden_error)
-    copy_into(state.ring_hidden[head], hidden)
+    copy_into(state.step_ring[head], hidden)
     if state.counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
         delta, carry = work
         backpropagate_through_time(input_weights, recurrent, feature_ptr, words, state.ring_position,
-                                   state.ring_input, state.ring_hidden, state.ring_error, state.counters,
+                                   state.ring_input, state.step_ring, state.ring_error, state.counters,
                                    bptt + bptt_block - 1, alpha, decay, cutoff, cell.activation, delta, carry)
 
 

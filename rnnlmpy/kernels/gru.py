@@ -191,10 +191,10 @@ def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, 
     ``gru_backpropagate``."""
     gates, error, carry, step_deltas, step_reset_inputs = work
     head = store_step(state, t, hidden_error)
-    copy_into(state.ring_gates[head], gates)
+    copy_into(state.step_ring[head], gates)
     if bptt == 0 or state.counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
         gru_backpropagate(cell.input_weights, cell.recurrent, cell.bias, feature_ptr, words, state.ring_position,
-                          state.ring_input, state.ring_gates, state.ring_error, state.counters,
+                          state.ring_input, state.step_ring, state.ring_error, state.counters,
                           bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, error, carry, step_deltas,
                           step_reset_inputs)
 

@@ -26,7 +26,8 @@ A cell module (``elman``, ``gru``) provides:
   from ``hidden_prev`` (H,) and the input rows of ``words[feature_begin:feature_end]``;
 - ``learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, hidden, hidden_error, alpha,
   decay, cutoff, bptt, bptt_block, sentence_end)``: after the output layer has put its error (H,) into
-  ``hidden_error``, store position t's step in the ring of ``state`` (``lm.TrainingState``) and update the
+  ``hidden_error``, store position t's step in the ring of ``state`` (``lm.TrainingState``: its input
+  state and error in the common ring, what else the cell needs of it in ``state.step_ring``) and update the
   cell's weights (truncated BPTT with a block update, rate ``alpha``, L2 ``decay``, clip ``cutoff``);
 - ``step(cell, features, hidden_prev, hidden)``: one step from Python (sampling, n-best).
 
@@ -49,9 +50,13 @@ What is the same for every output layer (hashing the direct history, writing
 P(target) when asked, clipping the error reaching the hidden layer) is done
 once, by ``lm.train_output`` and ``lm.score_output``.
 
+An output layer's ``backward`` may keep training state between calls in
+``state.output_state`` (NCE: its sampler's RNG).
+
 Adding a cell or an output layer: its module, one line in ``CELLS`` or
 ``OUTPUT_LAYERS``, how ``rnnlmpy.rnnlm.network`` builds its bundle from a model
-(``CELL_BUNDLES``/``OUTPUT_BUNDLES``), and its tests.
+(``CELL_BUNDLES``/``OUTPUT_BUNDLES``; a cell's ring in ``CELL_STEP_RINGS``, an
+output layer's state in ``OUTPUT_STATES``), and its tests.
 
 Name tables, in option order: ``HIDDEN_TYPES`` (-hidden-type name -> cell
 name in ``CELLS``: the Elman cell's activations, then the GRU), ``ACTIVATIONS`` (their

@@ -56,19 +56,19 @@ class Network(NamedTuple):
 
 class TrainingState(NamedTuple):
     """The training kernel's state between calls (``H`` hidden units, ring of ``R`` steps): ``hidden_prev``
-    (H,), ``ring_position`` int64 (R,), ``ring_input``, ``ring_hidden``, ``ring_error`` (R, H) (the state fed
-    into, the hidden state of, the output error of each stored step), ``ring_gates`` (R, G) (a gated cell's
-    gates; G = 0 otherwise), ``counters`` int64 (3,) (ring head, ring fill, words done in the epoch),
-    ``noise_state`` uint64 (1,) (the NCE sampler's RNG)."""
+    (H,), ``ring_position`` int64 (R,), ``ring_input``, ``ring_error`` (R, H) (the state fed into and the
+    output error of each stored step), ``step_ring`` (R, S) what the cell keeps of each stored step besides
+    (the Elman cell: its hidden state, S = H; the GRU: its gates, S = 3H), ``counters`` int64 (3,) (ring
+    head, ring fill, words done in the epoch), ``output_state`` the output layer's own training state (NCE:
+    its sampler's RNG, uint64 (1,); the others: an empty tuple)."""
 
     hidden_prev: np.ndarray
     ring_position: np.ndarray
     ring_input: np.ndarray
-    ring_hidden: np.ndarray
     ring_error: np.ndarray
-    ring_gates: np.ndarray
+    step_ring: np.ndarray
     counters: np.ndarray
-    noise_state: np.ndarray
+    output_state: object
 
 
 class Learning(NamedTuple):

@@ -222,7 +222,7 @@ def full_log10_probability(output_weights, hidden, target, direct, keys, usable,
 class NoiseContrastive(NamedTuple):
     """The NCE output layer: ``word_weights`` (V, H), the noise alias table ``accept`` (float64 (V,)) /
     ``alias`` (int32 (V,)), ``log_noise`` = ln q (float64 (V,)), ``samples`` noise words per target (K >= 1),
-    ``lnz`` the fixed log normaliser. The sampler's RNG is the training state's ``noise_state``."""
+    ``lnz`` the fixed log normaliser. The sampler's RNG (uint64 (1,)) is the training state's ``output_state``."""
 
     word_weights: np.ndarray
     accept: np.ndarray
@@ -257,13 +257,13 @@ def word_class(layer, target):
 @njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def backward(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha, decay,
              cutoff, direct_alpha, direct_decay):
-    """Draw K noise words (``state.noise_state``) and take one ``nce_backward_into`` step; returns the target's
+    """Draw K noise words (RNG ``state.output_state``) and take one ``nce_backward_into`` step; returns the target's
     unnormalised (log10 score, score) before it."""
     noise_ids, noise_words, noise_repeats, noise_logits = work
     weights = layer.word_weights
     log10_probability = unnormalised_log10_probability(weights, hidden, target, layer.lnz, direct, class_keys,
                                                        usable[0])
-    draw_noise(layer.accept, layer.alias, state.noise_state, layer.samples, noise_ids)
+    draw_noise(layer.accept, layer.alias, state.output_state, layer.samples, noise_ids)
     nce_backward_into(weights, target, noise_ids, layer.samples, layer.log_noise, layer.lnz, hidden, hidden_error,
                       alpha, decay, direct, class_keys, usable[0], direct_alpha, direct_decay, noise_words,
                       noise_repeats, noise_logits)

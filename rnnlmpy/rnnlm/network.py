@@ -220,10 +220,21 @@ def _network(model, hot_rows: np.ndarray | None = None) -> lm.Network:
                       independent=config.independent, reset_value=RESET_VALUE)
 
 
-def _training_state(state: KernelState) -> lm.TrainingState:
+# the KernelState array a cell keeps of each stored step besides its input and error (by kernels.layers.CELLS
+# name), and an output layer's own training state (by output layer name; none: an empty tuple)
+CELL_STEP_RINGS = {"elman": "ring_hidden", "gru": "ring_gates"}
+OUTPUT_STATES = {"nce": "noise_state"}
+
+
+def _training_state(state: KernelState, model) -> lm.TrainingState:
+    """The parts of ``state`` that ``model``'s cell and output layer use, as the kernels' ``TrainingState``."""
+    config = model.config
+    output_state = OUTPUT_STATES.get(config.output_layer)
     return lm.TrainingState(hidden_prev=state.hidden_prev, ring_position=state.ring_position,
-                            ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
-                            ring_gates=state.ring_gates, counters=state.counters, noise_state=state.noise_state)
+                            ring_input=state.ring_input, ring_error=state.ring_error,
+                            step_ring=getattr(state, CELL_STEP_RINGS[layers.HIDDEN_TYPES[config.activation]]),
+                            counters=state.counters,
+                            output_state=() if output_state is None else getattr(state, output_state))
 
 
 def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelState, alpha: float,
@@ -248,7 +259,7 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         every=merging.every, shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags,
         scale=merging.scale)
     return lm.train_span(network=_network(model, hot_rows), words=stream.words, begin=begin, end=end,
-                         state=_training_state(state), learning=learning, merge=merge_bundle,
+                         state=_training_state(state, model), learning=learning, merge=merge_bundle,
                          probabilities=probabilities)
 
 
