@@ -19,7 +19,7 @@ from rnnlmpy.rnnlm import model as rnnlm_model
 from rnnlmpy.rnnlm import network
 
 CELL_CONTRACT = ("BUNDLES", "train_work", "score_work", "forward", "learn", "step")
-OUTPUT_CONTRACT = ("BUNDLES", "train_work", "score_work", "word_class", "backward", "score", "distribution")
+OUTPUT_CONTRACT = ("BUNDLES", "train_work", "score_work", "backward", "score", "distribution")
 
 
 @pytest.mark.parametrize("registry, contract", [(layers.CELLS, CELL_CONTRACT),

@@ -34,8 +34,8 @@ A cell module (``elman``, ``gru``) provides:
 An output layer module (``class_softmax``, ``hsoftmax``, ``nce``) provides:
 
 - ``BUNDLES``, ``train_work(layer)``, ``score_work(layer, normalised)``: as a cell's;
-- ``word_class(layer, target)``: the class whose run of direct weights the layer reads for ``target``
-  (-1: the first run only, as a row-per-word layer does);
+- ``word_class(layer, target)``, only where the layer reads a class's run of direct weights: the class of
+  ``target`` (without it, the first run only, as a layer of one row per word or node does);
 - ``backward(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha,
   decay, cutoff, direct_alpha, direct_decay)``: the SGD step on ``target`` (>= 0) given ``hidden`` (H,), of the
   layer and of the direct weights ``direct`` (D,) (rate ``direct_alpha``, decay ``direct_decay``, hashed keys
@@ -195,6 +195,8 @@ def _output_score_work(layer, normalised):
 def _output_word_class(layer, target):
     module = implementation(OUTPUT_LAYERS, layer)
     if module is not None:
+        if not hasattr(module, "word_class"):
+            return lambda layer, target: -1
         word_class = module.word_class
         return lambda layer, target: word_class(layer, target)
 

@@ -248,12 +248,6 @@ def score_work(layer, normalised):
     return (np.empty(layer.word_weights.shape[0] if normalised else 0, dtype=np.float64),)
 
 
-@njit(cache=True, inline="always", **WITHOUT_REFCOUNTS)
-def word_class(layer, target):
-    """-1: the word rows read the first run of direct keys only."""
-    return -1
-
-
 @njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
 def backward(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha, decay,
              cutoff, direct_alpha, direct_decay):
