@@ -103,12 +103,15 @@ def test_a_compiled_span_kernel_holds_its_own_activation_only(tmp_path):
 @pytest.mark.parametrize("kind", list(MODEL_KINDS))
 def test_no_bundle_carries_an_empty_placeholder(kind):
     """Every array a span kernel receives for a model belongs to a layer the model has: none is empty, in the
-    network, the training state or a hogwild thread's merging."""
+    cell's and output layer's bundles, the training state or a hogwild thread's merging. (Direct connections
+    stay a runtime choice, one test per word: an empty weights array means none.)"""
     model = small_model(**MODEL_KINDS[kind])
     bundle = network._network(model)
+    assert (bundle.direct.weights.size > 0) == (model.config.direct_size > 0)
     state = network._training_state(network.KernelState.fresh(model.config), model)
     merging = network.Merging.for_thread(model, model, model.output_weights[:0].copy(), np.zeros(2, np.int64), 10)
-    for where, value in (("network", bundle), ("state", state), ("merge", (merging.shared, merging.local))):
+    for where, value in (("layers", (bundle.cell, bundle.output)), ("state", state),
+                         ("merge", (merging.shared, merging.local))):
         assert all(array.size > 0 for array in arrays_in(value)), (kind, where)
     if kind == "hs":
         assert hsoftmax.HierarchicalSoftmax._fields == ("node_weights", "path_ptr", "path_nodes", "path_codes")
