@@ -16,9 +16,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..kernels import hogwild, layers, lm, nce
+from ..kernels.cell import ACTIVATION_MARKERS as ELMAN_ACTIVATIONS
 from ..kernels.class_softmax import ClassSoftmax
 from ..kernels.direct import MAX_DIRECT_ORDER, DirectConnections
-from ..kernels.elman import ACTIVATIONS as ELMAN_ACTIVATIONS
 from ..kernels.elman import Elman
 from ..kernels.gru import Gru
 from ..kernels.hsoftmax import HierarchicalSoftmax, ThreadHierarchicalSoftmax
