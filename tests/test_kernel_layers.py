@@ -18,8 +18,8 @@ from rnnlmpy.kernels.direct import DirectConnections
 from rnnlmpy.rnnlm import model as rnnlm_model
 from rnnlmpy.rnnlm import network
 
-CELL_CONTRACT = ("BUNDLE", "train_work", "score_work", "forward", "learn", "step")
-OUTPUT_CONTRACT = ("BUNDLE", "train_work", "score_work", "train_position", "score_position", "distribution")
+CELL_CONTRACT = ("BUNDLES", "train_work", "score_work", "forward", "learn", "step")
+OUTPUT_CONTRACT = ("BUNDLES", "train_work", "score_work", "backward", "score", "distribution")
 
 
 @pytest.mark.parametrize("registry, contract", [(layers.CELLS, CELL_CONTRACT),
@@ -29,9 +29,9 @@ def test_every_registered_module_keeps_the_contract(registry, contract):
     for name, module in registry.items():
         missing = [attribute for attribute in contract if not hasattr(module, attribute)]
         assert missing == [], f"{name} lacks {missing}"
-        assert issubclass(module.BUNDLE, tuple) and module.BUNDLE._fields, name
-        bundles.add(module.BUNDLE)
-    assert len(bundles) == len(registry)  # the type of a bundle names its module
+        assert module.BUNDLES and all(issubclass(bundle, tuple) and bundle._fields for bundle in module.BUNDLES)
+        bundles.update(module.BUNDLES)
+    assert len(bundles) == sum(len(module.BUNDLES) for module in registry.values())  # a bundle type names its module
 
 
 def test_the_name_tables_live_in_the_registry_and_the_model_checks_against_them():
@@ -51,8 +51,9 @@ def test_dispatch_is_by_the_bundle_type():
 
     for registry in (layers.CELLS, layers.OUTPUT_LAYERS):
         for module in registry.values():
-            fields = {name: np.zeros(1) for name in module.BUNDLE._fields}
-            assert layers.implementation(registry, numba.typeof(module.BUNDLE(**fields))) is module
+            for bundle in module.BUNDLES:
+                fields = {name: np.zeros(1) for name in bundle._fields}
+                assert layers.implementation(registry, numba.typeof(bundle(**fields))) is module
         assert layers.implementation(registry, numba.typeof(Stranger(np.zeros(1)))) is None
 
 
@@ -60,7 +61,8 @@ def test_a_span_kernel_refuses_an_unregistered_output_layer():
     class Stranger(NamedTuple):
         weights: np.ndarray
 
-    cell = network.Elman(input_weights=np.zeros((3, 2)), recurrent=np.zeros((2, 2)), activation=0)
+    cell = network.Elman(input_weights=np.zeros((3, 2)), recurrent=np.zeros((2, 2)),
+                         activation=network.ELMAN_ACTIVATIONS["sigmoid"])
     bundle = lm.Network(cell=cell, output=Stranger(np.zeros((3, 2))),
                         direct=DirectConnections(weights=np.zeros(0), order=0), independent=False, reset_value=1.0)
     with pytest.raises(numba.core.errors.TypingError):

@@ -6,7 +6,10 @@ and typing (for the named tuples that carry arrays into kernels).
 ``rnnlmpy.rnnlm.network``), ``tagger`` (sequence labelling; called only by
 ``rnnlmpy.tagger.rnn``) and ``ngram`` (backoff n-gram scoring on a trie; called only by
 ``rnnlmpy.ngram.binary``). The language model's cells (``elman``, ``gru``) and
-output layers (``class_softmax``, ``hsoftmax``, ``nce``) keep one contract each
-and are listed in the registry ``layers``, which dispatches to them by bundle
-type when a span kernel is compiled. Every kernel is ``@njit(cache=True)``.
+output layers (``class_softmax``, ``hsoftmax``, ``nce``) keep one contract each,
+written in the registry ``layers`` (what a cell and an output layer provide,
+shapes, and how to add one), which dispatches to them by bundle type when a span
+kernel is compiled: a variant (cell, output layer, the Elman cell's activation,
+a hogwild thread's hot rows) is a type, never a flag tested per word. Every
+kernel is ``@njit(cache=True)``.
 """

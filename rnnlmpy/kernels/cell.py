@@ -19,7 +19,10 @@ and ``counters`` = [ring head, ring fill, words done in the epoch].
 
 from __future__ import annotations
 
-from numba import njit
+from typing import NamedTuple
+
+from numba import njit, types
+from numba.extending import overload
 
 from .exponential import EXACT_FASTMATH, exponential
 from .options import WITHOUT_REFCOUNTS
@@ -33,60 +36,204 @@ TANH_LIMIT = 40.0  # tanh's input is clamped to +-40 (tanh is +-1 there in float
 RING_HEAD, RING_FILL, EPOCH_WORDS = 0, 1, 2
 
 
+class Sigmoid(NamedTuple):
+    """The logistic activation, as a marker whose Numba type picks the compiled code (``apply_activation``)."""
+
+    code: int = SIGMOID
+
+
+class Tanh(NamedTuple):
+    """The tanh activation, as a marker (see ``Sigmoid``)."""
+
+    code: int = TANH
+
+
+class Relu(NamedTuple):
+    """The rectifier max(x, 0), as a marker (see ``Sigmoid``)."""
+
+    code: int = RELU
+
+
+class Elu(NamedTuple):
+    """The exponential linear unit, as a marker (see ``Sigmoid``)."""
+
+    code: int = ELU
+
+
+class TruncatedRelu(NamedTuple):
+    """The rectifier truncated at RELU_TRUNCATION, as a marker (see ``Sigmoid``)."""
+
+    code: int = RELU_TRUNCATED
+
+
+# -hidden-type name -> its marker, the value a language-model cell's bundle carries so that each compiled kernel
+# holds its own activation only (the tagger passes the int codes of ACTIVATIONS and branches per call)
+ACTIVATION_MARKERS = {"sigmoid": Sigmoid(), "tanh": Tanh(), "relu": Relu(), "elu": Elu(),
+                      "relu-trunc": TruncatedRelu()}
+
+
 @njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
-def activate(values, activation):
-    """Apply the hidden activation to ``values`` (shape (H,)) in place (a float32 layer's loop is vectorised: see
+def sigmoid_in_place(values):
+    """``values`` (H,) = 1 / (1 + exp(-v)) in place, v clamped to +-50 (a float32 layer's loop is vectorised: see
     ``exponential``)."""
     one = values.dtype.type(1.0)
     limit = values.dtype.type(50.0)
+    for i in range(values.shape[0]):
+        v = min(max(values[i], -limit), limit)
+        values[i] = one / (one + exponential(-v))
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def tanh_in_place(values):
+    """``values`` (H,) = tanh(v) in place, as 2 / (1 + exp(-2v)) - 1 (exp is much cheaper than libm's tanh), v
+    clamped to +-TANH_LIMIT."""
+    one = values.dtype.type(1.0)
+    two = values.dtype.type(2.0)
+    flat = values.dtype.type(TANH_LIMIT)
+    for i in range(values.shape[0]):
+        v = min(max(values[i], -flat), flat)
+        values[i] = two / (one + exponential(-two * v)) - one
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def relu_in_place(values):
+    """``values`` (H,) = max(v, 0) in place."""
+    for i in range(values.shape[0]):
+        values[i] = max(values[i], values.dtype.type(0.0))
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def truncated_relu_in_place(values):
+    """``values`` (H,) = min(max(v, 0), RELU_TRUNCATION) in place."""
+    top = values.dtype.type(RELU_TRUNCATION)
+    for i in range(values.shape[0]):
+        values[i] = min(max(values[i], values.dtype.type(0.0)), top)
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def elu_in_place(values):
+    """``values`` (H,) = exp(v) - 1 where v < 0 (v clamped at -50) in place, else v."""
+    one = values.dtype.type(1.0)
+    limit = values.dtype.type(50.0)
+    for i in range(values.shape[0]):
+        v = values[i]
+        if v < 0:
+            values[i] = exponential(max(v, -limit)) - one
+
+
+@njit(cache=True, fastmath=True)
+def sigmoid_derivative(error, hidden):
+    """``error`` (H,) *= the logistic's derivative at outputs ``hidden`` (H,): h (1 - h)."""
+    one = error.dtype.type(1.0)
+    for i in range(error.shape[0]):
+        error[i] *= hidden[i] * (one - hidden[i])
+
+
+@njit(cache=True, fastmath=True)
+def tanh_derivative(error, hidden):
+    """``error`` (H,) *= tanh's derivative at outputs ``hidden`` (H,): 1 - h^2."""
+    one = error.dtype.type(1.0)
+    for i in range(error.shape[0]):
+        error[i] *= one - hidden[i] * hidden[i]
+
+
+@njit(cache=True, fastmath=True)
+def relu_derivative(error, hidden):
+    """``error`` (H,) = 0 where the rectifier's output ``hidden`` (H,) is 0."""
+    zero = error.dtype.type(0.0)
+    for i in range(error.shape[0]):
+        if hidden[i] <= zero:
+            error[i] = zero
+
+
+@njit(cache=True, fastmath=True)
+def truncated_relu_derivative(error, hidden):
+    """``error`` (H,) = 0 where the truncated rectifier's output ``hidden`` (H,) is 0 or at its top."""
+    zero = error.dtype.type(0.0)
+    top = error.dtype.type(RELU_TRUNCATION)
+    for i in range(error.shape[0]):
+        if hidden[i] <= zero or hidden[i] >= top:
+            error[i] = zero
+
+
+@njit(cache=True, fastmath=True)
+def elu_derivative(error, hidden):
+    """``error`` (H,) *= the ELU's derivative at outputs ``hidden`` (H,): h + 1 where h < 0, else 1."""
+    one = error.dtype.type(1.0)
+    zero = error.dtype.type(0.0)
+    for i in range(error.shape[0]):
+        if hidden[i] < zero:
+            error[i] *= hidden[i] + one
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def activate(values, activation):
+    """Apply the hidden activation of code ``activation`` (``ACTIVATIONS``) to ``values`` (H,) in place."""
     if activation == SIGMOID:
-        for i in range(values.shape[0]):
-            v = min(max(values[i], -limit), limit)
-            values[i] = one / (one + exponential(-v))
+        sigmoid_in_place(values)
     elif activation == TANH:
-        two = values.dtype.type(2.0)
-        flat = values.dtype.type(TANH_LIMIT)
-        for i in range(values.shape[0]):  # tanh(v) = 2 / (1 + exp(-2v)) - 1: exp is much cheaper than libm's tanh
-            v = min(max(values[i], -flat), flat)
-            values[i] = two / (one + exponential(-two * v)) - one
+        tanh_in_place(values)
     elif activation == RELU:
-        for i in range(values.shape[0]):
-            values[i] = max(values[i], values.dtype.type(0.0))
+        relu_in_place(values)
     elif activation == RELU_TRUNCATED:
-        top = values.dtype.type(RELU_TRUNCATION)
-        for i in range(values.shape[0]):
-            values[i] = min(max(values[i], values.dtype.type(0.0)), top)
+        truncated_relu_in_place(values)
     else:
-        for i in range(values.shape[0]):
-            v = values[i]
-            if v < 0:
-                values[i] = exponential(max(v, -limit)) - one
+        elu_in_place(values)
 
 
 @njit(cache=True, fastmath=True)
 def multiply_by_derivative(error, hidden, activation):
-    """Multiply ``error`` in place by the activation's derivative, given the outputs ``hidden``."""
-    one = error.dtype.type(1.0)
-    zero = error.dtype.type(0.0)
+    """Multiply ``error`` in place by the derivative of the activation of code ``activation`` (``ACTIVATIONS``),
+    given its outputs ``hidden``."""
     if activation == SIGMOID:
-        for i in range(error.shape[0]):
-            error[i] *= hidden[i] * (one - hidden[i])
+        sigmoid_derivative(error, hidden)
     elif activation == TANH:
-        for i in range(error.shape[0]):
-            error[i] *= one - hidden[i] * hidden[i]
+        tanh_derivative(error, hidden)
     elif activation == RELU:
-        for i in range(error.shape[0]):
-            if hidden[i] <= zero:
-                error[i] = zero
+        relu_derivative(error, hidden)
     elif activation == RELU_TRUNCATED:
-        top = error.dtype.type(RELU_TRUNCATION)
-        for i in range(error.shape[0]):
-            if hidden[i] <= zero or hidden[i] >= top:
-                error[i] = zero
+        truncated_relu_derivative(error, hidden)
     else:
-        for i in range(error.shape[0]):
-            if hidden[i] < zero:
-                error[i] *= hidden[i] + one
+        elu_derivative(error, hidden)
+
+
+# marker class -> (in place, derivative): the code ``apply_activation`` and ``apply_derivative`` compile for it
+ACTIVATION_CODE = {Sigmoid: (sigmoid_in_place, sigmoid_derivative), Tanh: (tanh_in_place, tanh_derivative),
+                   Relu: (relu_in_place, relu_derivative), Elu: (elu_in_place, elu_derivative),
+                   TruncatedRelu: (truncated_relu_in_place, truncated_relu_derivative)}
+
+
+def apply_activation(values, activation):
+    """The activation ``activation`` on ``values`` (H,) in place, inside a kernel: a marker of
+    ``ACTIVATION_MARKERS`` compiles to that activation's code alone, an int code of ``ACTIVATIONS`` to
+    ``activate`` (chosen per call)."""
+
+
+def apply_derivative(error, hidden, activation):
+    """``error`` (H,) times the derivative of ``activation`` at its outputs ``hidden`` (H,), inside a kernel;
+    ``activation`` as for ``apply_activation``."""
+
+
+@overload(apply_activation, inline="always")
+def _apply_activation(values, activation):
+    if isinstance(activation, types.Integer):
+        return lambda values, activation: activate(values, activation)
+    code = ACTIVATION_CODE.get(getattr(activation, "instance_class", None))
+    if code is not None:
+        in_place = code[0]
+        return lambda values, activation: in_place(values)
+    return None
+
+
+@overload(apply_derivative, inline="always")
+def _apply_derivative(error, hidden, activation):
+    if isinstance(activation, types.Integer):
+        return lambda error, hidden, activation: multiply_by_derivative(error, hidden, activation)
+    code = ACTIVATION_CODE.get(getattr(activation, "instance_class", None))
+    if code is not None:
+        derivative = code[1]
+        return lambda error, hidden, activation: derivative(error, hidden)
+    return None
 
 
 @njit(cache=True)
@@ -163,7 +310,8 @@ def add_transposed_matrix_vector(matrix, vector, out):
 
 @njit(cache=True, fastmath=True)
 def hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature_end, hidden_prev, hidden_out, activation):
-    """One recurrent step: ``hidden_out = act(recurrent @ hidden_prev + sum of feature rows)``."""
+    """One recurrent step: ``hidden_out = act(recurrent @ hidden_prev + sum of feature rows)``; ``activation`` a
+    marker (compiled for it alone) or an int code (see ``apply_activation``)."""
     size = hidden_out.shape[0]
     hidden_out[:] = 0
     add_matrix_vector(recurrent, hidden_prev, hidden_out)
@@ -171,7 +319,7 @@ def hidden_forward(input_weights, recurrent, feature_ids, feature_begin, feature
         row = input_weights[feature_ids[k]]
         for i in range(size):
             hidden_out[i] += row[i]
-    activate(hidden_out, activation)
+    apply_activation(hidden_out, activation)
 
 
 @njit(cache=True, fastmath=True)
@@ -311,7 +459,7 @@ def backpropagate_through_time(input_weights, recurrent, feature_ptr, feature_id
     copy_into(delta, ring_error[slot])
     for s in range(steps):
         slot = (head - s) % capacity
-        multiply_by_derivative(delta, ring_hidden[slot], activation)
+        apply_derivative(delta, ring_hidden[slot], activation)
         feature_begin, feature_end = feature_range(feature_ptr, feature_ids, ring_position[slot])
         add_feature_update(input_weights, feature_ids, feature_begin, feature_end, delta, alpha, decay)
         copy_into(ring_error[slot], delta)  # its output error has been read: the slot now holds the step's error

@@ -118,3 +118,14 @@ def direct_work():
     ``usable`` int64 (2,)."""
     return (np.zeros(MAX_DIRECT_ORDER, dtype=np.int64), np.zeros(MAX_DIRECT_ORDER, dtype=np.int64),
             np.zeros(MAX_DIRECT_ORDER, dtype=np.int64), np.zeros(2, dtype=np.int64))
+
+
+def history_keys(direct: DirectConnections, history: np.ndarray) -> tuple[np.ndarray, int]:
+    """From Python: the start of each usable order's run of weights for a row-per-word layer (hierarchical
+    softmax, NCE) after ``history`` (int64, most recent first) — keys int64 (MAX_DIRECT_ORDER,) and how many
+    orders are usable (0 without direct weights)."""
+    keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
+    usable = 0
+    if direct.weights.shape[0] > 0 and direct.order > 0:
+        usable = direct_keys(history, direct.order, DIRECT_CLASS_KEY, direct.weights.shape[0] // 2, 0, keys)
+    return keys, usable

@@ -3,7 +3,7 @@
 One of the cells of ``layers`` (the registry); the contract every cell module
 keeps (``layers`` dispatches on the bundle's type when a span kernel is compiled):
 
-- ``BUNDLE``: the named tuple of the cell's arrays (one kernel argument);
+- ``BUNDLES``: the named tuple classes of the cell's arrays (one kernel argument), the model's first;
 - ``train_work(cell, size, capacity, sample)`` / ``score_work(cell, size, sample)``: its work arrays (a tuple);
 - ``forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, work)``: one step;
 - ``learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, hidden, hidden_error, alpha,
@@ -24,23 +24,27 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .cell import (ACTIVATIONS, EPOCH_WORDS, add_feature_update, add_outer, backpropagate_through_time, copy_into,
-                   hidden_forward, multiply_by_derivative, store_step)
+from .cell import (ACTIVATION_MARKERS, EPOCH_WORDS, add_feature_update, add_outer, apply_derivative,
+                   backpropagate_through_time, copy_into, hidden_forward, store_step)
 from .options import WITHOUT_REFCOUNTS
 
-__all__ = ["ACTIVATIONS", "BUNDLE", "Elman", "forward", "learn", "score_work", "step", "train_work"]
+__all__ = ["ACTIVATIONS", "BUNDLES", "Elman", "forward", "learn", "score_work", "step", "train_work"]
+
+
+ACTIVATIONS = ACTIVATION_MARKERS  # -hidden-type name -> the marker an Elman bundle carries
 
 
 class Elman(NamedTuple):
-    """The Elman cell's weights: ``input_weights`` (V, H), ``recurrent`` (H, H), ``activation`` (a
-    ``cell.ACTIVATIONS`` code)."""
+    """The Elman cell's weights: ``input_weights`` (V, H), ``recurrent`` (H, H), and its ``activation``, a
+    marker of ``ACTIVATIONS`` (``cell.Sigmoid``, ...) whose type is part of the bundle's: a kernel compiled
+    for a tanh cell holds tanh's code only, nothing tests the activation per word."""
 
     input_weights: np.ndarray
     recurrent: np.ndarray
-    activation: int
+    activation: tuple
 
 
-BUNDLE = Elman
+BUNDLES = (Elman,)
 
 
 @njit(cache=True)
@@ -73,7 +77,7 @@ def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, 
     if bptt == 0:
         size = hidden_prev.shape[0]
         dtype_one = hidden_prev.dtype.type(1.0)
-        multiply_by_derivative(hidden_error, hidden, cell.activation)
+        apply_derivative(hidden_error, hidden, cell.activation)
         add_feature_update(input_weights, words, feature_begin, feature_end, hidden_error, alpha, decay)
         if decay != 0:
             for i in range(size):
@@ -82,11 +86,11 @@ def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, 
         add_outer(recurrent, hidden_error, hidden_prev, alpha)
         return
     head = store_step(state, t, hidden_error)
-    copy_into(state.ring_hidden[head], hidden)
+    copy_into(state.step_ring[head], hidden)
     if state.counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
         delta, carry = work
         backpropagate_through_time(input_weights, recurrent, feature_ptr, words, state.ring_position,
-                                   state.ring_input, state.ring_hidden, state.ring_error, state.counters,
+                                   state.ring_input, state.step_ring, state.ring_error, state.counters,
                                    bptt + bptt_block - 1, alpha, decay, cutoff, cell.activation, delta, carry)
 
 

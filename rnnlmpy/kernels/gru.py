@@ -30,7 +30,7 @@ the step's gates, ``ring_error`` (R, H) the output error dL/dh of the step
 Unlike ``cell``, no ``ring_hidden`` is needed: the backward pass of a step
 uses ``p`` and its gates, never ``h`` itself.
 
-As a language-model cell (``BUNDLE``, ``forward``, ``learn``, ...) it keeps the
+As a language-model cell (``BUNDLES``, ``forward``, ``learn``, ...) it keeps the
 contract of ``elman``; ``bptt == 0`` means one step back at every position.
 """
 
@@ -41,8 +41,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, SIGMOID, TANH, activate, add_feature_update, add_matrix_vector,
-                   add_step_outer_products, add_transposed_matrix_vector, clip, copy_into, feature_range, store_step)
+from .cell import (EPOCH_WORDS, RING_FILL, RING_HEAD, add_feature_update, add_matrix_vector, add_step_outer_products,
+                   add_transposed_matrix_vector, clip, copy_into, feature_range, sigmoid_in_place, store_step,
+                   tanh_in_place)
 from .options import WITHOUT_REFCOUNTS
 
 
@@ -65,12 +66,12 @@ def gru_forward(input_weights, recurrent, bias, feature_ids, feature_begin, feat
         for i in range(width):
             gates_out[i] += row[i]
     add_matrix_vector(recurrent[:gated], hidden_prev, gates_out[:gated])  # update and reset gates: U_z p, U_r p
-    activate(gates_out[:gated], SIGMOID)
+    sigmoid_in_place(gates_out[:gated])
     # candidate: U_h (r * p), with r * p held in hidden_out for now
     for j in range(size):
         hidden_out[j] = gates_out[size + j] * hidden_prev[j]
     add_matrix_vector(recurrent[gated:], hidden_out, gates_out[gated:])
-    activate(gates_out[gated:], TANH)
+    tanh_in_place(gates_out[gated:])
     one = hidden_out.dtype.type(1.0)
     for i in range(size):
         z = gates_out[i]
@@ -157,7 +158,7 @@ class Gru(NamedTuple):
     bias: np.ndarray
 
 
-BUNDLE = Gru
+BUNDLES = (Gru,)
 
 
 @njit(cache=True)
@@ -190,10 +191,10 @@ def learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, 
     ``gru_backpropagate``."""
     gates, error, carry, step_deltas, step_reset_inputs = work
     head = store_step(state, t, hidden_error)
-    copy_into(state.ring_gates[head], gates)
+    copy_into(state.step_ring[head], gates)
     if bptt == 0 or state.counters[EPOCH_WORDS] % bptt_block == 0 or sentence_end:
         gru_backpropagate(cell.input_weights, cell.recurrent, cell.bias, feature_ptr, words, state.ring_position,
-                          state.ring_input, state.ring_gates, state.ring_error, state.counters,
+                          state.ring_input, state.step_ring, state.ring_error, state.counters,
                           bptt + bptt_block - 1 if bptt > 0 else 1, alpha, decay, cutoff, error, carry, step_deltas,
                           step_reset_inputs)
 

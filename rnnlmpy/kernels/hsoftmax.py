@@ -14,8 +14,11 @@ share its probability. Logarithms use a stable log-sigmoid (never log(0)) and ar
 summed in float64. The per-position kernels (``hs_log10_probability``,
 ``hs_backward``) allocate nothing, for use inside the span loops of ``lm``.
 
-As a language-model output layer (``BUNDLE``, ``train_position``, ...) it keeps
-the contract of ``class_softmax``.
+As a language-model output layer it keeps the contract written in ``layers``.
+Its bundle is ``HierarchicalSoftmax``; a hogwild training thread's is
+``ThreadHierarchicalSoftmax``, the same layer with the thread's private copy of
+the node rows nearest the root (a kernel compiled for one thread has no code
+for hot rows).
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
-from .cell import clip
-from .direct import DIRECT_CLASS_KEY, MAX_DIRECT_ORDER, direct_keys, prepare_direct
+from .direct import history_keys
 from .options import WITHOUT_REFCOUNTS
 from .output import row_score_with_direct, row_step
 
@@ -146,6 +149,15 @@ def hs_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden
 
 
 @njit(cache=True, fastmath=True)
+def hs_shared_backward(node_weights, path_nodes, path_codes, begin, end, hidden, hidden_error, alpha, decay, direct,
+                       keys, usable, direct_alpha, direct_decay):
+    """``hs_backward`` on ``node_weights`` alone (no hot rows); returns log10 P before the step."""
+    linear, product = path_steps(node_weights, 0, node_weights.shape[0], path_nodes, path_codes, begin, end, hidden,
+                                 hidden_error, alpha, decay, direct, keys, usable, direct_alpha, direct_decay, 0.0, 1.0)
+    return (linear - math.log(product)) / LN10
+
+
+@njit(cache=True, fastmath=True)
 def hs_distribution(node_weights, path_ptr, path_nodes, path_codes, hidden, direct, keys, usable, temperature, out):
     """``out[w] = P(w | hidden)`` for every word (shape (V,)), scores divided by ``temperature``; sums to 1.
 
@@ -172,17 +184,61 @@ def hs_distribution(node_weights, path_ptr, path_nodes, path_codes, hidden, dire
 
 class HierarchicalSoftmax(NamedTuple):
     """The hierarchical softmax: ``node_weights`` (V - 1, H), word w's path ``path_nodes`` (int32) /
-    ``path_codes`` (int8) ``[path_ptr[w]:path_ptr[w + 1]]``, ``hot_rows`` (K, H) a hogwild thread's private copy
-    of the first K node rows (``hs_backward``; (0, H): none)."""
+    ``path_codes`` (int8) ``[path_ptr[w]:path_ptr[w + 1]]``."""
 
     node_weights: np.ndarray
     path_ptr: np.ndarray
     path_nodes: np.ndarray
     path_codes: np.ndarray
+
+
+class ThreadHierarchicalSoftmax(NamedTuple):
+    """A hogwild training thread's hierarchical softmax: the shared ``tree`` (a ``HierarchicalSoftmax``) and
+    ``hot_rows`` (K, H), the thread's private copy of its first K node rows, trained instead of them
+    (``hs_backward``)."""
+
+    tree: HierarchicalSoftmax
     hot_rows: np.ndarray
 
 
-BUNDLE = HierarchicalSoftmax
+BUNDLES = (HierarchicalSoftmax, ThreadHierarchicalSoftmax)
+
+
+def shared_tree(layer):
+    """The ``HierarchicalSoftmax`` of either bundle, inside a kernel."""
+
+
+def tree_backward(layer, path_begin, path_end, hidden, hidden_error, alpha, decay, direct, keys, usable,
+                  direct_alpha, direct_decay):
+    """The SGD step down the path ``[path_begin, path_end)`` of either bundle (with its hot rows, if it has
+    them), inside a kernel; returns log10 P before the step."""
+
+
+@overload(shared_tree, inline="always")
+def _shared_tree(layer):
+    if getattr(layer, "instance_class", None) is ThreadHierarchicalSoftmax:
+        return lambda layer: layer.tree
+    return lambda layer: layer
+
+
+@overload(tree_backward, inline="always")
+def _tree_backward(layer, path_begin, path_end, hidden, hidden_error, alpha, decay, direct, keys, usable,
+                   direct_alpha, direct_decay):
+    if getattr(layer, "instance_class", None) is ThreadHierarchicalSoftmax:
+        def with_hot_rows(layer, path_begin, path_end, hidden, hidden_error, alpha, decay, direct, keys, usable,
+                          direct_alpha, direct_decay):
+            tree = layer.tree
+            return hs_backward(tree.node_weights, tree.path_nodes, tree.path_codes, path_begin, path_end, hidden,
+                               hidden_error, alpha, decay, direct, keys, usable, direct_alpha, direct_decay,
+                               layer.hot_rows)
+        return with_hot_rows
+
+    def shared_only(layer, path_begin, path_end, hidden, hidden_error, alpha, decay, direct, keys, usable,
+                    direct_alpha, direct_decay):
+        return hs_shared_backward(layer.node_weights, layer.path_nodes, layer.path_codes, path_begin, path_end,
+                                  hidden, hidden_error, alpha, decay, direct, keys, usable, direct_alpha,
+                                  direct_decay)
+    return shared_only
 
 
 @njit(cache=True)
@@ -198,41 +254,27 @@ def score_work(layer, normalised):
 
 
 @njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
-def train_position(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
-                   decay, cutoff, direct_alpha, direct_decay, probabilities):
-    """One ``hs_backward`` step along the target's path (error clipped); returns log10 P(target) before it."""
-    history, class_keys, word_keys, usable = direct_work
-    target = targets[t]
-    prepare_direct(direct.weights, direct.order, targets, t, 0, independent, -1, history, class_keys, word_keys,
-                   usable)
-    log10_probability = hs_backward(layer.node_weights, layer.path_nodes, layer.path_codes, layer.path_ptr[target],
-                                    layer.path_ptr[target + 1], hidden, hidden_error, alpha, decay, direct.weights,
-                                    class_keys, usable[0], direct_alpha, direct_decay, layer.hot_rows)
-    if probabilities.shape[0] > 0:
-        probabilities[t] = 10.0 ** log10_probability
-    clip(hidden_error, cutoff)
-    return log10_probability
+def backward(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha, decay,
+             cutoff, direct_alpha, direct_decay):
+    """One ``hs_backward`` step along the target's path; returns (log10 P(target), P(target)) before it."""
+    path_ptr = shared_tree(layer).path_ptr
+    log10_probability = tree_backward(layer, path_ptr[target], path_ptr[target + 1], hidden, hidden_error, alpha,
+                                      decay, direct, class_keys, usable[0], direct_alpha, direct_decay)
+    return log10_probability, 10.0 ** log10_probability
 
 
 @njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
-def score_position(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
-    """P(``targets[t]``) down its path."""
-    history, class_keys, word_keys, usable = direct_work
-    target = targets[t]
-    prepare_direct(direct.weights, direct.order, targets, t, history_start, independent, -1, history, class_keys,
-                   word_keys, usable)
-    return 10.0 ** hs_log10_probability(layer.node_weights, layer.path_nodes, layer.path_codes,
-                                        layer.path_ptr[target], layer.path_ptr[target + 1], hidden, direct.weights,
-                                        class_keys, usable[0])
+def score(layer, direct, class_keys, word_keys, usable, work, target, hidden, normalised):
+    """P(``target``) down its path."""
+    tree = shared_tree(layer)
+    return 10.0 ** hs_log10_probability(tree.node_weights, tree.path_nodes, tree.path_codes, tree.path_ptr[target],
+                                        tree.path_ptr[target + 1], hidden, direct, class_keys, usable[0])
 
 
 def distribution(layer, direct, hidden, history, temperature, out):
     """``out`` (V,) = P(every word | ``hidden``) (``hs_distribution``); ``history`` (int64, most recent first)
     feeds the direct weights."""
-    keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-    usable = 0
-    if direct.weights.shape[0] > 0 and direct.order > 0:
-        usable = direct_keys(history, direct.order, DIRECT_CLASS_KEY, direct.weights.shape[0] // 2, 0, keys)
+    keys, usable = history_keys(direct, history)
     hs_distribution(node_weights=layer.node_weights, path_ptr=layer.path_ptr, path_nodes=layer.path_nodes,
                     path_codes=layer.path_codes, hidden=hidden, direct=direct.weights, keys=keys, usable=usable,
                     temperature=temperature, out=out)

@@ -1,14 +1,62 @@
-"""The registry of the language model's cells and output layers, and the compile-time dispatch to them.
+"""The registry of the language model's cells and output layers, their contract, and the compile-time dispatch.
 
-A cell or output layer is a module keeping one small contract (cells: see
-``elman``; output layers: see ``class_softmax``) whose ``BUNDLE`` named tuple
-carries its arrays into a kernel. The span loops of ``lm`` call the stubs
-below (``cell_forward``, ``output_train``, ...); each stub is an ``overload``
-that looks at the *type* of its bundle argument when the loop is compiled and
-inlines the call to that module's function. So a kernel compiled for a model
-holds the code of its own cell and output layer only, and nothing is tested per
-word. Adding a cell or an output layer: its module, one line in ``CELLS`` or
-``OUTPUT_LAYERS``, and its tests.
+A cell or an output layer is one module keeping the contract below; ``BUNDLES``
+lists the named tuples that carry its arrays into a kernel. The span loops of
+``lm`` call the stubs of this module (``cell_forward``, ``output_backprop``,
+...); each stub is an ``overload`` that looks at the *type* of its bundle
+argument when the loop is compiled and inlines that module's function. So a
+kernel compiled for a model holds the code of its own cell and output layer
+only, and nothing is tested per word. A variant that would otherwise be a flag
+tested per word is a type too: the Elman cell's activation is a marker in its
+bundle (``cell.Sigmoid``, ...), a hogwild thread's hierarchical softmax a bundle
+of its own (``hsoftmax.ThreadHierarchicalSoftmax``).
+
+Shapes: ``H`` hidden units, ``V`` words, ``R`` ring slots, floats of the model's
+dtype unless said. Every per-position function below is ``@njit(cache=True,
+inline="always", **options.WITHOUT_REFCOUNTS)``: inlined into the span loops and
+compiled, like them, without reference counting, so it allocates nothing and
+returns no array (the work functions allocate, once per span).
+
+A cell module (``elman``, ``gru``) provides:
+
+- ``BUNDLES``: its named tuple classes (the model's first);
+- ``train_work(cell, size, capacity, sample)`` / ``score_work(cell, size, sample)``: its work arrays, a tuple
+  (H = ``size``, R = ``capacity``, dtype of the array ``sample``);
+- ``forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, work)``: one step, ``hidden`` (H,)
+  from ``hidden_prev`` (H,) and the input rows of ``words[feature_begin:feature_end]``;
+- ``learn(cell, state, work, feature_ptr, words, t, feature_begin, feature_end, hidden, hidden_error, alpha,
+  decay, cutoff, bptt, bptt_block, sentence_end)``: after the output layer has put its error (H,) into
+  ``hidden_error``, store position t's step in the ring of ``state`` (``lm.TrainingState``: its input
+  state and error in the common ring, what else the cell needs of it in ``state.step_ring``) and update the
+  cell's weights (truncated BPTT with a block update, rate ``alpha``, L2 ``decay``, clip ``cutoff``);
+- ``step(cell, features, hidden_prev, hidden)``: one step from Python (sampling, n-best).
+
+An output layer module (``class_softmax``, ``hsoftmax``, ``nce``) provides:
+
+- ``BUNDLES``, ``train_work(layer)``, ``score_work(layer, normalised)``: as a cell's;
+- ``word_class(layer, target)``, only where the layer reads a class's run of direct weights: the class of
+  ``target`` (without it, the first run only, as a layer of one row per word or node does);
+- ``backward(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha,
+  decay, cutoff, direct_alpha, direct_decay)``: the SGD step on ``target`` (>= 0) given ``hidden`` (H,), of the
+  layer and of the direct weights ``direct`` (D,) (rate ``direct_alpha``, decay ``direct_decay``, hashed keys
+  int64 and ``usable`` = [class orders, word orders] from ``direct.prepare_direct``); adds the error reaching
+  the hidden layer to ``hidden_error`` (H,); returns (log10 P(target), P(target)) before the step (NCE: its
+  unnormalised score);
+- ``score(layer, direct, class_keys, word_keys, usable, work, target, hidden, normalised)``: P(``target``)
+  (float64), normalised over the vocabulary when the layer can be either (``normalised``);
+- ``distribution(layer, direct, hidden, history, temperature, out)``: from Python, ``out`` (V,) = P(every word).
+
+What is the same for every output layer (hashing the direct history, writing
+P(target) when asked, clipping the error reaching the hidden layer) is done
+once, by ``lm.train_output`` and ``lm.score_output``.
+
+An output layer's ``backward`` may keep training state between calls in
+``state.output_state`` (NCE: its sampler's RNG).
+
+Adding a cell or an output layer: its module, one line in ``CELLS`` or
+``OUTPUT_LAYERS``, how ``rnnlmpy.rnnlm.network`` builds its bundle from a model
+(``CELL_BUNDLES``/``OUTPUT_BUNDLES``; a cell's ring in ``CELL_STEP_RINGS``, an
+output layer's state in ``OUTPUT_STATES``), and its tests.
 
 Name tables, in option order: ``HIDDEN_TYPES`` (-hidden-type name -> cell
 name in ``CELLS``: the Elman cell's activations, then the GRU), ``ACTIVATIONS`` (their
@@ -31,15 +79,16 @@ ACTIVATIONS = tuple(HIDDEN_TYPES)  # -hidden-type names
 # MAX_DIRECT_ORDER (from direct): the most history words a model's direct connections may read
 
 __all__ = ["ACTIVATIONS", "CELLS", "GATED", "HIDDEN_TYPES", "MAX_DIRECT_ORDER", "OUTPUT_LAYERS", "cell_forward",
-           "cell_learn", "cell_score_work", "cell_train_work", "output_score", "output_score_work", "output_train",
-           "output_train_work"]
+           "cell_learn", "cell_score_work", "cell_train_work", "output_backprop", "output_score", "output_score_work",
+           "output_train_work", "output_word_class"]
 
 
 def implementation(registry: dict, bundle_type):
-    """The module of ``registry`` whose ``BUNDLE`` is the Numba type ``bundle_type``'s class (None: no match,
+    """The module of ``registry`` whose ``BUNDLES`` hold the Numba type ``bundle_type``'s class (None: no match,
     and Numba reports the call as untyped)."""
+    bundle_class = getattr(bundle_type, "instance_class", None)
     for module in registry.values():
-        if getattr(bundle_type, "instance_class", None) is module.BUNDLE:
+        if bundle_class in module.BUNDLES:
             return module
     return None
 
@@ -72,13 +121,17 @@ def output_score_work(layer, normalised):
     """The output layer's scoring work arrays."""
 
 
-def output_train(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha, decay,
-                 cutoff, direct_alpha, direct_decay, probabilities):
-    """The output layer's SGD step on ``targets[t]``; returns its log10 score."""
+def output_word_class(layer, target):
+    """The class whose run of direct weights the layer reads for ``target`` (-1: the first run only)."""
 
 
-def output_score(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
-    """P(``targets[t]``) under the output layer."""
+def output_backprop(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha,
+                    decay, cutoff, direct_alpha, direct_decay):
+    """The output layer's SGD step on ``target``; returns (log10 P(target), P(target)) before it."""
+
+
+def output_score(layer, direct, class_keys, word_keys, usable, work, target, hidden, normalised):
+    """P(``target``) under the output layer."""
 
 
 @overload(cell_train_work, inline="always")
@@ -138,27 +191,36 @@ def _output_score_work(layer, normalised):
         return lambda layer, normalised: work(layer, normalised)
 
 
-@overload(output_train, inline="always")
-def _output_train(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
-                  decay, cutoff, direct_alpha, direct_decay, probabilities):
+@overload(output_word_class, inline="always")
+def _output_word_class(layer, target):
     module = implementation(OUTPUT_LAYERS, layer)
     if module is not None:
-        train = module.train_position
+        if not hasattr(module, "word_class"):
+            return lambda layer, target: -1
+        word_class = module.word_class
+        return lambda layer, target: word_class(layer, target)
 
-        def impl(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha, decay,
-                 cutoff, direct_alpha, direct_decay, probabilities):
-            return train(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
-                         decay, cutoff, direct_alpha, direct_decay, probabilities)
+
+@overload(output_backprop, inline="always")
+def _output_backprop(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha,
+                     decay, cutoff, direct_alpha, direct_decay):
+    module = implementation(OUTPUT_LAYERS, layer)
+    if module is not None:
+        backward = module.backward
+
+        def impl(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha,
+                 decay, cutoff, direct_alpha, direct_decay):
+            return backward(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error,
+                            alpha, decay, cutoff, direct_alpha, direct_decay)
         return impl
 
 
 @overload(output_score, inline="always")
-def _output_score(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
+def _output_score(layer, direct, class_keys, word_keys, usable, work, target, hidden, normalised):
     module = implementation(OUTPUT_LAYERS, layer)
     if module is not None:
-        score = module.score_position
+        score = module.score
 
-        def impl(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
-            return score(layer, direct, direct_work, work, targets, t, history_start, independent, hidden,
-                         normalised)
+        def impl(layer, direct, class_keys, word_keys, usable, work, target, hidden, normalised):
+            return score(layer, direct, class_keys, word_keys, usable, work, target, hidden, normalised)
         return impl

@@ -29,11 +29,11 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .cell import EPOCH_WORDS, RING_FILL, copy_into, feature_range
-from .direct import DirectConnections, direct_work
+from .cell import EPOCH_WORDS, RING_FILL, clip, copy_into, feature_range
+from .direct import DirectConnections, direct_work, prepare_direct
 from .hogwild import end_round, merge_changes, round_over
-from .layers import (cell_forward, cell_learn, cell_score_work, cell_train_work, output_score, output_score_work,
-                     output_train, output_train_work)
+from .layers import (cell_forward, cell_learn, cell_score_work, cell_train_work, output_backprop, output_score,
+                     output_score_work, output_train_work, output_word_class)
 from .options import WITHOUT_REFCOUNTS
 
 SENTENCE_END = 0  # the word id of </s>
@@ -56,19 +56,19 @@ class Network(NamedTuple):
 
 class TrainingState(NamedTuple):
     """The training kernel's state between calls (``H`` hidden units, ring of ``R`` steps): ``hidden_prev``
-    (H,), ``ring_position`` int64 (R,), ``ring_input``, ``ring_hidden``, ``ring_error`` (R, H) (the state fed
-    into, the hidden state of, the output error of each stored step), ``ring_gates`` (R, G) (a gated cell's
-    gates; G = 0 otherwise), ``counters`` int64 (3,) (ring head, ring fill, words done in the epoch),
-    ``noise_state`` uint64 (1,) (the NCE sampler's RNG)."""
+    (H,), ``ring_position`` int64 (R,), ``ring_input``, ``ring_error`` (R, H) (the state fed into and the
+    output error of each stored step), ``step_ring`` (R, S) what the cell keeps of each stored step besides
+    (the Elman cell: its hidden state, S = H; the GRU: its gates, S = 3H), ``counters`` int64 (3,) (ring
+    head, ring fill, words done in the epoch), ``output_state`` the output layer's own training state (NCE:
+    its sampler's RNG, uint64 (1,); the others: an empty tuple)."""
 
     hidden_prev: np.ndarray
     ring_position: np.ndarray
     ring_input: np.ndarray
-    ring_hidden: np.ndarray
     ring_error: np.ndarray
-    ring_gates: np.ndarray
+    step_ring: np.ndarray
     counters: np.ndarray
-    noise_state: np.ndarray
+    output_state: object
 
 
 class Learning(NamedTuple):
@@ -140,6 +140,37 @@ def _finish_merging(merge, reached_end):
     return impl
 
 
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
+def train_output(output, direct, direct_arrays, work, state, targets, t, independent, hidden, hidden_error, alpha,
+                 decay, cutoff, direct_alpha, direct_decay, probabilities):
+    """Position t's output step, the same for every output layer around its own ``backward`` (``layers``): hash
+    the direct history, take the layer's step on ``targets[t]`` (>= 0), write P(target) to ``probabilities[t]``
+    when that is not empty, clip the error reaching the hidden layer (``hidden_error`` (H,)) to ``cutoff``;
+    returns the layer's log10 P(target)."""
+    history, class_keys, word_keys, usable = direct_arrays
+    target = targets[t]
+    prepare_direct(direct.weights, direct.order, targets, t, 0, independent, output_word_class(output, target),
+                   history, class_keys, word_keys, usable)
+    log10_probability, probability = output_backprop(output, direct.weights, class_keys, word_keys, usable, work,
+                                                     state, target, hidden, hidden_error, alpha, decay, cutoff,
+                                                     direct_alpha, direct_decay)
+    if probabilities.shape[0] > 0:
+        probabilities[t] = probability
+    clip(hidden_error, cutoff)
+    return log10_probability
+
+
+@njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
+def score_output(output, direct, direct_arrays, work, targets, t, history_start, independent, hidden, normalised):
+    """P(``targets[t]``) (>= 0) under the output layer, after hashing the direct history (which starts at
+    ``history_start``)."""
+    history, class_keys, word_keys, usable = direct_arrays
+    target = targets[t]
+    prepare_direct(direct.weights, direct.order, targets, t, history_start, independent,
+                   output_word_class(output, target), history, class_keys, word_keys, usable)
+    return output_score(output, direct.weights, class_keys, word_keys, usable, work, target, hidden, normalised)
+
+
 @njit(cache=True)
 def train_work(network, state):
     """The work arrays of a ``train_span`` call, allocated once per call (its loop allocates nothing): a tuple
@@ -179,7 +210,7 @@ def train_positions(network, words, begin, end, state, learning, merge, probabil
         hidden_error[:] = 0
         target = targets[t]
         if target >= 0:
-            log10_sum += output_train(output, direct, direct_arrays, output_work, state, targets, t, independent,
+            log10_sum += train_output(output, direct, direct_arrays, output_work, state, targets, t, independent,
                                       hidden, hidden_error, alpha, decay, cutoff, direct_alpha, direct_decay,
                                       probabilities)
             scored += 1
@@ -253,7 +284,7 @@ def score_positions(network, words, begin, end, history_start, hidden_prev, prob
         cell_forward(cell, words, feature_begin, feature_end, hidden_prev, hidden, cell_work)
         target = targets[t]
         if target >= 0:
-            probabilities[t] = output_score(output, direct, direct_arrays, output_work, targets, t, history_start,
+            probabilities[t] = score_output(output, direct, direct_arrays, output_work, targets, t, history_start,
                                             independent, hidden, normalised)
         else:
             probabilities[t] = 0.0

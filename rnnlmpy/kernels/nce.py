@@ -34,8 +34,8 @@ checkpoint stores the whole generator and a seed fixes it. The generator's
 functions are compiled without fastmath, so the draws are bit-identical
 wherever they are called from.
 
-As a language-model output layer (``BUNDLE``, ``train_position``, ...) it keeps
-the contract of ``class_softmax``; its training score is the unnormalised one
+As a language-model output layer it keeps the contract written in ``layers``;
+its training score is the unnormalised one
 (what NCE trains towards), its test score normalised over the whole vocabulary
 unless asked for the cheap unnormalised one.
 """
@@ -48,8 +48,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .cell import clip
-from .direct import DIRECT_CLASS_KEY, MAX_DIRECT_ORDER, direct_keys, prepare_direct
+from .direct import history_keys
 from .options import WITHOUT_REFCOUNTS
 from .output import row_score_with_direct, row_scores, row_step
 
@@ -223,7 +222,7 @@ def full_log10_probability(output_weights, hidden, target, direct, keys, usable,
 class NoiseContrastive(NamedTuple):
     """The NCE output layer: ``word_weights`` (V, H), the noise alias table ``accept`` (float64 (V,)) /
     ``alias`` (int32 (V,)), ``log_noise`` = ln q (float64 (V,)), ``samples`` noise words per target (K >= 1),
-    ``lnz`` the fixed log normaliser. The sampler's RNG is the training state's ``noise_state``."""
+    ``lnz`` the fixed log normaliser. The sampler's RNG (uint64 (1,)) is the training state's ``output_state``."""
 
     word_weights: np.ndarray
     accept: np.ndarray
@@ -233,7 +232,7 @@ class NoiseContrastive(NamedTuple):
     lnz: float
 
 
-BUNDLE = NoiseContrastive
+BUNDLES = (NoiseContrastive,)
 
 
 @njit(cache=True)
@@ -250,41 +249,30 @@ def score_work(layer, normalised):
 
 
 @njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
-def train_position(layer, direct, direct_work, work, state, targets, t, independent, hidden, hidden_error, alpha,
-                   decay, cutoff, direct_alpha, direct_decay, probabilities):
-    """Draw K noise words (``state.noise_state``) and take one ``nce_backward_into`` step (error clipped);
-    returns the target's unnormalised log10 score before it."""
-    history, class_keys, word_keys, usable = direct_work
+def backward(layer, direct, class_keys, word_keys, usable, work, state, target, hidden, hidden_error, alpha, decay,
+             cutoff, direct_alpha, direct_decay):
+    """Draw K noise words (RNG ``state.output_state``) and take one ``nce_backward_into`` step; returns the target's
+    unnormalised (log10 score, score) before it."""
     noise_ids, noise_words, noise_repeats, noise_logits = work
     weights = layer.word_weights
-    target = targets[t]
-    prepare_direct(direct.weights, direct.order, targets, t, 0, independent, -1, history, class_keys, word_keys,
-                   usable)
-    log10_probability = unnormalised_log10_probability(weights, hidden, target, layer.lnz, direct.weights,
-                                                       class_keys, usable[0])
-    draw_noise(layer.accept, layer.alias, state.noise_state, layer.samples, noise_ids)
+    log10_probability = unnormalised_log10_probability(weights, hidden, target, layer.lnz, direct, class_keys,
+                                                       usable[0])
+    draw_noise(layer.accept, layer.alias, state.output_state, layer.samples, noise_ids)
     nce_backward_into(weights, target, noise_ids, layer.samples, layer.log_noise, layer.lnz, hidden, hidden_error,
-                      alpha, decay, direct.weights, class_keys, usable[0], direct_alpha, direct_decay, noise_words,
+                      alpha, decay, direct, class_keys, usable[0], direct_alpha, direct_decay, noise_words,
                       noise_repeats, noise_logits)
-    if probabilities.shape[0] > 0:
-        probabilities[t] = 10.0 ** log10_probability
-    clip(hidden_error, cutoff)
-    return log10_probability
+    return log10_probability, 10.0 ** log10_probability
 
 
 @njit(cache=True, fastmath=True, inline="always", **WITHOUT_REFCOUNTS)
-def score_position(layer, direct, direct_work, work, targets, t, history_start, independent, hidden, normalised):
-    """P(``targets[t]``) normalised over the vocabulary (``normalised``), else the unnormalised score."""
-    history, class_keys, word_keys, usable = direct_work
-    target = targets[t]
-    prepare_direct(direct.weights, direct.order, targets, t, history_start, independent, -1, history, class_keys,
-                   word_keys, usable)
+def score(layer, direct, class_keys, word_keys, usable, work, target, hidden, normalised):
+    """P(``target``) normalised over the vocabulary (``normalised``), else the unnormalised score."""
     if normalised:
-        log10_probability = full_log10_probability(layer.word_weights, hidden, target, direct.weights, class_keys,
+        log10_probability = full_log10_probability(layer.word_weights, hidden, target, direct, class_keys,
                                                    usable[0], work[0])
     else:
-        log10_probability = unnormalised_log10_probability(layer.word_weights, hidden, target, layer.lnz,
-                                                           direct.weights, class_keys, usable[0])
+        log10_probability = unnormalised_log10_probability(layer.word_weights, hidden, target, layer.lnz, direct,
+                                                           class_keys, usable[0])
     return 10.0 ** log10_probability
 
 
@@ -292,12 +280,10 @@ def distribution(layer, direct, hidden, history, temperature, out):
     """``out`` (V,) = the full softmax over the word rows given ``hidden`` (lnz cancels), scores divided by
     ``temperature``; ``history`` (int64, most recent first) feeds the direct weights. NumPy, float64."""
     scores = layer.word_weights.astype(np.float64) @ hidden.astype(np.float64)
-    if direct.weights.shape[0] > 0 and direct.order > 0:
-        keys = np.zeros(MAX_DIRECT_ORDER, dtype=np.int64)
-        usable = direct_keys(history, direct.order, DIRECT_CLASS_KEY, direct.weights.shape[0] // 2, 0, keys)
-        words = np.arange(scores.shape[0])
-        for k in range(usable):
-            scores += direct.weights[(keys[k] + words) % direct.weights.shape[0]]
+    keys, usable = history_keys(direct, history)
+    words = np.arange(scores.shape[0])
+    for k in range(usable):
+        scores += direct.weights[(keys[k] + words) % direct.weights.shape[0]]
     scores /= temperature
     scores = np.exp(scores - scores.max())
     out[:] = scores / scores.sum()

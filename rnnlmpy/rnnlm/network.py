@@ -17,12 +17,12 @@ import numpy as np
 
 from ..base.compiling import watch_numba
 from ..kernels import hogwild, layers, lm, nce
-from ..kernels.cell import ACTIVATIONS as ELMAN_ACTIVATIONS
+from ..kernels.cell import ACTIVATION_MARKERS as ELMAN_ACTIVATIONS
 from ..kernels.class_softmax import ClassSoftmax
 from ..kernels.direct import MAX_DIRECT_ORDER, DirectConnections
 from ..kernels.elman import Elman
 from ..kernels.gru import Gru
-from ..kernels.hsoftmax import HierarchicalSoftmax
+from ..kernels.hsoftmax import HierarchicalSoftmax, ThreadHierarchicalSoftmax
 from ..kernels.nce import NoiseContrastive
 from .streams import TokenStream
 
@@ -156,10 +156,14 @@ class Merging:
     def for_thread(cls, shared_model, local_model, hot_rows: np.ndarray, flags: np.ndarray, every: int,
                    scale: float = 1.0) -> "Merging":
         """Merging of ``local_model``'s PRIVATE_WEIGHTS and ``hot_rows`` (K, H) (its copy of the first K tree
-        node rows) into ``shared_model``'s."""
-        shared = tuple(getattr(shared_model, name).reshape(-1) for name in PRIVATE_WEIGHTS)
-        shared += (shared_model.output_weights[:hot_rows.shape[0]].reshape(-1),)
-        local = tuple(getattr(local_model, name).reshape(-1) for name in PRIVATE_WEIGHTS) + (hot_rows.reshape(-1),)
+        node rows) into ``shared_model``'s; the empty ones (a model's placeholder for a layer it lacks, no hot
+        rows) are left out, so the kernel merges only arrays that hold something."""
+        names = [name for name in PRIVATE_WEIGHTS if getattr(local_model, name).size > 0]
+        shared = tuple(getattr(shared_model, name).reshape(-1) for name in names)
+        local = tuple(getattr(local_model, name).reshape(-1) for name in names)
+        if hot_rows.size > 0:
+            shared += (shared_model.output_weights[:hot_rows.shape[0]].reshape(-1),)
+            local += (hot_rows.reshape(-1),)
         return cls(shared=shared, local=local, base=tuple(array.copy() for array in local), flags=flags, every=every,
                    scale=scale)
 
@@ -179,21 +183,20 @@ def _gru(model) -> Gru:
     return Gru(input_weights=model.input_weights, recurrent=model.recurrent, bias=model.gate_bias)
 
 
-def _class_softmax(model, hot_rows: np.ndarray | None) -> ClassSoftmax:
+def _class_softmax(model) -> ClassSoftmax:
     vocabulary = model.vocabulary
     return ClassSoftmax(class_weights=model.class_weights, output_weights=model.output_weights,
                         output_class=vocabulary.word_class, class_start=vocabulary.class_start,
                         class_end=vocabulary.class_end)
 
 
-def _hierarchical_softmax(model, hot_rows: np.ndarray | None) -> HierarchicalSoftmax:
+def _hierarchical_softmax(model) -> HierarchicalSoftmax:
     tree = model.vocabulary.huffman_tree
     return HierarchicalSoftmax(node_weights=model.output_weights, path_ptr=tree.path_ptr, path_nodes=tree.path_nodes,
-                               path_codes=tree.path_codes,
-                               hot_rows=model.output_weights[:0] if hot_rows is None else hot_rows)
+                               path_codes=tree.path_codes)
 
 
-def _noise_contrastive(model, hot_rows: np.ndarray | None) -> NoiseContrastive:
+def _noise_contrastive(model) -> NoiseContrastive:
     config = model.config
     accept, alias, log_noise = model.vocabulary.noise_table(config.nce_unigram_power)
     return NoiseContrastive(word_weights=model.output_weights, accept=accept, alias=alias, log_noise=log_noise,
@@ -206,18 +209,35 @@ OUTPUT_BUNDLES = {"class": _class_softmax, "hs": _hierarchical_softmax, "nce": _
 
 
 def _network(model, hot_rows: np.ndarray | None = None) -> lm.Network:
-    """The model as the kernels' ``Network`` bundle; ``hot_rows``: a hogwild thread's hot tree rows (HS)."""
+    """The model as the kernels' ``Network`` bundle; ``hot_rows`` (K, H): a hogwild thread's private copy of
+    a hierarchical softmax's first K node rows (then its output bundle is a ``ThreadHierarchicalSoftmax``;
+    None or empty: none)."""
     config = model.config
-    return lm.Network(cell=CELL_BUNDLES[layers.HIDDEN_TYPES[config.activation]](model),
-                      output=OUTPUT_BUNDLES[config.output_layer](model, hot_rows),
+    output = OUTPUT_BUNDLES[config.output_layer](model)
+    if hot_rows is not None and hot_rows.shape[0] > 0:
+        if not isinstance(output, HierarchicalSoftmax):
+            raise ValueError(f"hot tree rows given for a model with the {config.output_layer!r} output layer")
+        output = ThreadHierarchicalSoftmax(tree=output, hot_rows=hot_rows)
+    return lm.Network(cell=CELL_BUNDLES[layers.HIDDEN_TYPES[config.activation]](model), output=output,
                       direct=DirectConnections(weights=model.direct, order=config.direct_order),
                       independent=config.independent, reset_value=RESET_VALUE)
 
 
-def _training_state(state: KernelState) -> lm.TrainingState:
+# the KernelState array a cell keeps of each stored step besides its input and error (by kernels.layers.CELLS
+# name), and an output layer's own training state (by output layer name; none: an empty tuple)
+CELL_STEP_RINGS = {"elman": "ring_hidden", "gru": "ring_gates"}
+OUTPUT_STATES = {"nce": "noise_state"}
+
+
+def _training_state(state: KernelState, model) -> lm.TrainingState:
+    """The parts of ``state`` that ``model``'s cell and output layer use, as the kernels' ``TrainingState``."""
+    config = model.config
+    output_state = OUTPUT_STATES.get(config.output_layer)
     return lm.TrainingState(hidden_prev=state.hidden_prev, ring_position=state.ring_position,
-                            ring_input=state.ring_input, ring_hidden=state.ring_hidden, ring_error=state.ring_error,
-                            ring_gates=state.ring_gates, counters=state.counters, noise_state=state.noise_state)
+                            ring_input=state.ring_input, ring_error=state.ring_error,
+                            step_ring=getattr(state, CELL_STEP_RINGS[layers.HIDDEN_TYPES[config.activation]]),
+                            counters=state.counters,
+                            output_state=() if output_state is None else getattr(state, output_state))
 
 
 def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelState, alpha: float,
@@ -242,7 +262,7 @@ def train_span(model, stream: TokenStream, begin: int, end: int, state: KernelSt
         every=merging.every, shared=merging.shared, local=merging.local, base=merging.base, flags=merging.flags,
         scale=merging.scale)
     return lm.train_span(network=_network(model, hot_rows), words=stream.words, begin=begin, end=end,
-                         state=_training_state(state), learning=learning, merge=merge_bundle,
+                         state=_training_state(state, model), learning=learning, merge=merge_bundle,
                          probabilities=probabilities)
 
 
@@ -325,7 +345,7 @@ def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: fl
     """
     config = model.config
     layers.OUTPUT_LAYERS[config.output_layer].distribution(
-        OUTPUT_BUNDLES[config.output_layer](model, None), DirectConnections(model.direct, config.direct_order),
+        OUTPUT_BUNDLES[config.output_layer](model), DirectConnections(model.direct, config.direct_order),
         hidden, history, temperature, out)
 
 
