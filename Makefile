@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit demo bench bench-big bench-quick corpora clean
+.PHONY: install test test-unit demo bench bench-big bench-first-use bench-quick corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ demo: $(STAMP)
 ## docs/benchmarks.md is then generated from those files (README, "Benchmarks").
 BENCHMARKS := rnnlm reference ngram tagger threads corpus cluster
 BIG_BENCHMARKS := big scaling
+FIRST_USE_BENCHMARKS := first_use
 
 bench: $(STAMP)
 	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
@@ -50,10 +51,17 @@ bench-big: $(STAMP)
 	set -e; for name in $(BIG_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
 	$(BIN)/python -m tools.bench.report
 
+## A new user's first commands after `pip install` into fresh venvs (as installed, and with RNNLMPY_PRECOMPILE=0),
+## and the cached start-up of `ppl` beside the C++ rnnlm's -test (RNNLM_BIN); ~10 min on two busy cores.
+bench-first-use: $(STAMP)
+	set -e; for name in $(FIRST_USE_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
+	$(BIN)/python -m tools.bench.report
+
 ## Every benchmark once on a small slice of its corpus (bench-results/quick; not in the report): do they run?
 bench-quick: $(STAMP)
-	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name --quick; done
+	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS) $(FIRST_USE_BENCHMARKS); do \
+	    $(BIN)/python -m tools.bench.$$name --quick; done
 
 clean:
-	rm -rf $(VENV) demo bench-results build *.egg-info
+	rm -rf $(VENV) demo bench-results/quick build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -20,7 +20,8 @@ README, "Benchmarks"); nothing of theirs is part of rnnlmpy.
   seconds.
 
 Reports, per run: words/s of each side in each round, the median of each, the median of the per-round ratios,
-and each side's peak RSS.
+and each side's peak RSS; for the C++ rnnlm's run, also both sides' PTB test perplexity after that one epoch
+(the last round's models: ``rnnlmpy ppl`` and ``rnnlm -rnnlm MODEL -test``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,14 @@ def faster_rnnlm_speed(binary: str, corpus: str, workdir: str, options: list[str
 MEASURE_REFERENCE = {"RNNLM_BIN": rnnlm_speed, "FASTER_RNNLM_BIN": faster_rnnlm_speed}
 
 
+def test_perplexities(binary: str, corpus: str, workdir: str) -> dict:
+    """PTB test perplexity of the last epoch's models: rnnlmpy's (``rnnlmpy ppl``) and the C++ rnnlm's (its
+    ``-test``)."""
+    ours, _ = common.score_ptb(corpus, f"{workdir}/ours.model")
+    theirs = common.measure([binary, "-rnnlm", f"{workdir}/rnnlm.model", "-test", f"{corpus}/ptb.test.txt"])
+    return {"rnnlmpy_test_ppl": ours, "reference_test_ppl": common.perplexity(theirs.output)}
+
+
 def main() -> int:
     def extra(parser):
         parser.add_argument("--rounds", type=int, default=3, help="alternations of the two sides per run")
@@ -125,6 +134,8 @@ def main() -> int:
                                      "ratio_median": round(ratio, 3), "rnnlmpy_peak_rss_mb": round(peaks[0], 1),
                                      "reference_peak_rss_mb": round(peaks[1], 1),
                                      "rnnlmpy_options": common.layer_options(name), "reference_options": their_options}
+            if variable == "RNNLM_BIN":
+                results["runs"][name].update(test_perplexities(binary, corpus, workdir))
             print(f"{name}: ratio {ratio:.2f}", flush=True)
     common.write_results(args, "reference", TOOL, results)
     print(markdown(results))
@@ -140,10 +151,12 @@ def markdown(results: dict) -> str:
         ours, theirs = run["rnnlmpy_words_per_second"], run["reference_words_per_second"]
         rows.append((name, run["reference"], f"{statistics.median(ours):,.0f} ({', '.join(f'{s:,}' for s in ours)})",
                      f"{statistics.median(theirs):,.0f} ({', '.join(f'{s:,}' for s in theirs)})",
-                     f"{run['ratio_median']:.2f}", f"{run['rnnlmpy_peak_rss_mb']:.0f} / {run['reference_peak_rss_mb']:.0f}"))
+                     f"{run['ratio_median']:.2f}", f"{run['rnnlmpy_peak_rss_mb']:.0f} / {run['reference_peak_rss_mb']:.0f}",
+                     f"{run['rnnlmpy_test_ppl']:.2f} / {run['reference_test_ppl']:.2f}" if "rnnlmpy_test_ppl" in run
+                     else ""))
     return common.table([f"PTB one epoch, one thread ({results['rounds']} alternating rounds)", "reference",
-                         "rnnlmpy words/s", "reference words/s", "ratio (median)", "peak RSS MB (ours / theirs)"],
-                        rows)
+                         "rnnlmpy words/s", "reference words/s", "ratio (median)", "peak RSS MB (ours / theirs)",
+                         "test PPL after the epoch (ours / theirs)"], rows)
 
 
 if __name__ == "__main__":
