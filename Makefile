@@ -33,11 +33,12 @@ demo: $(STAMP)
 	$(BIN)/rnnlmpy ppl -rnnlm demo/example.model -test $$CORPUS/test.txt
 
 ## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring;
-## threads (1 vs 2: training, n-best, independent ppl); corpus encoding (20M-word synthetic corpus);
+## an RNN trained to convergence combined with KN5 (compare); threads (1 vs 2: training, n-best, independent
+## ppl); corpus encoding (20M-word synthetic corpus);
 ## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster; side by side with the C++ rnnlm
 ## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them. Each writes bench-results/NAME.json;
 ## docs/benchmarks.md is then generated from those files (README, "Benchmarks").
-BENCHMARKS := rnnlm reference ngram tagger threads corpus cluster
+BENCHMARKS := rnnlm reference ngram combination tagger threads corpus cluster
 BIG_BENCHMARKS := big scaling
 FIRST_USE_BENCHMARKS := first_use
 

@@ -242,3 +242,16 @@ def test_kenlm_scores_every_line_with_its_end_of_sentence(bench, tmp_path):
     write_text(test, ["a  a"])
     # log10 p = 2 * log10(1/4) + log10(1/2) over three tokens (a, a, </s>)
     assert ngram.kenlm_perplexity(str(arpa), str(test)) == pytest.approx(10 ** (1.50515 / 3), rel=1e-5)
+
+
+def test_combination_reports_its_best_row(bench):
+    from tools.bench import combination
+
+    results = {"layer": "class", "members": [{"command": "rnnlmpy train -train ptb.train.txt", "epochs": 12,
+                                              "seconds": 61.0}],
+               "rows": [{"name": "KN5", "valid_ppl": 148.01, "test_ppl": 141.19, "note": "modified Kneser-Ney"},
+                        {"name": "rnn.seed1 + KN5", "valid_ppl": 123.54, "test_ppl": 119.16, "note": "lambda 0.502"}],
+               "test_ppl": 119.16, "what": "rnn.seed1 + KN5", "compare_seconds": 3.2}
+    text = combination.markdown(results)
+    assert "| **rnn.seed1 + KN5** | 123.54 | 119.16 |" in text and "| KN5 | 148.01 | 141.19 |" in text
+    assert "(12 epochs, 61 s)" in text

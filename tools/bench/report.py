@@ -25,10 +25,12 @@ from rnnlmpy.base.files import write_atomically
 from tools.bench import common
 
 # The order of the sections; a benchmark not listed comes after these, by name.
-ORDER = ["first_use", "rnnlm", "reference", "ngram", "tagger", "threads", "scaling", "cluster", "corpus", "big"]
+ORDER = ["first_use", "rnnlm", "reference", "ngram", "combination", "tagger", "threads", "scaling", "cluster", "corpus",
+         "big"]
 TITLES = {"first_use": "First use and start-up", "rnnlm": "RNNLM on PTB: training and ppl speed, memory, compile time",
           "reference": "Side by side with the C++ rnnlm and faster-rnnlm",
-          "ngram": "Kneser-Ney n-grams on PTB", "tagger": "POS tagging on wiki-en",
+          "ngram": "Kneser-Ney n-grams on PTB", "combination": "Combining RNNs and n-grams on PTB",
+          "tagger": "POS tagging on wiki-en",
           "threads": "Threads: hogwild training and threaded scoring", "scaling": "Thread scaling on many cores",
           "cluster": "Grids: local workers and a Dask cluster", "corpus": "Corpus encoding",
           "big": "Big corpora: training memory and speed"}
