@@ -204,8 +204,8 @@ def test_headline_comes_from_the_results_and_says_what_is_missing(bench, tmp_pat
     rows = [line for line in lines if line.startswith("| ") and "rnnlmpy |" not in line]
     assert len(rows) == len(report.HEADLINE_ROWS)
     assert "**201.25**" in rows[0] and "C++ rnnlm 230.50" in rows[0]
-    assert "**2.51x** (110,000 words/s)" in rows[1] and "C++ rnnlm 45,000 words/s" in rows[1]
-    assert "HS **1.15x**" in rows[2] and "HS 210,000" in rows[2] and "NCE" not in rows[2]
+    assert "**2.51x** (rounds 2.27-2.61; 110,000 words/s)" in rows[1] and "C++ rnnlm 45,000 words/s" in rows[1]
+    assert "HS **1.15x** (0.00-0.00)" in rows[2] and "HS 210,000" in rows[2] and "NCE" not in rows[2]
     assert "**0.45 s**, 110 MB" in rows[3] and "C++ rnnlm not run" in rows[3]
     assert "**141.186**" in rows[4] and "SRILM 141.2" in rows[4] and "KenLM on our ARPA 141.186" in rows[4]
     assert "not measured: `python -m tools.bench.tagger`" in rows[5]  # no RNN tagger in an --hmm-only run
@@ -255,3 +255,13 @@ def test_combination_reports_its_best_row(bench):
     text = combination.markdown(results)
     assert "| **rnn.seed1 + KN5** | 123.54 | 119.16 |" in text and "| KN5 | 148.01 | 141.19 |" in text
     assert "(12 epochs, 61 s)" in text
+
+
+def test_reference_table_names_the_tool_not_its_binary(bench):
+    from tools.bench import reference
+
+    run = {"reference": "rnnlm", "rnnlmpy_words_per_second": [2, 4], "reference_words_per_second": [1, 2],
+           "ratio_median": 2.0, "rnnlmpy_peak_rss_mb": 200.0, "reference_peak_rss_mb": 20.0}
+    text = reference.markdown({"rounds": 2, "runs": {"hs": run, "class": dict(run, rnnlmpy_test_ppl=280.0,
+                                                                                reference_test_ppl=271.5)}})
+    assert "| hs | faster-rnnlm |" in text and "| class | C++ rnnlm |" in text and "280.00 / 271.50" in text

@@ -91,6 +91,7 @@ def faster_rnnlm_speed(binary: str, corpus: str, workdir: str, options: list[str
 
 
 MEASURE_REFERENCE = {"RNNLM_BIN": rnnlm_speed, "FASTER_RNNLM_BIN": faster_rnnlm_speed}
+REFERENCE_NAMES = {"RNNLM_BIN": "C++ rnnlm", "FASTER_RNNLM_BIN": "faster-rnnlm"}  # both binaries are called rnnlm
 
 
 def test_perplexities(binary: str, corpus: str, workdir: str) -> dict:
@@ -128,7 +129,7 @@ def main() -> int:
                 theirs.append(speed)
                 peaks[1] = max(peaks[1], peak)
             ratio = statistics.median(a / b for a, b in zip(ours, theirs))
-            results["runs"][name] = {"reference": os.path.basename(binary),
+            results["runs"][name] = {"reference": REFERENCE_NAMES[variable], "binary": binary,
                                      "rnnlmpy_words_per_second": [round(s) for s in ours],
                                      "reference_words_per_second": [round(s) for s in theirs],
                                      "ratio_median": round(ratio, 3), "rnnlmpy_peak_rss_mb": round(peaks[0], 1),
@@ -149,7 +150,7 @@ def markdown(results: dict) -> str:
     rows = []
     for name, run in results["runs"].items():
         ours, theirs = run["rnnlmpy_words_per_second"], run["reference_words_per_second"]
-        rows.append((name, run["reference"], f"{statistics.median(ours):,.0f} ({', '.join(f'{s:,}' for s in ours)})",
+        rows.append((name, REFERENCE_NAMES[RUNS[name][0]] if name in RUNS else run["reference"], f"{statistics.median(ours):,.0f} ({', '.join(f'{s:,}' for s in ours)})",
                      f"{statistics.median(theirs):,.0f} ({', '.join(f'{s:,}' for s in theirs)})",
                      f"{run['ratio_median']:.2f}", f"{run['rnnlmpy_peak_rss_mb']:.0f} / {run['reference_peak_rss_mb']:.0f}",
                      f"{run['rnnlmpy_test_ppl']:.2f} / {run['reference_test_ppl']:.2f}" if "rnnlmpy_test_ppl" in run

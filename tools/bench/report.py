@@ -119,11 +119,18 @@ def _ptb_perplexity(records: dict) -> tuple[str, str] | None:
     return f"**{run['rnnlmpy_test_ppl']:.2f}**", f"C++ rnnlm {run['reference_test_ppl']:.2f}"
 
 
+def round_ratios(run: dict) -> str:
+    """The range of a side-by-side run's per-round ratios (rnnlmpy / reference), e.g. ``0.84-2.68``."""
+    ratios = [ours / theirs for ours, theirs in zip(run["rnnlmpy_words_per_second"], run["reference_words_per_second"])]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
+
+
 def _speed_rnnlm(records: dict) -> tuple[str, str] | None:
     run = records["reference"]["results"]["runs"].get("class")
     if run is None:
         return None
-    return (f"**{run['ratio_median']:.2f}x** ({statistics.median(run['rnnlmpy_words_per_second']):,.0f} words/s)",
+    return (f"**{run['ratio_median']:.2f}x** (rounds {round_ratios(run)}; "
+            f"{statistics.median(run['rnnlmpy_words_per_second']):,.0f} words/s)",
             f"C++ rnnlm {statistics.median(run['reference_words_per_second']):,.0f} words/s")
 
 
@@ -133,7 +140,8 @@ def _speed_faster_rnnlm(records: dict) -> tuple[str, str] | None:
     present = [name for name in labels if name in runs]
     if not present:
         return None
-    ours = ", ".join(f"{labels[name]} **{runs[name]['ratio_median']:.2f}x**" for name in present)
+    ours = ", ".join(f"{labels[name]} **{runs[name]['ratio_median']:.2f}x** ({round_ratios(runs[name])})"
+                     for name in present)
     theirs = ", ".join(f"{labels[name]} {statistics.median(runs[name]['reference_words_per_second']):,.0f}"
                        for name in present)
     return ours, f"faster-rnnlm words/s: {theirs}"
@@ -200,8 +208,9 @@ def headline(records: dict[str, dict]) -> str:
                     and "date" in records[name]})
     when = f" ({', '.join(dates)})" if dates else ""
     return (f"{HEADLINE_BEGIN}\n" + common.table(["", "rnnlmpy", "reference"], rows) + "\n\n"
-            f"Ratios are rnnlmpy / reference, both run alternating in one session{when}; commands, machines and "
-            f"every figure: [docs/benchmarks.md](docs/benchmarks.md).\n{HEADLINE_END}\n")
+            f"Speed ratios are rnnlmpy / reference words/s, the median of rounds run alternating in one session "
+            f"(the range of the rounds' ratios in brackets: a wide range means a busy machine){when}; commands, "
+            f"machines and every figure: [docs/benchmarks.md](docs/benchmarks.md).\n{HEADLINE_END}\n")
 
 
 def replace_block(text: str, block: str) -> str | None:
