@@ -236,7 +236,7 @@ def find_corpus(name: str, given: str | None, fetch: bool = False) -> str:
     if given:
         if not os.path.isdir(given):
             raise BenchmarkError(f"--corpus {given}: no such folder")
-        return given
+        return os.path.abspath(given)  # commands may run from another folder; shown() names absolute paths short
     if fetch:
         return locate.find_or_fetch(name)
     try:

@@ -250,7 +250,9 @@ def main() -> int:
         if name not in INSTALLS:
             raise common.BenchmarkError(f"unknown install {name!r}; choose from {', '.join(INSTALLS)}")
     root = common.scratch_folder("rnnlmpy-first-use-")
-    example, pos = (common.find_corpus(name, None) for name in ("rnnlm-example", "wiki-en-pos"))
+    # absolute: the commands run from another folder
+    ptb = os.path.abspath(ptb)
+    example, pos = (os.path.abspath(common.find_corpus(name, None)) for name in ("rnnlm-example", "wiki-en-pos"))
     if args.quick:
         example, pos = (common.slice_corpus(folder, locate.CORPORA[name], os.path.join(root, name))
                         for folder, name in ((example, "rnnlm-example"), (pos, "wiki-en-pos")))
