@@ -210,7 +210,7 @@ def test_headline_comes_from_the_results_and_says_what_is_missing(bench, tmp_pat
     assert "**141.186**" in rows[4] and "SRILM 141.2" in rows[4] and "KenLM on our ARPA 141.186" in rows[4]
     assert "not measured: `python -m tools.bench.tagger`" in rows[5]  # no RNN tagger in an --hmm-only run
     assert "not measured: `python -m tools.bench.combination`" in rows[6]
-    assert "(2026-12-05, 2026-12-06)" in block
+    assert "; measured 2026-12-05, 2026-12-06;" in block
 
     readme = tmp_path / "README.md"
     write_text(readme, ["# rnnlmpy", "", report.HEADLINE_BEGIN, "| old | table |", report.HEADLINE_END, "", "## Usage"])

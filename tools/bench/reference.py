@@ -110,7 +110,8 @@ def main() -> int:
     args, corpus = common.arguments(__doc__, extra)
     rounds = 1 if args.quick else args.rounds
     words = training_words(f"{corpus}/ptb.train.txt")
-    results = {"training_words": words, "rounds": rounds, "runs": {}}
+    results = {"training_words": words, "rounds": rounds, "runs": {},
+               "load_average_before": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.runs.split(","):
             if name not in RUNS:
@@ -138,6 +139,7 @@ def main() -> int:
             if variable == "RNNLM_BIN":
                 results["runs"][name].update(test_perplexities(binary, corpus, workdir))
             print(f"{name}: ratio {ratio:.2f}", flush=True)
+    results["load_average_after"] = round(os.getloadavg()[0], 2)
     common.write_results(args, "reference", TOOL, results)
     print(markdown(results))
     return 0
@@ -155,9 +157,12 @@ def markdown(results: dict) -> str:
                      f"{run['ratio_median']:.2f}", f"{run['rnnlmpy_peak_rss_mb']:.0f} / {run['reference_peak_rss_mb']:.0f}",
                      f"{run['rnnlmpy_test_ppl']:.2f} / {run['reference_test_ppl']:.2f}" if "rnnlmpy_test_ppl" in run
                      else ""))
+    load = (f"\n\nLoad average (1 min) before {results['load_average_before']}, after "
+            f"{results['load_average_after']}: the machine's other work slows both sides, not always alike."
+            if "load_average_before" in results else "")
     return common.table([f"PTB one epoch, one thread ({results['rounds']} alternating rounds)", "reference",
                          "rnnlmpy words/s", "reference words/s", "ratio (median)", "peak RSS MB (ours / theirs)",
-                         "test PPL after the epoch (ours / theirs)"], rows)
+                         "test PPL after the epoch (ours / theirs)"], rows) + load
 
 
 if __name__ == "__main__":

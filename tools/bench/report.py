@@ -206,7 +206,7 @@ def headline(records: dict[str, dict]) -> str:
         rows.append((what, *cells))
     dates = sorted({records[name]["date"][:10] for _, name, _ in HEADLINE_ROWS if name in records
                     and "date" in records[name]})
-    when = f" ({', '.join(dates)})" if dates else ""
+    when = f"; measured {', '.join(dates)}" if dates else ""
     return (f"{HEADLINE_BEGIN}\n" + common.table(["", "rnnlmpy", "reference"], rows) + "\n\n"
             f"Speed ratios are rnnlmpy / reference words/s, the median of rounds run alternating in one session "
             f"(the range of the rounds' ratios in brackets: a wide range means a busy machine){when}; commands, "
