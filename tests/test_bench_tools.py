@@ -8,6 +8,7 @@ import os
 import pkgutil
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -265,3 +266,19 @@ def test_reference_table_names_the_tool_not_its_binary(bench):
     text = reference.markdown({"rounds": 2, "runs": {"hs": run, "class": dict(run, rnnlmpy_test_ppl=280.0,
                                                                                 reference_test_ppl=271.5)}})
     assert "| hs | faster-rnnlm |" in text and "| class | C++ rnnlm |" in text and "280.00 / 271.50" in text
+
+
+def test_measure_reports_the_commands_memory_not_the_benchmarks(bench):
+    from tools.bench import common
+
+    ballast = bytearray(300 * 2**20)  # this process: over 300 MB resident
+    for offset in range(0, len(ballast), 4096):
+        ballast[offset] = 1
+    measured = common.measure([sys.executable, "-S", "-c", "print('small')"])
+    assert measured.output == "small\n" and measured.seconds > 0
+    assert 1 < measured.peak_rss_mb < 100
+    grown = common.measure([sys.executable, "-S", "-c", "block = bytearray(200 * 2**20); print(len(block))"])
+    assert grown.peak_rss_mb > 200
+    with pytest.raises(common.BenchmarkError, match="status 3"):
+        common.measure([sys.executable, "-S", "-c", "import sys; sys.exit(3)"])
+    del ballast
