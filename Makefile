@@ -53,7 +53,8 @@ bench-big: $(STAMP)
 	$(BIN)/python -m tools.bench.report
 
 ## A new user's first commands after `pip install` into fresh venvs (as installed, and with RNNLMPY_PRECOMPILE=0),
-## and the cached start-up of `ppl` beside the C++ rnnlm's -test (RNNLM_BIN); ~10 min on two busy cores.
+## and the cached start-up of `ppl` beside the C++ rnnlm's -test (RNNLM_BIN). 3-7 min on two cores (load 1-5),
+## 25 at load 8; pip needs its index (or --deps shared): not part of `make bench`.
 bench-first-use: $(STAMP)
 	set -e; for name in $(FIRST_USE_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
 	$(BIN)/python -m tools.bench.report

@@ -22,8 +22,9 @@ are. Then, from another folder, as a new user runs them:
   once to warm up, then ``--rounds`` rounds, the three alternating within a round.
 
 Wall time and peak memory (max RSS) are those of each command's own process. The load average before
-and after is recorded: on a shared machine the figures move with it. About 10 minutes on two busy cores,
-so it is ``make bench-first-use``, not part of ``make bench``.
+and after is recorded: on a shared machine the figures move with it. 3-7 minutes on two cores at a load of
+1-5 (25 at 8), and pip needs its package index (or ``--deps shared``), so it is ``make bench-first-use``, not
+part of ``make bench``.
 """
 
 from __future__ import annotations
