@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit docs demo bench bench-big bench-quick corpora clean
+.PHONY: install test test-unit docs demo bench bench-big bench-first-use bench-quick corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,14 @@ demo: $(STAMP)
 	$(BIN)/rnnlmpy ppl -rnnlm demo/example.model -test $$CORPUS/test.txt
 
 ## Speed and memory on PTB: RNNLM training/ppl words/s, compile time, peak memory; KN5 build and scoring;
-## threads (1 vs 2: training, n-best, independent ppl); corpus encoding (20M-word synthetic corpus);
+## an RNN trained to convergence combined with KN5 (compare); threads (1 vs 2: training, n-best, independent
+## ppl); corpus encoding (20M-word synthetic corpus);
 ## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster; side by side with the C++ rnnlm
 ## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them. Each writes bench-results/NAME.json;
 ## docs/benchmarks.md is then generated from those files (README, "Benchmarks").
-BENCHMARKS := rnnlm reference ngram ngram_binary ngram_pruning tagger threads corpus cluster
+BENCHMARKS := rnnlm reference ngram ngram_binary ngram_pruning combination tagger threads corpus cluster
 BIG_BENCHMARKS := big scaling
+FIRST_USE_BENCHMARKS := first_use
 
 bench: $(STAMP)
 	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
@@ -56,10 +58,18 @@ bench-big: $(STAMP)
 	set -e; for name in $(BIG_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
 	$(BIN)/python -m tools.bench.report
 
+## A new user's first commands after `pip install` into fresh venvs (as installed, and with RNNLMPY_PRECOMPILE=0),
+## and the cached start-up of `ppl` beside the C++ rnnlm's -test (RNNLM_BIN). 3-7 min on two cores (load 1-5),
+## 25 at load 8; pip needs its index (or --deps shared): not part of `make bench`.
+bench-first-use: $(STAMP)
+	set -e; for name in $(FIRST_USE_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
+	$(BIN)/python -m tools.bench.report
+
 ## Every benchmark once on a small slice of its corpus (bench-results/quick; not in the report): do they run?
 bench-quick: $(STAMP)
-	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name --quick; done
+	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS) $(FIRST_USE_BENCHMARKS); do \
+	    $(BIN)/python -m tools.bench.$$name --quick; done
 
 clean:
-	rm -rf $(VENV) demo bench-results build site *.egg-info
+	rm -rf $(VENV) demo bench-results/quick build site *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

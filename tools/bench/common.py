@@ -70,24 +70,41 @@ def run(main: Callable[[], int | None]) -> None:
     sys.exit(status or 0)
 
 
+# Runs the command given after its first argument, then writes "<wall seconds> <peak RSS KB>" of that command to
+# the file named by its first argument and exits with the command's status. A small process in between, because
+# Linux carries a process's peak RSS across exec: a command started straight from a benchmark (a large Python
+# process) would report at least the benchmark's own size.
+LAUNCHER = ("import resource, subprocess, sys, time\n"
+            "started = time.perf_counter()\n"
+            "status = subprocess.call(sys.argv[2:])\n"
+            "seconds = time.perf_counter() - started\n"
+            "with open(sys.argv[1], 'w') as out:\n"
+            "    out.write(f'{seconds} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}')\n"
+            "sys.exit(status if status >= 0 else 128 - status)\n")
+
+
 def measure(command: Sequence[str], env: dict | None = None, cwd: str | None = None) -> Measured:
-    """Run ``command`` to its end; its wall time and peak RSS (``wait4``: that process alone, not its siblings).
+    """Run ``command`` to its end; its wall time and peak RSS (that process alone: started from a small launcher
+    process, see LAUNCHER, and not counting its siblings).
 
     A command that fails raises BenchmarkError with its last output lines.
     """
-    with tempfile.TemporaryFile("w+") as output:
-        started = time.perf_counter()
-        process = subprocess.Popen(list(command), stdout=output, stderr=subprocess.STDOUT, text=True, env=env,
-                                   cwd=cwd)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile("w+") as output, tempfile.TemporaryDirectory() as folder:
+        usage = os.path.join(folder, "usage")
+        returncode = subprocess.call([sys.executable, "-I", "-S", "-c", LAUNCHER, usage, *command], stdout=output,
+                                     stderr=subprocess.STDOUT, env=env, cwd=cwd)
         output.seek(0)
         text = output.read()
-    if process.returncode != 0:
-        raise BenchmarkError(f"benchmark command failed with status {process.returncode}: {' '.join(command)}\n"
+        try:
+            with open(usage, encoding="ascii") as handle:
+                seconds, peak_kb = handle.read().split()
+        except (OSError, ValueError):
+            seconds, peak_kb = "nan", "nan"
+            returncode = returncode or 1
+    if returncode != 0:
+        raise BenchmarkError(f"benchmark command failed with status {returncode}: {' '.join(command)}\n"
                              f"{text[-3000:]}")
-    return Measured(seconds, usage.ru_maxrss / 1024.0, text)
+    return Measured(float(seconds), float(peak_kb) / 1024.0, text)
 
 
 def rnnlmpy(arguments: Sequence[str], env: dict | None = None) -> Measured:
@@ -236,7 +253,7 @@ def find_corpus(name: str, given: str | None, fetch: bool = False) -> str:
     if given:
         if not os.path.isdir(given):
             raise BenchmarkError(f"--corpus {given}: no such folder")
-        return given
+        return os.path.abspath(given)  # commands may run from another folder; shown() names absolute paths short
     if fetch:
         return locate.find_or_fetch(name)
     try:

@@ -2,17 +2,38 @@
 
     python -m tools.bench.ngram [--corpus DIR] [--order 5] [--quick] [--out bench-results]
 
-Reference point on this machine type: IRSTLM builds its (weaker) PTB 5-gram in ~17-20 s.
+Reference point on this machine type: IRSTLM builds its (weaker) PTB 5-gram in ~17-20 s. When KenLM's Python
+module is installed (the test extra), the same ARPA file is also scored by KenLM: a second implementation's
+perplexity of our model.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 
 from tools.bench import common
 
 TOOL = "tools.bench.ngram"
+
+
+def kenlm_perplexity(arpa: str, test: str) -> float | None:
+    """Perplexity of ``test`` under ``arpa`` as KenLM's Python module computes it (every line with ``<s>`` and
+    ``</s>``; tokens = words + one ``</s>`` per line); None when kenlm is not installed."""
+    try:
+        import kenlm
+    except ImportError:
+        print("KenLM: skipped (its Python module is not installed)")
+        return None
+    model = kenlm.Model(arpa)
+    log10_total, tokens = 0.0, 0
+    with open(test, encoding="utf-8") as handle:
+        for line in handle:
+            sentence = " ".join(line.split())
+            log10_total += model.score(sentence, bos=True, eos=True)
+            tokens += len(sentence.split()) + 1
+    return round(math.pow(10.0, -log10_total / tokens), 6)
 
 
 def main() -> int:
@@ -25,6 +46,7 @@ def main() -> int:
         arpa_mb = os.path.getsize(arpa) / 2**20
         score = [*common.RNNLMPY, "ngram", "-lm", arpa, "-test", os.path.join(corpus, "ptb.test.txt"), "-debug", "1"]
         scored = common.measure(score)
+        kenlm_ppl = kenlm_perplexity(arpa, os.path.join(corpus, "ptb.test.txt"))
     results = {
         "order": args.order,
         "build": {"command": common.shown(build), "process_seconds": round(built.seconds, 2),
@@ -33,7 +55,7 @@ def main() -> int:
         "score": {"command": common.shown(score), "load_seconds": common.number(r"loaded .* in ([\d.]+) s", scored.output),
                   "words_per_second": common.number(r"\(([\d,]+) words/s\)", scored.output),
                   "process_seconds": round(scored.seconds, 2), "peak_rss_mb": round(scored.peak_rss_mb, 1),
-                  "test_ppl": common.number(r"ppl= ([\d.]+)", scored.output)},
+                  "test_ppl": common.number(r"ppl= ([\d.]+)", scored.output), "kenlm_test_ppl": kenlm_ppl},
     }
     common.write_results(args, "ngram", TOOL, results)
     print(markdown(results))
@@ -48,7 +70,9 @@ def markdown(results: dict) -> str:
             f"of ARPA), peak RSS {build['peak_rss_mb']:.0f} MB: `{build['command']}`\n\n"
             f"KN{order} scoring PTB test: {score['words_per_second']:,.0f} words/s once loaded (ARPA load "
             f"{score['load_seconds']:.2f} s, whole process {score['process_seconds']:.2f} s), peak RSS "
-            f"{score['peak_rss_mb']:.0f} MB, test ppl {score['test_ppl']}: `{score['command']}`")
+            f"{score['peak_rss_mb']:.0f} MB, test ppl {score['test_ppl']}: `{score['command']}`"
+            + (f"\n\nThe same ARPA file scored by KenLM's Python module: test ppl {score['kenlm_test_ppl']}."
+               if score.get("kenlm_test_ppl") is not None else ""))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ README, "Benchmarks"); nothing of theirs is part of rnnlmpy.
   seconds.
 
 Reports, per run: words/s of each side in each round, the median of each, the median of the per-round ratios,
-and each side's peak RSS.
+and each side's peak RSS; for the C++ rnnlm's run, also both sides' PTB test perplexity after that one epoch
+(the last round's models: ``rnnlmpy ppl`` and ``rnnlm -rnnlm MODEL -test``).
 """
 
 from __future__ import annotations
@@ -90,6 +91,15 @@ def faster_rnnlm_speed(binary: str, corpus: str, workdir: str, options: list[str
 
 
 MEASURE_REFERENCE = {"RNNLM_BIN": rnnlm_speed, "FASTER_RNNLM_BIN": faster_rnnlm_speed}
+REFERENCE_NAMES = {"RNNLM_BIN": "C++ rnnlm", "FASTER_RNNLM_BIN": "faster-rnnlm"}  # both binaries are called rnnlm
+
+
+def test_perplexities(binary: str, corpus: str, workdir: str) -> dict:
+    """PTB test perplexity of the last epoch's models: rnnlmpy's (``rnnlmpy ppl``) and the C++ rnnlm's (its
+    ``-test``)."""
+    ours, _ = common.score_ptb(corpus, f"{workdir}/ours.model")
+    theirs = common.measure([binary, "-rnnlm", f"{workdir}/rnnlm.model", "-test", f"{corpus}/ptb.test.txt"])
+    return {"rnnlmpy_test_ppl": ours, "reference_test_ppl": common.perplexity(theirs.output)}
 
 
 def main() -> int:
@@ -100,7 +110,8 @@ def main() -> int:
     args, corpus = common.arguments(__doc__, extra)
     rounds = 1 if args.quick else args.rounds
     words = training_words(f"{corpus}/ptb.train.txt")
-    results = {"training_words": words, "rounds": rounds, "runs": {}}
+    results = {"training_words": words, "rounds": rounds, "runs": {},
+               "load_average_before": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as workdir:
         for name in args.runs.split(","):
             if name not in RUNS:
@@ -119,13 +130,16 @@ def main() -> int:
                 theirs.append(speed)
                 peaks[1] = max(peaks[1], peak)
             ratio = statistics.median(a / b for a, b in zip(ours, theirs))
-            results["runs"][name] = {"reference": os.path.basename(binary),
+            results["runs"][name] = {"reference": REFERENCE_NAMES[variable], "binary": binary,
                                      "rnnlmpy_words_per_second": [round(s) for s in ours],
                                      "reference_words_per_second": [round(s) for s in theirs],
                                      "ratio_median": round(ratio, 3), "rnnlmpy_peak_rss_mb": round(peaks[0], 1),
                                      "reference_peak_rss_mb": round(peaks[1], 1),
                                      "rnnlmpy_options": common.layer_options(name), "reference_options": their_options}
+            if variable == "RNNLM_BIN":
+                results["runs"][name].update(test_perplexities(binary, corpus, workdir))
             print(f"{name}: ratio {ratio:.2f}", flush=True)
+    results["load_average_after"] = round(os.getloadavg()[0], 2)
     common.write_results(args, "reference", TOOL, results)
     print(markdown(results))
     return 0
@@ -138,12 +152,17 @@ def markdown(results: dict) -> str:
     rows = []
     for name, run in results["runs"].items():
         ours, theirs = run["rnnlmpy_words_per_second"], run["reference_words_per_second"]
-        rows.append((name, run["reference"], f"{statistics.median(ours):,.0f} ({', '.join(f'{s:,}' for s in ours)})",
+        rows.append((name, REFERENCE_NAMES[RUNS[name][0]] if name in RUNS else run["reference"], f"{statistics.median(ours):,.0f} ({', '.join(f'{s:,}' for s in ours)})",
                      f"{statistics.median(theirs):,.0f} ({', '.join(f'{s:,}' for s in theirs)})",
-                     f"{run['ratio_median']:.2f}", f"{run['rnnlmpy_peak_rss_mb']:.0f} / {run['reference_peak_rss_mb']:.0f}"))
+                     f"{run['ratio_median']:.2f}", f"{run['rnnlmpy_peak_rss_mb']:.0f} / {run['reference_peak_rss_mb']:.0f}",
+                     f"{run['rnnlmpy_test_ppl']:.2f} / {run['reference_test_ppl']:.2f}" if "rnnlmpy_test_ppl" in run
+                     else ""))
+    load = (f"\n\nLoad average (1 min) before {results['load_average_before']}, after "
+            f"{results['load_average_after']}: the machine's other work slows both sides, not always alike."
+            if "load_average_before" in results else "")
     return common.table([f"PTB one epoch, one thread ({results['rounds']} alternating rounds)", "reference",
-                         "rnnlmpy words/s", "reference words/s", "ratio (median)", "peak RSS MB (ours / theirs)"],
-                        rows)
+                         "rnnlmpy words/s", "reference words/s", "ratio (median)", "peak RSS MB (ours / theirs)",
+                         "test PPL after the epoch (ours / theirs)"], rows) + load
 
 
 if __name__ == "__main__":
