@@ -18,6 +18,7 @@ import glob
 import importlib
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -192,6 +193,11 @@ HEADLINE_ROWS = [
 ]
 
 
+def anchor(title: str) -> str:
+    """The link anchor MkDocs and GitHub give a section titled ``title`` (lower case, words joined by hyphens)."""
+    return re.sub(r"[\s-]+", "-", re.sub(r"[^\w\s-]", "", title.lower()).strip())
+
+
 def headline(records: dict[str, dict]) -> str:
     """The short headline table between its markers: one row per HEADLINE_ROWS entry, from the results files (a
     figure whose file or entry is missing says which benchmark makes it)."""
@@ -205,11 +211,11 @@ def headline(records: dict[str, dict]) -> str:
                 cells = None
         if cells is None:
             cells = (f"not measured: `python -m tools.bench.{name}`", "")
-        rows.append((what, *cells))
+        rows.append((what, *cells, f"[details](docs/benchmarks.md#{anchor(TITLES.get(name, name))})"))
     dates = sorted({records[name]["date"][:10] for _, name, _ in HEADLINE_ROWS if name in records
                     and "date" in records[name]})
     when = f"; measured {', '.join(dates)}" if dates else ""
-    return (f"{HEADLINE_BEGIN}\n" + common.table(["", "rnnlmpy", "reference"], rows) + "\n\n"
+    return (f"{HEADLINE_BEGIN}\n" + common.table(["", "rnnlmpy", "reference", ""], rows) + "\n\n"
             f"Speed ratios are rnnlmpy / reference words/s, the median of rounds run alternating in one session "
             f"(the range of the rounds' ratios in brackets: a wide range means a busy machine){when}; commands, "
             f"machines and every figure: [docs/benchmarks.md](docs/benchmarks.md).\n{HEADLINE_END}\n")
