@@ -124,3 +124,22 @@ def test_compile_kernels_covers_the_first_commands_of_its_set(tmp_path):
              ["gen", "-rnnlm", "user.rnnlm", "-gen", "5"]]
     for argv in first:
         assert NOTICE not in run(argv, corpus, NUMBA_CACHE_DIR=cache).stderr, argv
+
+
+def test_the_build_keeps_the_build_environments_search_path_after_the_copied_package(tmp_path, monkeypatch):
+    """pip's isolated build environment (pip 23, for one) reaches its packages through PYTHONPATH: the compiling
+    process must see them, behind the package being built."""
+    backend = load_backend()
+    seen = {}
+
+    def run(command, cwd, env):
+        seen.update(env)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(backend.subprocess, "run", run)
+    monkeypatch.setenv(backend.PRECOMPILE, "tagger")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["/build-env/site", "/build-env/overlay"]))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert backend.compile_kernels_into(str(tmp_path / "lib")) is True
+    assert seen["PYTHONPATH"].split(os.pathsep) == [str(tmp_path / "lib"), "/build-env/site", "/build-env/overlay"]
+    assert "NUMBA_CACHE_DIR" not in seen  # the cache goes into the package, not where the builder's points

@@ -53,8 +53,11 @@ def compile_kernels_into(build_lib: str) -> bool:
     if chosen is None:
         print(f"rnnlmpy: kernels not compiled into the wheel ({PRECOMPILE} is off); they compile at first use")
         return False
-    environment = {key: value for key, value in os.environ.items() if key not in ("NUMBA_CACHE_DIR", "PYTHONPATH")}
-    environment.update(PYTHONPATH=os.path.abspath(build_lib), PYTHONDONTWRITEBYTECODE="1")
+    environment = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
+    # the copied package first; then whatever the build environment puts on the path (pip's isolated build
+    # environment reaches its packages through PYTHONPATH in some versions)
+    search_path = [os.path.abspath(build_lib), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    environment.update(PYTHONPATH=os.pathsep.join(search_path), PYTHONDONTWRITEBYTECODE="1")
     print("rnnlmpy: compiling the kernels into the wheel (about a minute) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="rnnlmpy-build-") as folder:
         done = subprocess.run([sys.executable, "-m", "rnnlmpy_cli.precompile", *(["--set", chosen] if chosen else [])],
