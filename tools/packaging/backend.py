@@ -19,6 +19,7 @@ build: the kernels then compile at first use, as without a cache.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from setuptools.build_meta import *  # noqa: F401,F403  (every hook setuptools p
 
 PRECOMPILE = "RNNLMPY_PRECOMPILE"
 OFF = {"0", "no", "none", "off", "false"}
+KERNEL_CACHE = ("rnnlmpy", "kernels", "__pycache__")  # Numba's in-tree cache of the kernels, in the package
 COMPILER_PACKAGES = ["numba", "numpy", "click"]  # what ``python -m rnnlmpy_cli.precompile`` imports
 
 
@@ -48,7 +50,10 @@ def get_requires_for_build_wheel(config_settings=None):
 
 def compile_kernels_into(build_lib: str) -> bool:
     """Compile the kernel set into the package copied to ``build_lib`` (Numba's in-tree cache, which the wheel
-    then holds); True when it worked. Prints what it does; never raises for a failed compilation."""
+    then holds), after removing any cache an earlier build left there; True when it worked. Prints what it
+    does; never raises for a failed compilation."""
+    # what an earlier build left in the build folder (pip builds in the source tree) must not reach this wheel
+    shutil.rmtree(os.path.join(build_lib, *KERNEL_CACHE), ignore_errors=True)
     chosen = kernel_set()
     if chosen is None:
         print(f"rnnlmpy: kernels not compiled into the wheel ({PRECOMPILE} is off); they compile at first use")
