@@ -94,6 +94,25 @@ def test_an_arpa_files_file_score_is_what_ngram_prints(arpa_model, direct_model,
     assert f"logprob= {score.log10_probability:f} ppl= {score.perplexity:f}" in out
 
 
+def test_a_binary_ngram_model_scores_as_its_arpa_file_and_stays_mapped_for_texts(arpa_model, direct_model,
+                                                                                  tmp_path):
+    from rnnlmpy.ngram import NgramTrie, read_ngram, write_binary
+
+    binary = str(tmp_path / "kn3.bin")
+    write_binary(read_ngram(arpa_model), binary)
+    text, mapped = LanguageModel(arpa_model), LanguageModel(binary)
+    assert mapped.perplexity_of_file(direct_model["test"]) == text.perplexity_of_file(direct_model["test"])
+    sentence = "alpha beta gamma unseen-word"
+    assert mapped.full_scores(sentence) == text.full_scores(sentence)
+    assert mapped.score(sentence, bos=False, eos=False) == text.score(sentence, bos=False, eos=False)
+    assert isinstance(mapped.model, NgramTrie) and "_tables" not in vars(mapped)  # no tables for texts
+    state_text, state_mapped = text.begin_sentence(), mapped.begin_sentence()
+    for word in sentence.split():
+        (logp_text, state_text), (logp_mapped, state_mapped) = (text.score_word(state_text, word),
+                                                                mapped.score_word(state_mapped, word))
+        assert logp_mapped == logp_text and state_mapped == state_text
+
+
 def test_a_mixture_of_an_rnn_and_an_ngram_is_what_ppl_ngram_lambda_prints(direct_model, arpa_model, capsys):
     lam = 0.6
     mixture = Mixture([LanguageModel(direct_model["model"]), arpa_model], [lam, 1 - lam])

@@ -13,6 +13,7 @@ scored as the command line scores it, so ``perplexity_of_file`` equals the comma
 from __future__ import annotations
 
 import abc
+import functools
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -28,8 +29,8 @@ from ..base.store import container_kind
 from ..base.system import resolve_threads
 from ..base.text import SENTENCE_END, char_tokens, read_corpus, split_tokens
 from ..mixing.interpolate import ngram_token_probabilities
-from ..ngram import NgramModel, read_ngram, read_sentences, score_sentences
-from ..ngram.kneser_ney import SENTENCE_START, SentenceStream, score_stream
+from ..ngram import NgramModel, NgramTrie, read_ngram, read_sentences, score_sentences
+from ..ngram.kneser_ney import SENTENCE_START, SentenceStream
 from ..rnnlm import (RnnlmModel, RnnState, evaluate_file, load_model, next_word_probabilities, score_next_word,
                      score_sentence_batch, sentence_start_state)
 from ..rnnlm.network import kernel_network
@@ -82,11 +83,10 @@ def sentence_tokens(sentence: Sentence, char_level: bool = False) -> list[str]:
     return tokens
 
 
-def read_ngram_model(path: str) -> NgramModel:
-    """The n-gram model at ``path`` (ARPA or rnnlmpy's binary format, told by the magic bytes), as the tables
-    word-by-word scoring looks up: the one place the n-gram file reader is chosen."""
-    model = read_ngram(path)
-    return model if isinstance(model, NgramModel) else model.to_model()
+def read_ngram_model(path: str) -> Union[NgramModel, NgramTrie]:
+    """The n-gram model at ``path`` (ARPA, or rnnlmpy's binary format, mapped as it is; told by the magic
+    bytes): the one place the n-gram file reader is chosen."""
+    return read_ngram(path)
 
 
 class LanguageModel:
@@ -274,8 +274,8 @@ class RnnLanguageModel(LanguageModel):
         if self._bundle is None:
             self._bundle = kernel_network(self.model)
         vocabulary = self.model.vocabulary
-        probability, following = score_next_word(self.model, state, vocabulary.index.get(word, vocabulary.unknown_index),
-                                                 self._bundle)
+        word_id = vocabulary.index.get(word, vocabulary.unknown_index)
+        probability, following = score_next_word(self.model, state, word_id, self._bundle)
         return (math.log10(max(probability, metrics.SMALLEST_PROBABILITY)) if probability > 0 else -math.inf,
                 following)
 
@@ -299,9 +299,9 @@ class NgramLanguageModel(LanguageModel):
     ``perplexity_of_file`` is ``rnnlmpy ngram -lm MODEL -test path`` (empty lines skipped, as SRILM does).
     """
 
-    def __init__(self, path: Optional[PathLike] = None, model: Optional[NgramModel] = None) -> None:
+    def __init__(self, path: Optional[PathLike] = None, model: Union[NgramModel, NgramTrie, None] = None) -> None:
         if (path is None) == (model is None):
-            raise RnnlmpyError("give the path of an n-gram model, or a loaded NgramModel")
+            raise RnnlmpyError("give the path of an n-gram model, or a loaded one (NgramModel or NgramTrie)")
         self.path = None if path is None else os.fspath(path)
         self.model = read_ngram_model(self.path) if model is None else model
         self._words = tuple(self.model.words)
@@ -339,7 +339,7 @@ class NgramLanguageModel(LanguageModel):
             position.extend(range(len(encoded)))
         stream = SentenceStream(ids=np.array(ids, dtype=np.int32), position=np.array(position, dtype=np.int32),
                                 sentences=len(sentences))
-        log10_prob, _ = score_stream(self.model, stream)
+        log10_prob, _ = self.model.score_stream(stream)
         predicted = stream.position > 0
         return np.where(stream.ids < 0, -math.inf, log10_prob)[predicted]
 
@@ -362,18 +362,24 @@ class NgramLanguageModel(LanguageModel):
             context[0] = self._start
         return NgramState(tuple(context))
 
+    @functools.cached_property
+    def _tables(self) -> NgramModel:
+        """The model as the tables word-by-word scoring looks n-grams up in: a binary model's are made on the
+        first such call, so that scoring texts keeps it mapped as it is."""
+        return self.model if isinstance(self.model, NgramModel) else self.model.to_model()
+
     def _find(self, order: int, context: int, words: np.ndarray) -> np.ndarray:
         """Table index of each n-gram (the (order - 1)-gram ``context``, word) at ``order``, -1 where absent."""
         if order == 1:
             return np.where(words >= 0, words, -1)
         if context < 0:
             return np.full(len(words), -1, dtype=np.int64)
-        return self.model.lookup(order, np.full(len(words), context, dtype=np.int64), words)
+        return self._tables.lookup(order, np.full(len(words), context, dtype=np.int64), words)
 
     def _log10_given(self, state: NgramState, words: np.ndarray) -> np.ndarray:
         """log10 P(word | state) of each word id (int64 (K,), all >= 0): the longest n-gram found, plus the
         backoff weights of the longer contexts that were not (as ``kneser_ney.score_stream``)."""
-        orders = self.model.orders
+        orders = self._tables.orders
         result = np.full(len(words), np.nan)
         backoff = np.zeros(len(words))
         for n in range(self.model.order, 0, -1):
