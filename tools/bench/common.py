@@ -306,6 +306,19 @@ def write_results(args: argparse.Namespace, name: str, tool: str, results: dict)
     return path
 
 
+def best_seconds(function: Callable[[], object], repeats: int = 3, warm_up: bool = False) -> float:
+    """The shortest wall time (seconds) of ``repeats`` calls of ``function``; with ``warm_up``, one untimed call
+    first (a kernel compiles or loads there)."""
+    if warm_up:
+        function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 from numba import njit
@@ -20,6 +19,7 @@ from numba import njit
 from rnnlmpy.kernels.cell import (RING_FILL, RING_HEAD, SIGMOID, backpropagate_through_time,
                                   hidden_forward)
 from rnnlmpy.kernels.gru import gru_backpropagate, gru_forward
+from tools.bench import common
 
 
 @njit
@@ -63,16 +63,6 @@ def cell_bptt_loop(calls, input_weights, recurrent, feature_ptr, feature_ids, ri
                                    zero, zero, SIGMOID, delta, carry)
 
 
-def best_seconds(function, repeats):
-    function()  # compile and warm up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
 def bench(dtype, hidden, vocab, positions, bptt, block, calls, repeats):
     rng = np.random.default_rng(1)
     width = 3 * hidden
@@ -86,10 +76,11 @@ def bench(dtype, hidden, vocab, positions, bptt, block, calls, repeats):
     feature_ids = rng.integers(0, vocab, positions).astype(np.int32)
     state = lambda: np.full(hidden, 0.1, dtype=dtype)  # noqa: E731
 
-    forward_gru = best_seconds(lambda: gru_forward_loop(gru_input, gru_recurrent, gru_bias, feature_ptr, feature_ids,
-                                                        state(), state(), np.empty(width, dtype=dtype)), repeats)
-    forward_cell = best_seconds(lambda: cell_forward_loop(cell_input, cell_recurrent, feature_ptr, feature_ids,
-                                                          state(), state()), repeats)
+    forward_gru = common.best_seconds(lambda: gru_forward_loop(
+        gru_input, gru_recurrent, gru_bias, feature_ptr, feature_ids, state(), state(), np.empty(width, dtype=dtype)),
+        repeats, warm_up=True)
+    forward_cell = common.best_seconds(lambda: cell_forward_loop(
+        cell_input, cell_recurrent, feature_ptr, feature_ids, state(), state()), repeats, warm_up=True)
 
     capacity, steps_back = bptt + block + 1, bptt + block - 1
     counters = np.array([capacity - 1, capacity, 0], dtype=np.int64)
@@ -100,15 +91,15 @@ def bench(dtype, hidden, vocab, positions, bptt, block, calls, repeats):
     ring_gates = rng.uniform(0, 1, (capacity, width)).astype(dtype)
     errors = (rng.standard_normal((capacity, hidden)) * 0.01).astype(dtype)
     alpha = dtype(1e-6)
-    bptt_gru = best_seconds(lambda: gru_bptt_loop(
+    bptt_gru = common.best_seconds(lambda: gru_bptt_loop(
         calls, gru_input, gru_recurrent, gru_bias, feature_ptr, feature_ids, ring_position, ring_input, ring_gates,
         np.zeros_like(errors), errors, counters, steps_back, alpha, np.empty(hidden, dtype=dtype),
         np.empty(hidden, dtype=dtype), np.empty((capacity, width), dtype=dtype),
-        np.empty((capacity, hidden), dtype=dtype)), repeats)
-    bptt_cell = best_seconds(lambda: cell_bptt_loop(
+        np.empty((capacity, hidden), dtype=dtype)), repeats, warm_up=True)
+    bptt_cell = common.best_seconds(lambda: cell_bptt_loop(
         calls, cell_input, cell_recurrent, feature_ptr, feature_ids,
         ring_position, ring_input, ring_hidden, np.zeros_like(errors), errors, counters, steps_back, alpha,
-        np.empty(hidden, dtype=dtype), np.empty(hidden, dtype=dtype)), repeats)
+        np.empty(hidden, dtype=dtype), np.empty(hidden, dtype=dtype)), repeats, warm_up=True)
     steps = calls * steps_back
     return {
         "dtype": np.dtype(dtype).name, "hidden": hidden, "bptt": bptt, "bptt_block": block,

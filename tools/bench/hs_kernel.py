@@ -24,6 +24,7 @@ from rnnlmpy.kernels.hsoftmax import hs_backward
 from rnnlmpy.kernels.output import largest_class_size, output_backward, target_probability
 from rnnlmpy.rnnlm.huffman import build_huffman_tree
 from rnnlmpy.rnnlm.vocab import assign_classes
+from tools.bench import common
 
 NO_KEYS = np.zeros(4, dtype=np.int64)
 
@@ -61,15 +62,6 @@ def zipf_counts(size: int) -> np.ndarray:
     return np.maximum(100_000_000 // np.arange(1, size + 1), 1).astype(np.int64)
 
 
-def best_of(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def bench(size: int, hidden_size: int, calls: int, dtype: str) -> None:
     rng = np.random.default_rng(1)
     counts = zipf_counts(size)
@@ -85,8 +77,8 @@ def bench(size: int, hidden_size: int, calls: int, dtype: str) -> None:
     node_weights = (rng.uniform(-0.1, 0.1, size=(size - 1, hidden_size))).astype(dtype)
     hs_loop(node_weights, tree.path_ptr, tree.path_nodes, tree.path_codes, targets[:10], hidden, hidden_error, alpha,
             direct)  # compile
-    hs_seconds = best_of(lambda: hs_loop(node_weights, tree.path_ptr, tree.path_nodes, tree.path_codes, targets,
-                                         hidden, hidden_error, alpha, direct))
+    hs_seconds = common.best_seconds(lambda: hs_loop(node_weights, tree.path_ptr, tree.path_nodes, tree.path_codes,
+                                                     targets, hidden, hidden_error, alpha, direct))
     path_length = tree.lengths[targets].mean()
 
     class_count = max(int(round(math.sqrt(size))), 1)
@@ -101,8 +93,8 @@ def bench(size: int, hidden_size: int, calls: int, dtype: str) -> None:
     arguments = (class_weights, output_weights, output_class, class_start, class_end)
     class_loop(*arguments, targets[:10], hidden, hidden_error, alpha, direct, class_probabilities,
                word_probabilities)  # compile
-    class_seconds = best_of(lambda: class_loop(*arguments, targets, hidden, hidden_error, alpha, direct,
-                                               class_probabilities, word_probabilities))
+    class_seconds = common.best_seconds(lambda: class_loop(*arguments, targets, hidden, hidden_error, alpha, direct,
+                                                           class_probabilities, word_probabilities))
     class_members = (class_end - class_start)[output_class[targets]].mean()
 
     print(f"V = {size:,}, H = {hidden_size}, {dtype}, {calls:,} Zipf-drawn targets "
