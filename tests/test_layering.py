@@ -229,6 +229,19 @@ def test_every_kernel_family_has_exactly_its_one_caller():
     assert importers == KERNEL_CALLERS
 
 
+NAME_TABLES_ONLY = {"rnnlmpy.rnnlm.model"}  # imports kernels.layers for its name tables, calls no kernel
+
+
+def test_every_module_that_calls_kernels_has_the_compile_notice_watch_numba():
+    """base.compiling hears Numba only once ``watch_numba()`` ran; each caller runs it at import, so a command
+    that compiles through any caller says so."""
+    modules = discover(PACKAGES)
+    callers = set().union(*KERNEL_CALLERS.values()) - NAME_TABLES_ONLY
+    for name in sorted(callers):
+        with open(modules[name], encoding="utf-8") as handle:
+            assert "\nwatch_numba()" in handle.read(), f"{name} calls kernels but never runs watch_numba()"
+
+
 def write_tree(root, files: dict[str, str]) -> dict[str, str]:
     for relative, text in files.items():
         path = root / relative

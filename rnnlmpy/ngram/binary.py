@@ -42,11 +42,14 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ..base.compiling import watch_numba
 from ..base.errors import RnnlmpyError
 from ..base.files import NGRAM_BINARY, NGRAM_BINARY_MAGIC, describe_file, open_input, sniff, write_atomically
 from ..kernels.ngram import score_trie
 from .arpa import read_arpa
 from .kneser_ney import MAX_ORDER, NgramModel, NgramOrder, SentenceStream
+
+watch_numba()  # this module's kernel says when it compiles (base.compiling)
 
 VERSION = 1
 PREFIX = struct.Struct("<II")  # after the magic: the format version, the header's length in bytes
