@@ -53,6 +53,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from numba import njit
+
 from .cell import ACTIVATION_MARKERS
 
 GATES = {"lstm": 4, "gru": 3, "elman": 1}  # gate blocks G of a window cell
@@ -137,3 +139,94 @@ def window_cache(hidden_type: str, steps: int, streams: int, hidden: int, dtype)
         cells=np.zeros(full, dtype=dtype) if cell in ("lstm", "gru") else empty,
         previous_cells=np.zeros(full, dtype=dtype) if cell == "lstm" else empty,
         recurrent_grads=np.zeros((steps, streams, gates), dtype=dtype) if cell == "gru" else empty)
+
+
+@njit(cache=True, fastmath=True)
+def add_rows(matrix, vector):
+    """``matrix`` (R, C) += ``vector`` (C,) on every row."""
+    for r in range(matrix.shape[0]):
+        row = matrix[r]
+        for c in range(matrix.shape[1]):
+            row[c] += vector[c]
+
+
+@njit(cache=True)
+def previous_state(t, resets, state_in, series, out, slot):
+    """``out`` (B, H) = the state fed into step ``t`` of each stream: zero where ``resets[t, b]``, else
+    ``series[t - 1, b]`` (T,B,H), or at t = 0 ``state_in[b, slot]`` (B,S,H)."""
+    streams, size = out.shape
+    for b in range(streams):
+        row = out[b]
+        if resets[t, b]:
+            for j in range(size):
+                row[j] = 0.0
+        elif t == 0:
+            source = state_in[b, slot]
+            for j in range(size):
+                row[j] = source[j]
+        else:
+            source = series[t - 1, b]
+            for j in range(size):
+                row[j] = source[j]
+
+
+@njit(cache=True, fastmath=True)
+def add_step_product(previous, recurrent, scratch, gates):
+    """``gates`` (B, G*H) += ``previous`` (B, H) x ``recurrent``ᵀ (G*H, H), through ``scratch`` (B, G*H)."""
+    np.dot(previous, recurrent.T, scratch)
+    for b in range(gates.shape[0]):
+        row, add = gates[b], scratch[b]
+        for j in range(gates.shape[1]):
+            row[j] += add[j]
+
+
+@njit(cache=True, fastmath=True)
+def recurrent_carry(t, resets, step_grads, recurrent, carry_hidden, carry_cell, direct):
+    """The error reaching step t-1 from step t: ``carry_hidden`` (B, H) = ``step_grads`` (B, G*H) x
+    ``recurrent`` (G*H, H) (+ ``direct`` (B, H) unless empty); both carries zero for a stream reset at t (its
+    step t did not read step t-1). Nothing at t = 0 (truncation)."""
+    if t == 0:
+        return
+    np.dot(step_grads, recurrent, carry_hidden)
+    streams, size = carry_hidden.shape
+    for b in range(streams):
+        row = carry_hidden[b]
+        if resets[t, b]:
+            for j in range(size):
+                row[j] = 0.0
+            if carry_cell.shape[0] > 0:
+                for j in range(size):
+                    carry_cell[b, j] = 0.0
+        elif direct.shape[0] > 0:
+            add = direct[b]
+            for j in range(size):
+                row[j] += add[j]
+
+
+@njit(cache=True, fastmath=True)
+def weight_gradients(weights, inputs, previous, input_grads, recurrent_grads, grad_inputs, grads):
+    """After a window's backward loop, over all N rows at once: ``grads.input_weights += input_gradsᵀ x inputs``,
+    ``grads.recurrent += recurrent_gradsᵀ x previous``, ``grads.bias +=`` the sums of ``input_grads``, and
+    ``grad_inputs = input_grads x weights.input_weights`` (``input_grads``/``recurrent_grads``: (T,B,G*H)
+    errors of the gates' input and recurrent products, ``previous`` (T,B,H) h(t-1))."""
+    steps, streams, width = inputs.shape
+    rows = steps * streams
+    gate_width = input_grads.shape[2]
+    size = previous.shape[2]
+    by_input = input_grads.reshape(rows, gate_width)
+    by_recurrent = recurrent_grads.reshape(rows, gate_width)
+    input_product = np.dot(by_input.T, inputs.reshape(rows, width))
+    recurrent_product = np.dot(by_recurrent.T, previous.reshape(rows, size))
+    for g in range(gate_width):
+        row, add = grads.input_weights[g], input_product[g]
+        for j in range(width):
+            row[j] += add[j]
+        row, add = grads.recurrent[g], recurrent_product[g]
+        for j in range(size):
+            row[j] += add[j]
+    bias = grads.bias
+    for r in range(rows):
+        add = by_input[r]
+        for g in range(gate_width):
+            bias[g] += add[g]
+    np.dot(by_input, weights.input_weights, grad_inputs.reshape(rows, width))
