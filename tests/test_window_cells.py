@@ -249,3 +249,30 @@ def test_a_window_with_bad_ids_or_state_is_refused():
         deep.score_window(model, small_window(), np.zeros((3, state.shape[1])), np.zeros((3, 2)))
     with pytest.raises(RnnlmpyError, match="word id"):
         deep.next_distribution(model, state[0], 7, np.zeros(7))
+
+
+@pytest.mark.parametrize("hidden_type", ["lstm", "relu"])
+def test_streams_in_threads_give_the_one_thread_result(hidden_type):
+    model = stand_in_model(hidden_type, dropout=0.3)
+    window = small_window(steps=3, streams=5)
+    start = np.random.default_rng(4).uniform(-0.5, 0.5, (5, deep.model_shape(model).state_size))
+    results = []
+    for threads in (1, 2, 3):
+        state, grads = start.copy(), empty_grads(model)
+        log10_sum, scored = deep.train_window(model, window, state, grads, dropout_seed=3, threads=threads)
+        scores, score_state = np.zeros((3, 5)), start.copy()
+        deep.score_window(model, window, score_state, scores, threads=threads)
+        results.append((log10_sum, scored, state, grads, scores, score_state))
+    for other in results[1:]:
+        assert other[0] == pytest.approx(results[0][0], abs=1e-12) and other[1] == results[0][1]
+        np.testing.assert_allclose(other[2], results[0][2], rtol=0, atol=1e-14)
+        for name, array in results[0][3].items():
+            np.testing.assert_allclose(other[3][name], array, rtol=0, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(other[4], results[0][4], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(other[5], results[0][5], rtol=0, atol=1e-14)
+
+
+def test_stream_parts_cover_the_streams_once():
+    assert deep.stream_parts(5, 2) == [slice(0, 2), slice(2, 5)]
+    assert deep.stream_parts(2, 4) == [slice(0, 1), slice(1, 2)]
+    assert deep.stream_parts(7, 1) == [slice(0, 7)]

@@ -44,7 +44,8 @@ A window output layer module (``window_softmax``: full softmax; ``window_class``
 - ``distribution(layer, hidden (H,), out (V,))``: ``out`` = P(every word | hidden) (float64 or the model's).
 
 Kernels do no bounds checks: the Python caller (``rnnlmpy.rnnlm.deep``) validates word ids first. No kernel
-returns an array argument (see ``options``).
+returns an array argument (see ``options``). The kernels a driver calls release the GIL (``nogil``): the
+driver may run them on parts of a window's streams in threads at once.
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def weight_gradients(weights, inputs, previous, input_grads, recurrent_grads, gr
     np.dot(by_input, weights.input_weights, grad_inputs.reshape(rows, width))
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def scatter_add_rows(target, ids, rows):
     """``target[ids[n]] += rows[n]`` for every n (``target`` (V, H), ``ids`` (N,) in [0, V), ``rows`` (N, H)): the
     gradient of an embedding lookup."""

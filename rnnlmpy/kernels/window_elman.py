@@ -18,7 +18,7 @@ from .window import ElmanWeights, add_rows, add_step_product, previous_state, re
 BUNDLES = (ElmanWeights,)
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     """The layer's outputs h(t) (T,B,H) over the window, its final h into ``state_out`` (B,1,H)."""
     steps, streams, _ = inputs.shape
@@ -42,7 +42,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
             state_out[b, 0, j] = outputs[steps - 1, b, j]
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape

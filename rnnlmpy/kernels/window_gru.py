@@ -26,7 +26,7 @@ from .window import GruWeights, add_rows, previous_state, recurrent_carry, weigh
 BUNDLES = (GruWeights,)
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     """The layer's outputs h(t) (T,B,H) over the window, its final h into ``state_out`` (B,1,H)."""
     steps, streams, _ = inputs.shape
@@ -61,7 +61,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
             state_out[b, 0, j] = outputs[steps - 1, b, j]
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape

@@ -24,7 +24,7 @@ from .window import LstmWeights, add_rows, add_step_product, previous_state, rec
 BUNDLES = (LstmWeights,)
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     """The layer's outputs h(t) (T,B,H) over the window, its final (h, c) into ``state_out`` (B,2,H)."""
     steps, streams, _ = inputs.shape
@@ -58,7 +58,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
             state_out[b, 1, j] = cache.cells[steps - 1, b, j]
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape

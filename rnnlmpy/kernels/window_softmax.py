@@ -50,22 +50,47 @@ def bundles(arrays: dict, grads, vocabulary, tied: bool):
     return layer, SoftmaxGrads(grads[name], grads["output_bias"])
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
-def log_softmax_row(logits, bias):
-    """Add ``bias`` (V,) to ``logits`` (V,) and turn them into exp(z - max) in place; returns (max, ln sum exp)."""
-    size = logits.shape[0]
+@njit(cache=True, fastmath=True)
+def add_bias_and_max(logits, bias):
+    """``logits`` (V,) += ``bias`` (V,); returns their maximum (a loop the compiler vectorises: fast-math)."""
     top = logits[0] + bias[0]
-    for v in range(size):
+    for v in range(logits.shape[0]):
         z = logits[v] + bias[v]
         logits[v] = z
         top = max(top, z)
-    total = 0.0
+    return top
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def exponentials(logits, top):
+    """``logits`` (V,) = exp(z - top) in place (vectorised float32 exponential, see ``exponential``)."""
     floor = logits.dtype.type(-EXP_LIMIT)
-    for v in range(size):
-        e = exponential(max(logits[v] - top, floor))
-        logits[v] = e
-        total += e
-    return top, math.log(total)
+    for v in range(logits.shape[0]):
+        logits[v] = exponential(max(logits[v] - top, floor))
+
+
+@njit(cache=True, fastmath=True)
+def total(values):
+    """The sum of ``values`` (V,), as float64 (vectorised: fast-math reassociates it)."""
+    result = 0.0
+    for v in range(values.shape[0]):
+        result += values[v]
+    return result
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def log_softmax_row(logits, bias):
+    """Add ``bias`` (V,) to ``logits`` (V,) and turn them into exp(z - max) in place; returns (max, ln sum exp)."""
+    top = add_bias_and_max(logits, bias)
+    exponentials(logits, top)
+    return top, math.log(total(logits))
+
+
+@njit(cache=True, fastmath=True)
+def scale_row(row, factor):
+    """``row`` (V,) *= ``factor``."""
+    for v in range(row.shape[0]):
+        row[v] *= factor
 
 
 @njit(cache=True, fastmath=True)
@@ -86,7 +111,7 @@ def add_into(target, source):
             row[j] += add[j]
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out):
     """Log10 P(target) of each scored row into ``log10_out`` (N,); the gradient of ``scale * sum weights[n] *
     -ln P(targets[n])`` added to ``grads`` and written to ``grad_hidden`` (N, H) (contract: ``window``)."""
@@ -115,8 +140,7 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
             top, log_total = log_softmax_row(row, layer.bias)
             log10_out[n] = (target_logit - top - log_total) / LN10
             factor = dtype.type(scale * weight / math.exp(log_total))
-            for v in range(words):
-                row[v] *= factor
+            scale_row(row, factor)
             row[target] -= dtype.type(scale * weight)
         add_column_sums(block, grads.bias)
         np.dot(block.T, hidden[begin:end], weight_grad)
@@ -124,7 +148,7 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
         np.dot(block, layer.weights, grad_hidden[begin:end])
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def score(layer, hidden, targets, log10_out):
     """Log10 P(targets[n] | hidden[n]) of every row into ``log10_out`` (N,)."""
     rows = hidden.shape[0]

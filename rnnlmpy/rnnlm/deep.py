@@ -21,6 +21,7 @@ the same masks (a resumed run needs no RNG state).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..kernels.window import GATES, STATES, CellGrads, cell_name, scatter_add_ro
 CELL_MODULES = {"lstm": window_lstm, "gru": window_gru, "elman": window_elman}
 INIT_SCALE = 0.1  # weights start uniform in [-INIT_SCALE, INIT_SCALE] (Zaremba et al.'s init_scale)
 FORGET_BIAS = 1.0  # an LSTM's forget-gate bias starts here, every other bias at 0
-LN10 = float(np.log(10.0))
+THREAD_POOLS: dict[int, ThreadPoolExecutor] = {}  # thread count -> its pool (see thread_pool)
 
 
 @dataclass(frozen=True)
@@ -229,18 +230,40 @@ def output_arrays(model) -> dict:
     return {name: getattr(model, name) for name in OUTPUT_ARRAYS}
 
 
-def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int) -> tuple[float, int]:
-    """Forward and backward over ``window``: ``grads`` (name -> array of the parameter's shape, zeroed here) gets
-    the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
-    final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens)."""
-    shape = model_shape(model)
-    check_window(shape, window, state)
-    for array in grads.values():
-        array[...] = 0
+def stream_parts(streams: int, threads: int) -> list[slice]:
+    """The streams of a window split into at most ``threads`` contiguous, near-equal parts (one per thread)."""
+    count = max(1, min(threads, streams))
+    bounds = [streams * part // count for part in range(count + 1)]
+    return [slice(bounds[part], bounds[part + 1]) for part in range(count)]
+
+
+def window_part(window: Window, part: slice) -> Window:
+    """The streams ``part`` of ``window``."""
+    return Window(inputs=window.inputs[:, part], targets=window.targets[:, part], resets=window.resets[:, part],
+                  weights=window.weights[:, part])
+
+
+def thread_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` worker threads, made once per count and kept."""
+    if threads not in THREAD_POOLS:
+        THREAD_POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rnnlmpy-window")
+    return THREAD_POOLS[threads]
+
+
+def in_parts(work, parts: list) -> list:
+    """``work(part_index)`` for every part: in threads when there are several (the kernels release the GIL)."""
+    if len(parts) == 1:
+        return [work(0)]
+    return list(thread_pool(len(parts)).map(work, range(len(parts))))
+
+
+def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
+               scale: float) -> tuple[float, int]:
+    """``train_window``'s work on some of the streams (``state`` (B', L*S*H) theirs, ``masks`` their parts):
+    gradients of ``scale`` * the sum of -ln P ADDED to ``grads``."""
     steps, streams = window.inputs.shape
     rows = steps * streams
     size = shape.hidden_size
-    masks = dropout_masks(shape, steps, streams, dropout_seed)
     caches: list = []
     inputs = forward_layers(shape, model, window, state, masks, caches)
     resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
@@ -250,8 +273,7 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     grad_hidden = np.empty((rows, size), dtype=shape.dtype)
     module = output_module(shape)
     layer, layer_grads = module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
-    module.train(layer, inputs[-1].reshape(rows, size), targets, weights, 1.0 / streams, grad_hidden, layer_grads,
-                 log10)
+    module.train(layer, inputs[-1].reshape(rows, size), targets, weights, scale, grad_hidden, layer_grads, log10)
     grad_outputs = grad_hidden.reshape(steps, streams, size)
     for index in range(shape.layers - 1, -1, -1):
         if masks:
@@ -269,21 +291,60 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights))
 
 
-def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray) -> None:
-    """log10 P(target) of every step into ``log10_out`` (T,B) (0 where not scored), no dropout, no gradients;
-    ``state`` (B, L*S*H) becomes the window's final state."""
+def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int,
+                 threads: int = 1) -> tuple[float, int]:
+    """Forward and backward over ``window``: ``grads`` (name -> array of the parameter's shape, zeroed here) gets
+    the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
+    final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens).
+
+    With ``threads`` > 1 the streams are split into that many parts, each trained in its own thread into its own
+    gradient arrays, summed at the end (the same masks and result, up to rounding; run BLAS single-threaded
+    then). The result depends on ``threads``, not on timing."""
     shape = model_shape(model)
     check_window(shape, window, state)
+    for array in grads.values():
+        array[...] = 0
     steps, streams = window.inputs.shape
-    rows = steps * streams
-    inputs = forward_layers(shape, model, window, state, [], [])
-    scored = window.weights.reshape(rows) != 0
-    targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(rows), 0), dtype=np.int32)
+    masks = dropout_masks(shape, steps, streams, dropout_seed)
+    parts = stream_parts(streams, threads)
+    part_grads = [grads] + [{name: np.zeros_like(array) for name, array in grads.items()} for _ in parts[1:]]
+
+    def work(index: int) -> tuple[float, int]:
+        part = parts[index]
+        return train_part(shape, model, window_part(window, part), state[part],
+                          part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams)
+
+    results = in_parts(work, parts)
+    for extra in part_grads[1:]:
+        for name, array in extra.items():
+            grads[name] += array
+    return sum(result[0] for result in results), sum(result[1] for result in results)
+
+
+def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray, threads: int = 1) -> None:
+    """log10 P(target) of every step into ``log10_out`` (T,B) (0 where not scored), no dropout, no gradients;
+    ``state`` (B, L*S*H) becomes the window's final state. ``threads``: as for ``train_window``."""
+    shape = model_shape(model)
+    check_window(shape, window, state)
+    if log10_out.shape != window.inputs.shape:
+        raise RnnlmpyError(f"log10_out must be {window.inputs.shape}, not {log10_out.shape}")
     module = output_module(shape)
     layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
-    log10 = np.empty(rows, dtype=shape.dtype)
-    module.score(layer, inputs[-1].reshape(rows, shape.hidden_size), targets, log10)
-    log10_out.reshape(rows)[...] = np.where(scored, log10, 0.0)
+    parts = stream_parts(window.inputs.shape[1], threads)
+
+    def work(index: int) -> None:
+        part = parts[index]
+        piece = window_part(window, part)
+        steps, streams = piece.inputs.shape
+        rows = steps * streams
+        inputs = forward_layers(shape, model, piece, state[part], [], [])
+        scored = piece.weights.reshape(rows) != 0
+        targets = np.ascontiguousarray(np.where(scored, piece.targets.reshape(rows), 0), dtype=np.int32)
+        log10 = np.empty(rows, dtype=shape.dtype)
+        module.score(layer, inputs[-1].reshape(rows, shape.hidden_size), targets, log10)
+        log10_out[:, part] = np.where(scored, log10, 0.0).reshape(steps, streams)
+
+    in_parts(work, parts)
 
 
 def next_distribution(model, state: np.ndarray, word: int, out: np.ndarray) -> np.ndarray:
