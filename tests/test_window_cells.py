@@ -85,7 +85,9 @@ def test_cell_reference_gradient_matches_finite_differences(hidden_type):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_softmax_layer_matches_the_reference(dtype):
-    rows, size, words = window_softmax.CHUNK_ROWS + 9, 3, 11  # two chunks of rows
+    size, words = 3, window_softmax.CHUNK_FLOATS // window_softmax.MIN_CHUNK_ROWS + 1
+    rows = window_softmax.chunk_rows(10**6, words) + 5  # two chunks of rows
+    assert window_softmax.chunk_rows(rows, words) == window_softmax.MIN_CHUNK_ROWS < rows
     rng = np.random.default_rng(7)
     layer = window_softmax.SoftmaxLayer(rng.normal(size=(words, size)).astype(dtype), rng.normal(size=words).astype(dtype))
     hidden = rng.normal(size=(rows, size)).astype(dtype)

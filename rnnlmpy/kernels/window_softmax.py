@@ -2,11 +2,13 @@
 
 ``P(w | h) = exp(z_w) / sum_v exp(z_v)`` with logits ``z = W h + b``, ``W`` (V, H)
 the output word matrix (or the embedding, when tied) and ``b`` (V,). Rows are
-processed ``CHUNK_ROWS`` at a time: one gemm gives a chunk's logits
+processed in chunks of ``chunk_rows`` (about ``CHUNK_FLOATS`` logits): one gemm gives a chunk's logits
 ``(rows, V)``, each row is turned into its log-softmax and then into
 ``dLoss/dz = scale * weight * (softmax - onehot(target))`` in place, and two
 more gemms give ``grad W += dz^T h`` and ``grad h = dz W``. So the buffer of
-logits stays ``CHUNK_ROWS * V`` floats, whatever the window.
+logits stays about ``CHUNK_FLOATS``, whatever the window; the larger the chunk,
+the better the gemms (PTB, 400 rows: 54 ms of gemms in one chunk, 58 ms in
+chunks of 256 rows).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from numba import njit
 
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
 
-CHUNK_ROWS = 256  # rows of logits computed at once
+CHUNK_FLOATS = 2**22  # logits computed at once (16 MB of float32): a PTB window of 400 rows in one chunk
+MIN_CHUNK_ROWS = 16  # rows per chunk at the least, however large the vocabulary
 LN10 = math.log(10.0)
 
 
@@ -48,6 +51,12 @@ def bundles(arrays: dict, grads, vocabulary, tied: bool):
     if grads is None:
         return layer, None
     return layer, SoftmaxGrads(grads[name], grads["output_bias"])
+
+
+@njit(cache=True)
+def chunk_rows(rows, words):
+    """Rows of logits per chunk: ``CHUNK_FLOATS // words``, at least MIN_CHUNK_ROWS, at most ``rows``."""
+    return max(1, min(rows, max(MIN_CHUNK_ROWS, CHUNK_FLOATS // max(words, 1))))
 
 
 @njit(cache=True, fastmath=True)
@@ -118,7 +127,7 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
     rows, size = hidden.shape
     words = layer.weights.shape[0]
     dtype = hidden.dtype
-    chunk = min(CHUNK_ROWS, rows)
+    chunk = chunk_rows(rows, words)
     logits = np.empty((chunk, words), dtype=dtype)
     weight_grad = np.empty((words, size), dtype=dtype)
     for begin in range(0, rows, chunk):
@@ -153,7 +162,7 @@ def score(layer, hidden, targets, log10_out):
     """Log10 P(targets[n] | hidden[n]) of every row into ``log10_out`` (N,)."""
     rows = hidden.shape[0]
     words = layer.weights.shape[0]
-    chunk = min(CHUNK_ROWS, rows)
+    chunk = chunk_rows(rows, words)
     logits = np.empty((chunk, words), dtype=hidden.dtype)
     for begin in range(0, rows, chunk):
         end = min(begin + chunk, rows)

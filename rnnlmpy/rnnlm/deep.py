@@ -34,6 +34,7 @@ CELL_MODULES = {"lstm": window_lstm, "gru": window_gru, "elman": window_elman}
 INIT_SCALE = 0.1  # weights start uniform in [-INIT_SCALE, INIT_SCALE] (Zaremba et al.'s init_scale)
 FORGET_BIAS = 1.0  # an LSTM's forget-gate bias starts here, every other bias at 0
 THREAD_POOLS: dict[int, ThreadPoolExecutor] = {}  # thread count -> its pool (see thread_pool)
+SCRATCH_GRADS: dict[tuple[int, str], np.ndarray] = {}  # (stream part, name) -> its gradient array (scratch_grads)
 
 
 @dataclass(frozen=True)
@@ -258,9 +259,10 @@ def in_parts(work, parts: list) -> list:
 
 
 def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
-               scale: float) -> tuple[float, int]:
+               scale: float) -> tuple[float, int, np.ndarray]:
     """``train_window``'s work on some of the streams (``state`` (B', L*S*H) theirs, ``masks`` their parts):
-    gradients of ``scale`` * the sum of -ln P ADDED to ``grads``."""
+    gradients of ``scale`` * the sum of -ln P ADDED to ``grads``, except the embedding's lookup, whose gradient
+    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add."""
     steps, streams = window.inputs.shape
     rows = steps * streams
     size = shape.hidden_size
@@ -286,9 +288,7 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
         grad_outputs = grad_inputs
     if masks:
         grad_outputs *= masks[0]
-    scatter_add_rows(grads["input_weights"], np.ascontiguousarray(window.inputs.reshape(rows), dtype=np.int32),
-                     grad_outputs.reshape(rows, size))
-    return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights))
+    return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights)), grad_outputs.reshape(rows, size)
 
 
 def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int,
@@ -307,9 +307,9 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     steps, streams = window.inputs.shape
     masks = dropout_masks(shape, steps, streams, dropout_seed)
     parts = stream_parts(streams, threads)
-    part_grads = [grads] + [{name: np.zeros_like(array) for name, array in grads.items()} for _ in parts[1:]]
+    part_grads = [grads] + [scratch_grads(index, grads) for index in range(1, len(parts))]
 
-    def work(index: int) -> tuple[float, int]:
+    def work(index: int) -> tuple[float, int, np.ndarray]:
         part = parts[index]
         return train_part(shape, model, window_part(window, part), state[part],
                           part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams)
@@ -317,8 +317,26 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     results = in_parts(work, parts)
     for extra in part_grads[1:]:
         for name, array in extra.items():
-            grads[name] += array
+            if name != "input_weights" or shape.tie_weights:  # untied: the embedding's gradient is scattered below
+                grads[name] += array
+    for part, (_, _, embedding_grad) in zip(parts, results):
+        ids = np.ascontiguousarray(window.inputs[:, part].reshape(-1), dtype=np.int32)
+        scatter_add_rows(grads["input_weights"], ids, embedding_grad)
     return sum(result[0] for result in results), sum(result[1] for result in results)
+
+
+def scratch_grads(index: int, grads: dict) -> dict:
+    """Zeroed gradient arrays like ``grads`` for stream part ``index`` (> 0), kept from call to call."""
+    arrays = {}
+    for name, array in grads.items():
+        key = (index, name)
+        kept = SCRATCH_GRADS.get(key)
+        if kept is None or kept.shape != array.shape or kept.dtype != array.dtype:
+            kept = SCRATCH_GRADS[key] = np.zeros_like(array)
+        else:
+            kept[...] = 0
+        arrays[name] = kept
+    return arrays
 
 
 def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray, threads: int = 1) -> None:
