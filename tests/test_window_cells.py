@@ -278,3 +278,27 @@ def test_stream_parts_cover_the_streams_once():
     assert deep.stream_parts(5, 2) == [slice(0, 2), slice(2, 5)]
     assert deep.stream_parts(2, 4) == [slice(0, 1), slice(1, 2)]
     assert deep.stream_parts(7, 1) == [slice(0, 7)]
+
+
+def test_a_model_whose_arrays_do_not_fit_its_settings_is_refused():
+    model = stand_in_model("lstm", layers=2)
+    model.recurrent = model.recurrent[:1].copy()  # one layer's matrices for a two-layer model
+    state = np.zeros((2, 2 * 2 * 3))
+    with pytest.raises(RnnlmpyError, match="recurrent"):
+        deep.score_window(model, small_window(), state, np.zeros((3, 2)))
+    model = stand_in_model("gru")
+    model.output_bias = model.output_bias.astype(np.float32)
+    with pytest.raises(RnnlmpyError, match="output_bias"):
+        deep.next_distribution(model, np.zeros(6), 1, np.zeros(7))
+
+
+def test_gradient_arrays_that_do_not_fit_are_refused():
+    model = stand_in_model("lstm")
+    grads = empty_grads(model)
+    grads["output_weights"] = grads["output_weights"][:, :2].copy()
+    with pytest.raises(RnnlmpyError, match="output_weights"):
+        deep.train_window(model, small_window(), np.zeros((2, 12)), grads, dropout_seed=0)
+    grads = empty_grads(model)
+    del grads["gate_bias"]
+    with pytest.raises(RnnlmpyError, match="gate_bias"):
+        deep.train_window(model, small_window(), np.zeros((2, 12)), grads, dropout_seed=0)

@@ -21,6 +21,7 @@ the same masks (a resumed run needs no RNG state).
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ CELL_MODULES = {"lstm": window_lstm, "gru": window_gru, "elman": window_elman}
 INIT_SCALE = 0.1  # weights start uniform in [-INIT_SCALE, INIT_SCALE] (Zaremba et al.'s init_scale)
 FORGET_BIAS = 1.0  # an LSTM's forget-gate bias starts here, every other bias at 0
 THREAD_POOLS: dict[int, ThreadPoolExecutor] = {}  # thread count -> its pool (see thread_pool)
-SCRATCH_GRADS: dict[tuple[int, str], np.ndarray] = {}  # (stream part, name) -> its gradient array (scratch_grads)
+SCRATCH = threading.local()  # per calling thread: .grads, (stream part, name) -> gradient array (scratch_grads)
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,18 @@ class Window:
 
 
 def model_shape(model) -> DeepShape:
-    """The ``DeepShape`` of a model (its config, vocabulary size and class count)."""
+    """The ``DeepShape`` of a model (its config, vocabulary size and class count), after checking that its
+    parameter arrays have the shapes and dtype of that shape (the kernels index them unchecked)."""
     vocabulary = model.vocabulary
-    return deep_shape(model.config, vocabulary.size, vocabulary.class_count)
+    shape = deep_shape(model.config, vocabulary.size, vocabulary.class_count)
+    for name, dims in shape_weights(shape).items():
+        if name in ("direct", "hidden_state"):
+            continue
+        array = getattr(model, name)
+        if array.shape != dims or array.dtype != shape.dtype or not array.flags.c_contiguous:
+            raise RnnlmpyError(f"the model's {name} is {array.dtype} {array.shape}, not a contiguous "
+                               f"{shape.dtype} {dims}")
+    return shape
 
 
 def output_module(shape: DeepShape):
@@ -151,6 +161,7 @@ def output_module(shape: DeepShape):
 
 
 OUTPUT_ARRAYS = ("input_weights", "output_weights", "output_bias", "class_weights", "class_bias")
+GRADIENT_NAMES = ("recurrent", "gate_bias") + OUTPUT_ARRAYS  # the arrays train_window gives gradients of
 
 
 def check_window(shape: DeepShape, window: Window, state: np.ndarray) -> None:
@@ -302,6 +313,11 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     then). The result depends on ``threads``, not on timing."""
     shape = model_shape(model)
     check_window(shape, window, state)
+    for name in GRADIENT_NAMES:
+        weights, array = getattr(model, name), grads.get(name)
+        if array is None or array.shape != weights.shape or array.dtype != weights.dtype \
+                or not array.flags.c_contiguous:
+            raise RnnlmpyError(f"the gradient of {name} must be a contiguous {weights.dtype} {weights.shape}")
     for array in grads.values():
         array[...] = 0
     steps, streams = window.inputs.shape
@@ -326,13 +342,16 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
 
 
 def scratch_grads(index: int, grads: dict) -> dict:
-    """Zeroed gradient arrays like ``grads`` for stream part ``index`` (> 0), kept from call to call."""
+    """Zeroed gradient arrays like ``grads`` for stream part ``index`` (> 0), kept from call to call (per calling
+    thread, so that two threads may each train a model)."""
+    if not hasattr(SCRATCH, "grads"):
+        SCRATCH.grads = {}
     arrays = {}
     for name, array in grads.items():
         key = (index, name)
-        kept = SCRATCH_GRADS.get(key)
+        kept = SCRATCH.grads.get(key)
         if kept is None or kept.shape != array.shape or kept.dtype != array.dtype:
-            kept = SCRATCH_GRADS[key] = np.zeros_like(array)
+            kept = SCRATCH.grads[key] = np.zeros_like(array)
         else:
             kept[...] = 0
         arrays[name] = kept
