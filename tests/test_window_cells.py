@@ -302,3 +302,16 @@ def test_gradient_arrays_that_do_not_fit_are_refused():
     del grads["gate_bias"]
     with pytest.raises(RnnlmpyError, match="gate_bias"):
         deep.train_window(model, small_window(), np.zeros((2, 12)), grads, dropout_seed=0)
+
+
+@pytest.mark.parametrize("rows", [7, window.SMALL_PRODUCT_ROWS + 3])  # add_products, then BLAS
+def test_step_products_match_numpy(rows):
+    rng = np.random.default_rng(8)
+    left, right = rng.normal(size=(rows, 9)), rng.normal(size=(9, 6))  # rows and inner not multiples of four
+    gates, scratch, out = rng.normal(size=(rows, 6)), np.zeros((rows, 6)), np.full((rows, 6), np.nan)
+    expected = gates + left @ right
+    window.add_step_product(left, right, scratch, gates)
+    np.testing.assert_allclose(gates, expected, rtol=0, atol=1e-13)
+    window.step_product(left, right, out)
+    np.testing.assert_allclose(out, left @ right, rtol=0, atol=1e-13)
+    assert window.small_product(rows, right) == (rows <= window.SMALL_PRODUCT_ROWS)

@@ -12,7 +12,9 @@ The matrix products are ``np.dot`` (BLAS gemm from Numba) on whole windows
 where the recurrence allows it: a cell's input->gates product is one product
 over all ``N`` rows, its weight gradients are products over all ``N`` rows; per
 time step only the ``(B, H) x (H, G*H)`` recurrent product (and backwards the
-``(B, G*H) x (G*H, H)`` one) remains. Elementwise gate math: plain loops.
+``(B, G*H) x (G*H, H)`` one) remains, done by ``add_products`` (faster than
+BLAS for so few rows, and never waits for BLAS threads). Elementwise gate
+math: plain loops.
 
 A window cell module (``window_lstm``, ``window_gru``, ``window_elman``) provides:
 
@@ -61,6 +63,8 @@ from .cell import ACTIVATION_MARKERS
 GATES = {"lstm": 4, "gru": 3, "elman": 1}  # gate blocks G of a window cell
 STATES = {"lstm": 2, "gru": 1, "elman": 1}  # state vectors S of a window cell (lstm: h then c)
 ELMAN_ACTIVATIONS = ("sigmoid", "tanh", "relu")  # -hidden-type names that are the window Elman cell
+SMALL_PRODUCT_ROWS = 128  # a step's product of at most this many streams ...
+SMALL_PRODUCT_WEIGHTS = 2**21  # ... by a matrix of at most this many weights: add_products, not BLAS
 
 
 def cell_name(hidden_type: str) -> str:
@@ -172,9 +176,85 @@ def previous_state(t, resets, state_in, series, out, slot):
 
 
 @njit(cache=True, fastmath=True)
-def add_step_product(previous, recurrent, scratch, gates):
-    """``gates`` (B, G*H) += ``previous`` (B, H) x ``recurrent``ᵀ (G*H, H), through ``scratch`` (B, G*H)."""
-    np.dot(previous, recurrent.T, scratch)
+def add_products(left, right, out):
+    """``out`` (R, M) += ``left`` (R, K) x ``right`` (K, M), all C-contiguous: the per-step recurrent product.
+
+    Four rows and four k at a time: each pass over a row of ``out`` adds sixteen
+    products per column, so the loop is bound by its multiply-adds, not by
+    loads and stores, and ``right`` is read once per four rows. For the skinny
+    products of a window's steps (R = B streams) it beats BLAS, which packs the
+    whole ``right`` on every call (PTB, 20 x 200 x 800 float32: 90 against 107
+    us; 10 streams: 50 against 82 us).
+    """
+    rows, inner = left.shape
+    width = right.shape[1]
+    r = 0
+    while r + 4 <= rows:
+        o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+        l0, l1, l2, l3 = left[r], left[r + 1], left[r + 2], left[r + 3]
+        k = 0
+        while k + 4 <= inner:
+            w0, w1, w2, w3 = right[k], right[k + 1], right[k + 2], right[k + 3]
+            a00, a01, a02, a03 = l0[k], l0[k + 1], l0[k + 2], l0[k + 3]
+            a10, a11, a12, a13 = l1[k], l1[k + 1], l1[k + 2], l1[k + 3]
+            a20, a21, a22, a23 = l2[k], l2[k + 1], l2[k + 2], l2[k + 3]
+            a30, a31, a32, a33 = l3[k], l3[k + 1], l3[k + 2], l3[k + 3]
+            for j in range(width):
+                x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
+                o0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
+                o1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
+                o2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
+                o3[j] += a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
+            k += 4
+        while k < inner:
+            w = right[k]
+            a0, a1, a2, a3 = l0[k], l1[k], l2[k], l3[k]
+            for j in range(width):
+                x = w[j]
+                o0[j] += a0 * x
+                o1[j] += a1 * x
+                o2[j] += a2 * x
+                o3[j] += a3 * x
+            k += 1
+        r += 4
+    while r < rows:
+        o, row = out[r], left[r]
+        for k in range(inner):
+            w = right[k]
+            a = row[k]
+            for j in range(width):
+                o[j] += a * w[j]
+        r += 1
+
+
+@njit(cache=True)
+def small_product(rows, right):
+    """Whether a step's product of ``rows`` rows by ``right`` goes to ``add_products`` (few rows, a matrix that
+    stays in cache) rather than to BLAS."""
+    return rows <= SMALL_PRODUCT_ROWS and right.size <= SMALL_PRODUCT_WEIGHTS
+
+
+@njit(cache=True, fastmath=True)
+def step_product(left, right, out):
+    """``out`` (R, M) = ``left`` (R, K) x ``right`` (K, M) (C-contiguous), by ``add_products`` or BLAS."""
+    if small_product(left.shape[0], right):
+        for r in range(out.shape[0]):
+            row = out[r]
+            for j in range(out.shape[1]):
+                row[j] = 0.0
+        add_products(left, right, out)
+    else:
+        np.dot(left, right, out)
+
+
+@njit(cache=True, fastmath=True)
+def add_step_product(previous, recurrent_transposed, scratch, gates):
+    """``gates`` (B, G*H) += ``previous`` (B, H) x ``recurrent_transposed`` (H, G*H) (the C-contiguous transpose
+    of a recurrent matrix), through ``scratch`` (B, G*H) when BLAS does it."""
+    if small_product(previous.shape[0], recurrent_transposed):
+        add_products(previous, recurrent_transposed, gates)
+        return
+    np.dot(previous, recurrent_transposed, scratch)
     for b in range(gates.shape[0]):
         row, add = gates[b], scratch[b]
         for j in range(gates.shape[1]):
@@ -188,7 +268,7 @@ def recurrent_carry(t, resets, step_grads, recurrent, carry_hidden, carry_cell, 
     step t did not read step t-1). Nothing at t = 0 (truncation)."""
     if t == 0:
         return
-    np.dot(step_grads, recurrent, carry_hidden)
+    step_product(step_grads, recurrent, carry_hidden)
     streams, size = carry_hidden.shape
     for b in range(streams):
         row = carry_hidden[b]

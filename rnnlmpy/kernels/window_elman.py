@@ -28,9 +28,10 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, gates.reshape(rows, size))
     add_rows(gates.reshape(rows, size), weights.bias)
     recurrent_part = np.empty((streams, size), dtype=outputs.dtype)
+    recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
     for t in range(steps):
         previous_state(t, resets, state_in, outputs, cache.previous[t], 0)
-        add_step_product(cache.previous[t], weights.recurrent, recurrent_part, gates[t])
+        add_step_product(cache.previous[t], recurrent_transposed, recurrent_part, gates[t])
         for b in range(streams):
             row = gates[t, b]
             apply_activation(row, weights.activation)

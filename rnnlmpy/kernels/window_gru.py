@@ -21,7 +21,7 @@ from numba import njit
 
 from .cell import sigmoid_in_place, tanh_in_place
 from .exponential import EXACT_FASTMATH
-from .window import GruWeights, add_rows, previous_state, recurrent_carry, weight_gradients
+from .window import GruWeights, add_rows, previous_state, recurrent_carry, step_product, weight_gradients
 
 BUNDLES = (GruWeights,)
 
@@ -37,9 +37,10 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     add_rows(gates.reshape(rows, 3 * size), weights.bias)
     recurrent_part = np.empty((streams, 3 * size), dtype=outputs.dtype)
     one = outputs.dtype.type(1.0)
+    recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
     for t in range(steps):
         previous_state(t, resets, state_in, outputs, cache.previous[t], 0)
-        np.dot(cache.previous[t], weights.recurrent.T, recurrent_part)
+        step_product(cache.previous[t], recurrent_transposed, recurrent_part)
         for b in range(streams):
             row = gates[t, b]
             part = recurrent_part[b]
