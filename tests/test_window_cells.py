@@ -89,7 +89,8 @@ def test_softmax_layer_matches_the_reference(dtype):
     rows = window_softmax.chunk_rows(10**6, words) + 5  # two chunks of rows
     assert window_softmax.chunk_rows(rows, words) == window_softmax.MIN_CHUNK_ROWS < rows
     rng = np.random.default_rng(7)
-    layer = window_softmax.SoftmaxLayer(rng.normal(size=(words, size)).astype(dtype), rng.normal(size=words).astype(dtype))
+    layer = window_softmax.SoftmaxLayer(rng.normal(size=(words, size)).astype(dtype),
+                                        rng.normal(size=words).astype(dtype))
     hidden = rng.normal(size=(rows, size)).astype(dtype)
     targets = rng.integers(0, words, rows).astype(np.int32)
     weights = rng.choice([0.0, 1.0, 0.5], rows).astype(dtype)

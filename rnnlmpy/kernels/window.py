@@ -133,7 +133,8 @@ def weights_bundle(hidden_type: str, input_weights: np.ndarray, recurrent: np.nd
 
 
 def window_cache(hidden_type: str, steps: int, streams: int, hidden: int, dtype) -> WindowCache:
-    """An uninitialised ``WindowCache`` (``forward`` fills it) for a layer of ``hidden_type`` over ``steps`` x ``streams`` with ``hidden`` units."""
+    """An uninitialised ``WindowCache`` (``forward`` fills it) for a layer of ``hidden_type`` over ``steps`` x
+    ``streams`` with ``hidden`` units."""
     cell = cell_name(hidden_type)
     gates = GATES[cell] * hidden
     empty = np.zeros((0, 0, 0), dtype=dtype)
@@ -153,6 +154,34 @@ def add_rows(matrix, vector):
         row = matrix[r]
         for c in range(matrix.shape[1]):
             row[c] += vector[c]
+
+
+@njit(cache=True, fastmath=True)
+def add_column_sums(matrix, out):
+    """``out`` (C,) += the sum of the rows of ``matrix`` (R, C): a bias's gradient."""
+    for r in range(matrix.shape[0]):
+        row = matrix[r]
+        for c in range(matrix.shape[1]):
+            out[c] += row[c]
+
+
+@njit(cache=True, fastmath=True)
+def add_into(target, source):
+    """``target += source`` (2-d, same shape)."""
+    for i in range(target.shape[0]):
+        row, add = target[i], source[i]
+        for j in range(target.shape[1]):
+            row[j] += add[j]
+
+
+@njit(cache=True, fastmath=True)
+def input_gates(weights, inputs, gates):
+    """``gates`` (T,B,G*H) = ``inputs`` (T,B,In) x ``weights.input_weights``ᵀ + ``weights.bias``: the input side
+    of every step of the window, one gemm."""
+    rows = inputs.shape[0] * inputs.shape[1]
+    flat = gates.reshape(rows, gates.shape[2])
+    np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, flat)
+    add_rows(flat, weights.bias)
 
 
 @njit(cache=True)
@@ -296,20 +325,9 @@ def weight_gradients(weights, inputs, previous, input_grads, recurrent_grads, gr
     size = previous.shape[2]
     by_input = input_grads.reshape(rows, gate_width)
     by_recurrent = recurrent_grads.reshape(rows, gate_width)
-    input_product = np.dot(by_input.T, inputs.reshape(rows, width))
-    recurrent_product = np.dot(by_recurrent.T, previous.reshape(rows, size))
-    for g in range(gate_width):
-        row, add = grads.input_weights[g], input_product[g]
-        for j in range(width):
-            row[j] += add[j]
-        row, add = grads.recurrent[g], recurrent_product[g]
-        for j in range(size):
-            row[j] += add[j]
-    bias = grads.bias
-    for r in range(rows):
-        add = by_input[r]
-        for g in range(gate_width):
-            bias[g] += add[g]
+    add_into(grads.input_weights, np.dot(by_input.T, inputs.reshape(rows, width)))
+    add_into(grads.recurrent, np.dot(by_recurrent.T, previous.reshape(rows, size)))
+    add_column_sums(by_input, grads.bias)
     np.dot(by_input, weights.input_weights, grad_inputs.reshape(rows, width))
 
 

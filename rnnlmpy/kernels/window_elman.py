@@ -13,7 +13,7 @@ from numba import njit
 
 from .cell import apply_activation, apply_derivative
 from .exponential import EXACT_FASTMATH
-from .window import ElmanWeights, add_rows, add_step_product, previous_state, recurrent_carry, weight_gradients
+from .window import ElmanWeights, add_step_product, input_gates, previous_state, recurrent_carry, weight_gradients
 
 BUNDLES = (ElmanWeights,)
 
@@ -24,9 +24,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     steps, streams, _ = inputs.shape
     size = outputs.shape[2]
     gates = cache.gates
-    rows = steps * streams
-    np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, gates.reshape(rows, size))
-    add_rows(gates.reshape(rows, size), weights.bias)
+    input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, size), dtype=outputs.dtype)
     recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
     for t in range(steps):

@@ -21,7 +21,7 @@ from numba import njit
 
 from .cell import sigmoid_in_place, tanh_in_place
 from .exponential import EXACT_FASTMATH
-from .window import GruWeights, add_rows, previous_state, recurrent_carry, step_product, weight_gradients
+from .window import GruWeights, input_gates, previous_state, recurrent_carry, step_product, weight_gradients
 
 BUNDLES = (GruWeights,)
 
@@ -32,9 +32,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     steps, streams, _ = inputs.shape
     size = outputs.shape[2]
     gates = cache.gates
-    rows = steps * streams
-    np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, gates.reshape(rows, 3 * size))
-    add_rows(gates.reshape(rows, 3 * size), weights.bias)
+    input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, 3 * size), dtype=outputs.dtype)
     one = outputs.dtype.type(1.0)
     recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)

@@ -19,7 +19,7 @@ from numba import njit
 
 from .cell import sigmoid_in_place, tanh_in_place
 from .exponential import EXACT_FASTMATH
-from .window import LstmWeights, add_rows, add_step_product, previous_state, recurrent_carry, weight_gradients
+from .window import LstmWeights, add_step_product, input_gates, previous_state, recurrent_carry, weight_gradients
 
 BUNDLES = (LstmWeights,)
 
@@ -30,9 +30,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     steps, streams, _ = inputs.shape
     size = outputs.shape[2]
     gates = cache.gates
-    rows = steps * streams
-    np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, gates.reshape(rows, 4 * size))
-    add_rows(gates.reshape(rows, 4 * size), weights.bias)
+    input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, 4 * size), dtype=outputs.dtype)
     recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
     for t in range(steps):

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
+from .window import add_column_sums, add_into
 
 CHUNK_FLOATS = 2**22  # logits computed at once (16 MB of float32): a PTB window of 400 rows in one chunk
 MIN_CHUNK_ROWS = 16  # rows per chunk at the least, however large the vocabulary
@@ -100,24 +101,6 @@ def scale_row(row, factor):
     """``row`` (V,) *= ``factor``."""
     for v in range(row.shape[0]):
         row[v] *= factor
-
-
-@njit(cache=True, fastmath=True)
-def add_column_sums(matrix, out):
-    """``out`` (C,) += the sum of the rows of ``matrix`` (R, C)."""
-    for r in range(matrix.shape[0]):
-        row = matrix[r]
-        for c in range(matrix.shape[1]):
-            out[c] += row[c]
-
-
-@njit(cache=True, fastmath=True)
-def add_into(target, source):
-    """``target += source`` (2-d, same shape)."""
-    for i in range(target.shape[0]):
-        row, add = target[i], source[i]
-        for j in range(target.shape[1]):
-            row[j] += add[j]
 
 
 @njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
