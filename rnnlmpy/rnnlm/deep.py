@@ -17,6 +17,14 @@ that. Dropout (inverted, rate p) is applied on the embedding's output, between
 layers and on the top layer's output, never on the recurrent connections; its
 masks come from ``np.random.default_rng(dropout_seed)``, so the same seed gives
 the same masks (a resumed run needs no RNG state).
+
+Both cores: ``train_window(..., threads=2)`` (and ``score_window``) splits the
+streams into parts trained in threads at once (the kernels release the GIL),
+each into its own gradient arrays, summed at the end. BLAS should then run one
+thread (``OPENBLAS_NUM_THREADS=1`` before the first product): the engine's
+threads are its parallelism, and BLAS threads that wait for each other on a
+busy machine halve the speed. The gemms go through Numba's ``np.dot``, which
+needs SciPy's BLAS.
 """
 
 from __future__ import annotations
