@@ -252,6 +252,18 @@ def test_a_window_with_bad_ids_or_state_is_refused():
         deep.score_window(model, small_window(), np.zeros((3, state.shape[1])), np.zeros((3, 2)))
     with pytest.raises(RnnlmpyError, match="word id"):
         deep.next_distribution(model, state[0], 7, np.zeros(7))
+    with pytest.raises(RnnlmpyError, match="log10_out"):
+        deep.score_window(model, small_window(), state, np.zeros((2, 3)))
+    bad = small_window()
+    bad.resets = bad.resets[:2]
+    with pytest.raises(RnnlmpyError, match="resets"):
+        deep.score_window(model, bad, state, np.zeros((3, 2)))
+    bad = small_window()
+    bad.inputs = bad.inputs.reshape(-1)
+    with pytest.raises(RnnlmpyError, match="steps, streams"):
+        deep.score_window(model, bad, state, np.zeros((3, 2)))
+    with pytest.raises(RnnlmpyError, match="state"):
+        deep.score_window(model, small_window(), np.asfortranarray(np.zeros((2, state.shape[1]))), np.zeros((3, 2)))
 
 
 @pytest.mark.parametrize("hidden_type", ["lstm", "relu"])
