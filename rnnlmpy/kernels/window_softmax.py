@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
-from .window import add_column_sums, add_into
+from .window import add_into
 
 CHUNK_FLOATS = 2**22  # logits computed at once (16 MB of float32): a PTB window of 400 rows in one chunk
 MIN_CHUNK_ROWS = 16  # rows per chunk at the least, however large the vocabulary
@@ -97,10 +97,12 @@ def log_softmax_row(logits, bias):
 
 
 @njit(cache=True, fastmath=True)
-def scale_row(row, factor):
-    """``row`` (V,) *= ``factor``."""
+def scale_row_into(row, factor, column_sums):
+    """``row`` (V,) *= ``factor``, and the result added to ``column_sums`` (V,) while the row is in cache."""
     for v in range(row.shape[0]):
-        row[v] *= factor
+        value = row[v] * factor
+        row[v] = value
+        column_sums[v] += value
 
 
 @njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
@@ -132,9 +134,9 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
             top, log_total = log_softmax_row(row, layer.bias)
             log10_out[n] = (target_logit - top - log_total) / LN10
             factor = dtype.type(scale * weight / math.exp(log_total))
-            scale_row(row, factor)
+            scale_row_into(row, factor, grads.bias)
             row[target] -= dtype.type(scale * weight)
-        add_column_sums(block, grads.bias)
+            grads.bias[target] -= dtype.type(scale * weight)
         np.dot(block.T, hidden[begin:end], weight_grad)
         add_into(grads.weights, weight_grad)
         np.dot(block, layer.weights, grad_hidden[begin:end])
