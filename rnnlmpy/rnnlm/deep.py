@@ -326,8 +326,6 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
         if array is None or array.shape != weights.shape or array.dtype != weights.dtype \
                 or not array.flags.c_contiguous:
             raise RnnlmpyError(f"the gradient of {name} must be a contiguous {weights.dtype} {weights.shape}")
-    for array in grads.values():
-        array[...] = 0
     steps, streams = window.inputs.shape
     masks = dropout_masks(shape, steps, streams, dropout_seed)
     parts = stream_parts(streams, threads)
@@ -335,14 +333,24 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
 
     def work(index: int) -> tuple[float, int, np.ndarray]:
         part = parts[index]
+        for array in part_grads[index].values():
+            array[...] = 0
         return train_part(shape, model, window_part(window, part), state[part],
                           part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams)
 
     results = in_parts(work, parts)
-    for extra in part_grads[1:]:
-        for name, array in extra.items():
-            if name != "input_weights" or shape.tie_weights:  # untied: the embedding's gradient is scattered below
-                grads[name] += array
+    if len(parts) > 1:
+        # untied: the embedding's gradient of every part is scattered below, not summed
+        merged = [name for name in grads if name != "input_weights" or shape.tie_weights]
+
+        def merge(index: int) -> None:  # each thread adds its share of every array's elements
+            for name in merged:
+                total = grads[name].reshape(-1)
+                share = slice(total.size * index // len(parts), total.size * (index + 1) // len(parts))
+                for extra in part_grads[1:]:
+                    np.add(total[share], extra[name].reshape(-1)[share], out=total[share])
+
+        in_parts(merge, parts)
     for part, (_, _, embedding_grad) in zip(parts, results):
         ids = np.ascontiguousarray(window.inputs[:, part].reshape(-1), dtype=np.int32)
         scatter_add_rows(grads["input_weights"], ids, embedding_grad)
@@ -350,8 +358,8 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
 
 
 def scratch_grads(index: int, grads: dict) -> dict:
-    """Zeroed gradient arrays like ``grads`` for stream part ``index`` (> 0), kept from call to call (per calling
-    thread, so that two threads may each train a model)."""
+    """Gradient arrays like ``grads`` for stream part ``index`` (> 0) (not zeroed: its thread does that), kept from
+    call to call (per calling thread, so that two threads may each train a model)."""
     if not hasattr(SCRATCH, "grads"):
         SCRATCH.grads = {}
     arrays = {}
@@ -360,8 +368,6 @@ def scratch_grads(index: int, grads: dict) -> dict:
         kept = SCRATCH.grads.get(key)
         if kept is None or kept.shape != array.shape or kept.dtype != array.dtype:
             kept = SCRATCH.grads[key] = np.zeros_like(array)
-        else:
-            kept[...] = 0
         arrays[name] = kept
     return arrays
 
