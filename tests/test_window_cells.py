@@ -266,11 +266,12 @@ def test_a_window_with_bad_ids_or_state_is_refused():
         deep.score_window(model, small_window(), np.asfortranarray(np.zeros((2, state.shape[1]))), np.zeros((3, 2)))
 
 
-@pytest.mark.parametrize("hidden_type, by_streams", [("lstm", False), ("relu", False), ("gru", True)])
-def test_streams_in_threads_give_the_one_thread_result(hidden_type, by_streams, monkeypatch):
+@pytest.mark.parametrize("hidden_type, by_streams, tie_weights", [("lstm", False, False), ("relu", False, True),
+                                                                  ("gru", True, True)])
+def test_streams_in_threads_give_the_one_thread_result(hidden_type, by_streams, tie_weights, monkeypatch):
     """A full softmax splits its vocabulary between the threads; another output layer (here: the full softmax
     standing in for a class layer) trains on the threads' streams with gradients of their own, summed."""
-    model = stand_in_model(hidden_type, dropout=0.3)
+    model = stand_in_model(hidden_type, dropout=0.3, tie_weights=tie_weights)
     if by_streams:
         model.vocabulary.class_count = 2
         monkeypatch.setattr(deep, "output_module", lambda shape: window_softmax)
