@@ -344,3 +344,11 @@ def test_the_kernels_the_driver_runs_in_threads_release_the_gil():
                window_softmax.part_gradients, window.scatter_add_rows]
     kernels += [getattr(module, name) for module in CELLS.values() for name in ("forward", "backward")]
     assert all(kernel.targetoptions.get("nogil") for kernel in kernels)
+
+
+@pytest.mark.parametrize("setting, value", [("dropout", 1.0), ("dropout", -0.1), ("layers", 0)])
+def test_settings_outside_the_engines_range_are_refused(setting, value):
+    model = stand_in_model("lstm")
+    setattr(model.config, setting, value)
+    with pytest.raises(RnnlmpyError, match=setting):
+        deep.train_window(model, small_window(), np.zeros((2, 12)), empty_grads(model), dropout_seed=0)
