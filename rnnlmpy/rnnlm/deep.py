@@ -18,9 +18,10 @@ layers and on the top layer's output, never on the recurrent connections; its
 masks come from ``np.random.default_rng(dropout_seed)``, so the same seed gives
 the same masks (a resumed run needs no RNG state).
 
-Both cores: ``train_window(..., threads=2)`` (and ``score_window``) splits the
-streams into parts trained in threads at once (the kernels release the GIL),
-each into its own gradient arrays, summed at the end. BLAS should then run one
+Both cores: ``train_window(..., threads=2)`` (and ``score_window``) runs the
+layers on parts of the streams in threads at once (the kernels release the
+GIL); a full softmax splits its words between the threads instead (its gemms
+stay N rows tall, each thread owns its rows of grad W). BLAS should then run one
 thread (``OPENBLAS_NUM_THREADS=1`` before the first product): the engine's
 threads are its parallelism, and BLAS threads that wait for each other on a
 busy machine halve the speed. The gemms go through Numba's ``np.dot``, which
@@ -419,9 +420,10 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
     final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens).
 
-    With ``threads`` > 1 the streams are split into that many parts, each trained in its own thread into its own
-    gradient arrays, summed at the end (the same masks and result, up to rounding; run BLAS single-threaded
-    then). The result depends on ``threads``, not on timing."""
+    With ``threads`` > 1 the layers run on that many parts of the streams, one per thread; a full softmax then
+    takes all rows in every thread, each a range of the words (``train_by_vocabulary``), another output layer
+    its thread's streams into gradient arrays of their own, summed at the end. The same masks and result, up to
+    rounding (run BLAS single-threaded then); the result depends on ``threads``, not on timing."""
     shape = model_shape(model)
     check_window(shape, window, state)
     for name in GRADIENT_NAMES:
