@@ -18,7 +18,9 @@ state arrays, each of the weight's shape and dtype. L2 regularisation
 These are PyTorch's defaults (``OPTIMIZER_SETTINGS``, written once). Kernels
 work on flat (1-D, contiguous) views in the weight's dtype: the constants and
 the rate are cast to it, so a float32 model's step is float32 arithmetic, as
-PyTorch's. Row variants (``*_rows``) touch only the listed rows of a 2-D array:
+PyTorch's; the rules that divide compile with ``error_model="numpy"`` (Python's
+model tests every divisor for zero, a branch that keeps the loop scalar: ten
+times slower). Row variants (``*_rows``) touch only the listed rows of a 2-D array:
 a window's embedding gradient is zero except at the rows of the words it read.
 Only plain SGD without decay uses them in ``Optimizer.step``, where skipping a
 zero row changes nothing; every other rule moves a weight whose gradient is 0
@@ -144,7 +146,7 @@ def momentum_update(weights, grads, velocity, alpha, decay, momentum):
         weights[i] -= alpha * v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adagrad_update(weights, grads, total, alpha, decay, epsilon):
     """``s += g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = g + decay * w``, over flat arrays."""
     alpha, decay, epsilon = weights.dtype.type(alpha), weights.dtype.type(decay), weights.dtype.type(epsilon)
@@ -155,7 +157,7 @@ def adagrad_update(weights, grads, total, alpha, decay, epsilon):
         weights[i] -= alpha * g / (np.sqrt(s) + epsilon)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rmsprop_update(weights, grads, average, alpha, decay, rho, epsilon):
     """``s = rho * s + (1 - rho) * g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = g + decay * w``."""
     dtype = weights.dtype.type
@@ -168,7 +170,7 @@ def rmsprop_update(weights, grads, average, alpha, decay, rho, epsilon):
         weights[i] -= alpha * g / (np.sqrt(s) + epsilon)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adam_update(weights, grads, first, second, step_size, correction2_root, decay, beta1, beta2, epsilon):
     """Adam's step over flat arrays, the bias corrections given: ``step_size = alpha / (1 - beta1^t)``,
     ``correction2_root = sqrt(1 - beta2^t)``; ``w -= step_size * m / (sqrt(v) / correction2_root + epsilon)``."""
