@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
+from .output import largest_class_size
 
 CHUNK_ROWS = 256  # rows of class logits computed at once
 LN10 = math.log(10.0)
@@ -66,15 +67,6 @@ def bundles(arrays: dict, grads, vocabulary, tied: bool):
     if grads is None:
         return layer, None
     return layer, ClassGrads(grads["class_weights"], grads["class_bias"], grads[name], grads["output_bias"])
-
-
-@njit(cache=True)
-def largest_class(class_start, class_end):
-    """Number of words in the largest class (at least 1)."""
-    largest = 1
-    for c in range(class_start.shape[0]):
-        largest = max(largest, class_end[c] - class_start[c])
-    return largest
 
 
 @njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
@@ -139,24 +131,6 @@ def word_backward(word_weights, grad_weights, grad_bias, first, errors, hidden, 
         grad_bias[first + k] += error
 
 
-@njit(cache=True, fastmath=True)
-def add_column_sums(matrix, out):
-    """``out`` (C,) += the sum of the rows of ``matrix`` (R, C)."""
-    for r in range(matrix.shape[0]):
-        row = matrix[r]
-        for c in range(matrix.shape[1]):
-            out[c] += row[c]
-
-
-@njit(cache=True, fastmath=True)
-def add_into(target, source):
-    """``target += source`` (2-d, same shape)."""
-    for i in range(target.shape[0]):
-        row, add = target[i], source[i]
-        for j in range(target.shape[1]):
-            row[j] += add[j]
-
-
 @njit(cache=True)
 def row_log_probability(layer, class_row, hidden_row, target, word_work):
     """ln P(``target`` | ``hidden_row``): ``class_row`` (C,) holds the row's class logits without bias and is
@@ -187,7 +161,7 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
     class_block = np.empty((chunk, classes), dtype=dtype)
     word_part = np.empty((chunk, size), dtype=dtype)
     class_weight_grad = np.empty((classes, size), dtype=dtype)
-    word_work = np.empty(largest_class(layer.class_start, layer.class_end), dtype=dtype)
+    word_work = np.empty(largest_class_size(layer.class_start, layer.class_end), dtype=dtype)
     for begin in range(0, rows, chunk):
         end = min(begin + chunk, rows)
         count = end - begin
@@ -214,11 +188,11 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
             to_errors(words, word_norm, target - first, factor)
             word_backward(layer.word_weights, grads.word_weights, grads.word_bias, first, words, hidden[n],
                           word_row)
-        add_column_sums(block, grads.class_bias)
+        grads.class_bias[:] += block.sum(axis=0)
         np.dot(block.T, hidden[begin:end], class_weight_grad)
-        add_into(grads.class_weights, class_weight_grad)
+        grads.class_weights[:] += class_weight_grad
         np.dot(block, layer.class_weights, grad_hidden[begin:end])
-        add_into(grad_hidden[begin:end], word_part[:count])
+        grad_hidden[begin:end] += word_part[:count]
 
 
 @njit(cache=True)
@@ -227,7 +201,7 @@ def score(layer, hidden, targets, log10_out):
     rows = hidden.shape[0]
     chunk = max(1, min(CHUNK_ROWS, rows))
     class_block = np.empty((chunk, layer.class_weights.shape[0]), dtype=hidden.dtype)
-    word_work = np.empty(largest_class(layer.class_start, layer.class_end), dtype=hidden.dtype)
+    word_work = np.empty(largest_class_size(layer.class_start, layer.class_end), dtype=hidden.dtype)
     for begin in range(0, rows, chunk):
         end = min(begin + chunk, rows)
         block = class_block[:end - begin]
@@ -245,7 +219,7 @@ def distribution(layer, hidden, out):
     add_bias(class_logits, layer.class_bias)
     _, class_log_total = exp_normalise(class_logits)
     class_norm = math.exp(class_log_total)
-    word_work = np.empty(largest_class(layer.class_start, layer.class_end), dtype=hidden.dtype)
+    word_work = np.empty(largest_class_size(layer.class_start, layer.class_end), dtype=hidden.dtype)
     for c in range(class_logits.shape[0]):
         first, last = layer.class_start[c], layer.class_end[c]
         if last <= first:
