@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from reference import numeric_gradient
+from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.kernels.window_class import bundles, distribution, score, train
 
 HIDDEN = 4
@@ -184,3 +185,34 @@ def test_extreme_logits_stay_finite():
     grads, grad_hidden, log10_out = run_train(model, hidden * 10, targets, np.ones(12), 1.0)
     assert np.all(np.isfinite(log10_out)) and np.all(log10_out <= 0)
     assert np.all(np.isfinite(grad_hidden)) and all(np.all(np.isfinite(grads[key])) for key in NAMES)
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("class rows", "5 class weight rows, 5 class biases, 4 classes"),
+    ("class bias", "5 class weight rows, 4 class biases"),
+    ("word bias", "8 word biases"),
+    ("word class range", "word 8 lies outside its class's run"),
+    ("word outside its run", "word 2 lies outside its class's run"),
+    ("run past the vocabulary", "a class's run of words is not within the vocabulary"),
+])
+def test_classes_that_do_not_fit_the_weights_are_one_line_before_a_kernel_runs(fault, words):
+    model = random_model()
+    word_class, class_start, class_end = WORD_CLASS.copy(), CLASS_START.copy(), CLASS_END.copy()
+    if fault == "class rows":
+        class_start, class_end = class_start[:-1], class_end[:-1]
+    elif fault == "class bias":
+        model["class_bias"] = model["class_bias"][:-1]
+    elif fault == "word bias":
+        model["output_bias"] = model["output_bias"][:-1]
+    elif fault == "word class range":
+        word_class[-1] = 5
+    elif fault == "word outside its run":
+        word_class[2] = 0  # word 2 lies in class 1's run
+    else:
+        class_end[4] = 12  # the empty last class's run now reaches past the 9 words
+        class_start[4] = 9
+        class_end[3] = 12
+    vocabulary = SimpleNamespace(word_class=word_class, class_start=class_start, class_end=class_end)
+    with pytest.raises(RnnlmpyError) as caught:
+        bundles(model, None, vocabulary, False)
+    assert words in str(caught.value) and "\n" not in str(caught.value)

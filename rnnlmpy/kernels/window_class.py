@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..base.errors import RnnlmpyError
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
 from .output import largest_class_size
 
@@ -59,14 +60,52 @@ BUNDLES = (ClassLayer, ClassGrads)
 
 def bundles(arrays: dict, grads, vocabulary, tied: bool):
     """(ClassLayer, ClassGrads or None) from the model's named arrays and their gradients (see ``window``), the
-    classes from ``vocabulary`` (its ``word_class``, ``class_start``, ``class_end``, as int32 arrays)."""
+    classes from ``vocabulary`` (its ``word_class``, ``class_start``, ``class_end``, as int32 arrays). Raises
+    RnnlmpyError (one line) when they do not fit each other (``class_layer_problem``): the kernels index by
+    them unchecked."""
     name = "input_weights" if tied else "output_weights"
     classes = [np.ascontiguousarray(getattr(vocabulary, key), dtype=np.int32)
                for key in ("word_class", "class_start", "class_end")]
     layer = ClassLayer(arrays["class_weights"], arrays["class_bias"], arrays[name], arrays["output_bias"], *classes)
+    problem = class_layer_problem(layer)
+    if problem:
+        raise RnnlmpyError(f"the model's output layer does not fit its vocabulary: {problem}")
     if grads is None:
         return layer, None
     return layer, ClassGrads(grads["class_weights"], grads["class_bias"], grads[name], grads["output_bias"])
+
+
+@njit(cache=True)
+def misplaced_word(word_class, class_start, class_end):
+    """The first word whose class is not in [0, C) or whose class's run does not hold it; -1 if none."""
+    classes = class_start.shape[0]
+    for word in range(word_class.shape[0]):
+        c = word_class[word]
+        if c < 0 or c >= classes or word < class_start[c] or word >= class_end[c]:
+            return word
+    return -1
+
+
+def class_layer_problem(layer: ClassLayer) -> str:
+    """What makes ``layer``'s arrays unsafe for the kernels, which index by its classes unchecked ("" if none):
+    shapes that disagree, a class's run outside the vocabulary, a word outside its class's run (a damaged file)."""
+    classes, size = layer.class_weights.shape
+    words = layer.word_weights.shape[0]
+    if layer.class_bias.shape != (classes,) or layer.class_start.shape != (classes,) \
+            or layer.class_end.shape != (classes,):
+        return f"{classes} class weight rows, {layer.class_bias.shape[0]} class biases, " \
+               f"{layer.class_start.shape[0]} classes"
+    if layer.word_weights.shape != (words, size) or layer.word_bias.shape != (words,) \
+            or layer.word_class.shape != (words,):
+        return f"{words} word weight rows of {layer.word_weights.shape[1]}, {layer.word_bias.shape[0]} word biases, " \
+               f"{layer.word_class.shape[0]} words, {size} hidden units"
+    if np.any(layer.class_start > layer.class_end) or np.any(layer.class_start < 0) \
+            or np.any(layer.class_end > words):
+        return "a class's run of words is not within the vocabulary"
+    word = misplaced_word(layer.word_class, layer.class_start, layer.class_end)
+    if word >= 0:
+        return f"word {word} lies outside its class's run of words"
+    return ""
 
 
 @njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
