@@ -216,3 +216,9 @@ def test_classes_that_do_not_fit_the_weights_are_one_line_before_a_kernel_runs(f
     with pytest.raises(RnnlmpyError) as caught:
         bundles(model, None, vocabulary, False)
     assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_kernels_a_driver_calls_release_the_gil():
+    """The driver runs parts of a window's streams in threads: each entry point must be compiled nogil."""
+    for kernel in (train, score, distribution):
+        assert kernel.targetoptions.get("nogil") is True, kernel.__name__

@@ -13,7 +13,9 @@ more gemms give the class weights' gradient and the class part of
 ``dLoss/dh``. The word part is per row, over the target's class only (about
 V / C words): logits, their softmax and its gradient into the class's rows of
 ``W``, ``b`` and that row of ``dLoss/dh``. Cost per row ``~3 H (C + V / C)``
-multiply-adds instead of the full softmax's ``3 H V``.
+multiply-adds instead of the full softmax's ``3 H V``. ``train``, ``score`` and
+``distribution`` release the GIL: a driver may run them on parts of a window's
+rows in threads at once.
 """
 
 from __future__ import annotations
@@ -188,7 +190,7 @@ def row_log_probability(layer, class_row, hidden_row, target, word_work):
     return log_probability, math.exp(class_log_total), math.exp(word_log_total)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out):
     """Log10 P(target) of each scored row into ``log10_out`` (N,) (0 where ``weights[n] == 0``); the gradient of
     ``scale * sum weights[n] * -ln P(targets[n])`` added to ``grads`` and written to ``grad_hidden`` (N, H)
@@ -234,7 +236,7 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
         grad_hidden[begin:end] += word_part[:count]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def score(layer, hidden, targets, log10_out):
     """Log10 P(targets[n] | hidden[n]) of every row into ``log10_out`` (N,)."""
     rows = hidden.shape[0]
@@ -251,7 +253,7 @@ def score(layer, hidden, targets, log10_out):
             log10_out[begin + r] = log_probability / LN10
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def distribution(layer, hidden, out):
     """``out`` (V,) = P(every word | ``hidden`` (H,)): each class's probability times its words' softmax."""
     class_logits = np.dot(layer.class_weights, hidden)
