@@ -269,3 +269,8 @@ def test_fused_clipping_on_the_rows_a_window_used_equals_the_dense_step():
                                                     (10.0, None, 1.0), (np.inf, 5.0, 1.0), (np.nan, 5.0, 1.0)])
 def test_the_clip_factor(norm, max_norm, factor):
     assert clip_factor(norm, max_norm) == factor
+
+
+def test_weights_of_another_dtype_are_a_programming_error():
+    with pytest.raises(ValueError, match="float32 or float64"):
+        Optimizer("adam", {"input_weights": np.zeros((2, 2), dtype=np.int32)})

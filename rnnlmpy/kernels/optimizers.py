@@ -280,6 +280,9 @@ class Optimizer:
         self.settings = OPTIMIZER_SETTINGS[name]
         self.decay = float(decay)
         self.shapes = {key: (tuple(array.shape), np.dtype(array.dtype)) for key, array in weights.items()}
+        for key, (_, dtype) in self.shapes.items():
+            if dtype not in (np.float32, np.float64):
+                raise ValueError(f"{key}: optimisers update float32 or float64 weights, not {dtype}")  # a bug
         self.state: dict[str, np.ndarray] = {}
         for slot in self.settings.slots:
             for key, (shape, dtype) in self.shapes.items():
