@@ -274,3 +274,15 @@ def test_the_clip_factor(norm, max_norm, factor):
 def test_weights_of_another_dtype_are_a_programming_error():
     with pytest.raises(ValueError, match="float32 or float64"):
         Optimizer("adam", {"input_weights": np.zeros((2, 2), dtype=np.int32)})
+
+
+def test_gradients_that_do_not_match_or_are_not_contiguous_are_a_programming_error():
+    weights = random_arrays(14)
+    optimizer = Optimizer("momentum", weights)
+    grads = random_arrays(15)
+    grads["recurrent"] = grads["recurrent"][:, :1].copy()
+    with pytest.raises(ValueError, match="recurrent: weight float64 \\(2, 2, 4, 3\\) and gradient float64"):
+        optimizer.step(weights, grads, 0.1)
+    strided = np.zeros((7, 6))[:, ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        clip_by_global_norm([strided], 1.0)
