@@ -205,7 +205,7 @@ def test_budget_summary_judges_the_goal(bench):
     assert not budget_results(bench, test_ppl=112.6)["goal"]["met"]
     text = lstm_budget.markdown(results)
     assert "| test PPL | **110.00** | <= 112.5 |" in text and "**13.3 min** (800 s)" in text
-    assert "Goal met." in text and "1: 150.50, 2: 151.00 (rejected)" in text and "-max-iter" not in text
+    assert "Goal met." in text and "after each epoch: 150.50, 151.00 (rejected)." in text and "-max-iter" not in text
     checked = lstm_budget.markdown(budget_results(bench, max_iter=1, seconds=1000.0))
     assert "Goal not met." in checked and "Stopped by `-max-iter 1`" in checked
 

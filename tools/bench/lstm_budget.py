@@ -77,10 +77,10 @@ def markdown(results: dict) -> str:
              f"<= {goal['seconds'] / 60:.0f} min"),
             ("training peak RSS", f"{results['train_peak_rss_mb']:.0f} MB", ""),
             ("`ppl` of PTB test", f"{results['ppl_seconds']:.1f} s, {results['ppl_peak_rss_mb']:.0f} MB", "")]
-    epochs = ", ".join(f"{e['epoch']}: {e['valid_ppl']:.2f}" + ("" if e["accepted"] else " (rejected)")
+    epochs = ", ".join(f"{e['valid_ppl']:.2f}" + ("" if e["accepted"] else " (rejected)")
                        for e in results["epochs"] if e["valid_ppl"] is not None)
     parts = [common.table(["small LSTM (2 x 200), rnnlmpy's defaults, 2 threads", "measured", "goal"], rows),
-             f"Goal {met}. Validation PPL by epoch: {epochs or '-'}.",
+             f"Goal {met}. Validation PPL after each epoch: {epochs or '-'}.",
              f"Commands: `{results['command']}`, then `{results['ppl_command']}`."]
     if results.get("max_iter") is not None:
         parts.append(f"Stopped by `-max-iter {results['max_iter']}`: a check of the benchmark, not the goal's figure.")
