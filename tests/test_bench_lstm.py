@@ -139,6 +139,10 @@ def test_torch_result_is_checked_before_use(bench, tmp_path):
     assert lstm_pytorch.read_torch_result(str(tmp_path / "ok.json"))["words_per_second"] == 6000.5
     assert lstm_pytorch.ratio_median([9000, 12000, 10000], [6000, 6000, 6000]) == 1.667
     assert lstm_pytorch.ratio_median([], []) is None
+    ppl_output = "test log probability: -1.0\nPPL net: 120.5\nwords: 82430\nOOV: 0\nscored 82,430 tokens in 2 s\n"
+    assert lstm_pytorch.scored_tokens(ppl_output) == 82430
+    with pytest.raises(common.BenchmarkError, match="no match"):
+        lstm_pytorch.scored_tokens("PPL net: 120.5\n")
 
 
 SIDE_BY_SIDE = {

@@ -191,6 +191,11 @@ def read_torch_result(path: str) -> dict:
     return result
 
 
+def scored_tokens(output: str) -> int:
+    """The tokens an ``rnnlmpy ppl`` output says it scored (its ``words:`` line; OOV tokens are not among them)."""
+    return int(common.number(r"(?m)^words: (\d+)$", output))
+
+
 def ratio_median(ours: list[float], theirs: list[float]) -> float | None:
     """The median over rounds of rnnlmpy / PyTorch words/s (None when either side has no round)."""
     pairs = [a / b for a, b in zip(ours, theirs) if b > 0]
@@ -254,7 +259,7 @@ def perplexity_runs(args, corpus: str, workdir: str, python: str | None) -> dict
                            "accepted": [r.get("accepted", True) for r in records],
                            "words_per_second": round(statistics.mean(r["words_per_second"] for r in records)),
                            "test_ppl": test_ppl,
-                           "test_tokens": int(common.number(r"scored ([\d,]+) tokens", scored.output)),
+                           "test_tokens": scored_tokens(scored.output),
                            "seconds": round(measured.seconds, 1), "peak_rss_mb": round(measured.peak_rss_mb, 1)}
     if "pytorch" in args.sides:
         out = os.path.join(workdir, "torch-ppl.json")

@@ -208,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
             nn.utils.clip_grad_norm_(model.parameters(), Recipe.clip_norm)
             optimizer.step()
             total += loss.item()
+            if (index + 1) % max(windows // 10, 1) == 0 and index + 1 < windows:
+                print(f"epoch {epoch}: {(index + 1) / windows:.0%} of the windows, train PPL "
+                      f"{math.exp(total / ((index + 1) * window)):.1f}, "
+                      f"{(index + 1) * window * batch / (time.perf_counter() - epoch_started):,.0f} words/s",
+                      file=sys.stderr, flush=True)
         seconds = time.perf_counter() - epoch_started
         training_seconds += seconds
         record = {"epoch": epoch, "learning_rate": rate, "seconds": round(seconds, 3),
