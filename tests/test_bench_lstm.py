@@ -148,7 +148,7 @@ def test_torch_result_is_checked_before_use(bench, tmp_path):
 SIDE_BY_SIDE = {
     "threads": 2, "rounds": 3, "max_words": 100000, "epochs": 1, "sides": ["rnnlmpy", "pytorch"],
     "torch_version": "2.13.0+cpu", "load_average_before": [1.5, 1.2, 1.0], "load_average_after": [2.0, 1.5, 1.1],
-    "speed": {"training_tokens": 102345, "ratio_median": 1.8,
+    "speed": {"training_tokens": 102345, "ratio_median": 1.8, "load_average_rounds": [1.5, 3.25, 0.5],
               "sides": {"rnnlmpy": {"words_per_second": [11000, 12000, 10000], "peak_rss_mb": [150.0, 151.0, 149.5]},
                         "pytorch": {"words_per_second": [6000, 6500, 6100], "peak_rss_mb": [520.0, 530.5, 525.0]}},
               "commands": {"rnnlmpy": "rnnlmpy train -train slice.train.txt ...",
@@ -167,7 +167,8 @@ def test_side_by_side_tables_and_headline(bench):
     text = lstm_pytorch.markdown(SIDE_BY_SIDE)
     assert "| rnnlmpy | 11,000 (11,000, 12,000, 10,000) | 151 |" in text
     assert "| pytorch | 6,100 (6,000, 6,500, 6,100) | 530 |" in text
-    assert "**1.80x**" in text and "first 102,345 tokens" in text and "3 alternating rounds" in text
+    assert "**1.80x**" in text and "first 100,000 tokens" in text and "3 alternating rounds" in text
+    assert "102,345 tokens with the line" in text and "each round: 1.5, 3.25, 0.5." in text
     assert "| rnnlmpy | 180.25 | 172.00 | 11,500 | 95 | 160 |" in text
     assert "+1.2% over the same 82,430 tokens" in text
     assert "before [1.5, 1.2, 1.0], after [2.0, 1.5, 1.1]" in text

@@ -215,7 +215,9 @@ def speed_rounds(args, corpus: str, workdir: str, python: str | None) -> dict:
         common.measure(rnnlmpy_train_command(warm_text, warm_text, os.path.join(workdir, "warm.model"), args.threads,
                                              None))
         common.read_history(os.path.join(workdir, "warm.model"))
+    loads = []
     for _ in range(args.rounds):
+        loads.append(round(os.getloadavg()[0], 2))
         if "rnnlmpy" in args.sides:
             model = os.path.join(workdir, "speed.model")
             command = rnnlmpy_train_command(train, valid, model, args.threads, None)
@@ -231,7 +233,7 @@ def speed_rounds(args, corpus: str, workdir: str, python: str | None) -> dict:
             sides["pytorch"]["words_per_second"].append(round(result["words_per_second"]))
             sides["pytorch"]["peak_rss_mb"].append(round(measured.peak_rss_mb, 1))
             commands["pytorch"] = shown_torch(command)
-    speed = {"training_tokens": tokens, "sides": sides, "commands": commands}
+    speed = {"training_tokens": tokens, "sides": sides, "commands": commands, "load_average_rounds": loads}
     if len(sides) == 2:
         speed["ratio_median"] = ratio_median(sides["rnnlmpy"]["words_per_second"],
                                              sides["pytorch"]["words_per_second"])
@@ -349,9 +351,13 @@ def markdown(results: dict) -> str:
     sides = speed["sides"]
     rows = [(side, _words(sides[side]["words_per_second"]), f"{max(sides[side]['peak_rss_mb']):.0f}",
              f"`{speed['commands'].get(side, '')}`") for side in sides if sides[side]["words_per_second"]]
-    parts.append(common.table([f"small LSTM, training words/s, {results['threads']} threads, first "
-                               f"{speed['training_tokens']:,} tokens of PTB train ({results['rounds']} alternating "
+    parts.append(common.table([f"small LSTM, training words/s, {results['threads']} threads, one epoch of the first "
+                               f"{results['max_words']:,} tokens of PTB train ({results['rounds']} alternating "
                                "rounds)", "words/s median (rounds)", "peak RSS MB", "command"], rows))
+    loads = speed.get("load_average_rounds")
+    parts.append(f"{speed['training_tokens']:,} tokens with the line of the words they lack (the vocabulary stays "
+                 "PTB's 10,000)" + (f"; load average (1 min) at the start of each round: "
+                                    f"{', '.join(str(load) for load in loads)}." if loads else "."))
     if speed.get("ratio_median") is not None:
         parts.append(f"rnnlmpy / PyTorch words/s, median of the rounds: **{speed['ratio_median']:.2f}x** "
                      "(the issue's goal: >= 1.5x).")
