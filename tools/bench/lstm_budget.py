@@ -57,7 +57,7 @@ def main() -> int:
         model = os.path.join(workdir, "m")
         command = train_command(corpus, model, args.max_iter)
         print(f"running {common.shown(command)} (~15 min)", flush=True)
-        train = common.measure(command, cwd=workdir)
+        train = common.measure(command)
         records = common.read_history(model)
         test_ppl, scoring = common.score_ptb(corpus, model, threads=None)
     results = {"command": common.shown(command), "ppl_command": common.shown(common.ppl_command(corpus, "m", None)),
