@@ -269,6 +269,7 @@ def perplexity_runs(args, corpus: str, workdir: str, python: str | None) -> dict
         measured = common.measure(command, torch_environment(args.threads))
         result = read_torch_result(out)
         runs["pytorch"] = {"command": shown_torch(command), "valid_ppl": [e["valid_ppl"] for e in result["epochs"]],
+                           "test_ppl_per_epoch": [e["test_ppl"] for e in result["epochs"]],
                            "words_per_second": round(result["words_per_second"]), "test_ppl": result["test_ppl"],
                            "test_tokens": result["test_tokens"], "seconds": round(measured.seconds, 1),
                            "peak_rss_mb": round(measured.peak_rss_mb, 1)}

@@ -19,7 +19,8 @@ ppl`` scores (each line's words and its ``</s>``), so the perplexities compare.
 ``--max-words N`` trains on the first N tokens only (the vocabulary stays the whole training file's): a
 words/s measurement. Training words/s counts the target tokens of the training windows over the seconds of
 the training loop alone (no start-up, no evaluation). The JSON written to ``--out`` (or the last line of
-stdout) holds words/s, train/valid perplexity per epoch, test perplexity, token counts and the peak RSS.
+stdout) holds words/s and train, valid and test perplexity per epoch (``test_ppl``: the last epoch's), token
+counts and the peak RSS.
 
 Only the standard library at import: torch is imported in ``main`` so that the corpus and schedule helpers
 can be tested without it.
@@ -218,16 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         record = {"epoch": epoch, "learning_rate": rate, "seconds": round(seconds, 3),
                   "words_per_second": round(per_epoch / seconds, 1),
                   "train_ppl": round(math.exp(total / (windows * window)), 3)}
-        if "valid" in evaluated:
-            record["valid_ppl"], result["valid_tokens"] = score(evaluated["valid"])
-            record["valid_ppl"] = round(record["valid_ppl"], 3)
+        for name in evaluated:
+            perplexity, result[f"{name}_tokens"] = score(evaluated[name])
+            record[f"{name}_ppl"] = round(perplexity, 3)
         result["epochs"].append(record)
         print(json.dumps(record), file=sys.stderr, flush=True)
     result["training_seconds"] = round(training_seconds, 3)
     result["words_per_second"] = round(args.epochs * per_epoch / training_seconds, 1)
     if "test" in evaluated:
-        test_ppl, result["test_tokens"] = score(evaluated["test"])
-        result["test_ppl"] = round(test_ppl, 3)
+        result["test_ppl"] = result["epochs"][-1]["test_ppl"]
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     result["seconds"] = round(time.perf_counter() - started, 3)
     text = json.dumps(result)
