@@ -13,7 +13,9 @@ configured sources first (a local wheel or mirror), then in PyTorch's CPU index.
 
 The same model on both sides: 2 LSTM layers x 200, embedding 200, a full softmax over PTB's 10,000 words, no
 dropout, batch 20, BPTT window 20, SGD at learning rate 1 on the loss summed over the window and divided by
-the batch, gradient norm clipped at 5 (RNNLMPY_OPTIONS below).
+the batch, gradient norm clipped at 5 (RNNLMPY_OPTIONS below). One known difference: Zaremba's code (and so
+the PyTorch side) draws every parameter, biases included, uniform in [-0.1, 0.1]; rnnlmpy's LSTM starts its
+biases at 0 and its forget-gate bias at 1.
 
 - Speed: ``--rounds`` rounds, each running rnnlmpy then PyTorch, one epoch on the same text: the first
   ``--max-words`` tokens of ptb.train.txt plus one line holding every training word they lack (so the
