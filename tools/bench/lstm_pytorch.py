@@ -354,8 +354,8 @@ def markdown(results: dict) -> str:
     sides = speed["sides"]
     rows = [(side, _words(sides[side]["words_per_second"]), f"{max(sides[side]['peak_rss_mb']):.0f}",
              f"`{speed['commands'].get(side, '')}`") for side in sides if sides[side]["words_per_second"]]
-    parts.append(common.table([f"small LSTM, training words/s, {results['threads']} thread{'s' if results['threads'] != 1 else ''}, "
-                               f"one epoch of the first "
+    threads = f"{results['threads']} thread" + ("s" if results["threads"] != 1 else "")
+    parts.append(common.table([f"small LSTM, training words/s, {threads}, one epoch of the first "
                                f"{results['max_words']:,} tokens of PTB train ({results['rounds']} alternating "
                                "rounds)", "words/s median (rounds)", "peak RSS MB", "command"], rows))
     loads = speed.get("load_average_rounds")

@@ -26,8 +26,8 @@ from rnnlmpy.base.files import write_atomically
 from tools.bench import common
 
 # The order of the sections; a benchmark not listed comes after these, by name.
-ORDER = ["first_use", "rnnlm", "reference", "lstm_pytorch", "lstm_budget", "ngram", "ngram_binary", "ngram_pruning", "combination", "tagger",
-         "threads", "scaling", "cluster", "corpus", "big"]
+ORDER = ["first_use", "rnnlm", "reference", "lstm_pytorch", "lstm_budget", "ngram", "ngram_binary", "ngram_pruning",
+         "combination", "tagger", "threads", "scaling", "cluster", "corpus", "big"]
 TITLES = {"first_use": "First use and start-up", "rnnlm": "RNNLM on PTB: training and ppl speed, memory, compile time",
           "reference": "Side by side with the C++ rnnlm and faster-rnnlm",
           "lstm_pytorch": "Small LSTM side by side with PyTorch",
