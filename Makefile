@@ -45,7 +45,7 @@ demo: $(STAMP)
 ## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them; the small LSTM side by side with PyTorch (its
 ## CPU build, installed once into its own venv under ~/.cache/rnnlmpy-bench; ~8 min). Each writes
 ## bench-results/NAME.json; docs/benchmarks.md is then generated from those files (README, "Benchmarks").
-BENCHMARKS := rnnlm reference lstm_pytorch ngram ngram_binary ngram_pruning combination tagger threads corpus cluster
+BENCHMARKS := rnnlm reference ngram ngram_binary ngram_pruning combination tagger threads corpus cluster lstm_pytorch
 BIG_BENCHMARKS := big scaling
 FIRST_USE_BENCHMARKS := first_use
 LSTM_BENCHMARKS := lstm_pytorch lstm_budget
