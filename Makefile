@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit docs demo bench bench-big bench-first-use bench-quick corpora clean
+.PHONY: install test test-unit docs demo bench bench-big bench-first-use bench-lstm bench-quick corpora clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +42,13 @@ demo: $(STAMP)
 ## an RNN trained to convergence combined with KN5 (compare); threads (1 vs 2: training, n-best, independent
 ## ppl); corpus encoding (20M-word synthetic corpus);
 ## a 4-member grid on 1 and 2 local workers and on a local 2-worker Dask cluster; side by side with the C++ rnnlm
-## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them. Each writes bench-results/NAME.json;
-## docs/benchmarks.md is then generated from those files (README, "Benchmarks").
-BENCHMARKS := rnnlm reference ngram ngram_binary ngram_pruning combination tagger threads corpus cluster
+## and faster-rnnlm when RNNLM_BIN / FASTER_RNNLM_BIN point at them; the small LSTM side by side with PyTorch (its
+## CPU build, installed once into its own venv under ~/.cache/rnnlmpy-bench; ~8 min). Each writes
+## bench-results/NAME.json; docs/benchmarks.md is then generated from those files (README, "Benchmarks").
+BENCHMARKS := rnnlm reference ngram ngram_binary ngram_pruning combination tagger threads corpus cluster lstm_pytorch
 BIG_BENCHMARKS := big scaling
 FIRST_USE_BENCHMARKS := first_use
+LSTM_BENCHMARKS := lstm_pytorch lstm_budget
 
 bench: $(STAMP)
 	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
@@ -65,9 +67,15 @@ bench-first-use: $(STAMP)
 	set -e; for name in $(FIRST_USE_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
 	$(BIN)/python -m tools.bench.report
 
+## The LSTM goals of issue 25 alone: side by side with PyTorch (also in `make bench`), then the small LSTM
+## trained with rnnlmpy's defaults on PTB and scored (lstm_budget, ~15 min: only here).
+bench-lstm: $(STAMP)
+	set -e; for name in $(LSTM_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
+	$(BIN)/python -m tools.bench.report
+
 ## Every benchmark once on a small slice of its corpus (bench-results/quick; not in the report): do they run?
 bench-quick: $(STAMP)
-	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS) $(FIRST_USE_BENCHMARKS); do \
+	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS) $(FIRST_USE_BENCHMARKS) lstm_budget; do \
 	    $(BIN)/python -m tools.bench.$$name --quick; done
 
 clean:

@@ -26,10 +26,12 @@ from rnnlmpy.base.files import write_atomically
 from tools.bench import common
 
 # The order of the sections; a benchmark not listed comes after these, by name.
-ORDER = ["first_use", "rnnlm", "reference", "ngram", "ngram_binary", "ngram_pruning", "combination", "tagger",
-         "threads", "scaling", "cluster", "corpus", "big"]
+ORDER = ["first_use", "rnnlm", "reference", "lstm_pytorch", "lstm_budget", "ngram", "ngram_binary", "ngram_pruning",
+         "combination", "tagger", "threads", "scaling", "cluster", "corpus", "big"]
 TITLES = {"first_use": "First use and start-up", "rnnlm": "RNNLM on PTB: training and ppl speed, memory, compile time",
           "reference": "Side by side with the C++ rnnlm and faster-rnnlm",
+          "lstm_pytorch": "Small LSTM side by side with PyTorch",
+          "lstm_budget": "Small LSTM, one budget: rnnlmpy's defaults on PTB",
           "ngram": "Kneser-Ney n-grams on PTB", "combination": "Combining RNNs and n-grams on PTB",
           "ngram_binary": "Binary n-gram models: load, size, speed beside kenlm",
           "ngram_pruning": "Pruning the PTB 5-gram",
@@ -176,6 +178,28 @@ def _tagger(records: dict) -> tuple[str, str] | None:
             f"the tutorial's HMM {100 * results['hmm']['accuracy']:.2f}%")
 
 
+def _lstm_speed(records: dict) -> tuple[str, str] | None:
+    results = records["lstm_pytorch"]["results"]
+    speed = results["speed"]
+    if speed.get("ratio_median") is None:
+        return None
+    sides = speed["sides"]
+    ratios = [a / b for a, b in zip(sides["rnnlmpy"]["words_per_second"], sides["pytorch"]["words_per_second"])]
+    return (f"**{speed['ratio_median']:.2f}x** (rounds {min(ratios):.2f}-{max(ratios):.2f}; "
+            f"{statistics.median(sides['rnnlmpy']['words_per_second']):,.0f} words/s, {results['threads']} threads)",
+            f"PyTorch {results.get('torch_version', '')} {statistics.median(sides['pytorch']['words_per_second']):,.0f}"
+            " words/s")
+
+
+def _lstm_budget(records: dict) -> tuple[str, str] | None:
+    results = records["lstm_budget"]["results"]
+    if results.get("max_iter") is not None:
+        return None
+    return (f"**{results['test_ppl']:.2f}** in {results['train_seconds'] / 60:.1f} min",
+            f"goal <= {results['goal']['test_ppl']} in <= {results['goal']['seconds'] / 60:.0f} min "
+            "(PyTorch here: 112.51 in 36-44 min)")
+
+
 def _combination(records: dict) -> tuple[str, str] | None:
     results = records["combination"]["results"]
     return f"**{results['test_ppl']:.2f}** ({results['what']})", f"published: {PUBLISHED_BEST_COMBINATION}"
@@ -190,6 +214,8 @@ HEADLINE_ROWS = [
     ("KN5 test perplexity on PTB", "ngram", _kn5),
     ("POS tagging accuracy, wiki-en test", "tagger", _tagger),
     ("best combination on PTB test", "combination", _combination),
+    ("PTB small LSTM (2 x 200, full softmax) training speed, side by side", "lstm_pytorch", _lstm_speed),
+    ("PTB small LSTM, rnnlmpy's defaults, 2 threads: test PPL and training time", "lstm_budget", _lstm_budget),
 ]
 
 
