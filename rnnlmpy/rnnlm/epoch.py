@@ -20,7 +20,7 @@ from ..base.compiling import compiling
 from ..base.progress import ProgressReporter
 from . import network
 from .checkpoints import ModelWriter
-from .hogwild import HogwildEpoch
+from .hogwild import HogwildEpoch, epoch_slices
 from .model import RnnlmModel
 from .network import KernelState
 from .options import RunOptions
@@ -48,6 +48,15 @@ class TrainingRun:
     reporter: ProgressReporter
     interrupted: Callable[[], int]
     limit: float
+
+    def start_epoch(self) -> None:
+        """An epoch begins: the thread slices of the text, a fresh kernel state for each, the epoch's sums
+        from zero."""
+        progress = self.model.training
+        progress.slices = epoch_slices(self.train_stream, progress.threads)
+        self.states = [KernelState.fresh(self.model.config, epoch=progress.epoch, thread=index)
+                       for index in range(len(progress.slices))]
+        progress.epoch_log10, progress.epoch_scored = 0.0, 0
 
     def compile_kernels(self) -> None:
         """Get the kernels compiled (or loaded from Numba's cache) before any timing starts, saying so when they
