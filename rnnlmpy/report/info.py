@@ -34,6 +34,8 @@ def output_layer_text(config, vocabulary) -> str:
     if config.output_layer == "nce":
         return (f"{vocabulary.size:,} words trained by NCE ({config.nce_samples} noise words from counts^"
                 f"{config.nce_unigram_power:g}, ln Z = {config.nce_lnz:g}); ppl normalises over all of them")
+    if vocabulary.class_count == 1:
+        return f"full softmax over {vocabulary.size:,} words"
     return f"{vocabulary.class_count} classes + {vocabulary.size:,} words"
 
 

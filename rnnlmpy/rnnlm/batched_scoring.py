@@ -13,8 +13,11 @@ ends exactly at its window's end.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..kernels import optimizers
 from . import deep
 from .batched_streams import BatchedText, lay_out
 from .streams import SENTENCE_END_INDEX, TokenStream
@@ -102,10 +105,53 @@ def _score_group(model, stream: TokenStream, begins: np.ndarray, length: int, st
         final_states[chosen] = state
 
 
-def next_distribution(model, word: int, state: np.ndarray, new_state: np.ndarray, out: np.ndarray) -> None:
-    """One step reading ``word`` (-1: unknown, read as ``</s>``) from ``state`` (L*S*H,) into ``new_state``,
-    and P(every word) after it into ``out`` (V,)."""
+def hidden_step(model, word: int, state: np.ndarray, new_state: np.ndarray) -> None:
+    """One step reading ``word`` (-1: unknown, read as ``</s>``) from ``state`` (L*S*H,) into ``new_state``."""
+    out = np.empty(model.vocabulary.size, dtype=model.config.numpy_dtype)
+    new_state[...] = deep.next_distribution(model, np.array(state, dtype=model.config.numpy_dtype, copy=True),
+                                            SENTENCE_END_INDEX if word < 0 else int(word), out)
+
+
+def distribution(model, state: np.ndarray, temperature: float, out: np.ndarray) -> None:
+    """P(every word) (V,) into ``out`` given ``state`` (L*S*H,), read off its top layer's h; with
+    ``temperature`` T, P ** (1/T) normalised (the scores divided by T)."""
+    shape = deep.model_shape(model)
+    size = shape.hidden_size
+    top = (shape.layers - 1) * (len(state) // shape.layers)  # the top layer's h opens its part of the state
+    module = deep.output_module(shape)
+    layer, _ = module.bundles(deep.output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    module.distribution(layer, np.ascontiguousarray(state[top:top + size], dtype=shape.dtype), out)
+    if temperature != 1.0:
+        scaled = np.log(np.maximum(out.astype(np.float64), 1e-300)) / temperature
+        scaled = np.exp(scaled - scaled.max())
+        out[...] = scaled / scaled.sum()
+
+
+def score_dynamic(model, stream: TokenStream, hidden_start: np.ndarray, alpha: float) -> np.ndarray:
+    """Dynamic evaluation by windows of ``config.bptt`` steps (one stream): score a window, then take one SGD
+    step at rate ``alpha`` on it (gradients clipped to ``config.clip_norm``, no dropout), on copies of the
+    weights (``model`` is left unchanged). Returns P(target) of every position (float64 (N,))."""
     config = model.config
-    result = deep.next_distribution(model, np.array(state, dtype=config.numpy_dtype, copy=True),
-                                    SENTENCE_END_INDEX if word < 0 else int(word), out)
-    new_state[...] = result
+    if config.dropout > 0 and replace(config, dropout=0.0).batched:
+        config = replace(config, dropout=0.0)
+    working = replace(model, config=config, **{name: array.copy() for name, array in model.weights().items()})
+    weights = {name: array for name, array in working.weights().items() if array.size > 0}
+    grads = {name: np.zeros_like(array) for name, array in working.weights().items()}
+    text = lay_out(stream, 1, config.independent, config.numpy_dtype)
+    state = np.array(hidden_start, dtype=config.numpy_dtype, copy=True).reshape(1, -1)
+    probabilities = np.zeros(len(stream), dtype=np.float64)
+    log10_out = np.zeros((config.bptt, 1), dtype=np.float64)
+    for begin in range(0, text.steps, config.bptt):
+        end = min(begin + config.bptt, text.steps)
+        window = deep.Window(inputs=text.inputs[begin:end], targets=text.targets[begin:end],
+                             resets=text.resets[begin:end], weights=text.weights[begin:end])
+        before = state.copy()
+        out = log10_out[:end - begin]
+        deep.score_window(working, window, state, out)
+        scored = text.weights[begin:end] > 0
+        probabilities[text.positions[begin:end][scored]] = 10.0 ** out[scored]
+        deep.train_window(working, window, before, grads, 0)
+        optimizers.clip_by_global_norm([grads[name] for name in weights], config.clip_norm or 0.0)
+        for name, array in weights.items():
+            array -= config.numpy_dtype(alpha) * grads[name]
+    return probabilities

@@ -30,6 +30,8 @@ from ..base.store import DTYPES
 from ..base.system import check_fits
 from ..kernels.layers import ACTIVATIONS as PER_WORD_TYPES
 from ..kernels.layers import GATED, MAX_DIRECT_ORDER, OUTPUT_LAYERS
+from ..kernels.optimizers import OPTIMIZERS
+from ..kernels.window import ELMAN_ACTIVATIONS as WINDOW_ELMAN_TYPES
 from .vocab import Vocabulary
 
 MAX_NCE_SAMPLES = 10_000  # -nce K: noise words per target
@@ -41,7 +43,7 @@ WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights",
 LSTM = "lstm"  # the hidden type only the batched engine has
 BATCHED_TYPES = (LSTM,)
 ACTIVATIONS = (*PER_WORD_TYPES, *BATCHED_TYPES)  # every -hidden-type name, in option order
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+BATCHED_CELL_TYPES = (*WINDOW_ELMAN_TYPES, GATED, LSTM)  # the hidden types the batched engine has
 PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4}  # rnnlm's learning rate; 4 steps back (rnnlm: 0)
 BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small recipe), written once
     "batch": 20,  # streams trained at once
@@ -134,6 +136,9 @@ class RnnlmConfig:
             if given:
                 raise RnnlmpyError(f"{option} is not part of the batched engine (-hidden-type lstm, -layers, -batch, "
                                    "-dropout, -optimizer, -tie-weights); drop it, or train a per-word model")
+        if self.activation not in BATCHED_CELL_TYPES:
+            raise RnnlmpyError(f"-hidden-type {self.activation} is not part of the batched engine; it has "
+                               f"{', '.join(BATCHED_CELL_TYPES)}")
         if self.bptt < 1:
             raise RnnlmpyError(f"-bptt is the window length of the batched engine: at least 1 (got {self.bptt})")
 
@@ -268,7 +273,8 @@ def weight_shapes(config: RnnlmConfig, vocab_size: int, class_count: int) -> dic
     (the batched engine's: ``deep.weight_shapes``)."""
     if config.batched:
         from . import deep  # the batched engine builds on this module
-        return deep.weight_shapes(config, vocab_size, class_count)
+        shapes = deep.weight_shapes(config, vocab_size, class_count)
+        return {name: shapes[name] for name in WEIGHT_NAMES}
     hidden = config.hidden_size
     hierarchical = config.output_layer == "hs"
     gates = 3 * hidden if config.activation == GATED else 0

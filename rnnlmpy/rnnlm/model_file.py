@@ -99,7 +99,7 @@ def _check_declared(header: dict, declared: dict) -> None:
         expected[f"resume/{STREAM_STATE}"] = (config.batch, state_size(config))
         for name, (shape, _) in declared.items():  # the optimiser's: a weight's shape, or at most a few numbers
             if name.startswith(f"resume/{OPTIMIZER_PREFIX}"):
-                weight = name.rsplit("/", 1)[-1]
+                weight = optimizer_weight(name)
                 expected[name] = expected[weight] if weight in WEIGHT_NAMES else (
                     tuple(shape) if len(shape) == 1 and shape[0] <= 16 else (1,))
         _check_shapes(declared, expected)
@@ -182,6 +182,13 @@ def _checked_resume_state(arrays: dict, config: RnnlmConfig, training: TrainingP
     return resume_state
 
 
+def optimizer_weight(name: str) -> str:
+    """The weight an optimiser state array belongs to, from its name (``resume/optimizer/<slot>.<weight>``); ""
+    for one of no weight (adam's step count)."""
+    key = name.rsplit("/", 1)[-1]
+    return key.rsplit(".", 1)[-1] if "." in key else ""
+
+
 def _checked_batched_state(resume_state: dict, config: RnnlmConfig, mid_epoch: bool,
                            expected: dict[str, tuple]) -> set[str]:
     """A batched checkpoint's streams' states and optimiser state (``resume_state``, names without ``resume/``)
@@ -197,7 +204,7 @@ def _checked_batched_state(resume_state: dict, config: RnnlmConfig, mid_epoch: b
                          f"of shape {shape}")
     for name in sorted(names):
         array = resume_state[name]
-        weight = name.rsplit("/", 1)[-1]
+        weight = optimizer_weight(name)
         if name != STREAM_STATE and weight in WEIGHT_NAMES and (array.shape != expected[weight] or array.dtype != dtype):
             raise ValueError(f"array 'resume/{name}' is {array.dtype} of shape {array.shape}, expected {dtype} of "
                              f"shape {expected[weight]}")
