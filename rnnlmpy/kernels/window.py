@@ -128,17 +128,17 @@ def weights_bundle(hidden_type: str, input_weights: np.ndarray, recurrent: np.nd
 
 
 def window_cache(hidden_type: str, steps: int, streams: int, hidden: int, dtype) -> WindowCache:
-    """A ``WindowCache`` for a layer of ``hidden_type`` over ``steps`` x ``streams`` with ``hidden`` units."""
+    """An uninitialised ``WindowCache`` (``forward`` fills it) for a layer of ``hidden_type`` over ``steps`` x ``streams`` with ``hidden`` units."""
     cell = cell_name(hidden_type)
     gates = GATES[cell] * hidden
     empty = np.zeros((0, 0, 0), dtype=dtype)
     full = (steps, streams, hidden)
     return WindowCache(
-        gates=np.zeros((steps, streams, gates), dtype=dtype),
-        previous=np.zeros(full, dtype=dtype),
-        cells=np.zeros(full, dtype=dtype) if cell in ("lstm", "gru") else empty,
-        previous_cells=np.zeros(full, dtype=dtype) if cell == "lstm" else empty,
-        recurrent_grads=np.zeros((steps, streams, gates), dtype=dtype) if cell == "gru" else empty)
+        gates=np.empty((steps, streams, gates), dtype=dtype),
+        previous=np.empty(full, dtype=dtype),
+        cells=np.empty(full, dtype=dtype) if cell in ("lstm", "gru") else empty,
+        previous_cells=np.empty(full, dtype=dtype) if cell == "lstm" else empty,
+        recurrent_grads=np.empty((steps, streams, gates), dtype=dtype) if cell == "gru" else empty)
 
 
 @njit(cache=True, fastmath=True)
@@ -230,3 +230,13 @@ def weight_gradients(weights, inputs, previous, input_grads, recurrent_grads, gr
         for g in range(gate_width):
             bias[g] += add[g]
     np.dot(by_input, weights.input_weights, grad_inputs.reshape(rows, width))
+
+
+@njit(cache=True, fastmath=True)
+def scatter_add_rows(target, ids, rows):
+    """``target[ids[n]] += rows[n]`` for every n (``target`` (V, H), ``ids`` (N,) in [0, V), ``rows`` (N, H)): the
+    gradient of an embedding lookup."""
+    for n in range(ids.shape[0]):
+        row, add = target[ids[n]], rows[n]
+        for j in range(row.shape[0]):
+            row[j] += add[j]

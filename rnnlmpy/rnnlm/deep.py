@@ -1,0 +1,303 @@
+"""The batched engine's numeric driver: a window of T steps x B streams through the embedding, L stacked
+recurrent layers and the output layer, forwards and backwards (the window kernels of ``kernels.window``).
+
+Shapes: V words, H hidden units (= the embedding size), L layers, G gate blocks
+and S state vectors of the cell (``kernels.window.GATES``/``STATES``), C
+classes (1: a full softmax). The parameters, by the names of ``RnnlmModel``:
+``input_weights`` (V, H) the embedding; ``recurrent`` (L, 2, G*H, H), layer l's
+input->gates ``[l, 0]`` and h(t-1)->gates ``[l, 1]``; ``gate_bias`` (L*G*H,);
+``class_weights`` (C, H) and ``class_bias`` (C,) when C > 1 (else (0, H), (0,));
+``output_weights`` (V, H), or (0, H) with tied weights (the embedding is then
+the output word matrix); ``output_bias`` (V,); ``direct`` (0,); and
+``hidden_state`` (L*S*H,): layer 0's h[, c], layer 1's, ...
+
+The loss of a window (Zaremba et al.'s convention) is the sum over its scored
+tokens of -ln P(target), divided by B; ``train_window`` returns the gradient of
+that. Dropout (inverted, rate p) is applied on the embedding's output, between
+layers and on the top layer's output, never on the recurrent connections; its
+masks come from ``np.random.default_rng(dropout_seed)``, so the same seed gives
+the same masks (a resumed run needs no RNG state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..base.errors import RnnlmpyError
+from ..kernels import window_elman, window_gru, window_lstm, window_softmax
+from ..kernels.window import GATES, STATES, CellGrads, cell_name, scatter_add_rows, weights_bundle, window_cache
+
+CELL_MODULES = {"lstm": window_lstm, "gru": window_gru, "elman": window_elman}
+INIT_SCALE = 0.1  # weights start uniform in [-INIT_SCALE, INIT_SCALE] (Zaremba et al.'s init_scale)
+FORGET_BIAS = 1.0  # an LSTM's forget-gate bias starts here, every other bias at 0
+LN10 = float(np.log(10.0))
+
+
+@dataclass(frozen=True)
+class DeepShape:
+    """What the batched engine needs of a model's settings (built from a config by ``deep_shape``)."""
+
+    hidden_type: str  # -hidden-type: lstm, gru, sigmoid, tanh, relu
+    hidden_size: int  # H
+    layers: int  # L
+    dropout: float  # rate p on the non-recurrent connections, training only
+    tie_weights: bool  # the embedding is the output word matrix
+    vocab_size: int  # V
+    class_count: int  # C (1: full softmax)
+    dtype: np.dtype
+
+    @property
+    def cell(self) -> str:
+        """The window cell: lstm, gru or elman."""
+        return cell_name(self.hidden_type)
+
+    @property
+    def gates(self) -> int:
+        """G * H: rows of a layer's gate matrices."""
+        return GATES[self.cell] * self.hidden_size
+
+    @property
+    def states(self) -> int:
+        """S: state vectors per layer."""
+        return STATES[self.cell]
+
+    @property
+    def state_size(self) -> int:
+        """L * S * H: the floats of one stream's state."""
+        return self.layers * self.states * self.hidden_size
+
+
+def deep_shape(config, vocab_size: int, class_count: int) -> DeepShape:
+    """The ``DeepShape`` of a model of ``config`` (its ``activation``, ``hidden_size``, ``layers``, ``dropout``,
+    ``tie_weights``, ``dtype``) with ``vocab_size`` words and ``class_count`` classes."""
+    return DeepShape(hidden_type=config.activation, hidden_size=config.hidden_size, layers=config.layers,
+                     dropout=float(config.dropout), tie_weights=bool(config.tie_weights), vocab_size=vocab_size,
+                     class_count=class_count, dtype=np.dtype(config.dtype))
+
+
+def shape_weights(shape: DeepShape) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter array of a model of ``shape`` (the module docstring's table)."""
+    hidden, words, classes = shape.hidden_size, shape.vocab_size, shape.class_count
+    factored = classes > 1
+    return {
+        "input_weights": (words, hidden),
+        "recurrent": (shape.layers, 2, shape.gates, hidden),
+        "gate_bias": (shape.layers * shape.gates,),
+        "class_weights": (classes if factored else 0, hidden),
+        "class_bias": (classes if factored else 0,),
+        "output_weights": (0 if shape.tie_weights else words, hidden),
+        "output_bias": (words,),
+        "direct": (0,),
+        "hidden_state": (shape.state_size,),
+    }
+
+
+def weight_shapes(config, vocab_size: int, class_count: int) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter array of a batched model of ``config`` (see ``shape_weights``)."""
+    return shape_weights(deep_shape(config, vocab_size, class_count))
+
+
+def state_size(config) -> int:
+    """L * S * H: the floats of one stream's recurrent state under ``config``."""
+    cell = cell_name(config.activation)
+    return config.layers * STATES[cell] * config.hidden_size
+
+
+def initial_weights(config, vocab_size: int, class_count: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Starting parameters: matrices uniform in [-INIT_SCALE, INIT_SCALE] drawn from ``rng`` in the order of
+    ``shape_weights``, biases and the state 0 except an LSTM's forget-gate biases (FORGET_BIAS)."""
+    shape = deep_shape(config, vocab_size, class_count)
+    arrays = {}
+    for name, dims in shape_weights(shape).items():
+        if len(dims) > 1:
+            arrays[name] = rng.uniform(-INIT_SCALE, INIT_SCALE, dims).astype(shape.dtype)
+        else:
+            arrays[name] = np.zeros(dims, dtype=shape.dtype)
+    if shape.cell == "lstm":
+        size = shape.hidden_size
+        biases = arrays["gate_bias"].reshape(shape.layers, 4, size)
+        biases[:, 1] = FORGET_BIAS
+    return arrays
+
+
+@dataclass
+class Window:
+    """A window of T steps x B streams: ``inputs`` (T,B) int32 word fed at each step, ``targets`` (T,B) int32 word
+    to predict, ``resets`` (T,B) uint8 (1: the stream's state is zero before this step), ``weights`` (T,B) float
+    (0: not scored, e.g. padding; its target is not read)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    resets: np.ndarray
+    weights: np.ndarray
+
+
+def model_shape(model) -> DeepShape:
+    """The ``DeepShape`` of a model (its config, vocabulary size and class count)."""
+    vocabulary = model.vocabulary
+    return deep_shape(model.config, vocabulary.size, vocabulary.class_count)
+
+
+def output_module(shape: DeepShape):
+    """The window output layer: the full softmax for one class, else the class-factored softmax."""
+    if shape.class_count == 1:
+        return window_softmax
+    from ..kernels import window_class  # the class-factored window layer
+    return window_class
+
+
+OUTPUT_ARRAYS = ("input_weights", "output_weights", "output_bias", "class_weights", "class_bias")
+
+
+def check_window(shape: DeepShape, window: Window, state: np.ndarray) -> None:
+    """Raise RnnlmpyError unless the window's arrays agree in shape and hold word ids in [0, V) (targets where
+    scored), and ``state`` is (B, L*S*H) of the model's dtype."""
+    steps_streams = window.inputs.shape
+    if len(steps_streams) != 2 or min(steps_streams) < 1:
+        raise RnnlmpyError(f"a window must be (steps, streams), at least 1 x 1 (got {steps_streams})")
+    for name in ("targets", "resets", "weights"):
+        if getattr(window, name).shape != steps_streams:
+            raise RnnlmpyError(f"window {name} has shape {getattr(window, name).shape}, not {steps_streams}")
+    words = shape.vocab_size
+    if window.inputs.min() < 0 or window.inputs.max() >= words:
+        raise RnnlmpyError(f"window inputs must be word ids in [0, {words})")
+    scored = window.targets[window.weights != 0]
+    if scored.size and (scored.min() < 0 or scored.max() >= words):
+        raise RnnlmpyError(f"window targets must be word ids in [0, {words})")
+    if state.shape != (steps_streams[1], shape.state_size) or state.dtype != shape.dtype \
+            or not state.flags.c_contiguous:
+        raise RnnlmpyError(f"the state must be a contiguous {shape.dtype} ({steps_streams[1]}, {shape.state_size}), "
+                           f"not {state.dtype} {state.shape}")
+
+
+def layer_bundle(shape: DeepShape, recurrent: np.ndarray, gate_bias: np.ndarray, layer: int, bundle):
+    """Layer ``layer``'s weights bundle (``bundle`` = ``weights_bundle``) or gradient bundle (``CellGrads``) from
+    the ``recurrent`` and ``gate_bias`` arrays (views, no copies)."""
+    gates = shape.gates
+    bias = gate_bias[layer * gates:(layer + 1) * gates]
+    if bundle is CellGrads:
+        return CellGrads(recurrent[layer, 0], recurrent[layer, 1], bias)
+    return weights_bundle(shape.hidden_type, recurrent[layer, 0], recurrent[layer, 1], bias)
+
+
+def dropout_masks(shape: DeepShape, steps: int, streams: int, dropout_seed: int) -> list:
+    """L + 1 masks (T,B,H) of inverted dropout (0, or 1 / (1 - p)): the embedding's output, each layer's output;
+    empty without dropout."""
+    rate = shape.dropout
+    if rate <= 0:
+        return []
+    rng = np.random.default_rng(dropout_seed)
+    keep = shape.dtype.type(1.0 / (1.0 - rate))
+    masks = []
+    for _ in range(shape.layers + 1):
+        draw = rng.random((steps, streams, shape.hidden_size), dtype=shape.dtype)
+        masks.append(np.where(draw >= rate, keep, shape.dtype.type(0.0)).astype(shape.dtype))
+    return masks
+
+
+def forward_layers(shape: DeepShape, model, window: Window, state: np.ndarray, masks: list, caches: list) -> list:
+    """Embedding and layers forwards over ``window``: the list of each layer's input (T,B,H), then the top layer's
+    output after dropout (the output layer's input); ``state`` (B, L*S*H) becomes the window's final state and
+    ``caches`` receives each layer's ``WindowCache``."""
+    steps, streams = window.inputs.shape
+    size = shape.hidden_size
+    layer_input = model.input_weights[window.inputs.reshape(-1)].reshape(steps, streams, size)
+    if masks:
+        layer_input *= masks[0]
+    by_layer = state.reshape(streams, shape.layers, shape.states, size)
+    resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
+    inputs = [layer_input]
+    for layer in range(shape.layers):
+        weights = layer_bundle(shape, model.recurrent, model.gate_bias, layer, weights_bundle)
+        state_in = np.ascontiguousarray(by_layer[:, layer])
+        state_out = np.empty_like(state_in)
+        outputs = np.empty((steps, streams, size), dtype=shape.dtype)
+        cache = window_cache(shape.hidden_type, steps, streams, size, shape.dtype)
+        CELL_MODULES[shape.cell].forward(weights, inputs[-1], resets, state_in, outputs, cache, state_out)
+        by_layer[:, layer] = state_out
+        caches.append(cache)
+        if masks:
+            outputs *= masks[layer + 1]
+        inputs.append(outputs)
+    return inputs
+
+
+def output_arrays(model) -> dict:
+    """The output layer's arrays of ``model`` by name."""
+    return {name: getattr(model, name) for name in OUTPUT_ARRAYS}
+
+
+def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int) -> tuple[float, int]:
+    """Forward and backward over ``window``: ``grads`` (name -> array of the parameter's shape, zeroed here) gets
+    the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
+    final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens)."""
+    shape = model_shape(model)
+    check_window(shape, window, state)
+    for array in grads.values():
+        array[...] = 0
+    steps, streams = window.inputs.shape
+    rows = steps * streams
+    size = shape.hidden_size
+    masks = dropout_masks(shape, steps, streams, dropout_seed)
+    caches: list = []
+    inputs = forward_layers(shape, model, window, state, masks, caches)
+    resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
+    weights = np.ascontiguousarray(window.weights.reshape(rows), dtype=shape.dtype)
+    targets = np.ascontiguousarray(window.targets.reshape(rows), dtype=np.int32)
+    log10 = np.zeros(rows, dtype=shape.dtype)
+    grad_hidden = np.empty((rows, size), dtype=shape.dtype)
+    module = output_module(shape)
+    layer, layer_grads = module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
+    module.train(layer, inputs[-1].reshape(rows, size), targets, weights, 1.0 / streams, grad_hidden, layer_grads,
+                 log10)
+    grad_outputs = grad_hidden.reshape(steps, streams, size)
+    for index in range(shape.layers - 1, -1, -1):
+        if masks:
+            grad_outputs *= masks[index + 1]
+        cell_weights = layer_bundle(shape, model.recurrent, model.gate_bias, index, weights_bundle)
+        cell_grads = layer_bundle(shape, grads["recurrent"], grads["gate_bias"], index, CellGrads)
+        grad_inputs = np.empty((steps, streams, size), dtype=shape.dtype)
+        CELL_MODULES[shape.cell].backward(cell_weights, inputs[index], resets, caches[index], grad_outputs,
+                                          grad_inputs, cell_grads)
+        grad_outputs = grad_inputs
+    if masks:
+        grad_outputs *= masks[0]
+    scatter_add_rows(grads["input_weights"], np.ascontiguousarray(window.inputs.reshape(rows), dtype=np.int32),
+                     grad_outputs.reshape(rows, size))
+    return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights))
+
+
+def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray) -> None:
+    """log10 P(target) of every step into ``log10_out`` (T,B) (0 where not scored), no dropout, no gradients;
+    ``state`` (B, L*S*H) becomes the window's final state."""
+    shape = model_shape(model)
+    check_window(shape, window, state)
+    steps, streams = window.inputs.shape
+    rows = steps * streams
+    inputs = forward_layers(shape, model, window, state, [], [])
+    scored = window.weights.reshape(rows) != 0
+    targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(rows), 0), dtype=np.int32)
+    module = output_module(shape)
+    layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    log10 = np.empty(rows, dtype=shape.dtype)
+    module.score(layer, inputs[-1].reshape(rows, shape.hidden_size), targets, log10)
+    log10_out.reshape(rows)[...] = np.where(scored, log10, 0.0)
+
+
+def next_distribution(model, state: np.ndarray, word: int, out: np.ndarray) -> np.ndarray:
+    """Feed ``word`` after ``state`` (L*S*H,): ``out`` (V,) = P(every next word); returns the new state."""
+    shape = model_shape(model)
+    if not 0 <= word < shape.vocab_size:
+        raise RnnlmpyError(f"word id {word} is not in [0, {shape.vocab_size})")
+    one = np.ones((1, 1))
+    window = Window(inputs=np.full((1, 1), word, dtype=np.int32), targets=np.zeros((1, 1), dtype=np.int32),
+                    resets=np.zeros((1, 1), dtype=np.uint8), weights=one)
+    new_state = np.array(state, dtype=shape.dtype).reshape(1, shape.state_size)
+    check_window(shape, window, new_state)
+    inputs = forward_layers(shape, model, window, new_state, [], [])
+    module = output_module(shape)
+    layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    module.distribution(layer, np.ascontiguousarray(inputs[-1].reshape(shape.hidden_size)), out)
+    return new_state.reshape(shape.state_size)
