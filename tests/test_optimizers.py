@@ -215,3 +215,14 @@ def test_an_unknown_optimiser_or_a_bad_decay_is_one_line():
         Optimizer("adamw", random_arrays(0))
     with pytest.raises(RnnlmpyError, match="weight decay"):
         Optimizer("sgd", random_arrays(0), decay=float("nan"))
+
+
+def test_rows_outside_the_array_are_refused_before_a_kernel_writes_there():
+    weights = {"input_weights": np.zeros((5, 2))}
+    grads = {"input_weights": np.ones((5, 2))}
+    for rows in (np.array([0, 5]), np.array([-1]), np.array([[1]]), np.array([1.0])):
+        with pytest.raises(ValueError, match="rows must"):
+            Optimizer("sgd", weights).step(weights, grads, 0.1, rows={"input_weights": rows})
+        with pytest.raises(ValueError, match="rows must"):
+            clip_by_global_norm(grads, 1.0, rows={"input_weights": rows})
+    assert not weights["input_weights"].any() and np.all(grads["input_weights"] == 1.0)

@@ -18,7 +18,9 @@ state arrays, each of the weight's shape and dtype. L2 regularisation
 These are PyTorch's defaults (``OPTIMIZER_SETTINGS``, written once). Kernels
 work on flat (1-D, contiguous) views in the weight's dtype: the constants and
 the rate are cast to it, so a float32 model's step is float32 arithmetic, as
-PyTorch's. Row variants (``*_rows``) touch only the listed rows of a 2-D array:
+PyTorch's; the rules that divide compile with ``error_model="numpy"`` (Python's
+model tests every divisor for zero, a branch that keeps the loop scalar: ten
+times slower). Row variants (``*_rows``) touch only the listed rows of a 2-D array:
 a window's embedding gradient is zero except at the rows of the words it read.
 Only plain SGD without decay uses them in ``Optimizer.step``, where skipping a
 zero row changes nothing; every other rule moves a weight whose gradient is 0
@@ -144,7 +146,7 @@ def momentum_update(weights, grads, velocity, alpha, decay, momentum):
         weights[i] -= alpha * v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adagrad_update(weights, grads, total, alpha, decay, epsilon):
     """``s += g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = g + decay * w``, over flat arrays."""
     alpha, decay, epsilon = weights.dtype.type(alpha), weights.dtype.type(decay), weights.dtype.type(epsilon)
@@ -155,7 +157,7 @@ def adagrad_update(weights, grads, total, alpha, decay, epsilon):
         weights[i] -= alpha * g / (np.sqrt(s) + epsilon)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rmsprop_update(weights, grads, average, alpha, decay, rho, epsilon):
     """``s = rho * s + (1 - rho) * g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = g + decay * w``."""
     dtype = weights.dtype.type
@@ -168,7 +170,7 @@ def rmsprop_update(weights, grads, average, alpha, decay, rho, epsilon):
         weights[i] -= alpha * g / (np.sqrt(s) + epsilon)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def adam_update(weights, grads, first, second, step_size, correction2_root, decay, beta1, beta2, epsilon):
     """Adam's step over flat arrays, the bias corrections given: ``step_size = alpha / (1 - beta1^t)``,
     ``correction2_root = sqrt(1 - beta2^t)``; ``w -= step_size * m / (sqrt(v) / correction2_root + epsilon)``."""
@@ -193,6 +195,20 @@ def flat(array: np.ndarray) -> np.ndarray:
     return array.reshape(-1)
 
 
+def checked_rows(rows: Optional[np.ndarray], array: np.ndarray) -> Optional[np.ndarray]:
+    """``rows`` (int, 1-D) as the row kernels read them, after checking that each is a row of the 2-D ``array``
+    (a kernel does not check, and a row outside would write outside the array); None stays None."""
+    if rows is None:
+        return None
+    rows = np.asarray(rows)
+    if array.ndim != 2 or rows.ndim != 1 or rows.dtype.kind not in "iu":
+        raise ValueError(f"rows must be 1-D integers indexing a 2-D array, not {rows.dtype} {rows.shape} "
+                         f"of {array.shape}")  # a bug of the caller, never the user's input
+    if rows.size and (rows.min() < 0 or rows.max() >= array.shape[0]):
+        raise ValueError(f"rows must lie in [0, {array.shape[0]})")
+    return rows
+
+
 def _keyed(values) -> list:
     """(key, array) pairs of a mapping or a sequence of arrays."""
     return list(values.items()) if isinstance(values, Mapping) else list(enumerate(values))
@@ -210,14 +226,15 @@ def clip_by_global_norm(grads, max_norm: float, rows: Optional[Mapping] = None) 
     rows = rows or {}
     total = 0.0
     pairs = _keyed(grads)
+    used_rows = {key: checked_rows(rows.get(key), grad) for key, grad in pairs}
     for key, grad in pairs:
-        used = rows.get(key)
+        used = used_rows[key]
         total += squared_norm(flat(grad)) if used is None else squared_norm_rows(grad, used)
     norm = math.sqrt(total)
     if max_norm and math.isfinite(norm) and norm > max_norm:
         factor = max_norm / norm
         for key, grad in pairs:
-            used = rows.get(key)
+            used = used_rows[key]
             if used is None:
                 scale_in_place(flat(grad), factor)
             else:
@@ -281,8 +298,8 @@ class Optimizer:
                 raise ValueError(f"{key}: weight {weight.dtype} {weight.shape} and gradient {grad.dtype} "
                                  f"{grad.shape}, the optimiser's is {dtype} {shape}")  # a bug of the caller
             if self.name == "sgd":
-                used = rows.get(key)
-                if used is not None and decay == 0.0 and weight.ndim == 2:
+                used = checked_rows(rows.get(key), weight)
+                if used is not None and decay == 0.0:
                     sgd_update_rows(weight, grad, used, alpha)
                 else:
                     sgd_update(flat(weight), flat(grad), alpha, decay)
