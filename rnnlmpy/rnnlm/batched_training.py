@@ -36,7 +36,8 @@ from .options import RunOptions
 from .session import STOP_SIGNALS, TrainingInterrupted
 from .streams import TokenStream
 
-PROGRESS_WORDS = 20_000  # rows trained between progress lines, signal checks and checkpoint decisions
+PROGRESS_WORDS = 20_000  # rows trained between progress lines, divergence checks and checkpoint decisions (a
+# signal is noticed after the window it came in)
 CHECKPOINT_TIME_SHARE = 0.05  # checkpoints wait until saving has cost at most this share of the training time
 
 
@@ -168,7 +169,7 @@ class BatchedRun:
         while progress.position < total:
             chunk_log10, chunk_scored = 0.0, 0
             chunk_end = min(progress.position + max(PROGRESS_WORDS, 1), next_checkpoint, total)
-            while progress.position < chunk_end:
+            while progress.position < chunk_end and not self.interrupted():  # a signal: stop after this window
                 step = progress.position // streams
                 window_end = min(step + window_steps, self.text.steps)
                 log10_sum, scored = deep.train_window(model, self._window(step, window_end), self.state, self.grads,

@@ -99,8 +99,8 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
                          f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
     reporter.message(f"Words in train file: {len(train_stream)}")
     if config.batched:
-        reporter.message(f"Threads: {threads} (batched engine: matrix products on {threads} BLAS "
-                         f"thread{'' if threads == 1 else 's'}; the same command trains the same model)")
+        reporter.message(f"Threads: {threads} (batched engine: the BLAS library's threads multiply the matrices; "
+                         "the same command trains the same model)")
     else:
         reporter.message(f"Threads: {threads} " + ("(the same command trains the same model; -threads N trains on "
                                                    "N slices at once, faster but not reproducible)" if threads == 1
