@@ -197,7 +197,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
                                         "an integer"),
               "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
               "bptt": parse_list("auto" if bptt is None else bptt, optional_int, "bptt", "an integer"),
-              "direct_size": parse_list(direct_millions, direct_size, "direct", "a number")}
+              "direct_size": parse_list(direct_millions, direct_size, "direct", "a number"),
+              "alpha": [alpha], "batch": [batch], "clip_norm": [clip_norm]}  # None: each member's engine's default
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")

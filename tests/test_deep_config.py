@@ -163,3 +163,17 @@ def test_convert_refuses_a_batched_model_and_info_describes_it(tmp_path, capsys)
     assert code in (0, None), err
     assert "2 x 4 hidden (lstm cell" in out and "optimizer adam" in out and "dropout 0.25" in out
     assert "full softmax over 9 words" in out
+
+
+def test_a_grid_over_hidden_types_gives_each_member_its_engine_defaults(tmp_path):
+    from dataclasses import replace
+
+    from rnnlmpy.rnnlm.grid import grid_members
+
+    given = RnnlmConfig(activation="lstm")  # as the command line makes it: the first value, defaults resolved
+    members = grid_members(str(tmp_path / "m"), given, {"activation": ["lstm", "sigmoid", "elu"]}, 0,
+                           {"alpha": None, "bptt": None, "batch": None, "clip_norm": None})
+    configs = {member.config.activation: member.config for member in members}
+    assert configs["lstm"] == given
+    assert configs["sigmoid"] == RnnlmConfig() and not configs["elu"].batched
+    assert replace(given, activation="sigmoid").batched  # what a member would be without the defaults again

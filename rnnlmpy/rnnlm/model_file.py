@@ -205,7 +205,8 @@ def _checked_batched_state(resume_state: dict, config: RnnlmConfig, mid_epoch: b
     for name in sorted(names):
         array = resume_state[name]
         weight = optimizer_weight(name)
-        if name != STREAM_STATE and weight in WEIGHT_NAMES and (array.shape != expected[weight] or array.dtype != dtype):
+        if name != STREAM_STATE and weight in WEIGHT_NAMES and (array.shape != expected[weight]
+                                                                or array.dtype != dtype):
             raise ValueError(f"array 'resume/{name}' is {array.dtype} of shape {array.shape}, expected {dtype} of "
                              f"shape {expected[weight]}")
         if array.dtype.kind not in "fiu":
