@@ -177,3 +177,17 @@ def test_a_grid_over_hidden_types_gives_each_member_its_engine_defaults(tmp_path
     assert configs["lstm"] == given
     assert configs["sigmoid"] == RnnlmConfig() and not configs["elu"].batched
     assert replace(given, activation="sigmoid").batched  # what a member would be without the defaults again
+
+
+def test_blas_threads_are_set_for_the_block_and_put_back():
+    pytest.importorskip("scipy.linalg.cython_blas")  # loads the OpenBLAS that Numba's products call
+    from rnnlmpy.base.system import BLAS_THREAD_GETTERS, _openblas_libraries, blas_threads
+
+    getters = [getattr(library, name) for library in _openblas_libraries() for name in BLAS_THREAD_GETTERS
+               if hasattr(library, name)]
+    if not getters:
+        pytest.skip("no OpenBLAS loaded in this process")
+    before = [getter() for getter in getters]
+    with blas_threads(1):
+        assert [getter() for getter in getters] == [1] * len(getters)
+    assert [getter() for getter in getters] == before

@@ -10,6 +10,7 @@ unfinished model file resumes exactly where it stopped (see ``session``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Optional
@@ -20,6 +21,7 @@ from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
 from ..base.progress import ProgressReporter, format_seconds
+from ..base.system import blas_threads
 from .checkpoints import ModelWriter, restore, resumed_states, snapshot
 from .batched_training import BatchedRun
 from .epoch import TrainingRun
@@ -99,8 +101,8 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
                          f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
     reporter.message(f"Words in train file: {len(train_stream)}")
     if config.batched:
-        reporter.message(f"Threads: {threads} (batched engine: the BLAS library's threads multiply the matrices; "
-                         "the same command trains the same model)")
+        reporter.message(f"Threads: {threads} (batched engine: BLAS threads for the matrix products; the same "
+                         "command trains the same model)")
     else:
         reporter.message(f"Threads: {threads} " + ("(the same command trains the same model; -threads N trains on "
                                                    "N slices at once, faster but not reproducible)" if threads == 1
@@ -113,8 +115,8 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
     else:
         run = TrainingRun(model, train_stream, valid_stream, states, backup, writer, options, reporter,
                           interrupted=lambda: 0, limit=limit)
-    run.compile_kernels()
-    with interrupt_flag() as run.interrupted:
+    run.compile_kernels()  # (loads the BLAS library the batched engine's products call, before its threads are set)
+    with interrupt_flag() as run.interrupted, blas_threads(threads) if config.batched else contextlib.nullcontext():
         _run_epochs(run, schedule)
     writer.save()
     reporter.message(training_summary(model_file, progress.history, time.perf_counter() - started, threads,
