@@ -18,8 +18,8 @@ from .train_command import GridRequest, train_command
 from .training import TrainingInterrupted, train
 from .vocab import Vocabulary, build_vocabulary
 
-__all__ = ["ACTIVATIONS", "BATCHED_DEFAULTS", "OPTIMIZERS", "PER_WORD_DEFAULTS", "GridRequest", "MANIFEST_SUFFIX", "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS",
-           "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
+__all__ = ["ACTIVATIONS", "BATCHED_DEFAULTS", "OPTIMIZERS", "PER_WORD_DEFAULTS", "GridRequest", "MANIFEST_SUFFIX",
+           "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS", "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
            "check_dynamic_rate", "evaluate_file", "generate", "generate_lines", "grid_members", "load_model",
            "manifest_models", "new_model", "next_word_probabilities", "read_rnnlm", "save_model", "score_next_word",
            "score_sentence_batch", "score_tokens", "sentence_start_state", "train", "train_command", "train_grid",
