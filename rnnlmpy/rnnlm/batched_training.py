@@ -16,13 +16,11 @@ rows done, a whole number of windows, so a resumed run goes on exactly.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 
-from ..base import metrics
 from ..base.compiling import compiling
 from ..base.errors import RnnlmpyError
 from ..base.progress import ProgressReporter
@@ -30,15 +28,14 @@ from ..kernels import optimizers
 from . import deep, network
 from .batched_streams import BatchedText, lay_out
 from .checkpoints import ModelWriter, snapshot
+from .epoch import EpochPacer, validation_pass
 from .model import RnnlmModel, state_size
 from .model_file import OPTIMIZER_PREFIX, STREAM_STATE
 from .options import RunOptions
-from .session import STOP_SIGNALS, TrainingInterrupted
 from .streams import TokenStream
 
 PROGRESS_WORDS = 20_000  # rows trained between progress lines, divergence checks and checkpoint decisions (a
 # signal is noticed after the window it came in)
-CHECKPOINT_TIME_SHARE = 0.05  # checkpoints wait until saving has cost at most this share of the training time
 
 
 def dropout_seed(rand_seed: int, epoch: int, window: int) -> int:
@@ -155,65 +152,31 @@ class BatchedRun:
         ``options.checkpoint_words`` rows (0: never) once saving has cost at most CHECKPOINT_TIME_SHARE of the
         time; on ``interrupted()`` saves a checkpoint and raises TrainingInterrupted.
         """
-        model, reporter, options = self.model, self.reporter, self.options
+        model = self.model
         config, progress = model.config, model.training
         streams, window_steps = config.batch, config.bptt
         total = self.total_rows
-        started = time.perf_counter()
-        first_position = progress.position
-        checkpoint_words = options.checkpoint_words
-        next_checkpoint = progress.position + checkpoint_words if checkpoint_words else total
-        saving_seconds = 0.0
+        pacer = EpochPacer(self, total, self.checkpoint)
         weights = trained_weights(model)
         names = tuple(weights)
         while progress.position < total:
             chunk_log10, chunk_scored = 0.0, 0
-            chunk_end = min(progress.position + max(PROGRESS_WORDS, 1), next_checkpoint, total)
+            chunk_end = min(progress.position + max(PROGRESS_WORDS, 1), pacer.next_checkpoint, total)
             while progress.position < chunk_end and not self.interrupted():  # a signal: stop after this window
                 step = progress.position // streams
                 window_end = min(step + window_steps, self.text.steps)
                 log10_sum, scored = deep.train_window(model, self._window(step, window_end), self.state, self.grads,
                                                       dropout_seed(config.rand_seed, progress.epoch,
                                                                    step // window_steps))
-                grads = tuple(self.grads[name] for name in names)
-                optimizers.clip_by_global_norm(grads, config.clip_norm or 0.0)
+                optimizers.clip_by_global_norm(tuple(self.grads[name] for name in names), config.clip_norm or 0.0)
                 self.optimizer.step(weights, {name: self.grads[name] for name in names}, progress.alpha)
                 chunk_log10 += log10_sum
                 chunk_scored += scored
                 progress.position = window_end * streams
-            progress.epoch_log10 += chunk_log10
-            progress.epoch_scored += chunk_scored
-            stop = progress.position
-            if not metrics.entropy_bits(chunk_log10, chunk_scored) <= self.limit:
-                progress.epoch_log10, progress.epoch_scored = chunk_log10, chunk_scored
-                return time.perf_counter() - started, stop - first_position, True
-            elapsed = time.perf_counter() - started
-            speed = (stop - first_position) / max(elapsed, 1e-9)
-            reporter.running(progress.epoch, progress.alpha,
-                             metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
-                             stop / max(total, 1), speed, (total - stop) / max(speed, 1e-9))
-            signal_number = self.interrupted()
-            if stop < total and signal_number:
-                self.checkpoint()
-                raise TrainingInterrupted(f"{STOP_SIGNALS[signal_number]}: saved the training state in "
-                                          f"{self.writer.model_file} (epoch {progress.epoch}, word {stop:,} of "
-                                          f"{total:,}); rerun the same command to resume exactly there",
-                                          signal_number)
-            if stop >= next_checkpoint and stop < total:
-                if saving_seconds <= CHECKPOINT_TIME_SHARE * elapsed:
-                    saved = time.perf_counter()
-                    self.checkpoint()
-                    saving_seconds += time.perf_counter() - saved
-                next_checkpoint = stop + checkpoint_words
-            if options.on_progress is not None:
-                options.on_progress(model)
-        return time.perf_counter() - started, total - first_position, False
+            if pacer.round_done(chunk_log10, chunk_scored):
+                return pacer.result(True)
+        return pacer.result(False)
 
     def validate(self) -> tuple[float, int, np.ndarray]:
         """Sum of log10 P over the scored validation tokens, their number, and the final state (L*S*H,)."""
-        stream = self.valid_stream
-        probabilities, final = network.score_stream(self.model, stream,
-                                                    network.start_state(self.model.config, flush=True))
-        scored = stream.targets >= 0
-        return metrics.log10_sum(probabilities[scored]), int(np.count_nonzero(scored)), final
-
+        return validation_pass(self.model, self.valid_stream)
