@@ -191,3 +191,14 @@ def test_blas_threads_are_set_for_the_block_and_put_back():
     with blas_threads(1):
         assert [getter() for getter in getters] == [1] * len(getters)
     assert [getter() for getter in getters] == before
+
+
+def test_a_per_word_model_file_holds_no_batched_arrays(tmp_path):
+    from helpers import tiny_model
+
+    path = str(tmp_path / "m")
+    save_model(tiny_model(), path)
+    _, arrays = read_store(path, KIND)
+    assert "class_bias" not in arrays and "output_bias" not in arrays  # earlier versions read it
+    loaded = load_model(path)
+    assert loaded.class_bias.shape == (0,) and loaded.output_bias.shape == (0,) and not loaded.config.batched

@@ -35,6 +35,7 @@ OPTIONAL_HISTORY_FIELDS = {"valid_entropy": (*NUMBER, type(None)), "valid_ppl": 
                            "accepted": (bool,), "threads": (int,), "words_per_second": NUMBER,
                            "seconds": NUMBER}  # (types as checked_history takes them; timings: older files only)
 BACKUP_NAMES = (*WEIGHT_NAMES, "hidden_state")  # a checkpoint's resume/backup/*: the last epoch end's weights
+BATCHED_BIASES = ("class_bias", "output_bias")  # empty in a per-word model, and then not written
 STREAM_STATE = "streams/state"  # a batched checkpoint's resume/streams/state: (B, L*S*H) each stream's state
 OPTIMIZER_PREFIX = "optimizer/"  # a batched checkpoint's resume/optimizer/*: the optimiser's state arrays
 TIMING_FIELDS = ("words_per_second", "seconds", "time")  # in the history file's records only: the model file
@@ -42,15 +43,20 @@ TIMING_FIELDS = ("words_per_second", "seconds", "time")  # in the history file's
 
 
 def save_model(model: RnnlmModel, path: str) -> None:
-    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    write_store(path, KIND, {"config": asdict(model.config), "training": asdict(model.training)}, {
+    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename). The batched
+    engine's biases (BATCHED_BIASES) are left out where empty, so that a per-word model's file is one that
+    earlier versions read."""
+    arrays = {
         "words": encode_words(model.vocabulary.words),
         "counts": model.vocabulary.counts,
         "word_class": model.vocabulary.word_class,
         "hidden_state": model.hidden_state,
         **model.weights(),
         **{f"resume/{name}": value for name, value in model.resume_state.items()},
-    })
+    }
+    write_store(path, KIND, {"config": asdict(model.config), "training": asdict(model.training)},
+                {name: value for name, value in arrays.items()
+                 if value.size or name.rsplit("/", 1)[-1] not in BATCHED_BIASES})
 
 
 def load_model(path: str) -> RnnlmModel:
