@@ -72,14 +72,16 @@ def test_sentences_scored_side_by_side_match_one_stream(texts, tmp_path):
     np.testing.assert_allclose(batch, whole.probabilities, rtol=1e-5)
 
 
-def test_the_same_command_twice_writes_the_same_bytes(texts, tmp_path, capsys):
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_the_same_command_twice_writes_the_same_bytes(texts, tmp_path, capsys, threads):
     train_file, valid_file = texts
     files = []
     for name in ("a", "b"):
         path = str(tmp_path / name)
         code, _, err = run_cli(["train", "-train", train_file, "-valid", valid_file, "-rnnlm", path, "-hidden-type",
                                 "lstm", "-layers", "2", "-hidden", "8", "-class", "1", "-batch", "4", "-bptt", "5",
-                                "-dropout", "0.2", "-optimizer", "adam", "-max-iter", "2", "-debug", "0"], capsys)
+                                "-dropout", "0.2", "-optimizer", "adam", "-max-iter", "2", "-debug", "0",
+                                "-threads", threads], capsys)
         assert code in (0, None), err
         files.append(open(path, "rb").read())
     assert files[0] == files[1]

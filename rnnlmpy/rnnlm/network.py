@@ -24,7 +24,7 @@ from ..kernels.elman import Elman
 from ..kernels.gru import Gru
 from ..kernels.hsoftmax import HierarchicalSoftmax, ThreadHierarchicalSoftmax
 from ..kernels.nce import NoiseContrastive
-from . import batched_scoring
+from . import batched_scoring, deep
 from .streams import TokenStream
 
 watch_numba()  # this module's kernels say when they compile (base.compiling)
@@ -173,7 +173,7 @@ def start_state(config, flush: bool) -> np.ndarray:
     """Hidden state (H,) before a pass: the reset value for an independent model, else 0.1 (``flush``) or 1.0;
     for the batched engine the zero state (L*S*H,), as after its resets."""
     if config.batched:
-        return np.zeros(batched_scoring.deep.state_size(config), dtype=config.numpy_dtype)
+        return np.zeros(deep.state_size(config), dtype=config.numpy_dtype)
     value = RESET_VALUE if config.independent or not flush else FLUSH_VALUE
     return np.full(config.hidden_size, value, dtype=config.numpy_dtype)
 
