@@ -124,6 +124,32 @@ def test_a_signal_mid_epoch_saves_a_checkpoint_that_resumes(texts, tmp_path, mon
         np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)
 
 
+def test_a_signal_at_an_epoch_end_keeps_the_optimiser_state_for_the_next_epoch(texts, tmp_path):
+    import os
+    import signal
+
+    from rnnlmpy.rnnlm import TrainingInterrupted
+
+    train_file, valid_file = texts
+    config = lstm_config(optimizer="adam")
+    whole = train(train_file, str(tmp_path / "whole"), valid_file, config, max_iter=2, debug=0)
+    path = str(tmp_path / "resumed")
+
+    def interrupt(model):  # the first call comes at the end of epoch 0 (one round an epoch on this text)
+        if model.training.epoch == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted):
+        train(train_file, path, valid_file, config, max_iter=2, debug=0, on_progress=interrupt)
+    saved = load_model(path)
+    assert saved.training.position == 0 and len(saved.training.history) == 1
+    assert saved.resume_state["optimizer/step"][0] > 0  # adam's moments and step count travel with the file
+    resumed = train(train_file, path, valid_file, config, max_iter=2, debug=0)
+    for name, array in whole.weights().items():
+        np.testing.assert_array_equal(getattr(resumed, name), array, err_msg=name)
+    assert not load_model(path).resume_state  # a finished model holds no optimiser state
+
+
 def test_gen_nbest_dynamic_and_convert(texts, tmp_path, capsys):
     train_file, valid_file = texts
     path = str(tmp_path / "m")

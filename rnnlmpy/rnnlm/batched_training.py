@@ -73,8 +73,13 @@ class BatchedRun:
         self.text = lay_out(self.train_stream, config.batch, config.independent, config.numpy_dtype)
         self.state = np.zeros((config.batch, state_size(config)), dtype=config.numpy_dtype)
         weights = trained_weights(self.model)
-        self.optimizer = optimizers.Optimizer(config.optimizer, weights)
+        self.optimizer = optimizers.Optimizer(config.optimizer, weights, config.beta)
         self.grads = {name: np.zeros_like(array) for name, array in self.model.weights().items()}
+        self.writer.unfinished_arrays = self.optimizer_arrays
+
+    def optimizer_arrays(self) -> dict[str, np.ndarray]:
+        """The optimiser's state as ``resume/`` arrays (``resume/optimizer/<slot>.<weight>``)."""
+        return {f"{OPTIMIZER_PREFIX}{key}": array for key, array in self.optimizer.state.items()}
 
     @property
     def total_rows(self) -> int:
@@ -99,12 +104,9 @@ class BatchedRun:
                                    "start anew")
             run.state[...] = resume[STREAM_STATE]
         optimizer_state = {k[len(OPTIMIZER_PREFIX):]: v for k, v in resume.items() if k.startswith(OPTIMIZER_PREFIX)}
-        if optimizer_state:
-            try:
-                run.optimizer.load_state(optimizer_state)
-            except (ValueError, KeyError) as error:
-                raise RnnlmpyError(f"model {writer.model_file!r} is a damaged checkpoint (its optimiser state: "
-                                   f"{error}); use -force to start anew") from None
+        if optimizer_state or (resume and progress.position > 0):  # every unfinished save holds it (sgd: none)
+            run.optimizer.load_state(optimizer_state, f"model {writer.model_file!r} (a damaged checkpoint; use "
+                                                      "-force to start anew)")
         model.resume_state = {}
         return run
 
@@ -123,7 +125,7 @@ class BatchedRun:
             grads = {name: np.zeros_like(array) for name, array in self.grads.items()}
             deep.train_window(self.model, window, self.state.copy(), grads, 0)
             copies = {name: array.copy() for name, array in trained_weights(self.model).items()}
-            optimizers.Optimizer(self.model.config.optimizer, copies).step(
+            optimizers.Optimizer(self.model.config.optimizer, copies, self.model.config.beta).step(
                 copies, {name: grads[name] for name in copies}, self.model.training.alpha)
             if self.valid_stream is not None:
                 network.score_stream(self.model, TokenStream(self.valid_stream.words[:2].copy()),
@@ -135,11 +137,10 @@ class BatchedRun:
                            resets=text.resets[begin:end], weights=text.weights[begin:end])
 
     def checkpoint(self) -> None:
-        """Save the model with the streams' states, the optimiser's state and the last epoch's weights."""
+        """Save the model with the streams' states and the last epoch's weights (and, as every save of an
+        unfinished model, the optimiser's state: ``writer.unfinished_arrays``)."""
         model = self.model
-        model.resume_state = {STREAM_STATE: self.state,
-                              **{f"{OPTIMIZER_PREFIX}{k}": v for k, v in self.optimizer.state.items()},
-                              **{f"backup/{k}": v for k, v in self.backup.items()}}
+        model.resume_state = {STREAM_STATE: self.state, **{f"backup/{k}": v for k, v in self.backup.items()}}
         try:
             self.writer.save()
         finally:
