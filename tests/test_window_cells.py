@@ -85,9 +85,12 @@ def test_cell_reference_gradient_matches_finite_differences(hidden_type):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_softmax_layer_matches_the_reference(dtype):
-    rows, size, words = window_softmax.CHUNK_ROWS + 9, 3, 11  # two chunks of rows
+    size, words = 3, window_softmax.CHUNK_FLOATS // window_softmax.MIN_CHUNK_ROWS + 1
+    rows = window_softmax.chunk_rows(10**6, words) + 5  # two chunks of rows
+    assert window_softmax.chunk_rows(rows, words) == window_softmax.MIN_CHUNK_ROWS < rows
     rng = np.random.default_rng(7)
-    layer = window_softmax.SoftmaxLayer(rng.normal(size=(words, size)).astype(dtype), rng.normal(size=words).astype(dtype))
+    layer = window_softmax.SoftmaxLayer(rng.normal(size=(words, size)).astype(dtype),
+                                        rng.normal(size=words).astype(dtype))
     hidden = rng.normal(size=(rows, size)).astype(dtype)
     targets = rng.integers(0, words, rows).astype(np.int32)
     weights = rng.choice([0.0, 1.0, 0.5], rows).astype(dtype)
@@ -249,3 +252,79 @@ def test_a_window_with_bad_ids_or_state_is_refused():
         deep.score_window(model, small_window(), np.zeros((3, state.shape[1])), np.zeros((3, 2)))
     with pytest.raises(RnnlmpyError, match="word id"):
         deep.next_distribution(model, state[0], 7, np.zeros(7))
+    with pytest.raises(RnnlmpyError, match="log10_out"):
+        deep.score_window(model, small_window(), state, np.zeros((2, 3)))
+    bad = small_window()
+    bad.resets = bad.resets[:2]
+    with pytest.raises(RnnlmpyError, match="resets"):
+        deep.score_window(model, bad, state, np.zeros((3, 2)))
+    bad = small_window()
+    bad.inputs = bad.inputs.reshape(-1)
+    with pytest.raises(RnnlmpyError, match="steps, streams"):
+        deep.score_window(model, bad, state, np.zeros((3, 2)))
+    with pytest.raises(RnnlmpyError, match="state"):
+        deep.score_window(model, small_window(), np.asfortranarray(np.zeros((2, state.shape[1]))), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("hidden_type", ["lstm", "relu"])
+def test_streams_in_threads_give_the_one_thread_result(hidden_type):
+    model = stand_in_model(hidden_type, dropout=0.3)
+    window = small_window(steps=3, streams=5)
+    start = np.random.default_rng(4).uniform(-0.5, 0.5, (5, deep.model_shape(model).state_size))
+    results = []
+    for threads in (1, 2, 3):
+        state, grads = start.copy(), empty_grads(model)
+        log10_sum, scored = deep.train_window(model, window, state, grads, dropout_seed=3, threads=threads)
+        scores, score_state = np.zeros((3, 5)), start.copy()
+        deep.score_window(model, window, score_state, scores, threads=threads)
+        results.append((log10_sum, scored, state, grads, scores, score_state))
+    for other in results[1:]:
+        assert other[0] == pytest.approx(results[0][0], abs=1e-12) and other[1] == results[0][1]
+        np.testing.assert_allclose(other[2], results[0][2], rtol=0, atol=1e-14)
+        for name, array in results[0][3].items():
+            np.testing.assert_allclose(other[3][name], array, rtol=0, atol=1e-13, err_msg=name)
+        np.testing.assert_allclose(other[4], results[0][4], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(other[5], results[0][5], rtol=0, atol=1e-14)
+
+
+def test_stream_parts_cover_the_streams_once():
+    assert deep.stream_parts(5, 2) == [slice(0, 2), slice(2, 5)]
+    assert deep.stream_parts(2, 4) == [slice(0, 1), slice(1, 2)]
+    assert deep.stream_parts(7, 1) == [slice(0, 7)]
+
+
+def test_a_model_whose_arrays_do_not_fit_its_settings_is_refused():
+    model = stand_in_model("lstm", layers=2)
+    model.recurrent = model.recurrent[:1].copy()  # one layer's matrices for a two-layer model
+    state = np.zeros((2, 2 * 2 * 3))
+    with pytest.raises(RnnlmpyError, match="recurrent"):
+        deep.score_window(model, small_window(), state, np.zeros((3, 2)))
+    model = stand_in_model("gru")
+    model.output_bias = model.output_bias.astype(np.float32)
+    with pytest.raises(RnnlmpyError, match="output_bias"):
+        deep.next_distribution(model, np.zeros(6), 1, np.zeros(7))
+
+
+def test_gradient_arrays_that_do_not_fit_are_refused():
+    model = stand_in_model("lstm")
+    grads = empty_grads(model)
+    grads["output_weights"] = grads["output_weights"][:, :2].copy()
+    with pytest.raises(RnnlmpyError, match="output_weights"):
+        deep.train_window(model, small_window(), np.zeros((2, 12)), grads, dropout_seed=0)
+    grads = empty_grads(model)
+    del grads["gate_bias"]
+    with pytest.raises(RnnlmpyError, match="gate_bias"):
+        deep.train_window(model, small_window(), np.zeros((2, 12)), grads, dropout_seed=0)
+
+
+@pytest.mark.parametrize("rows", [7, window.SMALL_PRODUCT_ROWS + 3])  # add_products, then BLAS
+def test_step_products_match_numpy(rows):
+    rng = np.random.default_rng(8)
+    left, right = rng.normal(size=(rows, 9)), rng.normal(size=(9, 6))  # rows and inner not multiples of four
+    gates, scratch, out = rng.normal(size=(rows, 6)), np.zeros((rows, 6)), np.full((rows, 6), np.nan)
+    expected = gates + left @ right
+    window.add_step_product(left, right, scratch, gates)
+    np.testing.assert_allclose(gates, expected, rtol=0, atol=1e-13)
+    window.step_product(left, right, out)
+    np.testing.assert_allclose(out, left @ right, rtol=0, atol=1e-13)
+    assert window.small_product(rows, right) == (rows <= window.SMALL_PRODUCT_ROWS)

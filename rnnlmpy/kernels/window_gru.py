@@ -21,25 +21,24 @@ from numba import njit
 
 from .cell import sigmoid_in_place, tanh_in_place
 from .exponential import EXACT_FASTMATH
-from .window import GruWeights, add_rows, previous_state, recurrent_carry, weight_gradients
+from .window import GruWeights, input_gates, previous_state, recurrent_carry, step_product, weight_gradients
 
 BUNDLES = (GruWeights,)
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     """The layer's outputs h(t) (T,B,H) over the window, its final h into ``state_out`` (B,1,H)."""
     steps, streams, _ = inputs.shape
     size = outputs.shape[2]
     gates = cache.gates
-    rows = steps * streams
-    np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, gates.reshape(rows, 3 * size))
-    add_rows(gates.reshape(rows, 3 * size), weights.bias)
+    input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, 3 * size), dtype=outputs.dtype)
     one = outputs.dtype.type(1.0)
+    recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
     for t in range(steps):
         previous_state(t, resets, state_in, outputs, cache.previous[t], 0)
-        np.dot(cache.previous[t], weights.recurrent.T, recurrent_part)
+        step_product(cache.previous[t], recurrent_transposed, recurrent_part)
         for b in range(streams):
             row = gates[t, b]
             part = recurrent_part[b]
@@ -61,7 +60,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
             state_out[b, 0, j] = outputs[steps - 1, b, j]
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape

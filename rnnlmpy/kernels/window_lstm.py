@@ -19,25 +19,24 @@ from numba import njit
 
 from .cell import sigmoid_in_place, tanh_in_place
 from .exponential import EXACT_FASTMATH
-from .window import LstmWeights, add_rows, add_step_product, previous_state, recurrent_carry, weight_gradients
+from .window import LstmWeights, add_step_product, input_gates, previous_state, recurrent_carry, weight_gradients
 
 BUNDLES = (LstmWeights,)
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     """The layer's outputs h(t) (T,B,H) over the window, its final (h, c) into ``state_out`` (B,2,H)."""
     steps, streams, _ = inputs.shape
     size = outputs.shape[2]
     gates = cache.gates
-    rows = steps * streams
-    np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, gates.reshape(rows, 4 * size))
-    add_rows(gates.reshape(rows, 4 * size), weights.bias)
+    input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, 4 * size), dtype=outputs.dtype)
+    recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
     for t in range(steps):
         previous_state(t, resets, state_in, outputs, cache.previous[t], 0)
         previous_state(t, resets, state_in, cache.cells, cache.previous_cells[t], 1)
-        add_step_product(cache.previous[t], weights.recurrent, recurrent_part, gates[t])
+        add_step_product(cache.previous[t], recurrent_transposed, recurrent_part, gates[t])
         for b in range(streams):
             row = gates[t, b]
             sigmoid_in_place(row[:2 * size])
@@ -58,7 +57,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
             state_out[b, 1, j] = cache.cells[steps - 1, b, j]
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape

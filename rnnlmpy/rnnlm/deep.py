@@ -17,10 +17,20 @@ that. Dropout (inverted, rate p) is applied on the embedding's output, between
 layers and on the top layer's output, never on the recurrent connections; its
 masks come from ``np.random.default_rng(dropout_seed)``, so the same seed gives
 the same masks (a resumed run needs no RNG state).
+
+Both cores: ``train_window(..., threads=2)`` (and ``score_window``) splits the
+streams into parts trained in threads at once (the kernels release the GIL),
+each into its own gradient arrays, summed at the end. BLAS should then run one
+thread (``OPENBLAS_NUM_THREADS=1`` before the first product): the engine's
+threads are its parallelism, and BLAS threads that wait for each other on a
+busy machine halve the speed. The gemms go through Numba's ``np.dot``, which
+needs SciPy's BLAS.
 """
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +42,8 @@ from ..kernels.window import GATES, STATES, CellGrads, cell_name, scatter_add_ro
 CELL_MODULES = {"lstm": window_lstm, "gru": window_gru, "elman": window_elman}
 INIT_SCALE = 0.1  # weights start uniform in [-INIT_SCALE, INIT_SCALE] (Zaremba et al.'s init_scale)
 FORGET_BIAS = 1.0  # an LSTM's forget-gate bias starts here, every other bias at 0
-LN10 = float(np.log(10.0))
+THREAD_POOLS: dict[int, ThreadPoolExecutor] = {}  # thread count -> its pool (see thread_pool)
+SCRATCH = threading.local()  # per calling thread: .grads, (stream part, name) -> gradient array (scratch_grads)
 
 
 @dataclass(frozen=True)
@@ -135,9 +146,18 @@ class Window:
 
 
 def model_shape(model) -> DeepShape:
-    """The ``DeepShape`` of a model (its config, vocabulary size and class count)."""
+    """The ``DeepShape`` of a model (its config, vocabulary size and class count), after checking that its
+    parameter arrays have the shapes and dtype of that shape (the kernels index them unchecked)."""
     vocabulary = model.vocabulary
-    return deep_shape(model.config, vocabulary.size, vocabulary.class_count)
+    shape = deep_shape(model.config, vocabulary.size, vocabulary.class_count)
+    for name, dims in shape_weights(shape).items():
+        if name in ("direct", "hidden_state"):
+            continue
+        array = getattr(model, name)
+        if array.shape != dims or array.dtype != shape.dtype or not array.flags.c_contiguous:
+            raise RnnlmpyError(f"the model's {name} is {array.dtype} {array.shape}, not a contiguous "
+                               f"{shape.dtype} {dims}")
+    return shape
 
 
 def output_module(shape: DeepShape):
@@ -149,6 +169,7 @@ def output_module(shape: DeepShape):
 
 
 OUTPUT_ARRAYS = ("input_weights", "output_weights", "output_bias", "class_weights", "class_bias")
+GRADIENT_NAMES = ("recurrent", "gate_bias") + OUTPUT_ARRAYS  # the arrays train_window gives gradients of
 
 
 def check_window(shape: DeepShape, window: Window, state: np.ndarray) -> None:
@@ -229,18 +250,41 @@ def output_arrays(model) -> dict:
     return {name: getattr(model, name) for name in OUTPUT_ARRAYS}
 
 
-def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int) -> tuple[float, int]:
-    """Forward and backward over ``window``: ``grads`` (name -> array of the parameter's shape, zeroed here) gets
-    the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
-    final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens)."""
-    shape = model_shape(model)
-    check_window(shape, window, state)
-    for array in grads.values():
-        array[...] = 0
+def stream_parts(streams: int, threads: int) -> list[slice]:
+    """The streams of a window split into at most ``threads`` contiguous, near-equal parts (one per thread)."""
+    count = max(1, min(threads, streams))
+    bounds = [streams * part // count for part in range(count + 1)]
+    return [slice(bounds[part], bounds[part + 1]) for part in range(count)]
+
+
+def window_part(window: Window, part: slice) -> Window:
+    """The streams ``part`` of ``window``."""
+    return Window(inputs=window.inputs[:, part], targets=window.targets[:, part], resets=window.resets[:, part],
+                  weights=window.weights[:, part])
+
+
+def thread_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` worker threads, made once per count and kept."""
+    if threads not in THREAD_POOLS:
+        THREAD_POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rnnlmpy-window")
+    return THREAD_POOLS[threads]
+
+
+def in_parts(work, parts: list) -> list:
+    """``work(part_index)`` for every part: in threads when there are several (the kernels release the GIL)."""
+    if len(parts) == 1:
+        return [work(0)]
+    return list(thread_pool(len(parts)).map(work, range(len(parts))))
+
+
+def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
+               scale: float) -> tuple[float, int, np.ndarray]:
+    """``train_window``'s work on some of the streams (``state`` (B', L*S*H) theirs, ``masks`` their parts):
+    gradients of ``scale`` * the sum of -ln P ADDED to ``grads``, except the embedding's lookup, whose gradient
+    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add."""
     steps, streams = window.inputs.shape
     rows = steps * streams
     size = shape.hidden_size
-    masks = dropout_masks(shape, steps, streams, dropout_seed)
     caches: list = []
     inputs = forward_layers(shape, model, window, state, masks, caches)
     resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
@@ -250,8 +294,7 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     grad_hidden = np.empty((rows, size), dtype=shape.dtype)
     module = output_module(shape)
     layer, layer_grads = module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
-    module.train(layer, inputs[-1].reshape(rows, size), targets, weights, 1.0 / streams, grad_hidden, layer_grads,
-                 log10)
+    module.train(layer, inputs[-1].reshape(rows, size), targets, weights, scale, grad_hidden, layer_grads, log10)
     grad_outputs = grad_hidden.reshape(steps, streams, size)
     for index in range(shape.layers - 1, -1, -1):
         if masks:
@@ -264,26 +307,95 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
         grad_outputs = grad_inputs
     if masks:
         grad_outputs *= masks[0]
-    scatter_add_rows(grads["input_weights"], np.ascontiguousarray(window.inputs.reshape(rows), dtype=np.int32),
-                     grad_outputs.reshape(rows, size))
-    return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights))
+    return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights)), grad_outputs.reshape(rows, size)
 
 
-def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray) -> None:
-    """log10 P(target) of every step into ``log10_out`` (T,B) (0 where not scored), no dropout, no gradients;
-    ``state`` (B, L*S*H) becomes the window's final state."""
+def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int,
+                 threads: int = 1) -> tuple[float, int]:
+    """Forward and backward over ``window``: ``grads`` (name -> array of the parameter's shape, zeroed here) gets
+    the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
+    final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens).
+
+    With ``threads`` > 1 the streams are split into that many parts, each trained in its own thread into its own
+    gradient arrays, summed at the end (the same masks and result, up to rounding; run BLAS single-threaded
+    then). The result depends on ``threads``, not on timing."""
     shape = model_shape(model)
     check_window(shape, window, state)
+    for name in GRADIENT_NAMES:
+        weights, array = getattr(model, name), grads.get(name)
+        if array is None or array.shape != weights.shape or array.dtype != weights.dtype \
+                or not array.flags.c_contiguous:
+            raise RnnlmpyError(f"the gradient of {name} must be a contiguous {weights.dtype} {weights.shape}")
     steps, streams = window.inputs.shape
-    rows = steps * streams
-    inputs = forward_layers(shape, model, window, state, [], [])
-    scored = window.weights.reshape(rows) != 0
-    targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(rows), 0), dtype=np.int32)
+    masks = dropout_masks(shape, steps, streams, dropout_seed)
+    parts = stream_parts(streams, threads)
+    part_grads = [grads] + [scratch_grads(index, grads) for index in range(1, len(parts))]
+
+    def work(index: int) -> tuple[float, int, np.ndarray]:
+        part = parts[index]
+        for array in part_grads[index].values():
+            array[...] = 0
+        return train_part(shape, model, window_part(window, part), state[part],
+                          part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams)
+
+    results = in_parts(work, parts)
+    if len(parts) > 1:
+        # untied: the embedding's gradient of every part is scattered below, not summed
+        merged = [name for name in grads if name != "input_weights" or shape.tie_weights]
+
+        def merge(index: int) -> None:  # each thread adds its share of every array's elements
+            for name in merged:
+                total = grads[name].reshape(-1)
+                share = slice(total.size * index // len(parts), total.size * (index + 1) // len(parts))
+                for extra in part_grads[1:]:
+                    np.add(total[share], extra[name].reshape(-1)[share], out=total[share])
+
+        in_parts(merge, parts)
+    for part, (_, _, embedding_grad) in zip(parts, results):
+        ids = np.ascontiguousarray(window.inputs[:, part].reshape(-1), dtype=np.int32)
+        scatter_add_rows(grads["input_weights"], ids, embedding_grad)
+    return sum(result[0] for result in results), sum(result[1] for result in results)
+
+
+def scratch_grads(index: int, grads: dict) -> dict:
+    """Gradient arrays like ``grads`` for stream part ``index`` (> 0) (not zeroed: its thread does that), kept from
+    call to call (per calling thread, so that two threads may each train a model)."""
+    if not hasattr(SCRATCH, "grads"):
+        SCRATCH.grads = {}
+    arrays = {}
+    for name, array in grads.items():
+        key = (index, name)
+        kept = SCRATCH.grads.get(key)
+        if kept is None or kept.shape != array.shape or kept.dtype != array.dtype:
+            kept = SCRATCH.grads[key] = np.zeros_like(array)
+        arrays[name] = kept
+    return arrays
+
+
+def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray, threads: int = 1) -> None:
+    """log10 P(target) of every step into ``log10_out`` (T,B) (0 where not scored), no dropout, no gradients;
+    ``state`` (B, L*S*H) becomes the window's final state. ``threads``: as for ``train_window``."""
+    shape = model_shape(model)
+    check_window(shape, window, state)
+    if log10_out.shape != window.inputs.shape:
+        raise RnnlmpyError(f"log10_out must be {window.inputs.shape}, not {log10_out.shape}")
     module = output_module(shape)
     layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
-    log10 = np.empty(rows, dtype=shape.dtype)
-    module.score(layer, inputs[-1].reshape(rows, shape.hidden_size), targets, log10)
-    log10_out.reshape(rows)[...] = np.where(scored, log10, 0.0)
+    parts = stream_parts(window.inputs.shape[1], threads)
+
+    def work(index: int) -> None:
+        part = parts[index]
+        piece = window_part(window, part)
+        steps, streams = piece.inputs.shape
+        rows = steps * streams
+        inputs = forward_layers(shape, model, piece, state[part], [], [])
+        scored = piece.weights.reshape(rows) != 0
+        targets = np.ascontiguousarray(np.where(scored, piece.targets.reshape(rows), 0), dtype=np.int32)
+        log10 = np.empty(rows, dtype=shape.dtype)
+        module.score(layer, inputs[-1].reshape(rows, shape.hidden_size), targets, log10)
+        log10_out[:, part] = np.where(scored, log10, 0.0).reshape(steps, streams)
+
+    in_parts(work, parts)
 
 
 def next_distribution(model, state: np.ndarray, word: int, out: np.ndarray) -> np.ndarray:
