@@ -6,7 +6,8 @@ import pytest
 
 import reference_optim as reference
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.kernels.optimizers import OPTIMIZERS, STEP_KEY, Optimizer, clip_by_global_norm
+from rnnlmpy.kernels.optimizers import (OPTIMIZERS, STEP_KEY, Optimizer, clip_by_global_norm, clip_factor,
+                                        global_norm)
 
 SHAPES = {"input_weights": (7, 3), "recurrent": (2, 2, 4, 3), "gate_bias": (8,), "output_weights": (0, 3)}
 
@@ -226,3 +227,62 @@ def test_rows_outside_the_array_are_refused_before_a_kernel_writes_there():
         with pytest.raises(ValueError, match="rows must"):
             clip_by_global_norm(grads, 1.0, rows={"input_weights": rows})
     assert not weights["input_weights"].any() and np.all(grads["input_weights"] == 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_clipping_fused_into_the_step_gives_the_same_weights_to_the_bit(name, dtype):
+    separate, fused = random_arrays(12, dtype), random_arrays(12, dtype)
+    first, second = Optimizer(name, separate, decay=0.01), Optimizer(name, fused, decay=0.01)
+    for t in range(4):
+        grads = random_arrays(50 + t, dtype, scale=3.0)
+        kept = {key: value.copy() for key, value in grads.items()}
+        norm = global_norm(grads)
+        factor = clip_factor(norm, 2.0)
+        assert factor < 1.0
+        second.step(fused, grads, 0.05, grad_scale=factor)
+        for key in grads:  # only read
+            np.testing.assert_array_equal(grads[key], kept[key])
+        assert clip_by_global_norm(grads, 2.0) == norm
+        first.step(separate, grads, 0.05)
+    for key in SHAPES:
+        np.testing.assert_array_equal(fused[key], separate[key])
+    for key in first.state:
+        np.testing.assert_array_equal(second.state[key], first.state[key])
+
+
+def test_fused_clipping_on_the_rows_a_window_used_equals_the_dense_step():
+    rng = np.random.default_rng(13)
+    grad = np.zeros((10, 4), dtype=np.float32)
+    rows = np.array([1, 8, 3], dtype=np.int32)
+    grad[rows] = rng.normal(0, 5, (3, 4))
+    sparse, dense = {"input_weights": np.ones((10, 4), np.float32)}, {"input_weights": np.ones((10, 4), np.float32)}
+    factor = clip_factor(global_norm({"input_weights": grad}, rows={"input_weights": rows}), 1.5)
+    assert factor == clip_factor(global_norm([grad]), 1.5) < 1.0
+    Optimizer("sgd", sparse).step(sparse, {"input_weights": grad}, 0.5, rows={"input_weights": rows},
+                                  grad_scale=factor)
+    Optimizer("sgd", dense).step(dense, {"input_weights": grad}, 0.5, grad_scale=factor)
+    np.testing.assert_array_equal(sparse["input_weights"], dense["input_weights"])
+
+
+@pytest.mark.parametrize("norm, max_norm, factor", [(10.0, 5.0, 0.5), (4.0, 5.0, 1.0), (10.0, 0.0, 1.0),
+                                                    (10.0, None, 1.0), (np.inf, 5.0, 1.0), (np.nan, 5.0, 1.0)])
+def test_the_clip_factor(norm, max_norm, factor):
+    assert clip_factor(norm, max_norm) == factor
+
+
+def test_weights_of_another_dtype_are_a_programming_error():
+    with pytest.raises(ValueError, match="float32 or float64"):
+        Optimizer("adam", {"input_weights": np.zeros((2, 2), dtype=np.int32)})
+
+
+def test_gradients_that_do_not_match_or_are_not_contiguous_are_a_programming_error():
+    weights = random_arrays(14)
+    optimizer = Optimizer("momentum", weights)
+    grads = random_arrays(15)
+    grads["recurrent"] = grads["recurrent"][:, :1].copy()
+    with pytest.raises(ValueError, match="recurrent: weight float64 \\(2, 2, 4, 3\\) and gradient float64"):
+        optimizer.step(weights, grads, 0.1)
+    strided = np.zeros((7, 6))[:, ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        clip_by_global_norm([strided], 1.0)

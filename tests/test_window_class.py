@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from reference import numeric_gradient
+from rnnlmpy.base.errors import RnnlmpyError
 from rnnlmpy.kernels.window_class import bundles, distribution, score, train
 
 HIDDEN = 4
@@ -184,3 +185,125 @@ def test_extreme_logits_stay_finite():
     grads, grad_hidden, log10_out = run_train(model, hidden * 10, targets, np.ones(12), 1.0)
     assert np.all(np.isfinite(log10_out)) and np.all(log10_out <= 0)
     assert np.all(np.isfinite(grad_hidden)) and all(np.all(np.isfinite(grads[key])) for key in NAMES)
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("class rows", "5 class weight rows, 5 class biases, 4 classes"),
+    ("class bias", "5 class weight rows, 4 class biases"),
+    ("word bias", "8 word biases"),
+    ("word class range", "word 8 lies outside its class's run"),
+    ("word outside its run", "word 2 lies outside its class's run"),
+    ("run past the vocabulary", "a class's run of words is not within the vocabulary"),
+])
+def test_classes_that_do_not_fit_the_weights_are_one_line_before_a_kernel_runs(fault, words):
+    model = random_model()
+    word_class, class_start, class_end = WORD_CLASS.copy(), CLASS_START.copy(), CLASS_END.copy()
+    if fault == "class rows":
+        class_start, class_end = class_start[:-1], class_end[:-1]
+    elif fault == "class bias":
+        model["class_bias"] = model["class_bias"][:-1]
+    elif fault == "word bias":
+        model["output_bias"] = model["output_bias"][:-1]
+    elif fault == "word class range":
+        word_class[-1] = 5
+    elif fault == "word outside its run":
+        word_class[2] = 0  # word 2 lies in class 1's run
+    else:
+        class_end[4] = 12  # the empty last class's run now reaches past the 9 words
+        class_start[4] = 9
+        class_end[3] = 12
+    vocabulary = SimpleNamespace(word_class=word_class, class_start=class_start, class_end=class_end)
+    with pytest.raises(RnnlmpyError) as caught:
+        bundles(model, None, vocabulary, False)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_kernels_a_driver_calls_release_the_gil():
+    """The driver runs parts of a window's streams in threads: each entry point must be compiled nogil."""
+    for kernel in (train, score, distribution):
+        assert kernel.targetoptions.get("nogil") is True, kernel.__name__
+
+
+def driver_model(deep, hidden_type, tie_weights, dropout, seed=11):
+    """A stand-in for an RnnlmModel with VOCABULARY's classes (what the batched driver reads of one), float64,
+    weights large enough that every gradient is far from zero."""
+    config = SimpleNamespace(activation=hidden_type, hidden_size=3, layers=2, dropout=dropout, tie_weights=tie_weights,
+                             dtype="float64", rand_seed=seed)
+    arrays = deep.initial_weights(config, WORDS, CLASSES, np.random.default_rng(seed))
+    noise = np.random.default_rng(seed + 1)
+    for name in ("gate_bias", "output_bias", "class_bias"):
+        arrays[name][...] += noise.uniform(-0.3, 0.3, arrays[name].shape)
+    for name in ("recurrent", "input_weights", "class_weights", "output_weights"):
+        arrays[name] *= 5
+    vocabulary = SimpleNamespace(size=WORDS, class_count=CLASSES, word_class=WORD_CLASS, class_start=CLASS_START,
+                                 class_end=CLASS_END)
+    return SimpleNamespace(config=config, vocabulary=vocabulary, **arrays)
+
+
+def driver_window(deep, steps=3, streams=4, seed=2):
+    rng = np.random.default_rng(seed)
+    weights = np.ones((steps, streams))
+    weights[steps - 1, 0] = 0.0  # a padded step
+    resets = np.zeros((steps, streams), dtype=np.uint8)
+    resets[1, 1] = 1
+    return deep.Window(inputs=rng.integers(0, WORDS, (steps, streams)).astype(np.int32),
+                       targets=rng.integers(0, WORDS, (steps, streams)).astype(np.int32), resets=resets,
+                       weights=weights)
+
+
+PARAMETERS = ("input_weights", "recurrent", "gate_bias", "class_weights", "class_bias", "output_weights",
+              "output_bias")
+
+
+@pytest.mark.parametrize("hidden_type, tie_weights, dropout", [("lstm", False, 0.0), ("lstm", True, 0.3),
+                                                               ("gru", False, 0.2)])
+def test_the_batched_driver_with_the_class_layer_matches_finite_differences(hidden_type, tie_weights, dropout):
+    """Through rnnlmpy.rnnlm.deep (the batched engine's driver, from its own branch until merged): every
+    parameter's gradient of a window's loss with this layer on top, and scoring agreeing with training."""
+    deep = pytest.importorskip("rnnlmpy.rnnlm.deep")
+    model = driver_model(deep, hidden_type, tie_weights, dropout)
+    window = driver_window(deep)
+    state = np.random.default_rng(4).uniform(-0.5, 0.5, (4, deep.state_size(model.config)))
+
+    def fresh_grads():
+        return {name: np.zeros_like(getattr(model, name)) for name in PARAMETERS}
+
+    def loss():
+        log10_sum, _ = deep.train_window(model, window, state.copy(), fresh_grads(), dropout_seed=9)
+        return -log10_sum * np.log(10.0) / 4
+
+    grads = fresh_grads()
+    log10_sum, scored = deep.train_window(model, window, state.copy(), grads, dropout_seed=9)
+    assert scored == 11
+    for name in PARAMETERS:
+        if name == "output_weights" and tie_weights:
+            continue
+        np.testing.assert_allclose(grads[name], numeric_gradient(loss, getattr(model, name)), rtol=1e-5, atol=1e-8,
+                                   err_msg=name)
+        assert np.abs(grads[name]).max() > 0, name
+    if dropout == 0.0:
+        log10_out = np.zeros(window.inputs.shape)
+        deep.score_window(model, window, state.copy(), log10_out)
+        assert float(log10_out.sum()) == pytest.approx(log10_sum, rel=1e-12)
+    probabilities = np.zeros(WORDS)
+    deep.next_distribution(model, np.zeros(deep.state_size(model.config)), 3, probabilities)
+    empty_class = 1.0 - probabilities.sum()  # the empty last class keeps its share, as in rnnlm
+    assert 0 < empty_class < 1 and probabilities.min() > 0
+
+
+def test_the_batched_driver_trains_the_class_layer_in_threads_as_in_one():
+    deep = pytest.importorskip("rnnlmpy.rnnlm.deep")
+    if "threads" not in deep.train_window.__code__.co_varnames:
+        pytest.skip("this driver has no threads")
+    model = driver_model(deep, "lstm", False, 0.3)
+    window = driver_window(deep)
+    results = []
+    for threads in (1, 2):
+        grads = {name: np.zeros_like(getattr(model, name)) for name in PARAMETERS}
+        state = np.random.default_rng(4).uniform(-0.5, 0.5, (4, deep.state_size(model.config)))
+        log10_sum, _ = deep.train_window(model, window, state, grads, dropout_seed=9, threads=threads)
+        results.append((log10_sum, grads, state))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-12)
+    for name in PARAMETERS:
+        np.testing.assert_allclose(results[1][1][name], results[0][1][name], rtol=1e-10, atol=1e-13, err_msg=name)
+    np.testing.assert_allclose(results[1][2], results[0][2], rtol=1e-12)

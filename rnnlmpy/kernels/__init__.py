@@ -1,5 +1,6 @@
 """Numba kernels: pure functions on arrays, no Python objects; this package imports only numpy, numba, math
-and typing (for the named tuples that carry arrays into kernels).
+and typing (for the named tuples that carry arrays into kernels), and ``rnnlmpy.base.errors`` where a Python
+face checks what its kernels will read (``optimizers``, ``window_class``).
 
 ``cell`` (activations, hidden step, BPTT), ``output`` (softmax layers), ``direct``
 (hashed n-gram features), ``lm`` (language-model spans; called only by

@@ -27,7 +27,9 @@ zero row changes nothing; every other rule moves a weight whose gradient is 0
 too (its momentum, its decay), so it updates densely and stays exact.
 
 ``clip_by_global_norm`` scales the gradients together so that their joint
-Euclidean norm is at most ``max_norm`` (Zaremba et al.'s clipping).
+Euclidean norm is at most ``max_norm`` (Zaremba et al.'s clipping); or, one pass
+fewer, ``global_norm`` and ``clip_factor`` give the factor and ``Optimizer.step``
+applies it as it reads the gradients (``grad_scale``).
 
 ``Optimizer`` is the face the training driver uses: its ``state`` is a dict of
 named arrays that a checkpoint saves and ``load_state`` restores, checked
@@ -44,8 +46,8 @@ from numba import njit
 
 from ..base.errors import RnnlmpyError
 
-__all__ = ["OPTIMIZERS", "OPTIMIZER_SETTINGS", "Optimizer", "clip_by_global_norm", "squared_norm",
-           "squared_norm_rows"]
+__all__ = ["OPTIMIZERS", "OPTIMIZER_SETTINGS", "Optimizer", "clip_by_global_norm", "clip_factor", "global_norm",
+           "squared_norm", "squared_norm_rows"]
 
 
 class OptimizerSettings(NamedTuple):
@@ -118,67 +120,71 @@ def scale_rows_in_place(values, rows, factor):
 
 
 @njit(cache=True)
-def sgd_update(weights, grads, alpha, decay):
-    """``w -= alpha * (g + decay * w)`` over flat arrays."""
-    alpha, decay = weights.dtype.type(alpha), weights.dtype.type(decay)
+def sgd_update(weights, grads, scale, alpha, decay):
+    """``w -= alpha * (scale * g + decay * w)`` over flat arrays."""
+    scale, alpha, decay = weights.dtype.type(scale), weights.dtype.type(alpha), weights.dtype.type(decay)
     for i in range(weights.shape[0]):
-        weights[i] -= alpha * (grads[i] + decay * weights[i])
+        weights[i] -= alpha * (scale * grads[i] + decay * weights[i])
 
 
 @njit(cache=True)
-def sgd_update_rows(weights, grads, rows, alpha):
-    """``w[r] -= alpha * g[r]`` for the rows ``rows`` (distinct) of 2-D arrays: the dense update without decay
-    when every other row of ``grads`` is zero."""
-    alpha = weights.dtype.type(alpha)
+def sgd_update_rows(weights, grads, rows, scale, alpha):
+    """``w[r] -= alpha * (scale * g[r])`` for the rows ``rows`` (distinct) of 2-D arrays: the dense update
+    without decay when every other row of ``grads`` is zero."""
+    scale, alpha = weights.dtype.type(scale), weights.dtype.type(alpha)
     for k in range(rows.shape[0]):
         weight_row, grad_row = weights[rows[k]], grads[rows[k]]
         for j in range(weight_row.shape[0]):
-            weight_row[j] -= alpha * grad_row[j]
+            weight_row[j] -= alpha * (scale * grad_row[j])
 
 
 @njit(cache=True)
-def momentum_update(weights, grads, velocity, alpha, decay, momentum):
-    """``v = momentum * v + (g + decay * w); w -= alpha * v`` over flat arrays."""
-    alpha, decay, momentum = weights.dtype.type(alpha), weights.dtype.type(decay), weights.dtype.type(momentum)
+def momentum_update(weights, grads, velocity, scale, alpha, decay, momentum):
+    """``v = momentum * v + (scale * g + decay * w); w -= alpha * v`` over flat arrays."""
+    dtype = weights.dtype.type
+    scale, alpha, decay, momentum = dtype(scale), dtype(alpha), dtype(decay), dtype(momentum)
     for i in range(weights.shape[0]):
-        v = momentum * velocity[i] + (grads[i] + decay * weights[i])
+        v = momentum * velocity[i] + (scale * grads[i] + decay * weights[i])
         velocity[i] = v
         weights[i] -= alpha * v
 
 
 @njit(cache=True, error_model="numpy")
-def adagrad_update(weights, grads, total, alpha, decay, epsilon):
-    """``s += g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = g + decay * w``, over flat arrays."""
-    alpha, decay, epsilon = weights.dtype.type(alpha), weights.dtype.type(decay), weights.dtype.type(epsilon)
+def adagrad_update(weights, grads, total, scale, alpha, decay, epsilon):
+    """``s += g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = scale * g + decay * w``, over flat arrays."""
+    dtype = weights.dtype.type
+    scale, alpha, decay, epsilon = dtype(scale), dtype(alpha), dtype(decay), dtype(epsilon)
     for i in range(weights.shape[0]):
-        g = grads[i] + decay * weights[i]
+        g = scale * grads[i] + decay * weights[i]
         s = total[i] + g * g
         total[i] = s
         weights[i] -= alpha * g / (np.sqrt(s) + epsilon)
 
 
 @njit(cache=True, error_model="numpy")
-def rmsprop_update(weights, grads, average, alpha, decay, rho, epsilon):
-    """``s = rho * s + (1 - rho) * g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = g + decay * w``."""
+def rmsprop_update(weights, grads, average, scale, alpha, decay, rho, epsilon):
+    """``s = rho * s + (1 - rho) * g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = scale * g + decay * w``."""
     dtype = weights.dtype.type
-    alpha, decay, keep, epsilon = dtype(alpha), dtype(decay), dtype(rho), dtype(epsilon)
+    scale, alpha, decay, keep, epsilon = dtype(scale), dtype(alpha), dtype(decay), dtype(rho), dtype(epsilon)
     mix = dtype(1.0 - rho)
     for i in range(weights.shape[0]):
-        g = grads[i] + decay * weights[i]
+        g = scale * grads[i] + decay * weights[i]
         s = keep * average[i] + mix * (g * g)
         average[i] = s
         weights[i] -= alpha * g / (np.sqrt(s) + epsilon)
 
 
 @njit(cache=True, error_model="numpy")
-def adam_update(weights, grads, first, second, step_size, correction2_root, decay, beta1, beta2, epsilon):
-    """Adam's step over flat arrays, the bias corrections given: ``step_size = alpha / (1 - beta1^t)``,
-    ``correction2_root = sqrt(1 - beta2^t)``; ``w -= step_size * m / (sqrt(v) / correction2_root + epsilon)``."""
+def adam_update(weights, grads, first, second, scale, step_size, correction2_root, decay, beta1, beta2, epsilon):
+    """Adam's step over flat arrays (gradient ``scale * g + decay * w``), the bias corrections given: ``step_size =
+    alpha / (1 - beta1^t)``, ``correction2_root = sqrt(1 - beta2^t)``; ``w -= step_size * m / (sqrt(v) /
+    correction2_root + epsilon)``."""
     dtype = weights.dtype.type
-    step_size, root, decay, epsilon = dtype(step_size), dtype(correction2_root), dtype(decay), dtype(epsilon)
+    scale, step_size, root = dtype(scale), dtype(step_size), dtype(correction2_root)
+    decay, epsilon = dtype(decay), dtype(epsilon)
     keep1, mix1, keep2, mix2 = dtype(beta1), dtype(1.0 - beta1), dtype(beta2), dtype(1.0 - beta2)
     for i in range(weights.shape[0]):
-        g = grads[i] + decay * weights[i]
+        g = scale * grads[i] + decay * weights[i]
         m = keep1 * first[i] + mix1 * g
         v = keep2 * second[i] + mix2 * (g * g)
         first[i] = m
@@ -214,27 +220,40 @@ def _keyed(values) -> list:
     return list(values.items()) if isinstance(values, Mapping) else list(enumerate(values))
 
 
-def clip_by_global_norm(grads, max_norm: float, rows: Optional[Mapping] = None) -> float:
-    """Scale the gradients ``grads`` (a dict or a sequence of C-contiguous arrays) in place by
-    ``max_norm / norm`` when their joint Euclidean norm exceeds ``max_norm`` (> 0; 0 or None: never), and return
-    that norm before clipping.
+def global_norm(grads, rows: Optional[Mapping] = None) -> float:
+    """The joint Euclidean norm of the gradients ``grads`` (a dict or a sequence of C-contiguous arrays).
 
-    ``rows`` (same keys as ``grads``, optional) names, for a 2-D gradient, the distinct rows that may be nonzero
-    (the others are zero and stay so): only those are read and scaled. A non-finite norm leaves the gradients as
-    they are (scaling would turn them all into NaN or 0); the caller decides what a diverged step means.
+    ``rows`` (same keys as ``grads``, optional) names, for a 2-D gradient, the distinct rows that may be
+    nonzero: only those are read.
     """
     rows = rows or {}
     total = 0.0
-    pairs = _keyed(grads)
-    used_rows = {key: checked_rows(rows.get(key), grad) for key, grad in pairs}
-    for key, grad in pairs:
-        used = used_rows[key]
+    for key, grad in _keyed(grads):
+        used = checked_rows(rows.get(key), grad)
         total += squared_norm(flat(grad)) if used is None else squared_norm_rows(grad, used)
-    norm = math.sqrt(total)
-    if max_norm and math.isfinite(norm) and norm > max_norm:
-        factor = max_norm / norm
-        for key, grad in pairs:
-            used = used_rows[key]
+    return math.sqrt(total)
+
+
+def clip_factor(norm: float, max_norm: float) -> float:
+    """What clipping multiplies the gradients by: ``max_norm / norm`` when ``norm`` exceeds ``max_norm`` (> 0;
+    0 or None: never), else 1. A non-finite norm gives 1: scaling would turn every gradient into NaN or 0, and
+    the caller decides what a diverged step means."""
+    return max_norm / norm if max_norm and math.isfinite(norm) and norm > max_norm else 1.0
+
+
+def clip_by_global_norm(grads, max_norm: float, rows: Optional[Mapping] = None) -> float:
+    """Scale the gradients ``grads`` (a dict or a sequence of C-contiguous arrays) in place by ``clip_factor``
+    of their joint norm (``global_norm``, ``rows`` as there) and return that norm before clipping.
+
+    ``Optimizer.step(..., grad_scale=clip_factor(norm, max_norm))`` gives the same weights without writing the
+    gradients (one pass over them fewer).
+    """
+    norm = global_norm(grads, rows)
+    factor = clip_factor(norm, max_norm)
+    if factor != 1.0:
+        rows = rows or {}
+        for key, grad in _keyed(grads):
+            used = checked_rows(rows.get(key), grad)
             if used is None:
                 scale_in_place(flat(grad), factor)
             else:
@@ -261,6 +280,9 @@ class Optimizer:
         self.settings = OPTIMIZER_SETTINGS[name]
         self.decay = float(decay)
         self.shapes = {key: (tuple(array.shape), np.dtype(array.dtype)) for key, array in weights.items()}
+        for key, (_, dtype) in self.shapes.items():
+            if dtype not in (np.float32, np.float64):
+                raise ValueError(f"{key}: optimisers update float32 or float64 weights, not {dtype}")  # a bug
         self.state: dict[str, np.ndarray] = {}
         for slot in self.settings.slots:
             for key, (shape, dtype) in self.shapes.items():
@@ -277,13 +299,14 @@ class Optimizer:
         return int(self.state[STEP_KEY][0]) if self.settings.counted else 0
 
     def step(self, weights: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray], alpha: float,
-             rows: Optional[Mapping[str, np.ndarray]] = None) -> None:
+             rows: Optional[Mapping[str, np.ndarray]] = None, grad_scale: float = 1.0) -> None:
         """Update every weight of the optimiser in ``weights`` (same names, shapes, dtypes as at construction)
-        from ``grads`` (same shapes) at rate ``alpha``.
+        from ``grads`` (same shapes) times ``grad_scale`` at rate ``alpha``. ``grads`` are only read.
 
-        ``rows`` (name -> distinct int rows, optional): for a 2-D weight, the only rows of its gradient that may
-        be nonzero. Plain SGD without decay then updates those rows only, with the same result; the other rules
-        ignore it (they update every row).
+        ``grad_scale``: clipping fused into the step (``clip_factor``): the same weights as scaling the
+        gradients first, to the bit. ``rows`` (name -> distinct int rows, optional): for a 2-D weight, the only
+        rows of its gradient that may be nonzero. Plain SGD without decay then updates those rows only, with the
+        same result; the other rules ignore it (they update every row).
         """
         settings, decay = self.settings, self.decay
         if settings.counted:
@@ -300,21 +323,21 @@ class Optimizer:
             if self.name == "sgd":
                 used = checked_rows(rows.get(key), weight)
                 if used is not None and decay == 0.0:
-                    sgd_update_rows(weight, grad, used, alpha)
+                    sgd_update_rows(weight, grad, used, grad_scale, alpha)
                 else:
-                    sgd_update(flat(weight), flat(grad), alpha, decay)
+                    sgd_update(flat(weight), flat(grad), grad_scale, alpha, decay)
             elif self.name == "momentum":
-                momentum_update(flat(weight), flat(grad), flat(self.state[f"velocity.{key}"]), alpha, decay,
-                                settings.momentum)
+                momentum_update(flat(weight), flat(grad), flat(self.state[f"velocity.{key}"]), grad_scale, alpha,
+                                decay, settings.momentum)
             elif self.name == "adagrad":
-                adagrad_update(flat(weight), flat(grad), flat(self.state[f"sum.{key}"]), alpha, decay,
+                adagrad_update(flat(weight), flat(grad), flat(self.state[f"sum.{key}"]), grad_scale, alpha, decay,
                                settings.epsilon)
             elif self.name == "rmsprop":
-                rmsprop_update(flat(weight), flat(grad), flat(self.state[f"square_average.{key}"]), alpha, decay,
-                               settings.decay, settings.epsilon)
+                rmsprop_update(flat(weight), flat(grad), flat(self.state[f"square_average.{key}"]), grad_scale,
+                               alpha, decay, settings.decay, settings.epsilon)
             else:
                 adam_update(flat(weight), flat(grad), flat(self.state[f"first_moment.{key}"]),
-                            flat(self.state[f"second_moment.{key}"]), step_size, correction2_root, decay,
+                            flat(self.state[f"second_moment.{key}"]), grad_scale, step_size, correction2_root, decay,
                             settings.beta1, settings.beta2, settings.epsilon)
 
     def load_state(self, arrays: Mapping[str, np.ndarray], source: str = "the checkpoint") -> None:

@@ -13,7 +13,9 @@ more gemms give the class weights' gradient and the class part of
 ``dLoss/dh``. The word part is per row, over the target's class only (about
 V / C words): logits, their softmax and its gradient into the class's rows of
 ``W``, ``b`` and that row of ``dLoss/dh``. Cost per row ``~3 H (C + V / C)``
-multiply-adds instead of the full softmax's ``3 H V``.
+multiply-adds instead of the full softmax's ``3 H V``. ``train``, ``score`` and
+``distribution`` release the GIL: a driver may run them on parts of a window's
+rows in threads at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..base.errors import RnnlmpyError
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
 from .output import largest_class_size
 
@@ -59,14 +62,52 @@ BUNDLES = (ClassLayer, ClassGrads)
 
 def bundles(arrays: dict, grads, vocabulary, tied: bool):
     """(ClassLayer, ClassGrads or None) from the model's named arrays and their gradients (see ``window``), the
-    classes from ``vocabulary`` (its ``word_class``, ``class_start``, ``class_end``, as int32 arrays)."""
+    classes from ``vocabulary`` (its ``word_class``, ``class_start``, ``class_end``, as int32 arrays). Raises
+    RnnlmpyError (one line) when they do not fit each other (``class_layer_problem``): the kernels index by
+    them unchecked."""
     name = "input_weights" if tied else "output_weights"
     classes = [np.ascontiguousarray(getattr(vocabulary, key), dtype=np.int32)
                for key in ("word_class", "class_start", "class_end")]
     layer = ClassLayer(arrays["class_weights"], arrays["class_bias"], arrays[name], arrays["output_bias"], *classes)
+    problem = class_layer_problem(layer)
+    if problem:
+        raise RnnlmpyError(f"the model's output layer does not fit its vocabulary: {problem}")
     if grads is None:
         return layer, None
     return layer, ClassGrads(grads["class_weights"], grads["class_bias"], grads[name], grads["output_bias"])
+
+
+@njit(cache=True)
+def misplaced_word(word_class, class_start, class_end):
+    """The first word whose class is not in [0, C) or whose class's run does not hold it; -1 if none."""
+    classes = class_start.shape[0]
+    for word in range(word_class.shape[0]):
+        c = word_class[word]
+        if c < 0 or c >= classes or word < class_start[c] or word >= class_end[c]:
+            return word
+    return -1
+
+
+def class_layer_problem(layer: ClassLayer) -> str:
+    """What makes ``layer``'s arrays unsafe for the kernels, which index by its classes unchecked ("" if none):
+    shapes that disagree, a class's run outside the vocabulary, a word outside its class's run (a damaged file)."""
+    classes, size = layer.class_weights.shape
+    words = layer.word_weights.shape[0]
+    if layer.class_bias.shape != (classes,) or layer.class_start.shape != (classes,) \
+            or layer.class_end.shape != (classes,):
+        return f"{classes} class weight rows, {layer.class_bias.shape[0]} class biases, " \
+               f"{layer.class_start.shape[0]} classes"
+    if layer.word_weights.shape != (words, size) or layer.word_bias.shape != (words,) \
+            or layer.word_class.shape != (words,):
+        return f"{words} word weight rows of {layer.word_weights.shape[1]}, {layer.word_bias.shape[0]} word biases, " \
+               f"{layer.word_class.shape[0]} words, {size} hidden units"
+    if np.any(layer.class_start > layer.class_end) or np.any(layer.class_start < 0) \
+            or np.any(layer.class_end > words):
+        return "a class's run of words is not within the vocabulary"
+    word = misplaced_word(layer.word_class, layer.class_start, layer.class_end)
+    if word >= 0:
+        return f"word {word} lies outside its class's run of words"
+    return ""
 
 
 @njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
@@ -149,7 +190,7 @@ def row_log_probability(layer, class_row, hidden_row, target, word_work):
     return log_probability, math.exp(class_log_total), math.exp(word_log_total)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out):
     """Log10 P(target) of each scored row into ``log10_out`` (N,) (0 where ``weights[n] == 0``); the gradient of
     ``scale * sum weights[n] * -ln P(targets[n])`` added to ``grads`` and written to ``grad_hidden`` (N, H)
@@ -195,7 +236,7 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
         grad_hidden[begin:end] += word_part[:count]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def score(layer, hidden, targets, log10_out):
     """Log10 P(targets[n] | hidden[n]) of every row into ``log10_out`` (N,)."""
     rows = hidden.shape[0]
@@ -212,7 +253,7 @@ def score(layer, hidden, targets, log10_out):
             log10_out[begin + r] = log_probability / LN10
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def distribution(layer, hidden, out):
     """``out`` (V,) = P(every word | ``hidden`` (H,)): each class's probability times its words' softmax."""
     class_logits = np.dot(layer.class_weights, hidden)

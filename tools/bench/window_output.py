@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from rnnlmpy.kernels import window_class
-from rnnlmpy.kernels.optimizers import OPTIMIZERS, Optimizer, clip_by_global_norm
+from rnnlmpy.kernels.optimizers import OPTIMIZERS, Optimizer, clip_by_global_norm, clip_factor, global_norm
 from rnnlmpy.rnnlm.vocab import assign_classes
 from tools.bench import common
 from tools.bench.hs_kernel import zipf_counts
@@ -108,6 +108,18 @@ def optimizer_cases(vocab: int, hidden_size: int, layers: int, classes: int, row
         norm[0] = clip_by_global_norm(grads, 0.999 * norm[0])
 
     cases["clip_by_global_norm, scaling"] = clip_scaling
+    sgd, adam = Optimizer("sgd", weights), Optimizer("adam", weights)
+
+    def clip_then_step(optimizer):
+        norm[0] = clip_by_global_norm(grads, 0.999 * norm[0])
+        optimizer.step(weights, grads, 1e-9)
+
+    def fused(optimizer):
+        optimizer.step(weights, grads, 1e-9, grad_scale=clip_factor(global_norm(grads), 0.5 * norm[0]))
+
+    for optimizer in (sgd, adam):
+        cases[f"clip, then {optimizer.name} step"] = lambda optimizer=optimizer: clip_then_step(optimizer)
+        cases[f"{optimizer.name} step with the clipping fused"] = lambda optimizer=optimizer: fused(optimizer)
     return cases, sum(array.size for array in weights.values())
 
 
