@@ -4,8 +4,9 @@ The training text is laid out as B streams side by side (``batched_streams``),
 read in windows of T = ``config.bptt`` steps; each stream's state is carried
 from window to window (truncated BPTT). Per window: the gradients
 (``deep.train_window``, dropout masks seeded by the seed, the epoch and the
-window's number, so a resumed run draws the same ones), clipping to
-``config.clip_norm`` and one optimiser step. ``BatchedRun`` has the face of
+window's number, so a resumed run draws the same ones; the streams split
+among ``-threads`` threads), clipping to ``config.clip_norm`` fused into one
+optimiser step. ``BatchedRun`` has the face of
 ``epoch.TrainingRun`` (``start_epoch``, ``train_epoch``, ``validate``,
 ``backup``), so ``training`` runs the same schedule, progress lines,
 checkpoints and signal handling for both engines. A checkpoint holds the
@@ -16,6 +17,7 @@ rows done, a whole number of windows, so a resumed run goes on exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -160,6 +162,7 @@ class BatchedRun:
         pacer = EpochPacer(self, total, self.checkpoint)
         weights = trained_weights(model)
         names = tuple(weights)
+        threads = max(progress.threads, 1)
         while progress.position < total:
             chunk_log10, chunk_scored = 0.0, 0
             chunk_end = min(progress.position + max(PROGRESS_WORDS, 1), pacer.next_checkpoint, total)
@@ -168,9 +171,14 @@ class BatchedRun:
                 window_end = min(step + window_steps, self.text.steps)
                 log10_sum, scored = deep.train_window(model, self._window(step, window_end), self.state, self.grads,
                                                       dropout_seed(config.rand_seed, progress.epoch,
-                                                                   step // window_steps))
-                optimizers.clip_by_global_norm(tuple(self.grads[name] for name in names), config.clip_norm or 0.0)
-                self.optimizer.step(weights, {name: self.grads[name] for name in names}, progress.alpha)
+                                                                   step // window_steps), threads)
+                grads = {name: self.grads[name] for name in names}
+                norm = optimizers.global_norm(grads)
+                if not math.isfinite(norm):  # a step would poison the weights: the round has diverged
+                    log10_sum = -math.inf
+                else:
+                    self.optimizer.step(weights, grads, progress.alpha,
+                                        grad_scale=optimizers.clip_factor(norm, config.clip_norm or 0.0))
                 chunk_log10 += log10_sum
                 chunk_scored += scored
                 progress.position = window_end * streams

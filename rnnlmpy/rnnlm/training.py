@@ -101,8 +101,8 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
                          f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
     reporter.message(f"Words in train file: {len(train_stream)}")
     if config.batched:
-        reporter.message(f"Threads: {threads} (batched engine: BLAS threads for the matrix products; the same "
-                         "command trains the same model)")
+        reporter.message(f"Threads: {threads} (batched engine: each window's streams split among {threads} "
+                         f"thread{'' if threads == 1 else 's'}; the same command trains the same model)")
     else:
         reporter.message(f"Threads: {threads} " + ("(the same command trains the same model; -threads N trains on "
                                                    "N slices at once, faster but not reproducible)" if threads == 1
@@ -116,7 +116,8 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
         run = TrainingRun(model, train_stream, valid_stream, states, backup, writer, options, reporter,
                           interrupted=lambda: 0, limit=limit)
     run.compile_kernels()  # (loads the BLAS library the batched engine's products call, before its threads are set)
-    with interrupt_flag() as run.interrupted, blas_threads(threads) if config.batched else contextlib.nullcontext():
+    with interrupt_flag() as run.interrupted, blas_threads(1) if config.batched else contextlib.nullcontext():
+        # the batched engine's threads split the streams; BLAS threads waiting on each other would only slow it
         _run_epochs(run, schedule)
     writer.save()
     reporter.message(training_summary(model_file, progress.history, time.perf_counter() - started, threads,
