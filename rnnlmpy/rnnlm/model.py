@@ -45,7 +45,8 @@ BATCHED_TYPES = (LSTM,)
 ACTIVATIONS = (*PER_WORD_TYPES, *BATCHED_TYPES)  # every -hidden-type name, in option order
 BATCHED_CELL_TYPES = (*WINDOW_ELMAN_TYPES, GATED, LSTM)  # the hidden types the batched engine has
 PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4}  # rnnlm's learning rate; 4 steps back (rnnlm: 0)
-BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small recipe), written once
+BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small recipe), written once (its initial
+    # weights: deep.INIT_SCALE, deep.FORGET_BIAS)
     "batch": 20,  # streams trained at once
     "bptt": 20,  # window length (time steps)
     # the starting rate by -optimizer (momentum's velocity sums ~10 gradients: a tenth of SGD's)
@@ -53,7 +54,6 @@ BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small re
     "clip_norm": 5.0,  # gradient norm clipped to this (0: off)
     "class_count": 1,  # a full softmax: on PTB (2 x 200 LSTM, SGD 1.0) it learns (train PPL 451 over windows
     # 401-500) where 100 classes stall near the unigram's (770: the LSTM's gradients vanish)
-    "init": 0.1,  # weights start uniform in [-init, init]
 }
 
 
