@@ -12,8 +12,8 @@ import click
 from rnnlmpy.base import CONTAINER, RNNLM_CPP, SHARDS_PER_WORKER, SPACE_TOKEN, RnnlmpyError, claimed_output, \
     compiling, open_executor, resolve_threads, scheduler_address, worker_slots
 from rnnlmpy.mixing import Interpolation, check_options, evaluate_file_sharded, interpolate_file, rescore_nbest_file
-from rnnlmpy.rnnlm import ACTIVATIONS, MAX_DIRECT_ORDER, MAX_GENERATED_TOKENS, GridRequest, PerplexityResult, \
-    RnnlmConfig, RunOptions, check_dynamic_rate, evaluate_file, generate_lines, load_model, save_model, \
+from rnnlmpy.rnnlm import ACTIVATIONS, BATCHED_DEFAULTS, MAX_DIRECT_ORDER, MAX_GENERATED_TOKENS, OPTIMIZERS, \
+    PER_WORD_DEFAULTS, GridRequest, PerplexityResult, RnnlmConfig, RunOptions, check_dynamic_rate, evaluate_file, generate_lines, load_model, save_model, \
     train_command, write_rnnlm
 
 from .common import command, debug_option, default_model_path, examples, option, threads_option
@@ -108,7 +108,7 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help="Hidden layer size (a comma list trains a grid).")
 @option("class", "class_count", default=None, metavar="N[,N...]",
         help="Output classes (1 = full softmax; a comma list trains a grid)  "
-             "[default: the square root of the vocabulary size]")
+             f"[default: the square root of the vocabulary size per-word; {BATCHED_DEFAULTS['class_count']} batched]")
 @option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
 @option("hs", "hierarchical_softmax", is_flag=True,
         help="Hierarchical softmax over a Huffman tree of the word counts instead of classes (cost ~ log2 V).")
@@ -121,16 +121,34 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help="NCE: the fixed log normaliser of the scores.")
 @click.option("-hidden-type", "--hidden-type", "-activation", "--activation", "activation",
               default=DEFAULTS.activation, show_default=True, metavar="TYPE[,TYPE...]",
-              help=f"Hidden units: an Elman layer with this activation, or gru (update and reset gates, "
-                   f"Cho et al. 2014): {', '.join(ACTIVATIONS)}. -activation is the same option; a comma list "
-                   "trains a grid.")
+              help=f"Hidden units: an Elman layer with this activation, gru (update and reset gates, "
+                   f"Cho et al. 2014) or lstm (input, forget and output gates and a cell; batched engine): "
+                   f"{', '.join(ACTIVATIONS)}. -activation is the same option; a comma list trains a grid.")
+@option("layers", type=int, default=DEFAULTS.layers, show_default=True,
+        help="Stacked recurrent layers (more than 1: batched engine).")
+@option("dropout", type=float, default=DEFAULTS.dropout, show_default=True,
+        help="Dropout on the non-recurrent connections while training, Zaremba et al. (batched engine).")
+@option("optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULTS.optimizer, show_default=True,
+        help="sgd: plain gradient steps; momentum (0.9), adagrad, rmsprop, adam: batched engine.")
+@option("batch", type=int, default=None,
+        help=f"Streams trained at once, each on its own part of the text (more than 1: batched engine)  "
+             f"[default: 1 per-word; {BATCHED_DEFAULTS['batch']} batched]")
+@option("clip-norm", "clip_norm", type=float, default=None,
+        help=f"Batched engine: clip the gradients' global norm to this (0 = off)  "
+             f"[default: {BATCHED_DEFAULTS['clip_norm']:g}]")
+@option("tie-weights", "tie_weights", is_flag=True,
+        help="The output layer's word vectors are the input embedding (batched engine).")
 @option("diagonal-initialization", "diagonal_initialization", type=float, default=DEFAULTS.diagonal_initialization,
         help="Start the recurrent matrix (each block, for gru) as this number times the identity.")
-@option("bptt", default=str(DEFAULTS.bptt), show_default=True, metavar="N[,N...]",
-        help="Steps each error is propagated back in time (0 = plain backprop; a comma list trains a grid).")
+@option("bptt", default=None, metavar="N[,N...]",
+        help=f"Steps each error is propagated back in time (0 = plain backprop); batched engine: the window "
+             f"length (a comma list trains a grid)  [default: {PER_WORD_DEFAULTS['bptt']} per-word, "
+             f"{BATCHED_DEFAULTS['bptt']} batched]")
 @option("bptt-block", "bptt_block", type=int, default=DEFAULTS.bptt_block, show_default=True,
         help="Words between updates of the recurrent weights.")
-@option("alpha", type=float, default=None, help=f"Starting learning rate  [default: {DEFAULTS.alpha}]")
+@option("alpha", type=float, default=None,
+        help=f"Starting learning rate  [default: {PER_WORD_DEFAULTS['alpha']} per-word; batched: "
+             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['alpha'].items())}]")
 @option("beta", type=float, default=DEFAULTS.beta, show_default=True, help="L2 regularisation.")
 @option("gradient-cutoff", "gradient_cutoff", type=float, default=DEFAULTS.gradient_cutoff, show_default=True,
         help="Clamp on back-propagated errors (0 = off).")
@@ -168,7 +186,8 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("force", is_flag=True, help="Replace an existing file at the model path and train anew.")
 @debug_option(help="0: silent; 1: per-epoch lines (a live progress line on a terminal); 2: live progress always.")
 def train(train_file, valid_file, model_file, test_file, hidden_size, class_count, old_classes, hierarchical_softmax,
-          nce_samples, nce_unigram_power, nce_lnz, activation, diagonal_initialization, bptt, bptt_block, alpha, beta,
+          nce_samples, nce_unigram_power, nce_lnz, activation, layers, dropout, optimizer, batch, clip_norm,
+          tie_weights, diagonal_initialization, bptt, bptt_block, alpha, beta,
           gradient_cutoff, min_improvement, one_iter, max_iter, anti_kasparek, rand_seed, cv_folds, jobs, scheduler,
           ship_data, threads, independent, direct_millions, direct_order, char_level, precision, force, debug):
     """Train an RNN language model (or resume an interrupted run); comma lists train a grid of them."""
@@ -177,8 +196,9 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
               "class_count": parse_list("auto" if class_count is None else class_count, optional_int, "class",
                                         "an integer"),
               "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
-              "bptt": parse_list(bptt, int, "bptt", "an integer"),
-              "direct_size": parse_list(direct_millions, direct_size, "direct", "a number")}
+              "bptt": parse_list("auto" if bptt is None else bptt, optional_int, "bptt", "an integer"),
+              "direct_size": parse_list(direct_millions, direct_size, "direct", "a number"),
+              "alpha": [alpha], "batch": [batch], "clip_norm": [clip_norm]}  # None: each member's engine's default
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")
@@ -186,7 +206,9 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
     if hierarchical_softmax and nce_samples is not None:
         raise RnnlmpyError("give either -hs or -nce K, not both")
     output_layer = "hs" if hierarchical_softmax else "nce" if nce_samples is not None else DEFAULTS.output_layer
-    config = RnnlmConfig(bptt_block=bptt_block, alpha=DEFAULTS.alpha if alpha is None else alpha, beta=beta,
+    config = RnnlmConfig(activation=values["activation"][0], bptt=values["bptt"][0], layers=layers, dropout=dropout,
+                         optimizer=optimizer, batch=batch, clip_norm=clip_norm, tie_weights=tie_weights,
+                         bptt_block=bptt_block, alpha=alpha, beta=beta,
                          gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, independent=independent,
                          old_classes=old_classes, dtype=precision, direct_order=direct_order, char_level=char_level,
                          output_layer=output_layer,

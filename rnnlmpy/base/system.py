@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -96,3 +97,46 @@ def split_evenly(bounds: np.ndarray, parts: int) -> list[tuple[int, int]]:
     cuts = bounds[np.minimum(np.searchsorted(bounds, wanted), len(bounds) - 1)]
     points = sorted({0, total, *(int(cut) for cut in cuts)})
     return list(zip(points, points[1:]))
+
+
+BLAS_THREAD_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads")  # the OpenBLAS builds Numba's
+BLAS_THREAD_GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads")  # matrix products call
+
+
+def _openblas_libraries() -> list:
+    """The OpenBLAS libraries loaded in this process (ctypes handles), found by name in /proc/self/maps (Linux;
+    elsewhere none)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as handle:
+            paths = sorted({line.split()[-1] for line in handle if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return []
+    libraries = []
+    for path in paths:
+        try:
+            libraries.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return libraries
+
+
+@contextlib.contextmanager
+def blas_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` threads in every loaded OpenBLAS (the one Numba's ``np.dot`` calls, loaded
+    by importing ``scipy.linalg.cython_blas`` first), and put the earlier counts back after it. Where no
+    OpenBLAS is found (another BLAS, another system), the block runs with the library's own threads."""
+    restore = []
+    for library in _openblas_libraries():
+        setter = next((getattr(library, name) for name in BLAS_THREAD_SETTERS if hasattr(library, name)), None)
+        getter = next((getattr(library, name) for name in BLAS_THREAD_GETTERS if hasattr(library, name)), None)
+        if setter is None or getter is None:
+            continue
+        restore.append((setter, int(getter())))
+        setter(int(count))
+    try:
+        yield
+    finally:
+        for setter, previous in restore:
+            setter(previous)

@@ -73,8 +73,11 @@ def compare_models(train_file: Optional[str], valid_file: str, test_file: str, r
         seconds = time.perf_counter() - started + sum(r.get("seconds", 0.0) for r in
                                                       history_with_timings(model.training.history, path))
         name = os.path.basename(path)
+        config = model.config
+        hidden = (f"{config.layers} x {config.hidden_size} {config.activation}" if config.batched
+                  else f"hidden {config.hidden_size}")
         rows.append(ComparisonRow(name, valid.perplexity, test.perplexity, f"{model.parameter_count:,} weights",
-                                  seconds, f"hidden {model.config.hidden_size}, {len(model.training.history)} epochs"))
+                                  seconds, f"{hidden}, {len(model.training.history)} epochs"))
         lam = tune_lambda(valid.probabilities, valid.known, ngram_valid)
         mixed_valid = interpolate(valid.probabilities, valid.known, ngram_valid, lam)
         mixed_test = interpolate(test.probabilities, test.known, ngram_test, lam)

@@ -34,7 +34,29 @@ def output_layer_text(config, vocabulary) -> str:
     if config.output_layer == "nce":
         return (f"{vocabulary.size:,} words trained by NCE ({config.nce_samples} noise words from counts^"
                 f"{config.nce_unigram_power:g}, ln Z = {config.nce_lnz:g}); ppl normalises over all of them")
+    if vocabulary.class_count == 1:
+        return f"full softmax over {vocabulary.size:,} words"
     return f"{vocabulary.class_count} classes + {vocabulary.size:,} words"
+
+
+def layers_text(config) -> str:
+    """An RNNLM's recurrent layers in words: count, size, cell, and the engine training them."""
+    if not config.batched:
+        return f"{config.hidden_size} hidden ({config.activation}, recurrent)"
+    return (f"{config.layers} x {config.hidden_size} hidden ({config.activation} cell, recurrent; batched engine"
+            f"{', dropout %g' % config.dropout if config.dropout else ''}"
+            f"{', output tied to the input embedding' if config.tie_weights else ''})")
+
+
+def training_settings_text(config) -> str:
+    """An RNNLM's training settings, as one line (the batched engine's optimiser, batch, window and clipping)."""
+    common = (f"min-improvement {config.min_improvement}, independent {'yes' if config.independent else 'no'}, "
+              f"rand-seed {config.rand_seed}")
+    if config.batched:
+        return (f"training settings: optimizer {config.optimizer}, alpha {config.alpha}, batch {config.batch}, "
+                f"window (bptt) {config.bptt}, clip-norm {config.clip_norm}, beta {config.beta}, {common}")
+    return (f"training settings: bptt {config.bptt}, bptt-block {config.bptt_block}, alpha {config.alpha}, "
+            f"beta {config.beta}, gradient-cutoff {config.gradient_cutoff}, {common}")
 
 
 def history_table(history: list[dict]) -> list[str]:
@@ -63,14 +85,12 @@ def describe(path: str) -> str:
             f"kind: RNN language model ({'rnnlmpy' if kind == 'rnnlm' else 'C++ rnnlm'} format)",
             f"vocabulary: {vocabulary.size:,} words (</s> included)" + ("" if config.output_layer != "class" else
                 f", {vocabulary.class_count} output classes ({'frequency' if config.old_classes else 'square-root frequency'} bins)"),
-            f"layers: {vocabulary.size:,} one-hot inputs -> {config.hidden_size} hidden ({config.activation}, "
-            f"recurrent) -> " + output_layer_text(config, vocabulary),
+            f"layers: {vocabulary.size:,} one-hot inputs -> {layers_text(config)} -> "
+            + output_layer_text(config, vocabulary),
             f"parameters: {model.parameter_count:,} ({config.dtype}), of which {config.direct_size:,} direct "
             f"connections of order {config.direct_order}",
             f"tokens: {'characters (spaces as <sp>)' if config.char_level else 'words'}",
-            f"training settings: bptt {config.bptt}, bptt-block {config.bptt_block}, alpha {config.alpha}, "
-            f"beta {config.beta}, gradient-cutoff {config.gradient_cutoff}, min-improvement {config.min_improvement}, "
-            f"independent {'yes' if config.independent else 'no'}, rand-seed {config.rand_seed}",
+            training_settings_text(config),
             f"threads: {training.threads if training.threads else 'not recorded'}"
             + (" (hogwild: not reproducible run to run)" if training.threads > 1 else ""),
             f"training data: {training.train_file or '?'} ({training.train_words:,} tokens)",

@@ -9,7 +9,8 @@ from .decoding import RnnState, next_word_probabilities, score_next_word, score_
 from .embeddings import looks_like_word2vec, word_vectors, write_word2vec
 from .evaluation import PerplexityResult, check_dynamic_rate, evaluate_file, score_tokens
 from .grid import MANIFEST_SUFFIX, grid_members, manifest_models, train_grid
-from .model import ACTIVATIONS, MAX_DIRECT_ORDER, RnnlmConfig, RnnlmModel, new_model
+from .model import (ACTIVATIONS, BATCHED_DEFAULTS, MAX_DIRECT_ORDER, OPTIMIZERS, PER_WORD_DEFAULTS, RnnlmConfig,
+                    RnnlmModel, new_model)
 from .model_file import load_model, save_model
 from .options import RunOptions
 from .sampling import MAX_GENERATED_TOKENS, generate, generate_lines
@@ -17,8 +18,8 @@ from .train_command import GridRequest, train_command
 from .training import TrainingInterrupted, train
 from .vocab import Vocabulary, build_vocabulary
 
-__all__ = ["ACTIVATIONS", "GridRequest", "MANIFEST_SUFFIX", "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS",
-           "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
+__all__ = ["ACTIVATIONS", "BATCHED_DEFAULTS", "OPTIMIZERS", "PER_WORD_DEFAULTS", "GridRequest", "MANIFEST_SUFFIX",
+           "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS", "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
            "check_dynamic_rate", "evaluate_file", "generate", "generate_lines", "grid_members", "load_model",
            "manifest_models", "new_model", "next_word_probabilities", "read_rnnlm", "save_model", "score_next_word",
            "score_sentence_batch", "score_tokens", "sentence_start_state", "train", "train_command", "train_grid",

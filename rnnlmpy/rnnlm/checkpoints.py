@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import time
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -61,10 +62,22 @@ class ModelWriter:
         self.history_file = model_file + HISTORY_SUFFIX
         check_writable(self.history_file)  # before any epoch: a FIFO or device there would fail the first append
         self._earlier_history = [] if resuming else [self.history_file]
+        self.unfinished_arrays: Optional[Callable[[], dict[str, np.ndarray]]] = None  # ``resume/*`` arrays every
+        # save of an unfinished model holds (the batched engine's optimiser state), so it resumes exactly
 
     def save(self) -> None:
-        """Save the model; the first time a new model is saved, the history file of the one it replaced ends."""
-        save_model(self.model, self.model_file)
+        """Save the model (with ``unfinished_arrays()`` while training is unfinished); the first time a new model
+        is saved, the history file of the one it replaced ends."""
+        model = self.model
+        if self.unfinished_arrays is not None and not model.training.finished:
+            held = model.resume_state
+            model.resume_state = {**self.unfinished_arrays(), **held}
+            try:
+                save_model(model, self.model_file)
+            finally:
+                model.resume_state = held
+        else:
+            save_model(model, self.model_file)
         while self._earlier_history:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self._earlier_history.pop())

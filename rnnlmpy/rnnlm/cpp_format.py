@@ -395,6 +395,10 @@ def _raise_bad_value(path: str, name: str, content: bytes, first_line: int, bad_
 def write_rnnlm(model: RnnlmModel, path: str, binary: bool = False) -> None:
     """Write ``model`` as a C++ rnnlm model file (text, or binary weights), atomically."""
     config, vocabulary, training = model.config, model.vocabulary, model.training
+    if config.batched:
+        raise RnnlmpyError(f"the C++ rnnlm has one sigmoid layer trained word by word; this model is the batched "
+                           f"engine's ({config.layers} x {config.hidden_size} {config.activation}), which it cannot "
+                           "hold: keep it in rnnlmpy's format")
     if config.output_layer != "class":
         raise RnnlmpyError(f"the C++ rnnlm has only the class-factored softmax; this model uses "
                            f"{'hierarchical softmax' if config.output_layer == 'hs' else 'NCE'}")

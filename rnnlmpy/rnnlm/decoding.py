@@ -15,7 +15,7 @@ import numpy as np
 from ..base.system import split_evenly, thread_map
 from . import network
 from .evaluation import SLICES_PER_THREAD, test_start_state
-from .model import RnnlmModel
+from .model import RnnlmModel, state_size
 from .streams import SENTENCE_END_INDEX, TokenStream
 
 NO_INPUT = -1  # the stream's word for "nothing read" (a null context; an unknown word)
@@ -90,7 +90,7 @@ def score_next_word(model: RnnlmModel, state: RnnState, word: int, bundle=None) 
 def next_word_probabilities(model: RnnlmModel, state: RnnState) -> np.ndarray:
     """P(every word | ``state``) (float64, (V,), in vocabulary order)."""
     config = model.config
-    hidden = np.empty(config.hidden_size, dtype=config.numpy_dtype)
+    hidden = np.empty(state_size(config), dtype=config.numpy_dtype)
     network.hidden_step(model, state.words[0] if state.words else NO_INPUT,
                         np.array(state.hidden, dtype=config.numpy_dtype), hidden)
     history = np.zeros(network.MAX_DIRECT_ORDER, dtype=np.int64)

@@ -20,7 +20,7 @@ from ..base.compiling import compiling
 from ..base.progress import ProgressReporter
 from . import network
 from .checkpoints import ModelWriter
-from .hogwild import HogwildEpoch
+from .hogwild import HogwildEpoch, epoch_slices
 from .model import RnnlmModel
 from .network import KernelState
 from .options import RunOptions
@@ -49,6 +49,15 @@ class TrainingRun:
     interrupted: Callable[[], int]
     limit: float
 
+    def start_epoch(self) -> None:
+        """An epoch begins: the thread slices of the text, a fresh kernel state for each, the epoch's sums
+        from zero."""
+        progress = self.model.training
+        progress.slices = epoch_slices(self.train_stream, progress.threads)
+        self.states = [KernelState.fresh(self.model.config, epoch=progress.epoch, thread=index)
+                       for index in range(len(progress.slices))]
+        progress.epoch_log10, progress.epoch_scored = 0.0, 0
+
     def compile_kernels(self) -> None:
         """Get the kernels compiled (or loaded from Numba's cache) before any timing starts, saying so when they
         are compiled (``base.compiling``)."""
@@ -65,53 +74,83 @@ class TrainingRun:
         most CHECKPOINT_TIME_SHARE of the time so far; on ``interrupted()``
         saves a checkpoint and raises TrainingInterrupted.
         """
-        model, reporter, checkpoint_words = self.model, self.reporter, self.options.checkpoint_words
-        progress = model.training
+        progress = self.model.training
         total = len(self.train_stream)
-        started = time.perf_counter()
-        first_position = progress.position
-        next_checkpoint = progress.position + checkpoint_words if checkpoint_words else total
-        saving_seconds = 0.0
-        epoch = HogwildEpoch(model, self.train_stream, progress.slices, self.states, progress.threads)
+        pacer = EpochPacer(self, total, lambda: self.writer.checkpoint(self.states, self.backup))
+        epoch = HogwildEpoch(self.model, self.train_stream, progress.slices, self.states, progress.threads)
         try:
             while progress.position < total:
-                log10_sum, scored, trained = epoch.train_round(min(PROGRESS_CHUNK, next_checkpoint - progress.position),
-                                                               progress.alpha)
+                log10_sum, scored, trained = epoch.train_round(min(PROGRESS_CHUNK, pacer.next_checkpoint
+                                                                   - progress.position), progress.alpha)
                 progress.position += trained
-                stop = progress.position
-                progress.epoch_log10 += log10_sum
-                progress.epoch_scored += scored
-                if not metrics.entropy_bits(log10_sum, scored) <= self.limit:
-                    progress.epoch_log10, progress.epoch_scored = log10_sum, scored
-                    return time.perf_counter() - started, stop - first_position, True
-                elapsed = time.perf_counter() - started
-                speed = (stop - first_position) / max(elapsed, 1e-9)
-                reporter.running(progress.epoch, progress.alpha,
-                                 metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
-                                 stop / total, speed, (total - stop) / max(speed, 1e-9))
-                signal_number = self.interrupted()
-                if stop < total and signal_number:
-                    self.writer.checkpoint(self.states, self.backup)
-                    raise TrainingInterrupted(f"{STOP_SIGNALS[signal_number]}: saved the training state in "
-                                              f"{self.writer.model_file} (epoch {progress.epoch}, word {stop:,} of "
-                                              f"{total:,}); rerun the same command to resume exactly there",
-                                              signal_number)
-                if stop >= next_checkpoint and stop < total:
-                    if saving_seconds <= CHECKPOINT_TIME_SHARE * elapsed:
-                        saved = time.perf_counter()
-                        self.writer.checkpoint(self.states, self.backup)
-                        saving_seconds += time.perf_counter() - saved
-                    next_checkpoint = stop + checkpoint_words
-                if self.options.on_progress is not None:
-                    self.options.on_progress(model)
+                if pacer.round_done(log10_sum, scored):
+                    return pacer.result(True)
         finally:
             epoch.close()
-        return time.perf_counter() - started, total - first_position, False
+        return pacer.result(False)
 
     def validate(self) -> tuple[float, int, np.ndarray]:
         """Sum of log10 P over the scored validation tokens, their number, and the final hidden state (H,)."""
-        stream = self.valid_stream
-        probabilities, hidden = network.score_stream(self.model, stream,
-                                                     network.start_state(self.model.config, flush=True))
-        scored = stream.targets >= 0
-        return metrics.log10_sum(probabilities[scored]), int(np.count_nonzero(scored)), hidden
+        return validation_pass(self.model, self.valid_stream)
+
+
+def validation_pass(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.ndarray]:
+    """Score ``stream`` from the start state of a pass: the sum of log10 P over its scored tokens, their number,
+    and the final state (either engine's)."""
+    probabilities, hidden = network.score_stream(model, stream, network.start_state(model.config, flush=True))
+    scored = stream.targets >= 0
+    return metrics.log10_sum(probabilities[scored]), int(np.count_nonzero(scored)), hidden
+
+
+class EpochPacer:
+    """What an epoch does between two rounds of training, the same for both engines: sums, the divergence
+    check, the progress line, Ctrl-C or SIGTERM (a checkpoint, then TrainingInterrupted), a checkpoint every
+    ``options.checkpoint_words`` words once saving has cost at most CHECKPOINT_TIME_SHARE of the time so far,
+    and ``options.on_progress``. ``run`` is the engine's run (``model``, ``options``, ``reporter``,
+    ``writer``, ``interrupted``, ``limit``), ``total`` the epoch's positions, ``checkpoint()`` saves one."""
+
+    def __init__(self, run, total: int, checkpoint: Callable[[], None]):
+        progress = run.model.training
+        self.run, self.total, self.checkpoint = run, total, checkpoint
+        self.started = time.perf_counter()
+        self.first_position = progress.position
+        self.checkpoint_words = run.options.checkpoint_words
+        self.next_checkpoint = progress.position + self.checkpoint_words if self.checkpoint_words else total
+        self.saving_seconds = 0.0
+
+    def result(self, diverged: bool) -> tuple[float, int, bool]:
+        """(seconds, positions trained, ``diverged``): what ``train_epoch`` returns."""
+        return time.perf_counter() - self.started, self.run.model.training.position - self.first_position, diverged
+
+    def round_done(self, log10_sum: float, scored: int) -> bool:
+        """A round of training has brought ``model.training.position`` to where it now is, scoring ``scored``
+        targets with log10 P summing to ``log10_sum``: account for it; True if it diverged (then the epoch's
+        sums are the round's)."""
+        run, total = self.run, self.total
+        progress = run.model.training
+        stop = progress.position
+        progress.epoch_log10 += log10_sum
+        progress.epoch_scored += scored
+        if not metrics.entropy_bits(log10_sum, scored) <= run.limit:
+            progress.epoch_log10, progress.epoch_scored = log10_sum, scored
+            return True
+        elapsed = time.perf_counter() - self.started
+        speed = (stop - self.first_position) / max(elapsed, 1e-9)
+        run.reporter.running(progress.epoch, progress.alpha,
+                             metrics.entropy_bits(progress.epoch_log10, progress.epoch_scored),
+                             stop / max(total, 1), speed, (total - stop) / max(speed, 1e-9))
+        signal_number = run.interrupted()
+        if stop < total and signal_number:
+            self.checkpoint()
+            raise TrainingInterrupted(f"{STOP_SIGNALS[signal_number]}: saved the training state in "
+                                      f"{run.writer.model_file} (epoch {progress.epoch}, word {stop:,} of "
+                                      f"{total:,}); rerun the same command to resume exactly there", signal_number)
+        if stop >= self.next_checkpoint and stop < total:
+            if self.saving_seconds <= CHECKPOINT_TIME_SHARE * elapsed:
+                saved = time.perf_counter()
+                self.checkpoint()
+                self.saving_seconds += time.perf_counter() - saved
+            self.next_checkpoint = stop + self.checkpoint_words
+        if run.options.on_progress is not None:
+            run.options.on_progress(run.model)
+        return False

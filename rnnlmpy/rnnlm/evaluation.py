@@ -13,7 +13,7 @@ from ..base.errors import RnnlmpyError
 from ..base.system import split_evenly, thread_map
 from ..base.text import as_tokens
 from ..corpus import EncodedCorpus, encode_file
-from . import network
+from . import batched_scoring, network
 from .model import RnnlmModel
 from .streams import TokenStream, language_model_stream, sentence_bounds
 
@@ -142,13 +142,17 @@ def evaluate_file(model: RnnlmModel, path: str, dynamic_alpha: float = 0.0, thre
 
 
 def score_dynamic(model: RnnlmModel, tokens: list[str], alpha: float) -> PerplexityResult:
-    """Dynamic evaluation: score each token, then learn from it (SGD at ``alpha``, BPTT every token).
+    """Dynamic evaluation: score each token, then learn from it (SGD at ``alpha``, BPTT every token; the
+    batched engine scores a window of ``bptt`` tokens, then takes one SGD step on it).
 
     Works on a copy of the weights; ``model`` itself is left unchanged. A ``str`` is text, as in ``score_tokens``.
     """
     tokens = as_tokens(tokens)
     word_ids = model.vocabulary.encode(tokens)
     stream = language_model_stream(word_ids)
+    if model.config.batched:
+        probabilities = batched_scoring.score_dynamic(model, stream, test_start_state(model), alpha)
+        return PerplexityResult(tokens=tokens, word_ids=word_ids, probabilities=probabilities)
     state = network.KernelState.fresh(model.config, bptt_block=1)
     state.hidden_prev[:] = test_start_state(model)
     working = replace(model, **{name: array.copy() for name, array in model.weights().items()})

@@ -56,10 +56,12 @@ class GridMember:
         return "-".join(parts)
 
 
-def grid_members(prefix: str, config: RnnlmConfig, grid: dict[str, list], cv_folds: int = 0) -> list[GridMember]:
+def grid_members(prefix: str, config: RnnlmConfig, grid: dict[str, list], cv_folds: int = 0,
+                 defaulted: Optional[dict] = None) -> list[GridMember]:
     """The members of the grid: the product of ``grid``'s value lists (config field -> values) and of the
     folds, in a fixed order. A member's name shows every setting that has more than one value (the seed
-    whenever there are several members, so a grid over seeds alone keeps the names ``PREFIX.seedN``)."""
+    whenever there are several members, so a grid over seeds alone keeps the names ``PREFIX.seedN``).
+    ``defaulted``: config fields set again in every member (None: the default of the member's engine)."""
     unknown = set(grid) - set(GRID_SETTINGS)
     if unknown:
         raise RnnlmpyError(f"a grid cannot vary {', '.join(sorted(unknown))}")
@@ -77,7 +79,7 @@ def grid_members(prefix: str, config: RnnlmConfig, grid: dict[str, list], cv_fol
     members = []
     for values, fold in itertools.product(combinations, folds):
         chosen = dict(zip(fields, values))
-        member_config = replace(config, **chosen)
+        member_config = replace(config, **chosen, **(defaulted or {}))
         member_config.validate()
         named = {GRID_SETTINGS[name]: value for name, value in chosen.items()
                  if len(grid[name]) > 1 or (name == "rand_seed" and several and fold is None)}

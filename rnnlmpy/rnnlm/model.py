@@ -1,8 +1,14 @@
 """The RNNLM's settings (RnnlmConfig), its parameters (RnnlmModel) and their initialisation.
 
-Shapes: ``input_weights`` (V, H), ``recurrent`` (H, H), ``class_weights`` (C, H),
-``output_weights`` (V, H), ``direct`` (D,), ``hidden_state`` (H,), with V words,
-H hidden units, C classes and D direct weights. With hierarchical softmax
+Two engines train and score a model (``RnnlmConfig.batched`` says which): the
+per-word engine (rnnlm's SGD, one word at a time, one layer) and the batched
+engine (``deep``: LSTM, stacked layers, dropout, optimisers, minibatches of
+windows). Per-word shapes: ``input_weights`` (V, H), ``recurrent`` (H, H),
+``class_weights`` (C, H), ``output_weights`` (V, H), ``direct`` (D,),
+``hidden_state`` (H,), with V words, H hidden units, C classes and D direct
+weights; ``class_bias`` and ``output_bias`` are empty (0,). The batched
+engine's shapes are ``deep.weight_shapes``'s (recurrent (L, 2, G*H, H),
+biases, ``hidden_state`` (L*S*H,)). With hierarchical softmax
 (``output_layer`` "hs") ``output_weights`` holds the V - 1 inner nodes of the
 Huffman tree and ``class_weights`` is empty (0, H); with NCE (``output_layer``
 "nce") ``output_weights`` holds the V word rows and ``class_weights`` is empty. ``weight_shapes`` is the one
@@ -22,25 +28,49 @@ from ..base.errors import RnnlmpyError
 from ..base.initialisation import initial_weights
 from ..base.store import DTYPES
 from ..base.system import check_fits
-from ..kernels.layers import ACTIVATIONS, GATED, MAX_DIRECT_ORDER, OUTPUT_LAYERS
+from ..kernels.layers import ACTIVATIONS as PER_WORD_TYPES
+from ..kernels.layers import GATED, MAX_DIRECT_ORDER, OUTPUT_LAYERS
+from ..kernels.optimizers import OPTIMIZERS
+from ..kernels.window import ELMAN_ACTIVATIONS as WINDOW_ELMAN_TYPES
 from .vocab import Vocabulary
 
 MAX_NCE_SAMPLES = 10_000  # -nce K: noise words per target
 MAX_BPTT_STEPS = 10_000  # -bptt and -bptt-block: more steps back than this is never useful, only slow
-WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct", "gate_bias")
+MAX_LAYERS = 64  # -layers: a deeper stack never trains in a CPU's time
+MAX_BATCH = 100_000  # -batch: streams at once
+WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct", "gate_bias", "class_bias",
+                "output_bias")
+LSTM = "lstm"  # the hidden type only the batched engine has
+BATCHED_TYPES = (LSTM,)
+ACTIVATIONS = (*PER_WORD_TYPES, *BATCHED_TYPES)  # every -hidden-type name, in option order
+BATCHED_CELL_TYPES = (*WINDOW_ELMAN_TYPES, GATED, LSTM)  # the hidden types the batched engine has
+PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4}  # rnnlm's learning rate; 4 steps back (rnnlm: 0)
+BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small recipe), written once (its initial
+    # weights: deep.INIT_SCALE, deep.FORGET_BIAS)
+    "batch": 20,  # streams trained at once
+    "bptt": 20,  # window length (time steps)
+    # the starting rate by -optimizer (momentum's velocity sums ~10 gradients: a tenth of SGD's)
+    "alpha": {"sgd": 1.0, "momentum": 0.1, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001},
+    "clip_norm": 5.0,  # gradient norm clipped to this (0: off)
+    "class_count": 1,  # a full softmax: on PTB (2 x 200 LSTM, SGD 1.0) it learns (train PPL 451 over windows
+    # 401-500) where 100 classes stall near the unigram's (770: the LSTM's gradients vanish)
+}
 
 
 @dataclass
 class RnnlmConfig:
-    """Hyper-parameters of an RNNLM. Defaults are rnnlm's, except hidden 100 (rnnlm: 30), bptt 4 (rnnlm: 0)
-    and classes = the square root of the vocabulary size (rnnlm: 100)."""
+    """Hyper-parameters of an RNNLM. Per-word defaults are rnnlm's, except hidden 100 (rnnlm: 30), bptt 4
+    (rnnlm: 0) and classes = the square root of the vocabulary size (rnnlm: 100). ``alpha``, ``bptt``,
+    ``batch`` and ``clip_norm`` left None take the engine's default (PER_WORD_DEFAULTS or
+    BATCHED_DEFAULTS) when the config is made, so that a config always holds the numbers it trains with."""
 
     hidden_size: int = 100
     class_count: Optional[int] = None  # None: the square root of the vocabulary size
     activation: str = "sigmoid"
-    bptt: int = 4  # extra steps each error travels back in time; 0 = plain backprop
-    bptt_block: int = 10  # words between updates of the recurrent matrix
-    alpha: float = 0.1  # starting learning rate
+    bptt: Optional[int] = None  # per-word: extra steps each error travels back in time (0 = plain backprop);
+    # batched: the window length
+    bptt_block: int = 10  # words between updates of the recurrent matrix (per-word engine)
+    alpha: Optional[float] = None  # starting learning rate
     beta: float = 1e-7  # L2 regularisation
     gradient_cutoff: float = 15.0  # clamp on back-propagated errors; 0 = off
     min_improvement: float = 1.003
@@ -56,9 +86,68 @@ class RnnlmConfig:
     nce_unigram_power: float = 1.0  # NCE: noise distribution = counts ** power, normalised
     nce_lnz: float = 9.0  # NCE: the fixed log normaliser of the unnormalised scores
     diagonal_initialization: Optional[float] = None  # the recurrent matrix starts as this times I (None: random)
+    layers: int = 1  # stacked recurrent layers (batched engine when > 1)
+    dropout: float = 0.0  # dropout on the non-recurrent connections, training only (batched engine)
+    optimizer: str = "sgd"  # sgd, momentum, adagrad, rmsprop, adam (batched engine unless sgd)
+    batch: Optional[int] = None  # streams trained at once (batched engine when > 1)
+    clip_norm: Optional[float] = None  # the gradients' global norm is clipped to this, 0: off (batched engine)
+    tie_weights: bool = False  # the output layer's word rows are the input embedding (batched engine)
+
+    def __post_init__(self) -> None:
+        batched = self.batched
+        if self.alpha is None:
+            self.alpha = BATCHED_DEFAULTS["alpha"].get(self.optimizer, 1.0) if batched else PER_WORD_DEFAULTS["alpha"]
+        if self.bptt is None:
+            self.bptt = BATCHED_DEFAULTS["bptt"] if batched else PER_WORD_DEFAULTS["bptt"]
+        if batched and self.batch is None:
+            self.batch = BATCHED_DEFAULTS["batch"]
+        if batched and self.clip_norm is None:
+            self.clip_norm = BATCHED_DEFAULTS["clip_norm"]
+
+    @property
+    def batched(self) -> bool:
+        """Whether the batched engine trains and scores this model (LSTM, several layers, minibatches, dropout,
+        an optimiser other than SGD or tied weights); else rnnlm's per-word engine."""
+        return bool(self.activation in BATCHED_TYPES or self.layers > 1 or (self.batch or 1) > 1 or self.dropout > 0
+                    or self.optimizer != "sgd" or self.tie_weights)
+
+    def _validate_engine(self) -> None:
+        """The settings of the new options, and what each engine refuses (RnnlmpyError, one line)."""
+        for name, value in (("-dropout", self.dropout), ("-clip-norm", self.clip_norm)):
+            if value is not None and not math.isfinite(value):
+                raise RnnlmpyError(f"{name} must be a finite number (got {value})")
+        if not 1 <= self.layers <= MAX_LAYERS:
+            raise RnnlmpyError(f"-layers must be between 1 and {MAX_LAYERS} (got {self.layers})")
+        if not 0 <= self.dropout < 1:
+            raise RnnlmpyError(f"-dropout must be at least 0 and below 1 (got {self.dropout})")
+        if self.optimizer not in OPTIMIZERS:
+            raise RnnlmpyError(f"-optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
+        if self.batch is not None and not 1 <= self.batch <= MAX_BATCH:
+            raise RnnlmpyError(f"-batch must be between 1 and {MAX_BATCH:,} (got {self.batch})")
+        if self.clip_norm is not None and not self.clip_norm >= 0:
+            raise RnnlmpyError(f"-clip-norm must be 0 (off) or more (got {self.clip_norm})")
+        if not self.batched:
+            if self.clip_norm is not None:
+                raise RnnlmpyError("-clip-norm applies to the batched engine only (-hidden-type lstm, -layers, -batch, "
+                                   "-dropout, -optimizer or -tie-weights); the per-word engine clamps with "
+                                   "-gradient-cutoff")
+            return
+        refused = [("-hs", self.output_layer == "hs"), ("-nce", self.output_layer == "nce"),
+                   ("-direct", self.direct_size > 0),
+                   ("-diagonal-initialization", self.diagonal_initialization is not None)]
+        for option, given in refused:
+            if given:
+                raise RnnlmpyError(f"{option} is not part of the batched engine (-hidden-type lstm, -layers, -batch, "
+                                   "-dropout, -optimizer, -tie-weights); drop it, or train a per-word model")
+        if self.activation not in BATCHED_CELL_TYPES:
+            raise RnnlmpyError(f"-hidden-type {self.activation} is not part of the batched engine; it has "
+                               f"{', '.join(BATCHED_CELL_TYPES)}")
+        if self.bptt < 1:
+            raise RnnlmpyError(f"-bptt is the window length of the batched engine: at least 1 (got {self.bptt})")
 
     def validate(self) -> None:
         """Raise RnnlmpyError for out-of-range settings, saying what is allowed."""
+        self._validate_engine()
         for name, value in (("-alpha", self.alpha), ("-beta", self.beta), ("-gradient-cutoff", self.gradient_cutoff),
                             ("-min-improvement", self.min_improvement), ("-nce-lnz", self.nce_lnz),
                             ("-nce-unigram-power", self.nce_unigram_power)):
@@ -107,8 +196,14 @@ class RnnlmConfig:
 
     def training_bytes(self, vocab_size: int, class_count: int) -> float:
         """Memory training needs, in bytes: the weights three times (model, backup, checkpoint copy), the
-        float64 total of the largest matrix's initialisation, and the BPTT ring."""
+        float64 total of the largest matrix's initialisation, and the BPTT ring (batched: the weights five
+        times, with gradients and up to two optimiser states, and a window's activations)."""
         hidden = self.hidden_size
+        if self.batched:
+            weights = sum(math.prod(shape) for shape in weight_shapes(self, vocab_size, class_count).values())
+            rows = self.bptt * (self.batch or 1)
+            window = rows * (hidden * self.layers * 12 + max(class_count, 1) + 2 * vocab_size // max(class_count, 1))
+            return (6 * weights + window) * np.dtype(self.numpy_dtype).itemsize + 8.0 * max(vocab_size, hidden) * hidden
         weights = sum(math.prod(shape) for shape in weight_shapes(self, vocab_size, class_count).values())
         ring = 3 * (self.bptt + self.bptt_block + 1) * hidden + hidden * hidden
         itemsize = np.dtype(self.numpy_dtype).itemsize
@@ -151,15 +246,19 @@ class RnnlmModel:
     training: TrainingProgress = field(default_factory=TrainingProgress)
     resume_state: dict = field(default_factory=dict)  # arrays of a mid-epoch checkpoint
     gate_bias: Optional[np.ndarray] = None  # (3H,) a GRU's gate biases; empty (0,) for the Elman cell
+    class_bias: Optional[np.ndarray] = None  # (C,) batched engine's class biases; empty (0,) otherwise
+    output_bias: Optional[np.ndarray] = None  # (V,) batched engine's word biases; empty (0,) otherwise
 
     def __post_init__(self) -> None:
-        if self.gate_bias is None:
-            self.gate_bias = np.zeros(0, dtype=self.recurrent.dtype)
+        for name in ("gate_bias", "class_bias", "output_bias"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(0, dtype=self.recurrent.dtype))
 
     def __repr__(self) -> str:
         config = self.config
+        layers = f"{config.layers} x " if config.layers > 1 else ""
         return (f"RnnlmModel({self.vocabulary.size:,} words, {self.vocabulary.class_count} classes, hidden "
-                f"{config.hidden_size} {config.activation}, {self.parameter_count:,} weights, "
+                f"{layers}{config.hidden_size} {config.activation}, {self.parameter_count:,} weights, "
                 f"{len(self.training.history)} epochs{'' if self.training.finished else ', unfinished'})")
 
     @property
@@ -173,7 +272,12 @@ class RnnlmModel:
 
 
 def weight_shapes(config: RnnlmConfig, vocab_size: int, class_count: int) -> dict[str, tuple[int, ...]]:
-    """The shape of every weight array (WEIGHT_NAMES) of a model of ``vocab_size`` words and ``class_count`` classes."""
+    """The shape of every weight array (WEIGHT_NAMES) of a model of ``vocab_size`` words and ``class_count`` classes
+    (the batched engine's: ``deep.weight_shapes``)."""
+    if config.batched:
+        from . import deep  # the batched engine builds on this module
+        shapes = deep.weight_shapes(config, vocab_size, class_count)
+        return {name: shapes[name] for name in WEIGHT_NAMES}
     hidden = config.hidden_size
     hierarchical = config.output_layer == "hs"
     gates = 3 * hidden if config.activation == GATED else 0
@@ -184,7 +288,17 @@ def weight_shapes(config: RnnlmConfig, vocab_size: int, class_count: int) -> dic
         "output_weights": (max(vocab_size - 1, 0) if hierarchical else vocab_size, hidden),
         "direct": (config.direct_size,),
         "gate_bias": (gates,),
+        "class_bias": (0,),
+        "output_bias": (0,),
     }
+
+
+def state_size(config: RnnlmConfig) -> int:
+    """Length of a model's ``hidden_state``: H per-word, L * S * H for the batched engine (``deep.state_size``)."""
+    if config.batched:
+        from . import deep
+        return deep.state_size(config)
+    return config.hidden_size
 
 
 def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
@@ -193,9 +307,15 @@ def new_model(config: RnnlmConfig, vocabulary: Vocabulary) -> RnnlmModel:
     check_fits(config.training_bytes(vocabulary.size, vocabulary.class_count),
                f"a model of {vocabulary.size:,} words and {config.hidden_size:,} hidden units")
     rng = np.random.default_rng(config.rand_seed)
+    if config.batched:
+        from . import deep
+        weights = deep.initial_weights(config, vocabulary.size, vocabulary.class_count, rng)
+        return RnnlmModel(config=config, vocabulary=vocabulary, **{name: weights[name] for name in WEIGHT_NAMES},
+                          hidden_state=np.zeros(deep.state_size(config), dtype=config.numpy_dtype),
+                          training=TrainingProgress(alpha=config.alpha))
     dtype = config.numpy_dtype
     shapes = weight_shapes(config, vocabulary.size, vocabulary.class_count)
-    zero_start = ("direct", "gate_bias")
+    zero_start = ("direct", "gate_bias", "class_bias", "output_bias")
     model = RnnlmModel(
         config=config,
         vocabulary=vocabulary,

@@ -4,8 +4,10 @@ Container arrays: ``words`` (the vocabulary, see ``base.store.encode_words``),
 ``counts`` and ``word_class`` (per word), the weights by their RnnlmModel names,
 ``hidden_state``, and ``resume/*`` only in a mid-epoch checkpoint (the training
 kernel's state and the weights backed up at the last epoch end, so that an
-interrupted run resumes exactly where it stopped). The JSON header holds the
-config and the training progress.
+interrupted run resumes exactly where it stopped; for the batched engine, the
+streams' states ``resume/streams/state`` (B, L*S*H) and the optimiser's state
+``resume/optimizer/*``). The JSON header holds the config and the training
+progress.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..base.store import (NUMBER, checked_array, checked_history, decode_words, 
                           settings_from_header, write_store)
 from ..base.text import SENTENCE_END
 from .cpp_format import read_rnnlm
-from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress, weight_shapes
+from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress, state_size, weight_shapes
 from .network import GATED, KernelState
 from .vocab import vocabulary_from_classes
 
@@ -33,20 +35,28 @@ OPTIONAL_HISTORY_FIELDS = {"valid_entropy": (*NUMBER, type(None)), "valid_ppl": 
                            "accepted": (bool,), "threads": (int,), "words_per_second": NUMBER,
                            "seconds": NUMBER}  # (types as checked_history takes them; timings: older files only)
 BACKUP_NAMES = (*WEIGHT_NAMES, "hidden_state")  # a checkpoint's resume/backup/*: the last epoch end's weights
+BATCHED_BIASES = ("class_bias", "output_bias")  # empty in a per-word model, and then not written
+STREAM_STATE = "streams/state"  # a batched checkpoint's resume/streams/state: (B, L*S*H) each stream's state
+OPTIMIZER_PREFIX = "optimizer/"  # a batched checkpoint's resume/optimizer/*: the optimiser's state arrays
 TIMING_FIELDS = ("words_per_second", "seconds", "time")  # in the history file's records only: the model file
 # holds no clock, so that the same command writes the same bytes
 
 
 def save_model(model: RnnlmModel, path: str) -> None:
-    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    write_store(path, KIND, {"config": asdict(model.config), "training": asdict(model.training)}, {
+    """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename). The batched
+    engine's biases (BATCHED_BIASES) are left out where empty, so that a per-word model's file is one that
+    earlier versions read."""
+    arrays = {
         "words": encode_words(model.vocabulary.words),
         "counts": model.vocabulary.counts,
         "word_class": model.vocabulary.word_class,
         "hidden_state": model.hidden_state,
         **model.weights(),
         **{f"resume/{name}": value for name, value in model.resume_state.items()},
-    })
+    }
+    write_store(path, KIND, {"config": asdict(model.config), "training": asdict(model.training)},
+                {name: value for name, value in arrays.items()
+                 if value.size or name.rsplit("/", 1)[-1] not in BATCHED_BIASES})
 
 
 def load_model(path: str) -> RnnlmModel:
@@ -82,18 +92,35 @@ def _check_declared(header: dict, declared: dict) -> None:
     vocab_size = counts[0]
     classes = declared.get("class_weights", ((1, 0),))[0]
     classes = classes[:1] if len(classes) == 2 else (1,)  # another number of dimensions is refused below
+    if config.batched and classes[0] == 0:  # the batched engine's full softmax has no class rows
+        classes = (1,)
     if config.output_layer == "class" and not 1 <= classes[0] <= vocab_size:
         raise ValueError(f"array 'class_weights' declares {classes[0]} classes for {vocab_size} words")
     hidden, ring = config.hidden_size, config.bptt + config.bptt_block + 1
     expected = {"words": declared["words"][0], "counts": (vocab_size,), "word_class": (vocab_size,),
-                "hidden_state": (hidden,),
+                "hidden_state": (state_size(config),),
                 **weight_shapes(config, vocab_size, classes[0] if config.output_layer == "class" else 0)}
     expected.update({f"resume/backup/{name}": expected[name] for name in BACKUP_NAMES})
+    if config.batched:
+        expected[f"resume/{STREAM_STATE}"] = (config.batch, state_size(config))
+        for name, (shape, _) in declared.items():  # the optimiser's: a weight's shape, or at most a few numbers
+            if name.startswith(f"resume/{OPTIMIZER_PREFIX}"):
+                weight = optimizer_weight(name)
+                expected[name] = expected[weight] if weight in WEIGHT_NAMES else (
+                    tuple(shape) if len(shape) == 1 and shape[0] <= 16 else (1,))
+        _check_shapes(declared, expected)
+        return
     state = {"hidden_prev": (hidden,), "ring_position": (ring,), "ring_input": (ring, hidden),
              "ring_hidden": (ring, hidden), "ring_error": (ring, hidden), "counters": (3,), "noise_state": (1,),
              "ring_gates": (ring, 3 * hidden if config.activation == GATED else 0)}
     for prefix in _thread_prefixes(settings_from_header(TrainingProgress, header.get("training"), "training")):
         expected.update({f"resume/{prefix}{name}": shape for name, shape in state.items()})
+    _check_shapes(declared, expected)
+
+
+def _check_shapes(declared: dict, expected: dict) -> None:
+    """ValueError for a declared array (name -> (shape, dtype)) that ``expected`` (name -> shape) lacks or
+    shapes otherwise."""
     for name, (shape, _) in declared.items():
         if name == "header":
             continue
@@ -135,7 +162,9 @@ def _checked_resume_state(arrays: dict, config: RnnlmConfig, training: TrainingP
     if mid_epoch and not resume_state:
         raise ValueError(f"its training stopped at word {training.position} but it holds no training state")
     known = {f"backup/{name}" for name in BACKUP_NAMES}
-    for prefix in _thread_prefixes(training):
+    if config.batched:
+        known.update(_checked_batched_state(resume_state, config, mid_epoch, expected))
+    for prefix in [] if config.batched else _thread_prefixes(training):
         part = {k[len(prefix):]: v for k, v in resume_state.items() if k.startswith(prefix)}
         known.update(f"{prefix}{name}" for name in part)
         if part or mid_epoch:
@@ -159,6 +188,42 @@ def _checked_resume_state(arrays: dict, config: RnnlmConfig, training: TrainingP
     return resume_state
 
 
+def optimizer_weight(name: str) -> str:
+    """The weight an optimiser state array belongs to, from its name (``resume/optimizer/<slot>.<weight>``); ""
+    for one of no weight (adam's step count)."""
+    key = name.rsplit("/", 1)[-1]
+    return key.rsplit(".", 1)[-1] if "." in key else ""
+
+
+def _checked_batched_state(resume_state: dict, config: RnnlmConfig, mid_epoch: bool,
+                           expected: dict[str, tuple]) -> set[str]:
+    """A batched checkpoint's streams' states and optimiser state (``resume_state``, names without ``resume/``)
+    checked for shape, dtype and finiteness (the streams' state must be there mid-epoch); returns their names."""
+    dtype = np.dtype(config.numpy_dtype)
+    names = {name for name in resume_state if name == STREAM_STATE or name.startswith(OPTIMIZER_PREFIX)}
+    state = resume_state.get(STREAM_STATE)
+    shape = (config.batch, state_size(config))
+    if state is None and mid_epoch:
+        raise ValueError(f"it stopped mid-epoch but holds no array 'resume/{STREAM_STATE}'")
+    if state is not None and (state.shape != shape or state.dtype != dtype):
+        raise ValueError(f"array 'resume/{STREAM_STATE}' is {state.dtype} of shape {state.shape}, expected {dtype} "
+                         f"of shape {shape}")
+    for name in sorted(names):
+        array = resume_state[name]
+        weight = optimizer_weight(name)
+        if name != STREAM_STATE and weight in WEIGHT_NAMES and (array.shape != expected[weight]
+                                                                or array.dtype != dtype):
+            raise ValueError(f"array 'resume/{name}' is {array.dtype} of shape {array.shape}, expected {dtype} of "
+                             f"shape {expected[weight]}")
+        if array.dtype.kind not in "fiu":
+            raise ValueError(f"array 'resume/{name}' is {array.dtype}, expected numbers")
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise ValueError(f"array 'resume/{name}' holds NaN or infinite values")
+        if array.dtype.kind in "iu" and array.size and int(array.min()) < 0:
+            raise ValueError(f"array 'resume/{name}' holds a negative count")
+    return names
+
+
 def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     config = settings_from_header(RnnlmConfig, header.get("config"), "config")
     training = _checked_progress(settings_from_header(TrainingProgress, header.get("training"), "training"))
@@ -174,14 +239,19 @@ def _model_from_arrays(header: dict, arrays: dict) -> RnnlmModel:
     word_class = checked_array(arrays, "word_class", 1, "iu")
     if counts.shape != (len(words),) or word_class.shape != (len(words),) or np.any(counts < 0):
         raise ValueError(f"'counts' and 'word_class' must hold one value per word ({len(words)}), counts >= 0")
-    one_dimensional = ("direct", "gate_bias")  # older files may lack these: then the model has none
-    weights = {name: (checked_array(arrays, name, 1 if name in one_dimensional else 2, "f", finite=True)
+    one_dimensional = ("direct", "gate_bias", "class_bias", "output_bias")  # older files may lack these: then
+    # the model has none
+    dimensions = {name: 1 if name in one_dimensional else 4 if name == "recurrent" and config.batched else 2
+                  for name in WEIGHT_NAMES}
+    weights = {name: (checked_array(arrays, name, dimensions[name], "f", finite=True)
                       if name in arrays or name not in one_dimensional else np.zeros(0, dtype=dtype))
                for name in WEIGHT_NAMES}
     hidden_state = checked_array(arrays, "hidden_state", 1, "f", finite=True)
     stored_classes = weights["class_weights"].shape[0] if config.output_layer == "class" else None
+    if config.batched and stored_classes == 0:  # the batched engine's full softmax
+        stored_classes = 1
     vocabulary = vocabulary_from_classes(words, counts, word_class, stored_classes)
-    hidden_size = config.hidden_size
+    hidden_size = state_size(config)
     expected = weight_shapes(config, vocabulary.size, vocabulary.class_count)
     for name, shape in expected.items():
         if weights[name].shape != shape:

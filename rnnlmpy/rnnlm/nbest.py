@@ -12,7 +12,7 @@ from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.text import SENTENCE_END, read_text, split_tokens, text_lines
 from . import network
-from .model import RnnlmModel
+from .model import RnnlmModel, state_size
 from .streams import TokenStream, language_model_stream
 
 LEADER_CHUNK = 256  # IDs whose first hypotheses are scored before their other hypotheses go to the threads
@@ -35,7 +35,7 @@ def read_nbest(path: str) -> list[tuple[str, list[str]]]:
 
 def nbest_start_state(model: RnnlmModel) -> np.ndarray:
     """rnnlm's n-best start: one step on ``</s>`` from an all-zero state."""
-    hidden = np.empty(model.config.hidden_size, dtype=model.config.numpy_dtype)
+    hidden = np.empty(state_size(model.config), dtype=model.config.numpy_dtype)
     network.hidden_step(model, 0, np.zeros_like(hidden), hidden)
     return hidden
 
@@ -82,7 +82,7 @@ def score_leaders(model: RnnlmModel, plan: NbestPlan, first: int = 0, last: int 
     leaders = np.flatnonzero(plan.leader)
     last = len(leaders) if last is None else last
     if first == 0:
-        plan.starts = np.empty((len(leaders) + 1, model.config.hidden_size), dtype=model.config.numpy_dtype)
+        plan.starts = np.empty((len(leaders) + 1, state_size(model.config)), dtype=model.config.numpy_dtype)
         plan.starts[0] = nbest_start_state(model)
         plan.probabilities = np.zeros(len(plan.word_ids), dtype=np.float64)
     chosen = leaders[first:last]

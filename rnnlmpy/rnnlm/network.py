@@ -24,6 +24,7 @@ from ..kernels.elman import Elman
 from ..kernels.gru import Gru
 from ..kernels.hsoftmax import HierarchicalSoftmax, ThreadHierarchicalSoftmax
 from ..kernels.nce import NoiseContrastive
+from . import batched_scoring, deep
 from .streams import TokenStream
 
 watch_numba()  # this module's kernels say when they compile (base.compiling)
@@ -169,7 +170,10 @@ class Merging:
 
 
 def start_state(config, flush: bool) -> np.ndarray:
-    """Hidden state (H,) before a pass: the reset value for an independent model, else 0.1 (``flush``) or 1.0."""
+    """Hidden state (H,) before a pass: the reset value for an independent model, else 0.1 (``flush``) or 1.0;
+    for the batched engine the zero state (L*S*H,), as after its resets."""
+    if config.batched:
+        return np.zeros(deep.state_size(config), dtype=config.numpy_dtype)
     value = RESET_VALUE if config.independent or not flush else FLUSH_VALUE
     return np.full(config.hidden_size, value, dtype=config.numpy_dtype)
 
@@ -280,6 +284,8 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
     An NCE model normalises over the whole vocabulary unless ``normalised`` is False
     (then it gives its cheap unnormalised scores, as faster-rnnlm validates).
     """
+    if model.config.batched:
+        return batched_scoring.score_stream(model, stream, hidden_start)
     hidden = np.array(hidden_start, dtype=model.config.numpy_dtype, copy=True)
     probabilities = np.zeros(len(stream), dtype=np.float64)
     lm.score_span(network=_network(model), words=stream.words, begin=0, end=len(stream), history_start=0,
@@ -287,10 +293,11 @@ def score_stream(model, stream: TokenStream, hidden_start: np.ndarray, normalise
     return probabilities, hidden
 
 
-def kernel_network(model) -> lm.Network:
+def kernel_network(model) -> lm.Network | None:
     """The model as its scoring kernels' one argument: views of its arrays, no copy. Build it once and pass it
-    to ``score_span`` when scoring many short spans (a decoder's word-by-word steps)."""
-    return _network(model)
+    to ``score_span`` when scoring many short spans (a decoder's word-by-word steps). None for the batched
+    engine, which needs none."""
+    return None if model.config.batched else _network(model)
 
 
 def score_span(model, words: np.ndarray, begin: int, end: int, history_start: int, hidden_prev: np.ndarray,
@@ -298,7 +305,10 @@ def score_span(model, words: np.ndarray, begin: int, end: int, history_start: in
     """P(target) of stream positions ``begin <= t < end`` of ``words`` (int32 (N + 1,), see ``streams``) into
     ``probabilities`` (float64 (N,)), from ``hidden_prev`` (H,), which holds the state after ``end - 1`` on
     return. Direct connections see ``</s>`` for every word before ``history_start``. ``bundle``: the model's
-    ``kernel_network``, when the caller keeps one."""
+    ``kernel_network``, when the caller keeps one (none for the batched engine)."""
+    if model.config.batched:
+        batched_scoring.score_span(model, words, begin, end, hidden_prev, probabilities)
+        return
     lm.score_span(network=_network(model) if bundle is None else bundle, words=words, begin=begin, end=end,
                   history_start=history_start, hidden_prev=hidden_prev, probabilities=probabilities,
                   normalised=True)
@@ -321,6 +331,10 @@ def score_segments(model, stream: TokenStream, segment_begin: np.ndarray, segmen
     config = model.config
     if probabilities is None:
         probabilities = np.zeros(len(stream), dtype=np.float64)
+    if config.batched:
+        batched_scoring.score_segments(model, stream, segment_begin, segment_end, start_states, start_index,
+                                       final_states, probabilities)
+        return probabilities
     lm.score_segments(network=_network(model), words=stream.words, segment_begin=segment_begin,
                       segment_end=segment_end,
                       start_index=np.zeros(0, dtype=np.int64) if start_index is None else start_index,
@@ -332,7 +346,11 @@ def score_segments(model, stream: TokenStream, segment_begin: np.ndarray, segmen
 
 
 def hidden_step(model, word: int, hidden_prev: np.ndarray, hidden: np.ndarray) -> None:
-    """One recurrent step reading ``word`` (-1: no input): ``hidden`` (H,) from ``hidden_prev`` (H,)."""
+    """One recurrent step reading ``word`` (-1: no input; the batched engine reads ``</s>``): ``hidden`` (H,)
+    from ``hidden_prev`` (H,) (the batched engine's whole state, (L*S*H,))."""
+    if model.config.batched:
+        batched_scoring.hidden_step(model, word, hidden_prev, hidden)
+        return
     features = np.array([word] if word >= 0 else [], dtype=np.int32)
     cell = layers.HIDDEN_TYPES[model.config.activation]
     layers.CELLS[cell].step(CELL_BUNDLES[cell](model), features, hidden_prev, hidden)
@@ -341,9 +359,13 @@ def hidden_step(model, word: int, hidden_prev: np.ndarray, hidden: np.ndarray) -
 def distribution(model, hidden: np.ndarray, history: np.ndarray, temperature: float, out: np.ndarray) -> None:
     """The full next-word distribution given ``hidden`` into ``out`` (V,), scores divided by ``temperature``.
 
-    ``history`` (int64, (MAX_DIRECT_ORDER,)) holds the previous words, most recent first, for direct weights.
+    ``history`` (int64, (MAX_DIRECT_ORDER,)) holds the previous words, most recent first, for direct weights
+    (the batched engine has none; its ``hidden`` is its whole state, (L*S*H,)).
     """
     config = model.config
+    if config.batched:
+        batched_scoring.distribution(model, hidden, temperature, out)
+        return
     layers.OUTPUT_LAYERS[config.output_layer].distribution(
         OUTPUT_BUNDLES[config.output_layer](model), DirectConnections(model.direct, config.direct_order),
         hidden, history, temperature, out)

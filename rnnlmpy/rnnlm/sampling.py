@@ -62,7 +62,7 @@ def _sample(model: RnnlmModel, count: int, seed: int, temperature: float) -> Ite
         else:
             current.append(vocabulary.words[word])
         if config.independent and word == 0:
-            hidden_prev[:] = network.RESET_VALUE
+            hidden_prev[:] = network.start_state(config, flush=False)
             history[:] = 0
         else:
             hidden_prev[:] = hidden

@@ -22,7 +22,7 @@ from ..base.errors import RnnlmpyError, StoppedBySignal, Terminated
 from ..base.progress import ProgressReporter
 from ..base.system import resolve_threads
 from .checkpoints import state_prefix
-from .model import RnnlmConfig, RnnlmModel, TrainingProgress, new_model
+from .model import BATCHED_DEFAULTS, RnnlmConfig, RnnlmModel, TrainingProgress, new_model
 from .model_file import load_model
 from .network import KernelState
 from .options import RunOptions
@@ -33,7 +33,8 @@ SLOW_OUTPUT_FACTOR = 4  # warn when the output layer costs this many times the s
 RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_block", "beta", "gradient_cutoff",
                     "min_improvement", "independent", "old_classes", "dtype", "rand_seed", "direct_size",
                     "direct_order", "char_level", "output_layer", "nce_samples", "nce_unigram_power", "nce_lnz",
-                    "diagonal_initialization")  # a checkpoint resumes only with these unchanged
+                    "diagonal_initialization", "layers", "dropout", "optimizer", "batch", "clip_norm",
+                    "tie_weights")  # a checkpoint resumes only with these unchanged
 STOP_SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
@@ -95,6 +96,11 @@ def class_count_for(distinct: int, config: RnnlmConfig, reporter: ProgressReport
             raise RnnlmpyError(f"-class has no meaning with -{config.output_layer} (it needs no word classes)")
         config.class_count = 1
         return
+    if config.class_count is None and config.batched:
+        config.class_count = BATCHED_DEFAULTS["class_count"]
+        reporter.message(f"classes: {config.class_count} (the batched engine's default: a full softmax; set -class "
+                         "to choose)")
+        return
     if config.class_count is None:
         config.class_count = max(1, int(round(math.sqrt(distinct))))
         reporter.message(f"classes: {config.class_count} (the square root of the {distinct:,}-word vocabulary; "
@@ -132,7 +138,8 @@ def resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fing
         raise RnnlmpyError(f"model {model_file!r} is a checkpoint of training on other text (training file, "
                            "validation file or held-out split differ); resume with the same files and -rand-seed, "
                            "or use -force to start anew")
-    if model.resume_state and progress.position > 0:  # the kernel states' stream positions, against this text
+    if model.resume_state and progress.position > 0 and not model.config.batched:  # the kernel states' stream
+        # positions, against this text (a batched checkpoint's position: see batched_training.BatchedRun.resumed)
         problem = None
         if progress.slices and progress.slices[-1][1] != len(train):
             problem = f"its thread slices end at word {progress.slices[-1][1]}, not {len(train)}"

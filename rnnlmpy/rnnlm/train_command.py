@@ -30,7 +30,8 @@ class GridRequest:
 
     ``values``: config field -> the values to train (a comma list on the
     command line; a field with several values makes a grid, see
-    ``grid.GRID_SETTINGS``); ``cv_folds``: cross-validation members (0: none);
+    ``grid.GRID_SETTINGS``; [None]: the default of each member's engine);
+    ``cv_folds``: cross-validation members (0: none);
     ``jobs``: members trained at once in local worker processes;
     ``scheduler``: a Dask cluster's address (None: ``$RNNLMPY_SCHEDULER``, else
     local); ``ship_data``: send the files with each task instead of sharing
@@ -69,7 +70,9 @@ def train_command(train_file: str, model_file: str, valid_file: Optional[str], c
     several = {name: values for name, values in grid.values.items() if len(values) > 1}
     if not (several or grid.cv_folds or scheduler is not None or grid.ship_data):
         return train(train_file, model_file, valid_file, config, options)
-    members = grid_members(model_file, config, several, grid.cv_folds)
+    defaulted = {name: None for name, values in grid.values.items() if list(values) == [None] and name not in several}
+    members = grid_members(model_file, config, several, grid.cv_folds, defaulted)  # a setting left to its default
+    # (None) takes the default of each member's own engine
     started = time.perf_counter()
     failed = []
     for result in train_grid(train_file, model_file, members, valid_file, grid.jobs, scheduler, grid.cv_folds,

@@ -10,6 +10,7 @@ unfinished model file resumes exactly where it stopped (see ``session``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Optional
@@ -20,11 +21,11 @@ from ..base import metrics
 from ..base.errors import RnnlmpyError
 from ..base.files import CONTAINER, check_output, exclusive_lock, remove_stale_temporaries
 from ..base.progress import ProgressReporter, format_seconds
+from ..base.system import blas_threads
 from .checkpoints import ModelWriter, restore, resumed_states, snapshot
+from .batched_training import BatchedRun
 from .epoch import TrainingRun
-from .hogwild import epoch_slices
 from .model import RnnlmConfig, RnnlmModel
-from .network import KernelState
 from .options import RunOptions
 from .schedule import LearningRateSchedule, divergence_limit
 from .session import (STOP_SIGNALS, TrainingInterrupted, interrupt_flag, read_text, resume_or_create,
@@ -81,26 +82,42 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
     valid_stream = text.valid.to_stream(vocabulary) if text.valid is not None else None
     if valid_stream is not None and not np.any(valid_stream.targets >= 0):
         raise RnnlmpyError(f"validation file {valid_file!r} has no word of the training vocabulary")
-    states, backup = resumed_states(model, len(train_stream), model_file)
+    if not config.batched:
+        states, backup = resumed_states(model, len(train_stream), model_file)
     if resuming:
         reporter.message(f"Resuming {model_file} at epoch {progress.epoch}, "
                          f"word {progress.position:,} of {len(train_stream):,}")
     for notice in notices:  # said once every check has passed, so that an error is the only line after the command
         reporter.message(notice)
     reporter.message(f"Model: {model_file}{options.model_note}")
-    reporter.message(f"Vocab size: {vocabulary.size}  classes: {vocabulary.class_count}  "
-                     f"hidden: {config.hidden_size} ({config.activation})  bptt: {config.bptt}  "
-                     f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
+    if config.batched:
+        reporter.message(f"Vocab size: {vocabulary.size}  classes: {vocabulary.class_count}  "
+                         f"hidden: {config.layers} x {config.hidden_size} ({config.activation})  "
+                         f"batch: {config.batch}  window: {config.bptt}  optimizer: {config.optimizer}  "
+                         f"parameters: {model.parameter_count:,}")
+    else:
+        reporter.message(f"Vocab size: {vocabulary.size}  classes: {vocabulary.class_count}  "
+                         f"hidden: {config.hidden_size} ({config.activation})  bptt: {config.bptt}  "
+                         f"bptt-block: {config.bptt_block}  parameters: {model.parameter_count:,}")
     reporter.message(f"Words in train file: {len(train_stream)}")
-    reporter.message(f"Threads: {threads} " + ("(the same command trains the same model; -threads N trains on N "
-                                               "slices at once, faster but not reproducible)" if threads == 1 else
-                                               "(hogwild: faster, but the model differs from run to run)"))
+    if config.batched:
+        reporter.message(f"Threads: {threads} (batched engine: each window's streams split among {threads} "
+                         f"thread{'' if threads == 1 else 's'}; the same command trains the same model)")
+    else:
+        reporter.message(f"Threads: {threads} " + ("(the same command trains the same model; -threads N trains on "
+                                                   "N slices at once, faster but not reproducible)" if threads == 1
+                                                   else "(hogwild: faster, but the model differs from run to run)"))
     writer = ModelWriter(model, model_file, resuming)
     schedule = LearningRateSchedule(progress, config.min_improvement, config.alpha)
-    run = TrainingRun(model, train_stream, valid_stream, states, backup, writer, options, reporter,
-                      interrupted=lambda: 0, limit=divergence_limit(vocabulary.size))
-    run.compile_kernels()
-    with interrupt_flag() as run.interrupted:
+    limit = divergence_limit(vocabulary.size)
+    if config.batched:
+        run = BatchedRun.resumed(model, train_stream, valid_stream, writer, options, reporter, limit)
+    else:
+        run = TrainingRun(model, train_stream, valid_stream, states, backup, writer, options, reporter,
+                          interrupted=lambda: 0, limit=limit)
+    run.compile_kernels()  # (loads the BLAS library the batched engine's products call, before its threads are set)
+    with interrupt_flag() as run.interrupted, blas_threads(1) if config.batched else contextlib.nullcontext():
+        # the batched engine's threads split the streams; BLAS threads waiting on each other would only slow it
         _run_epochs(run, schedule)
     writer.save()
     reporter.message(training_summary(model_file, progress.history, time.perf_counter() - started, threads,
@@ -108,7 +125,7 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
     return model
 
 
-def _run_epochs(run: TrainingRun, schedule: LearningRateSchedule) -> None:
+def _run_epochs(run: TrainingRun | BatchedRun, schedule: LearningRateSchedule) -> None:
     """Train epoch after epoch until ``schedule`` says training is finished; each epoch's record is kept
     (``run.writer.keep``) and reported. TrainingInterrupted when a signal came during the last epoch."""
     model, options, reporter = run.model, run.options, run.reporter
@@ -117,10 +134,7 @@ def _run_epochs(run: TrainingRun, schedule: LearningRateSchedule) -> None:
         if schedule.reached_max_iter(options.max_iter):
             break
         if progress.position == 0:
-            progress.slices = epoch_slices(run.train_stream, progress.threads)
-            run.states = [KernelState.fresh(model.config, epoch=progress.epoch, thread=index)
-                          for index in range(len(progress.slices))]
-            progress.epoch_log10, progress.epoch_scored = 0.0, 0
+            run.start_epoch()
         seconds, words, diverged = run.train_epoch()
         record = {
             "epoch": progress.epoch,
