@@ -60,9 +60,19 @@ _MORE = [  # faster-rnnlm's output layers, the GRU, direct connections and hogwi
     ["train", *_TRAIN, "-rnnlm", "direct.rnnlm", "-class", "4", "-direct", "1"],
     ["train", *_TRAIN, "-rnnlm", "threads.rnnlm", "-class", "4", "-threads", "2"],
 ]
+_DEEP = [  # the batched engine: the small LSTM's full softmax, classes, an adaptive optimiser, dropout, the other cells
+    ["train", *_TRAIN, "-rnnlm", "lstm.rnnlm", "-hidden-type", "lstm", "-layers", "2", "-class", "1", "-bptt", "3",
+     "-batch", "2"],
+    ["ppl", "-rnnlm", "lstm.rnnlm", "-test", "valid.txt", "-debug", "0"],
+    ["gen", "-rnnlm", "lstm.rnnlm", "-gen", "20"],
+    ["train", *_TRAIN, "-rnnlm", "lstm-class.rnnlm", "-hidden-type", "lstm", "-class", "4", "-optimizer", "adam",
+     "-dropout", "0.1", "-bptt", "3", "-batch", "2"],
+    ["train", *_TRAIN, "-rnnlm", "gru-batch.rnnlm", "-hidden-type", "gru", "-class", "1", "-bptt", "3", "-batch", "2"],
+    ["train", *_TRAIN, "-rnnlm", "tanh-batch.rnnlm", "-hidden-type", "tanh", "-class", "1", "-bptt", "3", "-batch", "2"],
+]
 SETS = {  # name -> the commands whose kernels it compiles; "default" is what a package build compiles
-    "rnnlm": _RNNLM, "tagger": _TAGGER, "ngram": _NGRAM, "default": _RNNLM + _TAGGER + _NGRAM,
-    "all": _RNNLM + _TAGGER + _NGRAM + _MORE}
+    "rnnlm": _RNNLM, "tagger": _TAGGER, "ngram": _NGRAM, "deep": _DEEP, "default": _RNNLM + _TAGGER + _NGRAM,
+    "all": _RNNLM + _TAGGER + _NGRAM + _MORE + _DEEP}
 
 
 def write_tiny_corpus(folder: str) -> None:
@@ -132,7 +142,7 @@ def _inside(folder: str):
 
 @command(name="compile-kernels", epilog=examples(
     "rnnlmpy compile-kernels            # what the first train, ppl, gen, tag-train, tag and ngram need",
-    "rnnlmpy compile-kernels -set all   # also -hs, -nce, gru, -direct and -threads"))
+    "rnnlmpy compile-kernels -set all   # also -hs, -nce, gru, -direct, -threads and the batched engine (-set deep)"))
 @option("set", "kernel_set", type=click.Choice(list(SETS)), default=BUILD_DEFAULT, show_default=True,
         help="rnnlm: train, ppl, gen with classes; tagger: tag-train, tag; ngram: binary n-gram models; default: "
              "the three; all: also -hs, -nce, gru, -direct and -threads.")

@@ -30,7 +30,7 @@ from setuptools.build_meta import *  # noqa: F401,F403  (every hook setuptools p
 PRECOMPILE = "RNNLMPY_PRECOMPILE"
 OFF = {"0", "no", "none", "off", "false"}
 KERNEL_CACHE = ("rnnlmpy", "kernels", "__pycache__")  # Numba's in-tree cache of the kernels, in the package
-COMPILER_PACKAGES = ["numba", "numpy", "click"]  # what ``python -m rnnlmpy_cli.precompile`` imports
+COMPILER_PACKAGES = ["numba", "numpy", "click", "scipy"]  # what ``python -m rnnlmpy_cli.precompile`` imports
 
 
 def kernel_set() -> str | None:
