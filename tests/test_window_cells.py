@@ -266,9 +266,18 @@ def test_a_window_with_bad_ids_or_state_is_refused():
         deep.score_window(model, small_window(), np.asfortranarray(np.zeros((2, state.shape[1]))), np.zeros((3, 2)))
 
 
-@pytest.mark.parametrize("hidden_type", ["lstm", "relu"])
-def test_streams_in_threads_give_the_one_thread_result(hidden_type):
-    model = stand_in_model(hidden_type, dropout=0.3)
+@pytest.mark.parametrize("hidden_type, by_streams, tie_weights", [("lstm", False, False), ("relu", False, True),
+                                                                  ("gru", True, True)])
+def test_streams_in_threads_give_the_one_thread_result(hidden_type, by_streams, tie_weights, monkeypatch):
+    """A full softmax splits its vocabulary between the threads; another output layer (here: the full softmax
+    standing in for a class layer) trains on the threads' streams with gradients of their own, summed."""
+    model = stand_in_model(hidden_type, dropout=0.3, tie_weights=tie_weights)
+    if by_streams:
+        model.vocabulary.class_count = 2
+        monkeypatch.setattr(deep, "output_module", lambda shape: window_softmax)
+        for name, dims in deep.shape_weights(deep.deep_shape(model.config, 7, 2)).items():
+            if name.startswith("class_"):
+                setattr(model, name, np.zeros(dims))
     window = small_window(steps=3, streams=5)
     start = np.random.default_rng(4).uniform(-0.5, 0.5, (5, deep.model_shape(model).state_size))
     results = []
@@ -328,3 +337,18 @@ def test_step_products_match_numpy(rows):
     window.step_product(left, right, out)
     np.testing.assert_allclose(out, left @ right, rtol=0, atol=1e-13)
     assert window.small_product(rows, right) == (rows <= window.SMALL_PRODUCT_ROWS)
+
+
+def test_the_kernels_the_driver_runs_in_threads_release_the_gil():
+    kernels = [window_softmax.train, window_softmax.score, window_softmax.part_exponentials,
+               window_softmax.part_gradients, window.scatter_add_rows]
+    kernels += [getattr(module, name) for module in CELLS.values() for name in ("forward", "backward")]
+    assert all(kernel.targetoptions.get("nogil") for kernel in kernels)
+
+
+@pytest.mark.parametrize("setting, value", [("dropout", 1.0), ("dropout", -0.1), ("layers", 0)])
+def test_settings_outside_the_engines_range_are_refused(setting, value):
+    model = stand_in_model("lstm")
+    setattr(model.config, setting, value)
+    with pytest.raises(RnnlmpyError, match=setting):
+        deep.train_window(model, small_window(), np.zeros((2, 12)), empty_grads(model), dropout_seed=0)

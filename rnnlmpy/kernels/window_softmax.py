@@ -168,3 +168,57 @@ def distribution(layer, hidden, out):
     norm = math.exp(log_total)
     for v in range(out.shape[0]):
         out[v] = logits[v] / norm
+
+
+# Training split by vocabulary: threads each take a range of the words (a SoftmaxLayer of their rows of W and b)
+# over all N rows, so that the gemms stay N rows tall and each thread owns its rows of grad W. Two phases with
+# one exchange of (N,) vectors between them (the driver does it): ``part_exponentials`` gives each range's
+# exp(z - its row maximum) and their sums; the driver combines the ranges' maxima and sums into each row's
+# normaliser; ``part_gradients`` turns each range's exponentials into dLoss/dz and takes its gemms.
+
+
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def part_exponentials(layer, first_word, hidden, targets, weights, block, row_max, row_sum, target_logits):
+    """Phase 1 of a training step split by vocabulary, for the words ``first_word`` + [0, V') of ``layer`` (V'
+    rows): ``block`` (N, V') = exp(z - ``row_max``[n]) with ``row_max`` (N,) each row's maximum logit of the range
+    and ``row_sum`` (N,) the sum of the row; ``target_logits[n]`` = z of ``targets[n]`` where it is in the range
+    (left as it is elsewhere). Rows of ``weights`` 0 are zero and not read."""
+    rows = hidden.shape[0]
+    words = layer.weights.shape[0]
+    np.dot(hidden, layer.weights.T, block)
+    for n in range(rows):
+        row = block[n]
+        if weights[n] == 0:
+            for v in range(words):
+                row[v] = 0.0
+            row_max[n] = 0.0
+            row_sum[n] = 0.0
+            continue
+        target = targets[n] - first_word
+        if 0 <= target < words:
+            target_logits[n] = row[target] + layer.bias[target]
+        top, log_total = log_softmax_row(row, layer.bias)
+        row_max[n] = top
+        row_sum[n] = math.exp(log_total)
+
+
+@njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def part_gradients(layer, first_word, hidden, targets, weights, scale, block, factors, grad_hidden, grads):
+    """Phase 2: each row of ``block`` (from ``part_exponentials``) times ``factors[n]`` (its share of P: the
+    driver's exp(row_max - the row's overall maximum) / the row's overall sum, times ``scale * weights[n]``),
+    minus ``scale * weights[n]`` at the target when it is in the range, is dLoss/dz of the range; its gradients are
+    ADDED to ``grads`` (of the range's rows) and ``grad_hidden`` (N, H) is WRITTEN with the range's share of
+    dLoss/dhidden (the driver sums the ranges')."""
+    rows, size = hidden.shape
+    words = layer.weights.shape[0]
+    dtype = hidden.dtype
+    for n in range(rows):
+        if weights[n] == 0:
+            continue
+        scale_row_into(block[n], dtype.type(factors[n]), grads.bias)
+        target = targets[n] - first_word
+        if 0 <= target < words:
+            block[n, target] -= dtype.type(scale * weights[n])
+            grads.bias[target] -= dtype.type(scale * weights[n])
+    add_into(grads.weights, np.dot(block.T, hidden))
+    np.dot(block, layer.weights, grad_hidden)

@@ -18,9 +18,10 @@ layers and on the top layer's output, never on the recurrent connections; its
 masks come from ``np.random.default_rng(dropout_seed)``, so the same seed gives
 the same masks (a resumed run needs no RNG state).
 
-Both cores: ``train_window(..., threads=2)`` (and ``score_window``) splits the
-streams into parts trained in threads at once (the kernels release the GIL),
-each into its own gradient arrays, summed at the end. BLAS should then run one
+Both cores: ``train_window(..., threads=2)`` (and ``score_window``) runs the
+layers on parts of the streams in threads at once (the kernels release the
+GIL); a full softmax splits its words between the threads instead (its gemms
+stay N rows tall, each thread owns its rows of grad W). BLAS should then run one
 thread (``OPENBLAS_NUM_THREADS=1`` before the first product): the engine's
 threads are its parallelism, and BLAS threads that wait for each other on a
 busy machine halve the speed. The gemms go through Numba's ``np.dot``, which
@@ -83,6 +84,10 @@ class DeepShape:
 def deep_shape(config, vocab_size: int, class_count: int) -> DeepShape:
     """The ``DeepShape`` of a model of ``config`` (its ``activation``, ``hidden_size``, ``layers``, ``dropout``,
     ``tie_weights``, ``dtype``) with ``vocab_size`` words and ``class_count`` classes."""
+    if not 0.0 <= float(config.dropout) < 1.0:
+        raise RnnlmpyError(f"-dropout must be at least 0 and below 1 (got {config.dropout})")
+    if config.layers < 1:
+        raise RnnlmpyError(f"-layers must be at least 1 (got {config.layers})")
     return DeepShape(hidden_type=config.activation, hidden_size=config.hidden_size, layers=config.layers,
                      dropout=float(config.dropout), tie_weights=bool(config.tie_weights), vocab_size=vocab_size,
                      class_count=class_count, dtype=np.dtype(config.dtype))
@@ -277,25 +282,14 @@ def in_parts(work, parts: list) -> list:
     return list(thread_pool(len(parts)).map(work, range(len(parts))))
 
 
-def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
-               scale: float) -> tuple[float, int, np.ndarray]:
-    """``train_window``'s work on some of the streams (``state`` (B', L*S*H) theirs, ``masks`` their parts):
-    gradients of ``scale`` * the sum of -ln P ADDED to ``grads``, except the embedding's lookup, whose gradient
-    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add."""
+def backward_layers(shape: DeepShape, model, window: Window, inputs: list, caches: list, masks: list,
+                    grad_outputs: np.ndarray, grads: dict) -> np.ndarray:
+    """Backwards through the layers from ``grad_outputs`` (T,B',H), dLoss/d(the output layer's input), after
+    ``forward_layers`` gave ``inputs`` and ``caches``: the layers' gradients ADDED to ``grads``; returns dLoss/d(the
+    embedding rows looked up) (T*B', H), for the caller to scatter-add."""
     steps, streams = window.inputs.shape
-    rows = steps * streams
     size = shape.hidden_size
-    caches: list = []
-    inputs = forward_layers(shape, model, window, state, masks, caches)
     resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
-    weights = np.ascontiguousarray(window.weights.reshape(rows), dtype=shape.dtype)
-    targets = np.ascontiguousarray(window.targets.reshape(rows), dtype=np.int32)
-    log10 = np.zeros(rows, dtype=shape.dtype)
-    grad_hidden = np.empty((rows, size), dtype=shape.dtype)
-    module = output_module(shape)
-    layer, layer_grads = module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
-    module.train(layer, inputs[-1].reshape(rows, size), targets, weights, scale, grad_hidden, layer_grads, log10)
-    grad_outputs = grad_hidden.reshape(steps, streams, size)
     for index in range(shape.layers - 1, -1, -1):
         if masks:
             grad_outputs *= masks[index + 1]
@@ -307,7 +301,117 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
         grad_outputs = grad_inputs
     if masks:
         grad_outputs *= masks[0]
-    return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights)), grad_outputs.reshape(rows, size)
+    return grad_outputs.reshape(steps * streams, size)
+
+
+def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
+               scale: float) -> tuple[float, int, np.ndarray]:
+    """``train_window``'s work on some of the streams (``state`` (B', L*S*H) theirs, ``masks`` their parts):
+    gradients of ``scale`` * the sum of -ln P ADDED to ``grads``, except the embedding's lookup, whose gradient
+    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add."""
+    steps, streams = window.inputs.shape
+    rows = steps * streams
+    size = shape.hidden_size
+    caches: list = []
+    inputs = forward_layers(shape, model, window, state, masks, caches)
+    weights = np.ascontiguousarray(window.weights.reshape(rows), dtype=shape.dtype)
+    targets = np.ascontiguousarray(window.targets.reshape(rows), dtype=np.int32)
+    log10 = np.zeros(rows, dtype=shape.dtype)
+    grad_hidden = np.empty((rows, size), dtype=shape.dtype)
+    module = output_module(shape)
+    layer, layer_grads = module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
+    module.train(layer, inputs[-1].reshape(rows, size), targets, weights, scale, grad_hidden, layer_grads, log10)
+    embedding_grad = backward_layers(shape, model, window, inputs, caches, masks,
+                                     grad_hidden.reshape(steps, streams, size), grads)
+    return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights)), embedding_grad
+
+
+def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: np.ndarray, weights: np.ndarray,
+                          scale: float, grads: dict, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """The full softmax's training step over all rows of ``hidden`` (N, H), its words split into ``threads``
+    ranges, one per thread (``window_softmax.part_exponentials`` / ``part_gradients``): gradients ADDED to
+    ``grads`` (each thread its own rows of W and b); returns (dLoss/dhidden (N, H), log10 P(target) (N,), 0 where
+    not scored)."""
+    rows, size = hidden.shape
+    name = "input_weights" if shape.tie_weights else "output_weights"
+    word_weights, bias = getattr(model, name), model.output_bias
+    ranges = stream_parts(shape.vocab_size, threads)
+    layers = [window_softmax.SoftmaxLayer(word_weights[words], bias[words]) for words in ranges]
+    layer_grads = [window_softmax.SoftmaxGrads(grads[name][words], grads["output_bias"][words]) for words in ranges]
+    blocks = [np.empty((rows, words.stop - words.start), dtype=shape.dtype) for words in ranges]
+    row_max, row_sum = np.zeros((len(ranges), rows)), np.zeros((len(ranges), rows))
+    target_logits = np.zeros(rows)
+
+    def exponentials(index: int) -> None:
+        window_softmax.part_exponentials(layers[index], ranges[index].start, hidden, targets, weights, blocks[index],
+                                         row_max[index], row_sum[index], target_logits)
+
+    in_parts(exponentials, ranges)
+    scored = weights != 0
+    overall = row_max.max(axis=0)
+    shares = np.exp(row_max - overall)
+    total = np.where(scored, (row_sum * shares).sum(axis=0), 1.0)
+    log10 = np.where(scored, (target_logits - overall - np.log(total)) / np.log(10.0), 0.0)
+    factors = shares * (scale * weights / total)
+    grad_parts = [np.empty((rows, size), dtype=shape.dtype) for _ in ranges]
+
+    def gradients(index: int) -> None:
+        window_softmax.part_gradients(layers[index], ranges[index].start, hidden, targets, weights, scale,
+                                      blocks[index], factors[index], grad_parts[index], layer_grads[index])
+
+    in_parts(gradients, ranges)
+    grad_hidden = grad_parts[0]
+    for part in grad_parts[1:]:
+        grad_hidden += part
+    return grad_hidden, log10
+
+
+def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
+                        parts: list) -> tuple[float, int]:
+    """``train_window`` in threads with a full softmax: the layers forwards and backwards on the ``parts`` of the
+    streams, the softmax on all rows with the vocabulary split between the threads (its gemms stay N rows tall
+    and no thread needs a (V, H) gradient of its own)."""
+    steps, streams = window.inputs.shape
+    rows, size = steps * streams, shape.hidden_size
+    cell_grads = [grads] + [scratch_grads(index, {name: grads[name] for name in ("recurrent", "gate_bias")})
+                            for index in range(1, len(parts))]
+    part_caches: list = [[] for _ in parts]
+
+    def forward(index: int) -> list:
+        share = [slice(array.size * index // len(parts), array.size * (index + 1) // len(parts))
+                 for array in grads.values()]
+        for array, elements in zip(grads.values(), share):
+            array.reshape(-1)[elements] = 0
+        for array in cell_grads[index].values() if index else ():
+            array[...] = 0
+        part = parts[index]
+        return forward_layers(shape, model, window_part(window, part), state[part],
+                              [mask[:, part] for mask in masks], part_caches[index])
+
+    part_inputs = in_parts(forward, parts)
+    top = np.empty((steps, streams, size), dtype=shape.dtype)
+    for part, inputs in zip(parts, part_inputs):
+        top[:, part] = inputs[-1]
+    weights = np.ascontiguousarray(window.weights.reshape(rows), dtype=shape.dtype)
+    targets = np.ascontiguousarray(window.targets.reshape(rows), dtype=np.int32)
+    grad_hidden, log10 = softmax_by_vocabulary(shape, model, top.reshape(rows, size), targets, weights,
+                                               1.0 / streams, grads, len(parts))
+    grad_top = grad_hidden.reshape(steps, streams, size)
+
+    def backward(index: int) -> np.ndarray:
+        part = parts[index]
+        return backward_layers(shape, model, window_part(window, part), part_inputs[index], part_caches[index],
+                               [mask[:, part] for mask in masks], np.ascontiguousarray(grad_top[:, part]),
+                               cell_grads[index])
+
+    embedding_grads = in_parts(backward, parts)
+    for extra in cell_grads[1:]:
+        for name, array in extra.items():
+            grads[name] += array
+    for part, embedding_grad in zip(parts, embedding_grads):
+        ids = np.ascontiguousarray(window.inputs[:, part].reshape(-1), dtype=np.int32)
+        scatter_add_rows(grads["input_weights"], ids, embedding_grad)
+    return float(log10.sum()), int(np.count_nonzero(weights))
 
 
 def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int,
@@ -316,9 +420,10 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
     final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens).
 
-    With ``threads`` > 1 the streams are split into that many parts, each trained in its own thread into its own
-    gradient arrays, summed at the end (the same masks and result, up to rounding; run BLAS single-threaded
-    then). The result depends on ``threads``, not on timing."""
+    With ``threads`` > 1 the layers run on that many parts of the streams, one per thread; a full softmax then
+    takes all rows in every thread, each a range of the words (``train_by_vocabulary``), another output layer
+    its thread's streams into gradient arrays of their own, summed at the end. The same masks and result, up to
+    rounding (run BLAS single-threaded then); the result depends on ``threads``, not on timing."""
     shape = model_shape(model)
     check_window(shape, window, state)
     for name in GRADIENT_NAMES:
@@ -329,6 +434,8 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     steps, streams = window.inputs.shape
     masks = dropout_masks(shape, steps, streams, dropout_seed)
     parts = stream_parts(streams, threads)
+    if len(parts) > 1 and shape.class_count == 1:
+        return train_by_vocabulary(shape, model, window, state, grads, masks, parts)
     part_grads = [grads] + [scratch_grads(index, grads) for index in range(1, len(parts))]
 
     def work(index: int) -> tuple[float, int, np.ndarray]:
