@@ -148,7 +148,8 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help="Words between updates of the recurrent weights.")
 @option("alpha", type=float, default=None,
         help=f"Starting learning rate  [default: {PER_WORD_DEFAULTS['alpha']} per-word; batched: "
-             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['alpha'].items())}]")
+             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['alpha'].items())}; with classes (the default, -class > 1): "
+             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['class_alpha'].items())}]")
 @option("beta", type=float, default=DEFAULTS.beta, show_default=True, help="L2 regularisation.")
 @option("gradient-cutoff", "gradient_cutoff", type=float, default=DEFAULTS.gradient_cutoff, show_default=True,
         help="Clamp on back-propagated errors (0 = off).")

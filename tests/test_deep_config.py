@@ -34,12 +34,12 @@ def test_defaults_resolve_by_engine_and_optimiser():
     per_word = RnnlmConfig()
     assert (per_word.alpha, per_word.bptt, per_word.batch, per_word.clip_norm) == (
         PER_WORD_DEFAULTS["alpha"], PER_WORD_DEFAULTS["bptt"], None, None)
-    lstm = RnnlmConfig(activation="lstm")
+    lstm = RnnlmConfig(activation="lstm", class_count=1)  # a full softmax (classes: test_deep_class_sgd.py)
     assert (lstm.alpha, lstm.bptt, lstm.batch, lstm.clip_norm) == (
         BATCHED_DEFAULTS["alpha"]["sgd"], BATCHED_DEFAULTS["bptt"], BATCHED_DEFAULTS["batch"],
         BATCHED_DEFAULTS["clip_norm"])
     for optimizer in OPTIMIZERS:
-        assert RnnlmConfig(layers=2, optimizer=optimizer).alpha == BATCHED_DEFAULTS["alpha"][optimizer]
+        assert RnnlmConfig(layers=2, optimizer=optimizer, class_count=1).alpha == BATCHED_DEFAULTS["alpha"][optimizer]
     given = RnnlmConfig(activation="lstm", alpha=0.5, bptt=7, batch=3, clip_norm=0.0)
     assert (given.alpha, given.bptt, given.batch, given.clip_norm) == (0.5, 7, 3, 0.0)
 
