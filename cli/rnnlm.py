@@ -108,7 +108,7 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help="Hidden layer size (a comma list trains a grid).")
 @option("class", "class_count", default=None, metavar="N[,N...]",
         help="Output classes (1 = full softmax; a comma list trains a grid)  "
-             f"[default: the square root of the vocabulary size per-word; {BATCHED_DEFAULTS['class_count']} batched]")
+             "[default: the square root of the vocabulary size]")
 @option("old-classes", is_flag=True, help="Classes by frequency instead of square-root frequency.")
 @option("hs", "hierarchical_softmax", is_flag=True,
         help="Hierarchical softmax over a Huffman tree of the word counts instead of classes (cost ~ log2 V).")

@@ -204,7 +204,7 @@ def test_a_per_word_model_file_holds_no_batched_arrays(tmp_path):
     assert loaded.class_bias.shape == (0,) and loaded.output_bias.shape == (0,) and not loaded.config.batched
 
 
-def test_a_batched_model_without_class_takes_the_batched_default(tmp_path):
+def test_a_batched_model_without_class_takes_square_root_classes_and_their_rate(tmp_path):
     from rnnlmpy import train
 
     from helpers import pattern_corpus
@@ -212,6 +212,9 @@ def test_a_batched_model_without_class_takes_the_batched_default(tmp_path):
     text = write_text(tmp_path / "train.txt", pattern_corpus(200, seed=5))
     model = train(text, str(tmp_path / "m"), None, RnnlmConfig(activation="lstm", hidden_size=4, batch=2, bptt=3),
                   max_iter=1, debug=0)
-    assert model.vocabulary.class_count == BATCHED_DEFAULTS["class_count"] == model.config.class_count
+    assert model.vocabulary.class_count == model.config.class_count > 1  # the square root of the vocabulary
+    assert model.config.alpha == BATCHED_DEFAULTS["class_alpha"]["sgd"]
+    full = RnnlmConfig(activation="lstm", class_count=1)
+    assert full.alpha == BATCHED_DEFAULTS["alpha"]["sgd"] != model.config.alpha
     per_word = train(text, str(tmp_path / "p"), None, RnnlmConfig(hidden_size=4), max_iter=1, debug=0)
     assert per_word.vocabulary.class_count > 1  # the square root of the vocabulary

@@ -56,8 +56,6 @@ BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small re
     # (PTB 200k words, 2 x 200, one epoch: valid PPL 647 at 1.0 and 0.7, 366 at 0.5, 428 at 0.25; full softmax 388)
     "class_alpha": {"sgd": 0.5},
     "clip_norm": 5.0,  # gradient norm clipped to this (0: off)
-    "class_count": 1,  # a full softmax: on PTB (2 x 200 LSTM, SGD 1.0) it learns (train PPL 451 over windows
-    # 401-500) where 100 classes stall near the unigram's (770: the LSTM's gradients vanish)
 }
 
 

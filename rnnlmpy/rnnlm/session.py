@@ -22,7 +22,7 @@ from ..base.errors import RnnlmpyError, StoppedBySignal, Terminated
 from ..base.progress import ProgressReporter
 from ..base.system import resolve_threads
 from .checkpoints import state_prefix
-from .model import BATCHED_DEFAULTS, RnnlmConfig, RnnlmModel, TrainingProgress, new_model
+from .model import RnnlmConfig, RnnlmModel, TrainingProgress, new_model
 from .model_file import load_model
 from .network import KernelState
 from .options import RunOptions
@@ -95,11 +95,6 @@ def class_count_for(distinct: int, config: RnnlmConfig, reporter: ProgressReport
         if config.class_count not in (None, 1):
             raise RnnlmpyError(f"-class has no meaning with -{config.output_layer} (it needs no word classes)")
         config.class_count = 1
-        return
-    if config.class_count is None and config.batched:
-        config.class_count = BATCHED_DEFAULTS["class_count"]
-        reporter.message(f"classes: {config.class_count} (the batched engine's default: a full softmax; set -class "
-                         "to choose)")
         return
     if config.class_count is None:
         config.class_count = max(1, int(round(math.sqrt(distinct))))
