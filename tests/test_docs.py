@@ -151,7 +151,7 @@ def test_the_readme_is_a_short_manual():
     begin, end = (line for line in text.splitlines() if line.startswith("<!-- headline"))  # tools/bench/report.py's
     start, end = text.index(begin), text.index(end)
     rows = [line for line in text[start:end].splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert 4 <= len(rows) <= 8 and all("](" in row for row in rows), "each headline row links to its details"
+    assert 4 <= len(rows) <= 10 and all("](" in row for row in rows), "each headline row links to its details"
     prose = re.sub(r"\]\([^)]*\)", "]", text[:start] + text[end:])  # link targets and the generated table aside
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", prose), "dated records belong in docs/notes/"
 
@@ -172,6 +172,8 @@ def test_readme_commands_block_runs_on_the_example_corpus(tmp_path, corpus_dir):
     lines = [line for line in block.splitlines() if line.startswith("rnnlmpy ")]
     assert len(lines) >= len(cli.commands)
     for line in lines:
+        if "-hidden-type lstm" in line:  # trained to convergence by the benchmarks; here: does it run as printed
+            line += " -max-iter 1"
         done = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, env=environment)
         assert done.returncode == 0, (line, done.stderr)
     assert (tmp_path / "ptb.txt").read_text().startswith("version:")

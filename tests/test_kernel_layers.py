@@ -39,7 +39,9 @@ def test_the_name_tables_live_in_the_registry_and_the_model_checks_against_them(
     assert set(layers.HIDDEN_TYPES.values()) == set(layers.CELLS)
     assert layers.HIDDEN_TYPES[layers.GATED] == "gru"
     assert tuple(layers.OUTPUT_LAYERS) == ("class", "hs", "nce")
-    assert rnnlm_model.ACTIVATIONS is layers.ACTIVATIONS and rnnlm_model.OUTPUT_LAYERS is layers.OUTPUT_LAYERS
+    assert rnnlm_model.ACTIVATIONS == (*layers.ACTIVATIONS, *rnnlm_model.BATCHED_TYPES)  # lstm: batched engine only
+    assert rnnlm_model.OUTPUT_LAYERS is layers.OUTPUT_LAYERS
+    assert not set(rnnlm_model.BATCHED_TYPES) & set(layers.HIDDEN_TYPES)  # never sent to the per-word kernels
     assert network.ACTIVATIONS == layers.ACTIVATIONS and network.OUTPUT_LAYERS == tuple(layers.OUTPUT_LAYERS)
     assert set(network.OUTPUT_BUNDLES) == set(layers.OUTPUT_LAYERS)
     assert set(network.CELL_BUNDLES) == set(layers.CELLS)
