@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 2  # pytest-xdist processes for make test (each test file runs whole in one of them)
 
 .PHONY: install test test-unit docs demo bench bench-big bench-first-use bench-lstm bench-quick corpora clean
 
@@ -18,7 +19,7 @@ install: $(STAMP)
 ## real corpora.
 test: $(STAMP)
 	$(MAKE) --no-print-directory docs
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 ## The documentation site (MkDocs, docs/ and the docstrings) in site/; any warning is an error.
 docs: $(STAMP)
