@@ -126,8 +126,9 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
                    f"{', '.join(ACTIVATIONS)}. -activation is the same option; a comma list trains a grid.")
 @option("layers", type=int, default=DEFAULTS.layers, show_default=True,
         help="Stacked recurrent layers (more than 1: batched engine).")
-@option("dropout", type=float, default=DEFAULTS.dropout, show_default=True,
-        help="Dropout on the non-recurrent connections while training, Zaremba et al. (batched engine).")
+@option("dropout", type=float, default=None,
+        help=f"Dropout on the non-recurrent connections while training, Zaremba et al. (more than 0: batched "
+             f"engine)  [default: 0 per-word; {BATCHED_DEFAULTS['dropout']:g} batched]")
 @option("optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULTS.optimizer, show_default=True,
         help="sgd: plain gradient steps; momentum (0.9), adagrad, rmsprop, adam: batched engine.")
 @option("batch", type=int, default=None,
@@ -136,8 +137,9 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("clip-norm", "clip_norm", type=float, default=None,
         help=f"Batched engine: clip the gradients' global norm to this (0 = off)  "
              f"[default: {BATCHED_DEFAULTS['clip_norm']:g}]")
-@option("tie-weights", "tie_weights", is_flag=True,
-        help="The output layer's word vectors are the input embedding (batched engine).")
+@click.option("-tie-weights/-no-tie-weights", "--tie-weights/--no-tie-weights", "tie_weights", default=None,
+              help=f"The output layer's word vectors are the input embedding (-tie-weights: batched engine)  "
+                   f"[default: off per-word; {'on' if BATCHED_DEFAULTS['tie_weights'] else 'off'} batched]")
 @option("diagonal-initialization", "diagonal_initialization", type=float, default=DEFAULTS.diagonal_initialization,
         help="Start the recurrent matrix (each block, for gru) as this number times the identity.")
 @option("bptt", default=None, metavar="N[,N...]",
@@ -199,7 +201,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
               "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
               "bptt": parse_list("auto" if bptt is None else bptt, optional_int, "bptt", "an integer"),
               "direct_size": parse_list(direct_millions, direct_size, "direct", "a number"),
-              "alpha": [alpha], "batch": [batch], "clip_norm": [clip_norm]}  # None: each member's engine's default
+              "alpha": [alpha], "batch": [batch], "clip_norm": [clip_norm], "dropout": [dropout],
+              "tie_weights": [tie_weights]}  # None: each member's engine's default
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")

@@ -44,6 +44,34 @@ def test_defaults_resolve_by_engine_and_optimiser():
     assert (given.alpha, given.bptt, given.batch, given.clip_norm) == (0.5, 7, 3, 0.0)
 
 
+def test_tied_weights_and_dropout_are_the_batched_engines_defaults_only():
+    assert (RnnlmConfig().tie_weights, RnnlmConfig().dropout) == (False, 0.0)
+    assert not RnnlmConfig(activation="gru").batched  # the defaults do not pull a per-word model into the engine
+    lstm = RnnlmConfig(activation="lstm")
+    assert (lstm.tie_weights, lstm.dropout) == (BATCHED_DEFAULTS["tie_weights"], BATCHED_DEFAULTS["dropout"])
+    assert (RnnlmConfig(batch=4).tie_weights, RnnlmConfig(layers=2).dropout) == (
+        BATCHED_DEFAULTS["tie_weights"], BATCHED_DEFAULTS["dropout"])
+    plain = RnnlmConfig(activation="lstm", tie_weights=False, dropout=0.0)
+    assert plain.batched and (plain.tie_weights, plain.dropout) == (False, 0.0)
+    assert not RnnlmConfig(tie_weights=False, dropout=0.0).batched
+
+
+@pytest.mark.parametrize("options, tied, dropout", [
+    ([], BATCHED_DEFAULTS["tie_weights"], BATCHED_DEFAULTS["dropout"]),
+    (["-no-tie-weights", "-dropout", "0"], False, 0.0),
+    (["-tie-weights", "-dropout", "0.3"], True, 0.3),
+])
+def test_the_command_line_takes_the_defaults_or_turns_them_off(tmp_path, capsys, options, tied, dropout):
+    train = write_text(tmp_path / "train.txt", ["a b c", "b c a", "c a b"] * 5)
+    path = str(tmp_path / "m")
+    code, _, err = run_cli(["train", "-train", train, "-rnnlm", path, "-hidden-type", "lstm", "-hidden", "4",
+                            "-batch", "2", "-bptt", "3", "-max-iter", "1", "-debug", "0", *options], capsys)
+    assert code == 0, err
+    config = load_model(path).config
+    assert (config.tie_weights, config.dropout) == (tied, dropout)
+    assert (load_model(path).output_weights.shape[0] == 0) == tied  # a tied model stores no output word rows
+
+
 @pytest.mark.parametrize("options, expected", [
     (["-layers", "0"], "-layers must be between 1 and"),
     (["-dropout", "1"], "-dropout must be at least 0 and below 1"),
@@ -86,7 +114,7 @@ def batched_model(dtype="float32", classes=1, **settings):
     return new_model(config, vocabulary)
 
 
-@pytest.mark.parametrize("settings", [{}, {"tie_weights": True, "dtype": "float64"}, {"activation": "gru"},
+@pytest.mark.parametrize("settings", [{}, {"tie_weights": False, "dtype": "float64"}, {"activation": "gru"},
                                       {"activation": "tanh", "layers": 3}])
 def test_a_batched_model_file_round_trips(tmp_path, settings):
     model = batched_model(**settings)
@@ -172,7 +200,8 @@ def test_a_grid_over_hidden_types_gives_each_member_its_engine_defaults(tmp_path
 
     given = RnnlmConfig(activation="lstm")  # as the command line makes it: the first value, defaults resolved
     members = grid_members(str(tmp_path / "m"), given, {"activation": ["lstm", "sigmoid", "elu"]}, 0,
-                           {"alpha": None, "bptt": None, "batch": None, "clip_norm": None})
+                           {"alpha": None, "bptt": None, "batch": None, "clip_norm": None,
+                            "dropout": None, "tie_weights": None})
     configs = {member.config.activation: member.config for member in members}
     assert configs["lstm"] == given
     assert configs["sigmoid"] == RnnlmConfig() and not configs["elu"].batched
@@ -218,3 +247,16 @@ def test_a_batched_model_without_class_takes_square_root_classes_and_their_rate(
     assert full.alpha == BATCHED_DEFAULTS["alpha"]["sgd"] != model.config.alpha
     per_word = train(text, str(tmp_path / "p"), None, RnnlmConfig(hidden_size=4), max_iter=1, debug=0)
     assert per_word.vocabulary.class_count > 1  # the square root of the vocabulary
+
+
+@pytest.mark.parametrize("value", [1, "yes", 0.0])
+def test_a_header_whose_tie_weights_is_not_a_flag_is_refused(tmp_path, value):
+    path = str(tmp_path / "m")
+    save_model(batched_model(), path)
+    header, arrays = read_store(path, KIND)
+    header = {key: item for key, item in header.items() if key not in ("format", "kind", "version")}
+    header["config"] = {**header["config"], "tie_weights": value}
+    write_store(path, KIND, header, {name: np.array(item) for name, item in arrays.items() if name != "header"})
+    with pytest.raises(RnnlmpyError) as error:
+        load_model(path)
+    assert "tie_weights" in str(error.value) and "\n" not in str(error.value)
