@@ -59,6 +59,7 @@ class DeepShape:
     vocab_size: int  # V
     class_count: int  # C (1: full softmax)
     dtype: np.dtype
+    output_layer: str = "class"  # -hs: "hs" (hierarchical softmax); "class": the class-factored or full softmax
 
     @property
     def cell(self) -> str:
@@ -90,13 +91,19 @@ def deep_shape(config, vocab_size: int, class_count: int) -> DeepShape:
         raise RnnlmpyError(f"-layers must be at least 1 (got {config.layers})")
     return DeepShape(hidden_type=config.activation, hidden_size=config.hidden_size, layers=config.layers,
                      dropout=float(config.dropout), tie_weights=bool(config.tie_weights), vocab_size=vocab_size,
-                     class_count=class_count, dtype=np.dtype(config.dtype))
+                     class_count=class_count, dtype=np.dtype(config.dtype), output_layer=config.output_layer)
 
 
 def shape_weights(shape: DeepShape) -> dict[str, tuple[int, ...]]:
-    """The shape of every parameter array of a model of ``shape`` (the module docstring's table)."""
+    """The shape of every parameter array of a model of ``shape`` (the module docstring's table; a hierarchical
+    softmax's ``output_weights`` are its V - 1 tree nodes, and it has no biases nor class rows)."""
     hidden, words, classes = shape.hidden_size, shape.vocab_size, shape.class_count
-    factored = classes > 1
+    factored = classes > 1 and shape.output_layer == "class"
+    if shape.output_layer == "hs":
+        return {"input_weights": (words, hidden), "recurrent": (shape.layers, 2, shape.gates, hidden),
+                "gate_bias": (shape.layers * shape.gates,), "class_weights": (0, hidden), "class_bias": (0,),
+                "output_weights": (max(words - 1, 0), hidden), "output_bias": (0,), "direct": (0,),
+                "hidden_state": (shape.state_size,)}
     return {
         "input_weights": (words, hidden),
         "recurrent": (shape.layers, 2, shape.gates, hidden),
@@ -166,7 +173,11 @@ def model_shape(model) -> DeepShape:
 
 
 def output_module(shape: DeepShape):
-    """The window output layer: the full softmax for one class, else the class-factored softmax."""
+    """The window output layer: the hierarchical softmax for -hs, the full softmax for one class, else the
+    class-factored softmax."""
+    if shape.output_layer == "hs":
+        from ..kernels import window_hs  # the hierarchical softmax window layer
+        return window_hs
     if shape.class_count == 1:
         return window_softmax
     from ..kernels import window_class  # the class-factored window layer
@@ -434,7 +445,7 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     steps, streams = window.inputs.shape
     masks = dropout_masks(shape, steps, streams, dropout_seed)
     parts = stream_parts(streams, threads)
-    if len(parts) > 1 and shape.class_count == 1:
+    if len(parts) > 1 and output_module(shape) is window_softmax:
         return train_by_vocabulary(shape, model, window, state, grads, masks, parts)
     part_grads = [grads] + [scratch_grads(index, grads) for index in range(1, len(parts))]
 
