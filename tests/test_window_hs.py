@@ -212,3 +212,27 @@ def test_a_batched_hs_file_with_node_rows_of_a_wrong_count_is_refused_in_one_lin
     save_model(model, path)
     code, _, err = run_cli(["ppl", "-rnnlm", path, "-test", valid_file], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "output_weights" in err, err
+
+
+def test_gradient_rows_are_the_rows_a_window_makes_nonzero(texts, tmp_path):
+    """The driver reads and updates only these rows of the embedding's and the tree's gradients: every nonzero
+    row of them must be listed (and a listed row is one the window reads or a node on a scored target's path)."""
+    train_file, valid_file = texts
+    model = train(train_file, str(tmp_path / "m"), valid_file, hs_config(dtype="float64"), max_iter=1, debug=0)
+    rng = np.random.default_rng(4)
+    steps, streams = 6, 3
+    window = deep.Window(inputs=rng.integers(0, 5, (steps, streams)).astype(np.int32),
+                         targets=rng.integers(0, model.vocabulary.size, (steps, streams)).astype(np.int32),
+                         resets=np.zeros((steps, streams), dtype=np.uint8),
+                         weights=rng.choice([0.0, 1.0], (steps, streams)))
+    grads = {name: np.zeros_like(getattr(model, name)) for name in deep.GRADIENT_NAMES}
+    deep.train_window(model, window, np.zeros((streams, deep.state_size(model.config))), grads, 0)
+    rows = deep.gradient_rows(model, window)
+    tree = model.vocabulary.huffman_tree
+    scored = window.targets[window.weights != 0]
+    on_paths = np.unique(np.concatenate([tree.path(word)[0] for word in scored]))
+    np.testing.assert_array_equal(rows["output_weights"], on_paths)
+    np.testing.assert_array_equal(rows["input_weights"], np.unique(window.inputs))
+    for name, listed in rows.items():
+        nonzero = np.flatnonzero(np.abs(grads[name]).sum(axis=1))
+        assert set(nonzero) <= set(listed.tolist()) and len(nonzero) > 0, name

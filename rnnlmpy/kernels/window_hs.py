@@ -119,3 +119,28 @@ def distribution(layer, hidden, out):
     """``out`` (V,) = P(every word | ``hidden`` (H,)) (``hs_distribution``)."""
     hs_distribution(layer.node_weights, layer.path_ptr, layer.path_nodes, layer.path_codes, hidden,
                     NO_DIRECT, NO_KEYS, 0, 1.0, out)
+
+
+@njit(cache=True)
+def gradient_rows(layer, targets, weights):
+    """The distinct node rows (int64, ascending) on the paths of the scored rows' targets (``weights[n] != 0``):
+    the only rows of the node gradient that ``train`` on these rows makes nonzero."""
+    nodes, pointers = layer.path_nodes, layer.path_ptr
+    marked = np.zeros(layer.node_weights.shape[0], dtype=np.uint8)
+    count = 0
+    for n in range(targets.shape[0]):
+        if weights[n] == 0:
+            continue
+        target = targets[n]
+        for i in range(pointers[target], pointers[target + 1]):
+            node = nodes[i]
+            if not marked[node]:
+                marked[node] = 1
+                count += 1
+    rows = np.empty(count, dtype=np.int64)
+    k = 0
+    for node in range(marked.shape[0]):
+        if marked[node]:
+            rows[k] = node
+            k += 1
+    return rows

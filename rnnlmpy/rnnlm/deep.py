@@ -475,6 +475,24 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     return sum(result[0] for result in results), sum(result[1] for result in results)
 
 
+def gradient_rows(model, window: Window) -> dict[str, np.ndarray]:
+    """The 2-D gradients of ``train_window`` on ``window`` that are zero but at a few rows: name -> those distinct
+    rows (int64), for ``optimizers.global_norm`` and ``Optimizer.step``'s ``rows`` (which then read and update
+    only them). The embedding's are the words the window reads (not when tied: the output layer adds to it), a
+    hierarchical softmax's the tree nodes on the scored targets' paths; other gradients are not listed."""
+    shape = model_shape(model)
+    rows = {}
+    if not shape.tie_weights:
+        rows["input_weights"] = np.unique(window.inputs).astype(np.int64)
+    module = output_module(shape)
+    if hasattr(module, "gradient_rows"):
+        layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+        scored = window.weights.reshape(-1) != 0
+        targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(-1), 0), dtype=np.int32)
+        rows["output_weights"] = module.gradient_rows(layer, targets, scored.view(np.uint8))
+    return rows
+
+
 def scratch_grads(index: int, grads: dict) -> dict:
     """Gradient arrays like ``grads`` for stream part ``index`` (> 0) (not zeroed: its thread does that), kept from
     call to call (per calling thread, so that two threads may each train a model)."""

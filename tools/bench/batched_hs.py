@@ -125,7 +125,7 @@ def faster_rnnlm(binary: str, corpus: str, workdir: str) -> dict:
     command = [binary, "-rnnlm", model, "-train", os.path.join(corpus, "ptb.train.txt"), "-valid",
                os.path.join(corpus, "ptb.valid.txt"), *FASTER_OPTIONS]
     wall, cpu, output = timed(command)
-    epochs = len(re.findall(r"entropy \(bits\) valid", output))
+    epochs = len(set(re.findall(r"Epoch +(\d+) ", output)))
     _, _, tested = timed([binary, "-rnnlm", model, "-test", os.path.join(corpus, "ptb.test.txt")])
     entropy = common.number(r"Test entropy ([0-9.]+)", tested)
     return {"command": common.shown(command), "seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
