@@ -53,7 +53,7 @@ def test_defaults_resolve_by_engine_and_optimiser():
     (["-hidden-type", "lstm", "-clip-norm", "-1"], "-clip-norm must be 0 (off) or more"),
     (["-clip-norm", "3"], "-clip-norm applies to the batched engine only"),
     (["-hidden-type", "lstm", "-hs", "-tie-weights"], "-tie-weights needs a word matrix; the hierarchical softmax"),
-    (["-hidden-type", "lstm", "-nce", "5"], "-nce is not part of the batched engine"),
+    (["-hidden-type", "lstm", "-nce", "0"], "-nce must be between 1 and"),
     (["-layers", "2", "-direct", "1"], "-direct is not part of the batched engine"),
     (["-batch", "4", "-diagonal-initialization", "1"], "-diagonal-initialization is not part of the batched"),
     (["-hidden-type", "elu", "-layers", "2"], "-hidden-type elu is not part of the batched engine"),

@@ -173,15 +173,33 @@ def model_shape(model) -> DeepShape:
 
 
 def output_module(shape: DeepShape):
-    """The window output layer: the hierarchical softmax for -hs, the full softmax for one class, else the
-    class-factored softmax."""
+    """The window output layer: the hierarchical softmax for -hs, NCE for -nce, the full softmax for one class,
+    else the class-factored softmax."""
     if shape.output_layer == "hs":
         from ..kernels import window_hs  # the hierarchical softmax window layer
         return window_hs
+    if shape.output_layer == "nce":
+        from ..kernels import window_nce  # the NCE window layer
+        return window_nce
     if shape.class_count == 1:
         return window_softmax
     from ..kernels import window_class  # the class-factored window layer
     return window_class
+
+
+def output_bundles(model, shape: DeepShape, grads, seed: int = 0) -> tuple:
+    """(layer bundle, gradient bundle or None) of ``model``'s output layer (``output_module``'s ``bundles``);
+    NCE's also take the config (K, lnz, the noise's power) and seed their noise generator with ``seed``."""
+    module = output_module(shape)
+    if shape.output_layer == "nce":
+        return module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights, model.config, seed)
+    return module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
+
+
+def noise_seed(dropout_seed: int, part: int) -> int:
+    """The seed of an NCE window's noise for stream part ``part``: a function of the window's seed and the part
+    only (a resumed run draws the same noise)."""
+    return int(np.random.SeedSequence([dropout_seed, part]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 OUTPUT_ARRAYS = ("input_weights", "output_weights", "output_bias", "class_weights", "class_bias")
@@ -316,10 +334,11 @@ def backward_layers(shape: DeepShape, model, window: Window, inputs: list, cache
 
 
 def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
-               scale: float) -> tuple[float, int, np.ndarray]:
+               scale: float, seed: int = 0) -> tuple[float, int, np.ndarray]:
     """``train_window``'s work on some of the streams (``state`` (B', L*S*H) theirs, ``masks`` their parts):
     gradients of ``scale`` * the sum of -ln P ADDED to ``grads``, except the embedding's lookup, whose gradient
-    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add."""
+    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add. ``seed``:
+    NCE's noise (``noise_seed``)."""
     steps, streams = window.inputs.shape
     rows = steps * streams
     size = shape.hidden_size
@@ -330,7 +349,7 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
     log10 = np.zeros(rows, dtype=shape.dtype)
     grad_hidden = np.empty((rows, size), dtype=shape.dtype)
     module = output_module(shape)
-    layer, layer_grads = module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
+    layer, layer_grads = output_bundles(model, shape, grads, seed)
     module.train(layer, inputs[-1].reshape(rows, size), targets, weights, scale, grad_hidden, layer_grads, log10)
     embedding_grad = backward_layers(shape, model, window, inputs, caches, masks,
                                      grad_hidden.reshape(steps, streams, size), grads)
@@ -434,7 +453,8 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     With ``threads`` > 1 the layers run on that many parts of the streams, one per thread; a full softmax then
     takes all rows in every thread, each a range of the words (``train_by_vocabulary``), another output layer
     its thread's streams into gradient arrays of their own, summed at the end. The same masks and result, up to
-    rounding (run BLAS single-threaded then); the result depends on ``threads``, not on timing."""
+    rounding (run BLAS single-threaded then); the result depends on ``threads``, not on timing. With NCE
+    (``-nce``) the loss is NCE's, its noise drawn from ``dropout_seed`` too (``noise_seed``)."""
     shape = model_shape(model)
     check_window(shape, window, state)
     for name in GRADIENT_NAMES:
@@ -454,7 +474,8 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
         for array in part_grads[index].values():
             array[...] = 0
         return train_part(shape, model, window_part(window, part), state[part],
-                          part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams)
+                          part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams,
+                          noise_seed(dropout_seed, index) if shape.output_layer == "nce" else 0)
 
     results = in_parts(work, parts)
     if len(parts) > 1:
@@ -486,7 +507,7 @@ def gradient_rows(model, window: Window) -> dict[str, np.ndarray]:
         rows["input_weights"] = np.unique(window.inputs).astype(np.int64)
     module = output_module(shape)
     if hasattr(module, "gradient_rows"):
-        layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+        layer, _ = output_bundles(model, shape, None)
         scored = window.weights.reshape(-1) != 0
         targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(-1), 0), dtype=np.int32)
         rows["output_weights"] = module.gradient_rows(layer, targets, scored.view(np.uint8))
@@ -516,7 +537,7 @@ def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray
     if log10_out.shape != window.inputs.shape:
         raise RnnlmpyError(f"log10_out must be {window.inputs.shape}, not {log10_out.shape}")
     module = output_module(shape)
-    layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    layer, _ = output_bundles(model, shape, None)
     parts = stream_parts(window.inputs.shape[1], threads)
 
     def work(index: int) -> None:
@@ -546,6 +567,6 @@ def next_distribution(model, state: np.ndarray, word: int, out: np.ndarray) -> n
     check_window(shape, window, new_state)
     inputs = forward_layers(shape, model, window, new_state, [], [])
     module = output_module(shape)
-    layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    layer, _ = output_bundles(model, shape, None)
     module.distribution(layer, np.ascontiguousarray(inputs[-1].reshape(shape.hidden_size)), out)
     return new_state.reshape(shape.state_size)

@@ -141,8 +141,7 @@ class RnnlmConfig:
                                    "-dropout, -optimizer or -tie-weights); the per-word engine clamps with "
                                    "-gradient-cutoff")
             return
-        refused = [("-nce", self.output_layer == "nce"),
-                   ("-direct", self.direct_size > 0),
+        refused = [("-direct", self.direct_size > 0),
                    ("-diagonal-initialization", self.diagonal_initialization is not None)]
         for option, given in refused:
             if given:
