@@ -93,9 +93,9 @@ def worker(job: dict) -> int:
     try:
         model = train(os.path.join(corpus, "ptb.train.txt"), job["model"], os.path.join(corpus, "ptb.valid.txt"),
                       config, threads=1, debug=0, force=True, on_progress=epoch_done)
+        epoch_done(model)  # the schedule stopped: the last epoch (no progress call after it)
     except Reached:
-        return 0
-    epoch_done(model)  # the schedule stopped: the last epoch (no progress call after it)
+        pass
     return 0
 
 
