@@ -9,7 +9,9 @@ input->gates ``[l, 0]`` and h(t-1)->gates ``[l, 1]``; ``gate_bias`` (L*G*H,);
 ``class_weights`` (C, H) and ``class_bias`` (C,) when C > 1 (else (0, H), (0,));
 ``output_weights`` (V, H), or (0, H) with tied weights (the embedding is then
 the output word matrix); ``output_bias`` (V,); ``direct`` (0,); and
-``hidden_state`` (L*S*H,): layer 0's h[, c], layer 1's, ...
+``hidden_state`` (L*S*H,): layer 0's h[, c], layer 1's, ... With ``-hs``
+``output_weights`` holds the V - 1 tree nodes' rows, and there are no biases
+nor class rows; with ``-nce`` the arrays are the full softmax's.
 
 The loss of a window (Zaremba et al.'s convention) is the sum over its scored
 tokens of -ln P(target), divided by B; ``train_window`` returns the gradient of
@@ -59,7 +61,7 @@ class DeepShape:
     vocab_size: int  # V
     class_count: int  # C (1: full softmax)
     dtype: np.dtype
-    output_layer: str = "class"  # -hs: "hs" (hierarchical softmax); "class": the class-factored or full softmax
+    output_layer: str = "class"  # "class" (class-factored; one class: full softmax), "hs" (-hs), "nce" (-nce)
 
     @property
     def cell(self) -> str:
