@@ -20,7 +20,7 @@ from rnnlmpy.rnnlm import RnnlmConfig, load_model
 from rnnlmpy.rnnlm import deep
 from rnnlmpy.rnnlm.huffman import build_huffman_tree
 
-from helpers import pattern_corpus, run_cli, write_text
+from helpers import assert_debug_2_lines_sum_to_the_total, pattern_corpus, random_window, run_cli, write_text
 
 HIDDEN = 4
 COUNTS = np.array([40, 1, 7, 7, 3, 12, 2, 25, 5])  # 9 words: paths of 2 to 5 nodes
@@ -174,21 +174,15 @@ def test_a_batched_model_with_hs_learns_saves_and_scores(texts, tmp_path, capsys
         np.testing.assert_array_equal(getattr(loaded, name), array, err_msg=name)
     code, out, _ = run_cli(["ppl", "-rnnlm", path, "-test", valid_file, "-debug", "2"], capsys)
     assert code in (0, None)
-    rows = [line.split("\t") for line in out.splitlines() if line[:1].isdigit() and "\t" in line]
-    total = sum(math.log10(float(row[1])) for row in rows if int(row[0]) >= 0)
-    stated = float(next(line for line in out.splitlines() if line.startswith("test log probability:")).split()[-1])
-    assert total == pytest.approx(stated, abs=1e-3)
+    assert_debug_2_lines_sum_to_the_total(out)
 
 
 def test_train_window_with_hs_is_the_same_in_two_threads(texts, tmp_path):
     """Two threads take half the streams each into gradients of their own; the sums are the one thread's."""
     train_file, valid_file = texts
     model = train(train_file, str(tmp_path / "m"), valid_file, hs_config(dtype="float64"), max_iter=1, debug=0)
-    rng = np.random.default_rng(3)
     steps, streams = 5, 4
-    window = deep.Window(inputs=rng.integers(0, model.vocabulary.size, (steps, streams)).astype(np.int32),
-                         targets=rng.integers(0, model.vocabulary.size, (steps, streams)).astype(np.int32),
-                         resets=np.zeros((steps, streams), dtype=np.uint8), weights=np.ones((steps, streams)))
+    window = random_window(model.vocabulary.size, steps, streams, seed=3)
     results = []
     for threads in (1, 2):
         state = np.zeros((streams, deep.state_size(model.config)))

@@ -18,7 +18,7 @@ from rnnlmpy.rnnlm import RnnlmConfig, load_model
 from rnnlmpy.rnnlm import deep
 from rnnlmpy.rnnlm.noise import alias_table, log_probabilities, noise_distribution
 
-from helpers import pattern_corpus, run_cli, write_text
+from helpers import assert_debug_2_lines_sum_to_the_total, pattern_corpus, random_window, run_cli, write_text
 
 HIDDEN, WORDS, SAMPLES, LNZ, SEED = 4, 9, 3, 2.0, 11
 COUNTS = np.array([40, 1, 7, 7, 3, 12, 2, 25, 5])
@@ -165,20 +165,14 @@ def test_a_batched_model_with_nce_learns_saves_scores_and_trains_the_same_twice(
     assert not np.array_equal(other.output_weights, model.output_weights)
     code, out, _ = run_cli(["ppl", "-rnnlm", path, "-test", valid_file, "-debug", "2"], capsys)
     assert code in (0, None)
-    rows = [line.split("\t") for line in out.splitlines() if line[:1].isdigit() and "\t" in line]
-    total = sum(math.log10(float(row[1])) for row in rows if int(row[0]) >= 0)
-    stated = float(next(line for line in out.splitlines() if line.startswith("test log probability:")).split()[-1])
-    assert total == pytest.approx(stated, abs=1e-3)
+    assert_debug_2_lines_sum_to_the_total(out)
 
 
 def test_two_threads_draw_their_own_noise_deterministically(texts, tmp_path):
     train_file, valid_file = texts
     model = train(train_file, str(tmp_path / "m"), valid_file, nce_config(dtype="float64"), max_iter=1, debug=0)
-    rng = np.random.default_rng(3)
     steps, streams = 5, 4
-    window = deep.Window(inputs=rng.integers(0, model.vocabulary.size, (steps, streams)).astype(np.int32),
-                         targets=rng.integers(0, model.vocabulary.size, (steps, streams)).astype(np.int32),
-                         resets=np.zeros((steps, streams), dtype=np.uint8), weights=np.ones((steps, streams)))
+    window = random_window(model.vocabulary.size, steps, streams, seed=3)
     runs = []
     for _ in range(2):
         grads = {name: np.zeros_like(getattr(model, name)) for name in deep.GRADIENT_NAMES}
