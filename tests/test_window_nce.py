@@ -18,7 +18,8 @@ from rnnlmpy.rnnlm import RnnlmConfig, load_model
 from rnnlmpy.rnnlm import deep
 from rnnlmpy.rnnlm.noise import alias_table, log_probabilities, noise_distribution
 
-from helpers import assert_debug_2_lines_sum_to_the_total, pattern_corpus, random_window, run_cli, write_text
+from helpers import (assert_debug_2_lines_sum_to_the_total, assert_interrupted_training_resumes_exactly,
+                     pattern_corpus, random_window, run_cli, write_text)
 
 HIDDEN, WORDS, SAMPLES, LNZ, SEED = 4, 9, 3, 2.0, 11
 COUNTS = np.array([40, 1, 7, 7, 3, 12, 2, 25, 5])
@@ -192,3 +193,12 @@ def test_a_batched_nce_file_without_its_word_biases_is_refused_in_one_line(texts
     save_model(model, path)
     code, _, err = run_cli(["ppl", "-rnnlm", path, "-test", valid_file], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "output_bias" in err, err
+
+
+@pytest.mark.parametrize("output", [dict(output_layer="nce", nce_samples=4), dict(output_layer="hs")])
+def test_an_interrupted_nce_or_hs_run_resumes_to_exactly_the_uninterrupted_model(tmp_path, output):
+    """NCE's noise and -hs's sparse steps (-beta 0) come out the same after a checkpoint and a rerun."""
+    train_file = write_text(tmp_path / "train.txt", pattern_corpus(3000, seed=3))  # > 10,000 words an epoch
+    valid_file = write_text(tmp_path / "valid.txt", pattern_corpus(50, seed=4))
+    config = RnnlmConfig(activation="tanh", hidden_size=6, batch=8, bptt=7, beta=0.0, **output)
+    assert_interrupted_training_resumes_exactly(train_file, valid_file, config, tmp_path)
