@@ -86,14 +86,16 @@ class DeepShape:
 
 def deep_shape(config, vocab_size: int, class_count: int) -> DeepShape:
     """The ``DeepShape`` of a model of ``config`` (its ``activation``, ``hidden_size``, ``layers``, ``dropout``,
-    ``tie_weights``, ``dtype``) with ``vocab_size`` words and ``class_count`` classes."""
+    ``tie_weights``, ``dtype`` and ``output_layer``, which a stand-in config may lack: then the softmax layers')
+    with ``vocab_size`` words and ``class_count`` classes."""
     if not 0.0 <= float(config.dropout) < 1.0:
         raise RnnlmpyError(f"-dropout must be at least 0 and below 1 (got {config.dropout})")
     if config.layers < 1:
         raise RnnlmpyError(f"-layers must be at least 1 (got {config.layers})")
     return DeepShape(hidden_type=config.activation, hidden_size=config.hidden_size, layers=config.layers,
                      dropout=float(config.dropout), tie_weights=bool(config.tie_weights), vocab_size=vocab_size,
-                     class_count=class_count, dtype=np.dtype(config.dtype), output_layer=config.output_layer)
+                     class_count=class_count, dtype=np.dtype(config.dtype),
+                     output_layer=getattr(config, "output_layer", DeepShape.output_layer))
 
 
 def shape_weights(shape: DeepShape) -> dict[str, tuple[int, ...]]:
