@@ -121,3 +121,26 @@ def train_until_crash(train_file, path, valid_file, config, position: int, epoch
 
     with pytest.raises(Crash):
         train(train_file, path, valid_file, config, debug=0, on_progress=crash, **options)
+
+
+def assert_debug_2_lines_sum_to_the_total(out: str) -> None:
+    """The ``ppl -debug 2`` output ``out``: its per-word lines' log10 probabilities (of the scored words) add up
+    to its ``test log probability:`` line."""
+    import math
+
+    import pytest
+    rows = [line.split("\t") for line in out.splitlines() if line[:1].isdigit() and "\t" in line]
+    assert rows, out
+    total = sum(math.log10(float(row[1])) for row in rows if int(row[0]) >= 0)
+    stated = float(next(line for line in out.splitlines() if line.startswith("test log probability:")).split()[-1])
+    assert total == pytest.approx(stated, abs=1e-3)
+
+
+def random_window(vocab_size: int, steps: int, streams: int, seed: int):
+    """A batched-engine window of random word ids in [0, vocab_size), every step scored, no resets."""
+    import numpy as np
+    from rnnlmpy.rnnlm.deep import Window
+    rng = np.random.default_rng(seed)
+    return Window(inputs=rng.integers(0, vocab_size, (steps, streams)).astype(np.int32),
+                  targets=rng.integers(0, vocab_size, (steps, streams)).astype(np.int32),
+                  resets=np.zeros((steps, streams), dtype=np.uint8), weights=np.ones((steps, streams)))

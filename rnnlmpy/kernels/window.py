@@ -30,7 +30,8 @@ A window cell module (``window_lstm``, ``window_gru``, ``window_elman``) provide
   and the weight gradients are ADDED to the arrays of ``grads`` (``CellGrads``). No gradient flows past a
   reset, nor into ``state_in`` (truncation).
 
-A window output layer module (``window_softmax``: full softmax; ``window_class``: class-factored) provides:
+A window output layer module (``window_softmax``: full softmax; ``window_class``: class-factored; ``window_hs``:
+hierarchical softmax; ``window_nce``: NCE, whose ``bundles`` also takes the config and a noise seed) provides:
 
 - ``BUNDLES``: its layer bundle and gradient bundle classes;
 - ``bundles(arrays, grads, vocabulary, tied)``: (layer bundle, gradient bundle or None) from the model's named

@@ -119,7 +119,7 @@ def distribution(model, state: np.ndarray, temperature: float, out: np.ndarray) 
     size = shape.hidden_size
     top = (shape.layers - 1) * (len(state) // shape.layers)  # the top layer's h opens its part of the state
     module = deep.output_module(shape)
-    layer, _ = module.bundles(deep.output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    layer, _ = deep.output_bundles(model, shape, None)
     module.distribution(layer, np.ascontiguousarray(state[top:top + size], dtype=shape.dtype), out)
     if temperature != 1.0:
         scaled = np.log(np.maximum(out.astype(np.float64), 1e-300)) / temperature

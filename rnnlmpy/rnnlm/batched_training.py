@@ -169,15 +169,17 @@ class BatchedRun:
             while progress.position < chunk_end and not self.interrupted():  # a signal: stop after this window
                 step = progress.position // streams
                 window_end = min(step + window_steps, self.text.steps)
-                log10_sum, scored = deep.train_window(model, self._window(step, window_end), self.state, self.grads,
+                window = self._window(step, window_end)
+                log10_sum, scored = deep.train_window(model, window, self.state, self.grads,
                                                       dropout_seed(config.rand_seed, progress.epoch,
                                                                    step // window_steps), threads)
                 grads = {name: self.grads[name] for name in names}
-                norm = optimizers.global_norm(grads)
+                rows = deep.gradient_rows(model, window)  # the few nonzero rows of the large gradients
+                norm = optimizers.global_norm(grads, rows)
                 if not math.isfinite(norm):  # a step would poison the weights: the round has diverged
                     log10_sum = -math.inf
                 else:
-                    self.optimizer.step(weights, grads, progress.alpha,
+                    self.optimizer.step(weights, grads, progress.alpha, rows=rows,
                                         grad_scale=optimizers.clip_factor(norm, config.clip_norm or 0.0))
                 chunk_log10 += log10_sum
                 chunk_scored += scored

@@ -9,7 +9,9 @@ input->gates ``[l, 0]`` and h(t-1)->gates ``[l, 1]``; ``gate_bias`` (L*G*H,);
 ``class_weights`` (C, H) and ``class_bias`` (C,) when C > 1 (else (0, H), (0,));
 ``output_weights`` (V, H), or (0, H) with tied weights (the embedding is then
 the output word matrix); ``output_bias`` (V,); ``direct`` (0,); and
-``hidden_state`` (L*S*H,): layer 0's h[, c], layer 1's, ...
+``hidden_state`` (L*S*H,): layer 0's h[, c], layer 1's, ... With ``-hs``
+``output_weights`` holds the V - 1 tree nodes' rows, and there are no biases
+nor class rows; with ``-nce`` the arrays are the full softmax's.
 
 The loss of a window (Zaremba et al.'s convention) is the sum over its scored
 tokens of -ln P(target), divided by B; ``train_window`` returns the gradient of
@@ -59,6 +61,7 @@ class DeepShape:
     vocab_size: int  # V
     class_count: int  # C (1: full softmax)
     dtype: np.dtype
+    output_layer: str = "class"  # "class" (class-factored; one class: full softmax), "hs" (-hs), "nce" (-nce)
 
     @property
     def cell(self) -> str:
@@ -83,20 +86,28 @@ class DeepShape:
 
 def deep_shape(config, vocab_size: int, class_count: int) -> DeepShape:
     """The ``DeepShape`` of a model of ``config`` (its ``activation``, ``hidden_size``, ``layers``, ``dropout``,
-    ``tie_weights``, ``dtype``) with ``vocab_size`` words and ``class_count`` classes."""
+    ``tie_weights``, ``dtype`` and ``output_layer``, which a stand-in config may lack: then the softmax layers')
+    with ``vocab_size`` words and ``class_count`` classes."""
     if not 0.0 <= float(config.dropout) < 1.0:
         raise RnnlmpyError(f"-dropout must be at least 0 and below 1 (got {config.dropout})")
     if config.layers < 1:
         raise RnnlmpyError(f"-layers must be at least 1 (got {config.layers})")
     return DeepShape(hidden_type=config.activation, hidden_size=config.hidden_size, layers=config.layers,
                      dropout=float(config.dropout), tie_weights=bool(config.tie_weights), vocab_size=vocab_size,
-                     class_count=class_count, dtype=np.dtype(config.dtype))
+                     class_count=class_count, dtype=np.dtype(config.dtype),
+                     output_layer=getattr(config, "output_layer", DeepShape.output_layer))
 
 
 def shape_weights(shape: DeepShape) -> dict[str, tuple[int, ...]]:
-    """The shape of every parameter array of a model of ``shape`` (the module docstring's table)."""
+    """The shape of every parameter array of a model of ``shape`` (the module docstring's table; a hierarchical
+    softmax's ``output_weights`` are its V - 1 tree nodes, and it has no biases nor class rows)."""
     hidden, words, classes = shape.hidden_size, shape.vocab_size, shape.class_count
-    factored = classes > 1
+    factored = classes > 1 and shape.output_layer == "class"
+    if shape.output_layer == "hs":
+        return {"input_weights": (words, hidden), "recurrent": (shape.layers, 2, shape.gates, hidden),
+                "gate_bias": (shape.layers * shape.gates,), "class_weights": (0, hidden), "class_bias": (0,),
+                "output_weights": (max(words - 1, 0), hidden), "output_bias": (0,), "direct": (0,),
+                "hidden_state": (shape.state_size,)}
     return {
         "input_weights": (words, hidden),
         "recurrent": (shape.layers, 2, shape.gates, hidden),
@@ -166,11 +177,33 @@ def model_shape(model) -> DeepShape:
 
 
 def output_module(shape: DeepShape):
-    """The window output layer: the full softmax for one class, else the class-factored softmax."""
+    """The window output layer: the hierarchical softmax for -hs, NCE for -nce, the full softmax for one class,
+    else the class-factored softmax."""
+    if shape.output_layer == "hs":
+        from ..kernels import window_hs  # the hierarchical softmax window layer
+        return window_hs
+    if shape.output_layer == "nce":
+        from ..kernels import window_nce  # the NCE window layer
+        return window_nce
     if shape.class_count == 1:
         return window_softmax
     from ..kernels import window_class  # the class-factored window layer
     return window_class
+
+
+def output_bundles(model, shape: DeepShape, grads, seed: int = 0) -> tuple:
+    """(layer bundle, gradient bundle or None) of ``model``'s output layer (``output_module``'s ``bundles``);
+    NCE's also take the config (K, lnz, the noise's power) and seed their noise generator with ``seed``."""
+    module = output_module(shape)
+    if shape.output_layer == "nce":
+        return module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights, model.config, seed)
+    return module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
+
+
+def noise_seed(dropout_seed: int, part: int) -> int:
+    """The seed of an NCE window's noise for stream part ``part``: a function of the window's seed and the part
+    only (a resumed run draws the same noise)."""
+    return int(np.random.SeedSequence([dropout_seed, part]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 OUTPUT_ARRAYS = ("input_weights", "output_weights", "output_bias", "class_weights", "class_bias")
@@ -305,10 +338,11 @@ def backward_layers(shape: DeepShape, model, window: Window, inputs: list, cache
 
 
 def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
-               scale: float) -> tuple[float, int, np.ndarray]:
+               scale: float, seed: int = 0) -> tuple[float, int, np.ndarray]:
     """``train_window``'s work on some of the streams (``state`` (B', L*S*H) theirs, ``masks`` their parts):
     gradients of ``scale`` * the sum of -ln P ADDED to ``grads``, except the embedding's lookup, whose gradient
-    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add."""
+    (T*B', H) is returned (with the sum of log10 P and the scored count) for the caller to scatter-add. ``seed``:
+    NCE's noise (``noise_seed``)."""
     steps, streams = window.inputs.shape
     rows = steps * streams
     size = shape.hidden_size
@@ -319,7 +353,7 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
     log10 = np.zeros(rows, dtype=shape.dtype)
     grad_hidden = np.empty((rows, size), dtype=shape.dtype)
     module = output_module(shape)
-    layer, layer_grads = module.bundles(output_arrays(model), grads, model.vocabulary, shape.tie_weights)
+    layer, layer_grads = output_bundles(model, shape, grads, seed)
     module.train(layer, inputs[-1].reshape(rows, size), targets, weights, scale, grad_hidden, layer_grads, log10)
     embedding_grad = backward_layers(shape, model, window, inputs, caches, masks,
                                      grad_hidden.reshape(steps, streams, size), grads)
@@ -423,7 +457,8 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     With ``threads`` > 1 the layers run on that many parts of the streams, one per thread; a full softmax then
     takes all rows in every thread, each a range of the words (``train_by_vocabulary``), another output layer
     its thread's streams into gradient arrays of their own, summed at the end. The same masks and result, up to
-    rounding (run BLAS single-threaded then); the result depends on ``threads``, not on timing."""
+    rounding (run BLAS single-threaded then); the result depends on ``threads``, not on timing. With NCE
+    (``-nce``) the loss is NCE's, its noise drawn from ``dropout_seed`` too (``noise_seed``)."""
     shape = model_shape(model)
     check_window(shape, window, state)
     for name in GRADIENT_NAMES:
@@ -434,7 +469,7 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     steps, streams = window.inputs.shape
     masks = dropout_masks(shape, steps, streams, dropout_seed)
     parts = stream_parts(streams, threads)
-    if len(parts) > 1 and shape.class_count == 1:
+    if len(parts) > 1 and output_module(shape) is window_softmax:
         return train_by_vocabulary(shape, model, window, state, grads, masks, parts)
     part_grads = [grads] + [scratch_grads(index, grads) for index in range(1, len(parts))]
 
@@ -443,7 +478,8 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
         for array in part_grads[index].values():
             array[...] = 0
         return train_part(shape, model, window_part(window, part), state[part],
-                          part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams)
+                          part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams,
+                          noise_seed(dropout_seed, index) if shape.output_layer == "nce" else 0)
 
     results = in_parts(work, parts)
     if len(parts) > 1:
@@ -462,6 +498,24 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
         ids = np.ascontiguousarray(window.inputs[:, part].reshape(-1), dtype=np.int32)
         scatter_add_rows(grads["input_weights"], ids, embedding_grad)
     return sum(result[0] for result in results), sum(result[1] for result in results)
+
+
+def gradient_rows(model, window: Window) -> dict[str, np.ndarray]:
+    """The 2-D gradients of ``train_window`` on ``window`` that are zero but at a few rows: name -> those distinct
+    rows (int64), for ``optimizers.global_norm`` and ``Optimizer.step``'s ``rows`` (which then read and update
+    only them). The embedding's are the words the window reads (not when tied: the output layer adds to it), a
+    hierarchical softmax's the tree nodes on the scored targets' paths; other gradients are not listed."""
+    shape = model_shape(model)
+    rows = {}
+    if not shape.tie_weights:
+        rows["input_weights"] = np.unique(window.inputs).astype(np.int64)
+    module = output_module(shape)
+    if hasattr(module, "gradient_rows"):
+        layer, _ = output_bundles(model, shape, None)
+        scored = window.weights.reshape(-1) != 0
+        targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(-1), 0), dtype=np.int32)
+        rows["output_weights"] = module.gradient_rows(layer, targets, scored.view(np.uint8))
+    return rows
 
 
 def scratch_grads(index: int, grads: dict) -> dict:
@@ -487,7 +541,7 @@ def score_window(model, window: Window, state: np.ndarray, log10_out: np.ndarray
     if log10_out.shape != window.inputs.shape:
         raise RnnlmpyError(f"log10_out must be {window.inputs.shape}, not {log10_out.shape}")
     module = output_module(shape)
-    layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    layer, _ = output_bundles(model, shape, None)
     parts = stream_parts(window.inputs.shape[1], threads)
 
     def work(index: int) -> None:
@@ -517,6 +571,6 @@ def next_distribution(model, state: np.ndarray, word: int, out: np.ndarray) -> n
     check_window(shape, window, new_state)
     inputs = forward_layers(shape, model, window, new_state, [], [])
     module = output_module(shape)
-    layer, _ = module.bundles(output_arrays(model), None, model.vocabulary, shape.tie_weights)
+    layer, _ = output_bundles(model, shape, None)
     module.distribution(layer, np.ascontiguousarray(inputs[-1].reshape(shape.hidden_size)), out)
     return new_state.reshape(shape.state_size)

@@ -32,6 +32,7 @@ from ..kernels.layers import ACTIVATIONS as PER_WORD_TYPES
 from ..kernels.layers import GATED, MAX_DIRECT_ORDER, OUTPUT_LAYERS
 from ..kernels.optimizers import OPTIMIZERS
 from ..kernels.window import ELMAN_ACTIVATIONS as WINDOW_ELMAN_TYPES
+from ..kernels.window_hs import TIED_REFUSAL as HS_TIED_REFUSAL
 from .vocab import Vocabulary
 
 MAX_NCE_SAMPLES = 10_000  # -nce K: noise words per target
@@ -149,13 +150,14 @@ class RnnlmConfig:
                                    "-dropout, -optimizer or -tie-weights); the per-word engine clamps with "
                                    "-gradient-cutoff")
             return
-        refused = [("-hs", self.output_layer == "hs"), ("-nce", self.output_layer == "nce"),
-                   ("-direct", self.direct_size > 0),
+        refused = [("-direct", self.direct_size > 0),
                    ("-diagonal-initialization", self.diagonal_initialization is not None)]
         for option, given in refused:
             if given:
                 raise RnnlmpyError(f"{option} is not part of the batched engine (-hidden-type lstm, -layers, -batch, "
                                    "-dropout, -optimizer, -tie-weights); drop it, or train a per-word model")
+        if self.output_layer == "hs" and self.tie_weights:
+            raise RnnlmpyError(HS_TIED_REFUSAL)
         if self.activation not in BATCHED_CELL_TYPES:
             raise RnnlmpyError(f"-hidden-type {self.activation} is not part of the batched engine; it has "
                                f"{', '.join(BATCHED_CELL_TYPES)}")
