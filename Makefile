@@ -49,7 +49,7 @@ demo: $(STAMP)
 BENCHMARKS := rnnlm reference ngram ngram_binary ngram_pruning combination tagger threads corpus cluster lstm_pytorch
 BIG_BENCHMARKS := big scaling
 FIRST_USE_BENCHMARKS := first_use
-LSTM_BENCHMARKS := lstm_pytorch lstm_budget
+LSTM_BENCHMARKS := lstm_pytorch lstm_budget batched_hs
 
 bench: $(STAMP)
 	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
@@ -68,15 +68,16 @@ bench-first-use: $(STAMP)
 	set -e; for name in $(FIRST_USE_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
 	$(BIN)/python -m tools.bench.report
 
-## The LSTM goals of issue 25 alone: side by side with PyTorch (also in `make bench`), then the small LSTM
-## trained with rnnlmpy's defaults on PTB and scored (lstm_budget, ~15 min: only here).
+## The batched engine's goals alone: side by side with PyTorch (also in `make bench`), the small LSTM trained
+## with rnnlmpy's defaults on PTB and scored (lstm_budget, ~15 min: only here), and batched -hs against
+## faster-rnnlm's time to its PPL (batched_hs, FASTER_RNNLM_BIN; ~10 min: only here).
 bench-lstm: $(STAMP)
 	set -e; for name in $(LSTM_BENCHMARKS); do $(BIN)/python -m tools.bench.$$name; done
 	$(BIN)/python -m tools.bench.report
 
 ## Every benchmark once on a small slice of its corpus (bench-results/quick; not in the report): do they run?
 bench-quick: $(STAMP)
-	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS) $(FIRST_USE_BENCHMARKS) lstm_budget; do \
+	set -e; for name in $(BENCHMARKS) $(BIG_BENCHMARKS) $(FIRST_USE_BENCHMARKS) lstm_budget batched_hs; do \
 	    $(BIN)/python -m tools.bench.$$name --quick; done
 
 clean:

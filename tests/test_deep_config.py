@@ -54,6 +54,8 @@ def test_tied_weights_and_dropout_are_the_batched_engines_defaults_only():
     plain = RnnlmConfig(activation="lstm", tie_weights=False, dropout=0.0)
     assert plain.batched and (plain.tie_weights, plain.dropout) == (False, 0.0)
     assert not RnnlmConfig(tie_weights=False, dropout=0.0).batched
+    assert not RnnlmConfig(batch=4, output_layer="hs").tie_weights  # tree nodes are not words
+    assert RnnlmConfig(batch=4, output_layer="nce").tie_weights
 
 
 @pytest.mark.parametrize("options, tied, dropout", [

@@ -157,7 +157,7 @@ def texts(tmp_path_factory):
 def hs_config(**settings) -> RnnlmConfig:
     """A tiny batched sigmoid model with a hierarchical softmax."""
     return RnnlmConfig(**{"activation": "sigmoid", "hidden_size": 8, "output_layer": "hs", "batch": 4, "bptt": 5,
-                          "min_improvement": 0.0, **settings})
+                          "min_improvement": 0.0, "dropout": 0.0, **settings})
 
 
 def test_a_batched_model_with_hs_learns_saves_and_scores(texts, tmp_path, capsys):

@@ -60,7 +60,7 @@ BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small re
     # tied input and output word vectors and dropout 0.1: a 2 x 200 LSTM otherwise overfits PTB from the third
     # epoch (untied, no dropout: test PPL 130.8 after 7 epochs; tied with dropout 0.1: 107.3 after 11 epochs,
     # the halving schedule stopping by itself; docs/deep.md)
-    "tie_weights": True,
+    "tie_weights": True,  # except with -hs (its rows are tree nodes)
     "dropout": 0.1,
 }
 
@@ -113,8 +113,8 @@ class RnnlmConfig:
             self.clip_norm = BATCHED_DEFAULTS["clip_norm"]
         if self.dropout is None:
             self.dropout = BATCHED_DEFAULTS["dropout"] if batched else 0.0
-        if self.tie_weights is None:
-            self.tie_weights = BATCHED_DEFAULTS["tie_weights"] if batched else False
+        if self.tie_weights is None:  # a hierarchical softmax's rows are tree nodes, not words: nothing to tie
+            self.tie_weights = BATCHED_DEFAULTS["tie_weights"] if batched and self.output_layer != "hs" else False
 
     def _batched_alpha(self) -> float:
         """The batched engine's starting rate for this optimiser and output layer (BATCHED_DEFAULTS)."""

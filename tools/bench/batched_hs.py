@@ -55,7 +55,8 @@ def parse_run(spec: str) -> dict:
 def run_options(run: dict, extra: list[str]) -> list[str]:
     """The rnnlmpy train options of a run."""
     return ["-hs", "-hidden", str(HIDDEN), "-hidden-type", "sigmoid", "-threads", "1", "-batch", str(run["batch"]),
-            "-bptt", str(run["bptt"]), "-alpha", f"{run['alpha']:g}", *extra]
+            "-bptt", str(run["bptt"]), "-alpha", f"{run['alpha']:g}", *(["-dropout", "0"] if "-dropout" not in extra
+                                                                        else []), *extra]
 
 
 def worker(job: dict) -> int:
@@ -67,7 +68,7 @@ def worker(job: dict) -> int:
 
     corpus, target = job["corpus"], job["target"]
     config = RnnlmConfig(hidden_size=HIDDEN, activation="sigmoid", output_layer="hs", batch=job["batch"],
-                         bptt=job["bptt"], alpha=job["alpha"], **job.get("settings", {}))
+                         bptt=job["bptt"], alpha=job["alpha"], **{"dropout": 0.0, **job.get("settings", {})})
     excluded = {"wall": 0.0, "cpu": 0.0, "epochs": 0}
 
     class Reached(Exception):
@@ -161,7 +162,7 @@ def warm_up(runs: list[dict], corpus: str, workdir: str, settings: dict, extra: 
 
 
 SETTING_OPTIONS = {"-beta": ("beta", float), "-clip-norm": ("clip_norm", float),
-                   "-min-improvement": ("min_improvement", float)}
+                   "-min-improvement": ("min_improvement", float), "-dropout": ("dropout", float)}
 
 
 def settings_of(extra: list[str]) -> dict:

@@ -26,12 +26,13 @@ from rnnlmpy.base.files import write_atomically
 from tools.bench import common
 
 # The order of the sections; a benchmark not listed comes after these, by name.
-ORDER = ["first_use", "rnnlm", "reference", "lstm_pytorch", "lstm_budget", "ngram", "ngram_binary", "ngram_pruning",
+ORDER = ["first_use", "rnnlm", "reference", "lstm_pytorch", "lstm_budget", "batched_hs", "ngram", "ngram_binary", "ngram_pruning",
          "combination", "tagger", "threads", "scaling", "cluster", "corpus", "big"]
 TITLES = {"first_use": "First use and start-up", "rnnlm": "RNNLM on PTB: training and ppl speed, memory, compile time",
           "reference": "Side by side with the C++ rnnlm and faster-rnnlm",
           "lstm_pytorch": "Small LSTM side by side with PyTorch",
           "lstm_budget": "Small LSTM, one budget: rnnlmpy's defaults on PTB",
+          "batched_hs": "Minibatches for the old cells: batched -hs beside faster-rnnlm",
           "ngram": "Kneser-Ney n-grams on PTB", "combination": "Combining RNNs and n-grams on PTB",
           "ngram_binary": "Binary n-gram models: load, size, speed beside kenlm",
           "ngram_pruning": "Pruning the PTB 5-gram",
