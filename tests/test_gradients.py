@@ -1,0 +1,92 @@
+"""``rnnlmpy gradients``: the norms of d(loss at t)/d(h(t-k)) against finite differences, for every cell, layers
+and output layer, the tagger's two directions, and the command's lines, plot and refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnlmpy.base import RnnlmpyError
+from rnnlmpy.rnnlm import RnnlmConfig, new_model, save_model
+from rnnlmpy.rnnlm import gradients
+from rnnlmpy.rnnlm.streams import language_model_stream
+from rnnlmpy.rnnlm.vocab import build_vocabulary
+
+from reference_gradients import lm_reference_norms
+
+TRAIN = ("the cat sat on the mat </s> a dog ran </s> the dog sat on a cat </s> cats and dogs ran on </s> "
+         "a mat </s>").split()
+TEXT = "the dog sat on zebra mat </s> a cat ran </s> the mat and the dog </s> on a".split()  # zebra: unknown
+STEPS = 4
+
+# (id, settings): every cell, the per-word engine's output layers and direct connections, and the batched
+# engine's cells with 2 layers, both of its output layers, tied weights and -independent
+MODELS = [
+    ("sigmoid-class-direct", dict(activation="sigmoid", class_count=3, direct_size=2_000, direct_order=3)),
+    ("tanh-hs", dict(activation="tanh", output_layer="hs")),
+    ("relu-nce-direct", dict(activation="relu", output_layer="nce", nce_samples=3, direct_size=1_000)),
+    ("gru-class-independent", dict(activation="gru", class_count=2, independent=True)),
+    ("tanh-full-softmax-independent", dict(activation="tanh", class_count=1, independent=True)),
+    ("lstm-2-layers-softmax", dict(activation="lstm", layers=2, class_count=1)),
+    ("lstm-class-independent", dict(activation="lstm", class_count=3, independent=True)),
+    ("gru-2-layers-class", dict(activation="gru", layers=2, class_count=3)),
+    ("sigmoid-2-layers-tied", dict(activation="sigmoid", layers=2, class_count=1, tie_weights=True)),
+    ("relu-2-layers-independent", dict(activation="relu", layers=2, class_count=1, independent=True)),
+    ("tanh-batched-class", dict(activation="tanh", class_count=2, batch=2)),
+]
+SCALE = 4.0  # the weights are scaled up from their initial +-0.1, so that the gradients do not vanish in 4 steps
+
+
+def tiny_model(settings: dict, seed: int = 3):
+    """A float64 model of 5 hidden units over TRAIN's words, its weights (and stored state) drawn at random."""
+    config = RnnlmConfig(hidden_size=5, dtype="float64", rand_seed=seed, **settings)
+    model = new_model(config, build_vocabulary(TRAIN, config.class_count or 3))
+    rng = np.random.default_rng(seed)
+    for name, array in model.weights().items():
+        if array.ndim > 1 or name in ("gate_bias", "direct"):
+            array *= SCALE if name != "direct" else 1.0
+            if name == "direct":
+                array[...] = rng.uniform(-0.5, 0.5, array.shape)
+    model.hidden_state[...] = rng.uniform(0.0, 1.0, model.hidden_state.shape)
+    return model
+
+
+def text_stream(model):
+    return language_model_stream(model.vocabulary.encode(TEXT))
+
+
+@pytest.mark.parametrize("settings", [settings for _, settings in MODELS], ids=[name for name, _ in MODELS])
+def test_norms_match_finite_differences(settings, monkeypatch):
+    model = tiny_model(settings)
+    stream = text_stream(model)
+    assert np.any(stream.targets < 0) and np.any(stream.inputs < 0)  # an unknown word: unscored, then no input
+    monkeypatch.setattr(gradients, "CHUNK_STEPS", 4)  # several chunks: the ring carries across their boundaries
+    norms, pairs = gradients.gradient_norms(model, stream, STEPS)
+    expected_norms, expected_pairs = lm_reference_norms(model, stream, STEPS)
+    np.testing.assert_array_equal(pairs, expected_pairs)
+    assert np.all(expected_norms[-1] > 1e-6)  # the check means something at the far end too
+    np.testing.assert_allclose(norms, expected_norms, rtol=2e-6, atol=1e-10)
+
+
+def test_independent_models_leave_out_pairs_across_sentences():
+    model = tiny_model(dict(activation="tanh", class_count=1, independent=True))
+    longest = max(len(sentence.split()) for sentence in " ".join(TEXT).split("</s>"))
+    norms, pairs = gradients.gradient_norms(model, text_stream(model), longest + 2)
+    assert pairs[0] == np.count_nonzero(text_stream(model).targets >= 0)
+    assert pairs[longest + 1] == 0 and np.isnan(norms[longest + 1])  # no sentence is that long
+    reading_on = tiny_model(dict(activation="tanh", class_count=1))
+    assert gradients.gradient_norms(reading_on, text_stream(reading_on), longest + 2)[1][longest + 1] > 0
+
+
+def test_chunks_do_not_change_the_norms(monkeypatch):
+    model = tiny_model(dict(activation="lstm", layers=2, class_count=1))
+    whole = gradients.gradient_norms(model, text_stream(model), STEPS)[0]
+    monkeypatch.setattr(gradients, "CHUNK_STEPS", 3)
+    np.testing.assert_allclose(gradients.gradient_norms(model, text_stream(model), STEPS)[0], whole, rtol=1e-12)
+
+
+@pytest.mark.parametrize("steps", [-1, gradients.MAX_STEPS + 1, 2.5, True, "3"])
+def test_bad_step_counts_are_refused(steps):
+    model = tiny_model(dict(activation="sigmoid"))
+    with pytest.raises(RnnlmpyError, match="-steps"):
+        gradients.gradient_norms(model, text_stream(model), steps)
