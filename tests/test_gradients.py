@@ -90,3 +90,29 @@ def test_bad_step_counts_are_refused(steps):
     model = tiny_model(dict(activation="sigmoid"))
     with pytest.raises(RnnlmpyError, match="-steps"):
         gradients.gradient_norms(model, text_stream(model), steps)
+
+
+TAGGED = [("the cat sat".split(), "DT NN VBD".split()), ("a dog ran on the mat".split(), "DT NN VBD IN DT NN".split()),
+          ("dogs sat".split(), "NNS VBD".split())]
+TAGGER_TEXT = [("the dog sat on a mat".split(), "DT NN VBD IN DT NN".split()),
+               ("cats ran".split(), "NNS XX".split())]  # XX: a tag the tagger does not know, not scored
+
+
+def tiny_tagger(**settings):
+    from rnnlmpy.tagger import TaggerConfig, new_tagger
+    config = TaggerConfig(hidden_size=4, dtype="float64", ensemble=2, init_scale=30.0, **settings)
+    return new_tagger(config, TAGGED)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False], ids=["bidirectional", "forward-only"])
+def test_tagger_norms_match_finite_differences(bidirectional):
+    from rnnlmpy.tagger import tagger_gradient_norms
+    from reference_gradients import tagger_reference_norms
+    tagger = tiny_tagger(bidirectional=bidirectional)
+    found = tagger_gradient_norms(tagger, TAGGER_TEXT, STEPS)
+    expected = tagger_reference_norms(tagger, TAGGER_TEXT, STEPS)
+    assert sorted(found) == sorted(expected) == (["backward", "forward"] if bidirectional else ["forward"])
+    for direction in expected:
+        np.testing.assert_array_equal(found[direction][1], expected[direction][1])
+        assert expected[direction][0][STEPS] > 1e-6
+        np.testing.assert_allclose(found[direction][0], expected[direction][0], rtol=2e-6, atol=1e-10)
