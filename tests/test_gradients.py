@@ -116,3 +116,93 @@ def test_tagger_norms_match_finite_differences(bidirectional):
         np.testing.assert_array_equal(found[direction][1], expected[direction][1])
         assert expected[direction][0][STEPS] > 1e-6
         np.testing.assert_allclose(found[direction][0], expected[direction][0], rtol=2e-6, atol=1e-10)
+
+
+# ---------------------------------------------------------------- the command
+
+def saved_files(tmp_path):
+    """(language model, tagger, LM text, tagged text) files of the tiny models above."""
+    from rnnlmpy.tagger import save_tagger
+    from helpers import write_text
+    model_path = str(tmp_path / "tiny.rnnlm")
+    save_model(tiny_model(dict(activation="tanh", class_count=2)), model_path)
+    tagger_path = str(tmp_path / "tiny.tagger")
+    save_tagger(tiny_tagger(), tagger_path)
+    text = write_text(tmp_path / "text.txt", [" ".join(TEXT).replace(" </s>", "\n").replace("\n ", "\n").strip()])
+    tagged = write_text(tmp_path / "tagged.txt", [" ".join(f"{w}_{t}" for w, t in zip(words, tags))
+                                                  for words, tags in TAGGER_TEXT])
+    return model_path, tagger_path, text, tagged
+
+
+def parse_blocks(out: str) -> dict[str, list[tuple[int, float]]]:
+    """``# LABEL`` blocks of ``k norm`` lines (one unlabelled block when no header)."""
+    blocks: dict[str, list[tuple[int, float]]] = {}
+    label = ""
+    for line in out.splitlines():
+        if line.startswith("# "):
+            label = line[2:]
+        elif line:
+            k, norm = line.split()
+            blocks.setdefault(label, []).append((int(k), float(norm)))
+    return blocks
+
+
+def test_command_prints_one_k_norm_line_per_step(tmp_path, capsys):
+    from helpers import run_cli
+    from rnnlmpy.rnnlm import load_model
+    model_path, _, text, _ = saved_files(tmp_path)
+    status, out, err = run_cli(["gradients", "-rnnlm", model_path, "-test", text, "-steps", "3"], capsys)
+    assert status in (0, None), err
+    blocks = parse_blocks(out)
+    assert list(blocks) == [""] and [k for k, _ in blocks[""]] == [0, 1, 2, 3]
+    expected = gradients.gradient_norms_file(load_model(model_path), text, 3)[0]
+    np.testing.assert_allclose([norm for _, norm in blocks[""]], expected, rtol=1e-6)
+
+
+def test_several_models_are_named_and_plotted(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from helpers import run_cli
+    model_path, tagger_path, text, tagged = saved_files(tmp_path)
+    other = str(tmp_path / "other.rnnlm")
+    save_model(tiny_model(dict(activation="lstm", class_count=1), seed=5), other)
+    plot = str(tmp_path / "curves.png")
+    status, out, err = run_cli(["gradients", "-rnnlm", model_path, "-rnnlm", other, "-test", text, "-steps", "2",
+                                "-o", plot], capsys)
+    assert status in (0, None), err
+    assert list(parse_blocks(out)) == [model_path, other]
+    with open(plot, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    status, out, err = run_cli(["gradients", "-model", tagger_path, "-test", tagged, "-steps", "2"], capsys)
+    assert status in (0, None), err
+    assert list(parse_blocks(out)) == [f"{tagger_path} (forward)", f"{tagger_path} (backward)"]
+
+
+@pytest.mark.parametrize("case", ["no model", "missing model", "missing text", "negative steps", "huge steps",
+                                  "steps not a number", "plot over a model", "hmm tagger", "untagged tagger text"])
+def test_bad_input_is_one_line_and_status_2(case, tmp_path, capsys):
+    from helpers import run_cli, write_text
+    model_path, tagger_path, text, tagged = saved_files(tmp_path)
+    hmm = write_text(tmp_path / "hmm.txt", ["T <s> DT 1.0", "T DT NN 1.0", "E DT the 1.0", "E NN cat 1.0"])
+    argv, says = {"no model": (["-test", text], "-rnnlm MODEL"),
+            "missing model": (["-rnnlm", str(tmp_path / "absent.rnnlm"), "-test", text], "does not exist"),
+            "missing text": (["-rnnlm", model_path, "-test", str(tmp_path / "absent.txt")], "does not exist"),
+            "negative steps": (["-rnnlm", model_path, "-test", text, "-steps", "-1"], "-steps"),
+            "huge steps": (["-rnnlm", model_path, "-test", text, "-steps", str(gradients.MAX_STEPS + 1)], "-steps"),
+            "steps not a number": (["-rnnlm", model_path, "-test", text, "-steps", "nan"], "-steps"),
+            "plot over a model": (["-rnnlm", model_path, "-test", text, "-o", model_path], "also an input"),
+            "hmm tagger": (["-model", hmm, "-test", tagged], "HMM"),
+            "untagged tagger text": (["-model", tagger_path, "-test", text], "word_TAG")}[case]
+    status, out, err = run_cli(["gradients", *argv], capsys)
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and says in err, err
+
+
+def test_plot_without_matplotlib_is_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    import sys
+    from helpers import run_cli
+    model_path, _, text, _ = saved_files(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    status, out, err = run_cli(["gradients", "-rnnlm", model_path, "-test", text, "-o", str(tmp_path / "g.png")],
+                               capsys)
+    assert status == 2 and out == "" and "matplotlib" in err
+    assert not (tmp_path / "g.png").exists()
