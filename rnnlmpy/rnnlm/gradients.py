@@ -29,6 +29,7 @@ import numpy as np
 
 from ..base.compiling import watch_numba
 from ..base.errors import RnnlmpyError
+from ..base.system import blas_threads
 from ..corpus import encode_file
 from ..kernels.jacobians import ACTIVATIONS, ElmanSteps, GradientSweep, WordGruSteps, window_steps
 from ..kernels.lm_gradients import record_span, step_width
@@ -147,8 +148,10 @@ def gradient_norms(model: RnnlmModel, stream: TokenStream, steps: int = DEFAULT_
     steps = check_steps(steps)
     config = model.config
     sweep = GradientSweep(steps, config.hidden_size, config.batched and deep.model_shape(model).cell == "lstm")
-    if len(stream):
-        (_batched_norms if config.batched else _per_word_norms)(model, stream, sweep)
+    import scipy.linalg.cython_blas  # noqa: F401 (the OpenBLAS of Numba's np.dot, loaded for blas_threads to reach)
+    with blas_threads(1):  # K + 1 rows per product: BLAS threads would only wait for each other
+        if len(stream):
+            (_batched_norms if config.batched else _per_word_norms)(model, stream, sweep)
     return sweep.means()
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..base.compiling import watch_numba
 from ..base.errors import RnnlmpyError
+from ..base.system import blas_threads
 from ..kernels.jacobians import ACTIVATIONS, ElmanSteps, GradientSweep
 from .files import read_tagged
 from .rnn import RnnTagger, TaggerWeights, hidden_states
@@ -33,8 +34,10 @@ __all__ = ["DIRECTIONS", "direction_steps", "tagger_gradient_norms", "tagger_gra
 
 
 def direction_steps(tagger: RnnTagger, member: TaggerWeights, direction: str, sentences: list[list[str]]):
-    """(steps bundle of ``kernels.jacobians`` over every token in text order, hidden states float64 (tokens, H))
-    of one network's ``direction`` ("forward", "backward") over ``sentences``, each from a zero state."""
+    """(steps bundle of ``kernels.jacobians`` over every token in the direction's reading order, hidden states
+    float64 (tokens, H) in text order) of one network's ``direction`` ("forward", "backward") over ``sentences``,
+    each from a zero state. The tanh cell's; a gated cell of the batched engine's window kernels gives its
+    bundle by ``jacobians.window_steps`` from its forward pass's cache."""
     config = tagger.config
     size = config.hidden_size
     reverse = direction == "backward"
@@ -49,7 +52,8 @@ def direction_steps(tagger: RnnTagger, member: TaggerWeights, direction: str, se
     hidden_states(config, type_inputs, recurrent, np.arange(tokens + 1, dtype=np.int64), token_type, sentence_start,
                   reverse, max((len(s) for s in sentences), default=1), states)
     states = states.astype(np.float64)
-    return ElmanSteps(np.ascontiguousarray(recurrent, dtype=np.float64), states, ACTIVATIONS[config.activation]), states
+    return ElmanSteps(np.ascontiguousarray(recurrent, dtype=np.float64), _reading_order(states, direction),
+                      ACTIVATIONS[config.activation]), states
 
 
 def _reading_order(array: np.ndarray, direction: str) -> np.ndarray:
@@ -79,31 +83,37 @@ def tagger_gradient_norms(tagger, sentences: list[tuple[list[str], list[str]]], 
     lasts = np.zeros(len(gold), dtype=np.bool_)
     lasts[np.cumsum(lengths) - 1] = True
     directions = DIRECTIONS if config.bidirectional else DIRECTIONS[:1]
-    size = config.hidden_size
-    sweeps = {direction: GradientSweep(steps, size, False) for direction in directions}
-    for member in tagger.members:
-        found = {direction: direction_steps(tagger, member, direction, words) for direction in directions}
-        output = member.output_weights.astype(np.float64)
-        joined = np.ones((len(gold), output.shape[1]))
-        for index, direction in enumerate(directions):
-            joined[:, index * size:(index + 1) * size] = found[direction][1]
-        scores = joined @ output.T
-        scores -= scores.max(axis=1, keepdims=True)
-        probabilities = np.exp(scores)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        probabilities[np.flatnonzero(scored), gold[scored]] -= 1.0  # d(-ln P(gold))/d(scores)
-        grad_joined = probabilities @ output
-        for index, direction in enumerate(directions):
-            steps_bundle, _ = found[direction]
-            grads = grad_joined[:, index * size:(index + 1) * size]
-            if direction == "backward":
-                steps_bundle = ElmanSteps(steps_bundle.recurrent, _reading_order(steps_bundle.hidden, direction),
-                                          steps_bundle.activation)
-            sweep = sweeps[direction]
-            sweep.restart()
-            sweep.add(steps_bundle, _reading_order(grads, direction), _reading_order(scored, direction),
-                      _reading_order(lasts if direction == "backward" else firsts, direction), 0)
+    sweeps = {direction: GradientSweep(steps, config.hidden_size, False) for direction in directions}
+    import scipy.linalg.cython_blas  # noqa: F401 (the OpenBLAS of Numba's np.dot, loaded for blas_threads to reach)
+    with blas_threads(1):  # K + 1 rows per product: BLAS threads would only wait for each other
+        for member in tagger.members:
+            _sweep_member(tagger, member, directions, words, gold, scored, firsts, lasts, sweeps)
     return {direction: sweep.means() for direction, sweep in sweeps.items()}
+
+
+def _sweep_member(tagger, member: TaggerWeights, directions: tuple, words: list[list[str]], gold: np.ndarray,
+                  scored: np.ndarray, firsts: np.ndarray, lasts: np.ndarray, sweeps: dict) -> None:
+    """One network's directions swept into ``sweeps`` (direction -> ``GradientSweep``): ``gold`` tag ids (tokens,)
+    (-1: unknown, not ``scored``), each sentence's ``firsts`` and ``lasts`` tokens (bool (tokens,))."""
+    size = tagger.config.hidden_size
+    found = {direction: direction_steps(tagger, member, direction, words) for direction in directions}
+    output = member.output_weights.astype(np.float64)
+    joined = np.ones((len(gold), output.shape[1]))
+    for index, direction in enumerate(directions):
+        joined[:, index * size:(index + 1) * size] = found[direction][1]
+    scores = joined @ output.T
+    scores -= scores.max(axis=1, keepdims=True)
+    probabilities = np.exp(scores)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    probabilities[np.flatnonzero(scored), gold[scored]] -= 1.0  # d(-ln P(gold))/d(scores)
+    grad_joined = probabilities @ output
+    for index, direction in enumerate(directions):
+        steps_bundle, _ = found[direction]
+        grads = grad_joined[:, index * size:(index + 1) * size]
+        sweep = sweeps[direction]
+        sweep.restart()
+        sweep.add(steps_bundle, _reading_order(grads, direction), _reading_order(scored, direction),
+                  _reading_order(lasts if direction == "backward" else firsts, direction), 0)
 
 
 def tagger_gradient_norms_file(path: str, test_path: str, steps: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
