@@ -52,9 +52,15 @@ def plot_learning_curves(model_paths: list[str], output: str, force: bool = Fals
     bottom.set_yscale("log")
     bottom.grid(True, alpha=0.3)
     bottom.legend()
+    write_figure(plt, figure, output, model_paths, force)
+
+
+def write_figure(plt, figure, output: str, inputs: list[str], force: bool) -> None:
+    """Save ``figure`` as the PNG ``output`` (atomically, claimed as this command's output, never over one of
+    ``inputs``) and close it, written or not."""
     figure.tight_layout()
     try:
-        with claimed_output(output, [PNG], model_paths, force, "a PNG image"):
+        with claimed_output(output, [PNG], inputs, force, "a PNG image"):
             write_atomically(output, lambda handle: figure.savefig(handle, format="png", dpi=100))
     finally:
         plt.close(figure)
@@ -77,9 +83,4 @@ def plot_gradient_curves(curves: list, output: str, inputs: list[str], force: bo
     axes.set_title("Gradients through time")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
-    figure.tight_layout()
-    try:
-        with claimed_output(output, [PNG], inputs, force, "a PNG image"):
-            write_atomically(output, lambda handle: figure.savefig(handle, format="png", dpi=100))
-    finally:
-        plt.close(figure)
+    write_figure(plt, figure, output, inputs, force)
