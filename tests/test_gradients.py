@@ -178,7 +178,7 @@ def test_several_models_are_named_and_plotted(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["no model", "missing model", "missing text", "negative steps", "huge steps",
-                                  "steps not a number", "plot over a model", "hmm tagger", "untagged tagger text"])
+                                  "steps not a number", "plot over a model", "hmm tagger", "untagged tagger text", "empty text"])
 def test_bad_input_is_one_line_and_status_2(case, tmp_path, capsys):
     from helpers import run_cli, write_text
     model_path, tagger_path, text, tagged = saved_files(tmp_path)
@@ -191,7 +191,8 @@ def test_bad_input_is_one_line_and_status_2(case, tmp_path, capsys):
             "steps not a number": (["-rnnlm", model_path, "-test", text, "-steps", "nan"], "-steps"),
             "plot over a model": (["-rnnlm", model_path, "-test", text, "-o", model_path], "also an input"),
             "hmm tagger": (["-model", hmm, "-test", tagged], "HMM"),
-            "untagged tagger text": (["-model", tagger_path, "-test", text], "word_TAG")}[case]
+            "untagged tagger text": (["-model", tagger_path, "-test", text], "word_TAG"),
+            "empty text": (["-rnnlm", model_path, "-test", write_text(tmp_path / "empty.txt", [])], "empty")}[case]
     status, out, err = run_cli(["gradients", *argv], capsys)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and says in err, err
