@@ -27,6 +27,8 @@ MODELS = [
     ("relu-nce-direct", dict(activation="relu", output_layer="nce", nce_samples=3, direct_size=1_000)),
     ("gru-class-independent", dict(activation="gru", class_count=2, independent=True)),
     ("tanh-full-softmax-independent", dict(activation="tanh", class_count=1, independent=True)),
+    ("elu-class", dict(activation="elu", class_count=2)),
+    ("relu-trunc-class", dict(activation="relu-trunc", class_count=2)),
     ("lstm-2-layers-softmax", dict(activation="lstm", layers=2, class_count=1)),
     ("lstm-class-independent", dict(activation="lstm", class_count=3, independent=True)),
     ("gru-2-layers-class", dict(activation="gru", layers=2, class_count=3)),
