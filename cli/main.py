@@ -25,7 +25,8 @@ from .common import CONTEXT, Group, discard, examples, silence_broken_pipe
 # so that `rnnlmpy ppl` does not pay for the tagger's modules and kernels
 FAMILY_OF = {"train": "rnnlm", "ppl": "rnnlm", "gen": "rnnlm", "convert": "rnnlm", "export-embeddings": "embeddings",
              "ngram": "ngram", "ensemble": "mixing", "compare": "mixing", "tag-train": "tagger", "tag": "tagger",
-             "grade": "tagger", "info": "report", "plot": "report", "compile-kernels": "precompile"}
+             "grade": "tagger", "info": "report", "plot": "report", "compile-kernels": "precompile",
+             "gradients": "gradients"}
 
 
 class FamilyCommands(Mapping):

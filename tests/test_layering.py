@@ -61,6 +61,8 @@ KERNEL_CALLERS = {
     "rnnlmpy.kernels.hogwild": {"rnnlmpy.rnnlm.network"},
     "rnnlmpy.kernels.tokens": {"rnnlmpy.corpus.encoding"},
     "rnnlmpy.kernels.ngram": {"rnnlmpy.ngram.binary"},
+    "rnnlmpy.kernels.lm_gradients": {"rnnlmpy.rnnlm.gradients"},
+    "rnnlmpy.kernels.jacobians": {"rnnlmpy.rnnlm.gradients", "rnnlmpy.tagger.gradients"},
 }
 
 

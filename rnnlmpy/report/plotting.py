@@ -52,9 +52,35 @@ def plot_learning_curves(model_paths: list[str], output: str, force: bool = Fals
     bottom.set_yscale("log")
     bottom.grid(True, alpha=0.3)
     bottom.legend()
+    write_figure(plt, figure, output, model_paths, force)
+
+
+def write_figure(plt, figure, output: str, inputs: list[str], force: bool) -> None:
+    """Save ``figure`` as the PNG ``output`` (atomically, claimed as this command's output, never over one of
+    ``inputs``) and close it, written or not."""
     figure.tight_layout()
     try:
-        with claimed_output(output, [PNG], model_paths, force, "a PNG image"):
+        with claimed_output(output, [PNG], inputs, force, "a PNG image"):
             write_atomically(output, lambda handle: figure.savefig(handle, format="png", dpi=100))
     finally:
         plt.close(figure)
+
+
+def plot_gradient_curves(curves: list, output: str, inputs: list[str], force: bool = False) -> None:
+    """Draw gradient-through-time curves (``report.gradients.GradientCurve``: mean ||dL(t)/dh(t-k)|| against k)
+    on a log-scale y axis into a PNG. ``output`` may replace an earlier PNG, or anything else with ``force``
+    (never one of the ``inputs``)."""
+    check_output(output, [PNG], inputs, force, "a PNG image")
+    plt = import_pyplot()
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for curve in curves:
+        shown = [(k, norm) for k, norm in enumerate(curve.norms.tolist()) if norm > 0 and norm != float("inf")]
+        axes.plot([k for k, _ in shown], [norm for _, norm in shown], marker="o", markersize=3,
+                  label=os.path.basename(curve.label))
+    axes.set_yscale("log")
+    axes.set_xlabel("k (steps back)")
+    axes.set_ylabel("mean ||d loss(t) / d h(t-k)||")
+    axes.set_title("Gradients through time")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    write_figure(plt, figure, output, inputs, force)

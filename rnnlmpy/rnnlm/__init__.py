@@ -8,6 +8,8 @@ from .cpp_format import read_rnnlm, write_rnnlm
 from .decoding import RnnState, next_word_probabilities, score_next_word, score_sentence_batch, sentence_start_state
 from .embeddings import looks_like_word2vec, word_vectors, write_word2vec
 from .evaluation import PerplexityResult, check_dynamic_rate, evaluate_file, score_tokens
+from .gradients import DEFAULT_STEPS as GRADIENT_STEPS, MAX_STEPS as MAX_GRADIENT_STEPS, gradient_norms, \
+    gradient_norms_file
 from .grid import MANIFEST_SUFFIX, grid_members, manifest_models, train_grid
 from .model import (ACTIVATIONS, BATCHED_DEFAULTS, MAX_DIRECT_ORDER, OPTIMIZERS, PER_WORD_DEFAULTS, RnnlmConfig,
                     RnnlmModel, new_model)
@@ -19,8 +21,8 @@ from .training import TrainingInterrupted, train
 from .vocab import Vocabulary, build_vocabulary
 
 __all__ = ["ACTIVATIONS", "BATCHED_DEFAULTS", "OPTIMIZERS", "PER_WORD_DEFAULTS", "GridRequest", "MANIFEST_SUFFIX",
-           "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS", "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
-           "check_dynamic_rate", "evaluate_file", "generate", "generate_lines", "grid_members", "load_model",
+           "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS", "GRADIENT_STEPS", "MAX_GRADIENT_STEPS", "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
+           "check_dynamic_rate", "evaluate_file", "generate", "generate_lines", "gradient_norms", "gradient_norms_file", "grid_members", "load_model",
            "manifest_models", "new_model", "next_word_probabilities", "read_rnnlm", "save_model", "score_next_word",
            "score_sentence_batch", "score_tokens", "sentence_start_state", "train", "train_command", "train_grid",
            "word_vectors", "write_rnnlm", "write_word2vec", "looks_like_word2vec"]

@@ -11,6 +11,7 @@ calls the tagger kernels.
 
 from .features import token_features, word_shape
 from .files import format_tags, read_tagged, read_words
+from .gradients import tagger_gradient_norms, tagger_gradient_norms_file
 from .grading import Grade, grade_files, grade_lines, known_unseen_accuracy
 from .hmm import HmmTagger, train_hmm
 from .rnn import RnnTagger, TaggerConfig, new_tagger
@@ -20,5 +21,5 @@ from .training import train_tagger
 __all__ = [
     "Grade", "HmmTagger", "RnnTagger", "TaggerConfig", "check_tagger_output", "format_tags", "grade_files",
     "grade_lines", "known_unseen_accuracy", "load_tagger", "new_tagger", "read_tagged", "read_words",
-    "save_tagger", "token_features", "train_hmm", "train_tagger", "word_shape",
+    "save_tagger", "tagger_gradient_norms", "tagger_gradient_norms_file", "token_features", "train_hmm", "train_tagger", "word_shape",
 ]
