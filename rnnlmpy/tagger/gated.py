@@ -33,9 +33,8 @@ from ..base.system import blas_threads
 from ..kernels import window_gru, window_lstm, window_softmax
 from ..kernels.optimizers import Optimizer, clip_factor, global_norm
 from ..kernels.tagger_window import gather_inputs, join_directions, scatter_input_grads, split_joined_grads
-from ..kernels.window import (GATES, STATES, CellGrads, ElmanWeights, GruWeights, LstmWeights, WindowCache,
-                              window_cache)
-from ..kernels.cell import ACTIVATION_MARKERS
+from ..kernels.window import (ELMAN_ACTIVATIONS, GATES, STATES, CellGrads, GruWeights, LstmWeights, WindowCache,
+                              weights_bundle, window_cache)
 
 ELMAN = "elman"  # the per-token tanh tagger (kernels.tagger): no gated cell
 GATED_CELLS = ("lstm", "gru")
@@ -241,36 +240,45 @@ class GatedTrainer:
     def step(self, window: SentenceWindow, feature_ptr, feature_ids, targets, alpha: float,
              rng: np.random.Generator) -> float:
         """Forward, backward and one update on one window of sentences; returns its sum of log10 P(gold tag)."""
-        config, member, grads = self.config, self.member, self.grads
-        for array in grads.arrays().values():
-            array[...] = 0
-        joined, dropped_joined, readings = forward_window(config, member, window, feature_ptr, feature_ids, rng,
-                                                          keep=True)
-        steps, streams = window.forward.shape
-        layer, layer_grads = window_softmax.bundles(member.arrays(), grads.arrays(), None, False)
-        rows = steps * streams
-        grad_joined = np.empty((rows, joined.shape[2]), dtype=joined.dtype)
-        log10_out = np.zeros(rows, dtype=joined.dtype)
-        window_softmax.train(layer, dropped_joined.reshape(rows, -1), targets[window.tokens].reshape(rows),
-                             window.scored.reshape(rows), 1.0 / streams, grad_joined, layer_grads, log10_out)
-        grad_joined = grad_joined.reshape(joined.shape)
-        if config.dropout > 0:
-            grad_joined *= readings["joined_mask"]
-        size = config.hidden_size
-        grad_forward = np.empty((steps, streams, size), dtype=joined.dtype)
-        grad_backward = np.empty_like(grad_forward) if config.bidirectional else grad_forward[:0]
-        split_joined_grads(grad_joined, window.lengths, grad_forward, grad_backward)
-        for direction, positions, grad_outputs, (inputs, mask, windows) in zip(
-                directions(config, member, grads), (window.forward, window.backward), (grad_forward, grad_backward),
-                readings["directions"]):
-            grad_inputs = np.empty_like(inputs)
-            backpropagate_direction(direction, inputs, windows, grad_outputs, grad_inputs)
-            if mask is not None:
-                grad_inputs *= mask
-            scatter_input_grads(grads.embedding, feature_ptr, feature_ids, positions, grad_inputs)
-        factor = clip_factor(global_norm(grads.arrays()), config.clip_norm)
-        self.optimizer.step(member.arrays(), grads.arrays(), alpha, grad_scale=factor)
-        return float(log10_out.sum())
+        log10_sum = window_gradients(self.config, self.member, self.grads, window, feature_ptr, feature_ids, targets,
+                                     rng)
+        factor = clip_factor(global_norm(self.grads.arrays()), self.config.clip_norm)
+        self.optimizer.step(self.member.arrays(), self.grads.arrays(), alpha, grad_scale=factor)
+        return log10_sum
+
+
+def window_gradients(config, member: GatedWeights, grads: GatedWeights, window: SentenceWindow, feature_ptr,
+                     feature_ids, targets, rng: Optional[np.random.Generator]) -> float:
+    """``grads`` (zeroed first) = the gradient of the window's loss, the sum of -ln P(gold tag) over its tokens
+    divided by its streams (B), with dropout drawn from ``rng`` (None: none); returns the window's sum of log10
+    P(gold tag)."""
+    for array in grads.arrays().values():
+        array[...] = 0
+    joined, dropped_joined, readings = forward_window(config, member, window, feature_ptr, feature_ids, rng,
+                                                      keep=True)
+    steps, streams = window.forward.shape
+    layer, layer_grads = window_softmax.bundles(member.arrays(), grads.arrays(), None, False)
+    rows = steps * streams
+    grad_joined = np.empty((rows, joined.shape[2]), dtype=joined.dtype)
+    log10_out = np.zeros(rows, dtype=joined.dtype)
+    window_softmax.train(layer, dropped_joined.reshape(rows, -1), targets[window.tokens].reshape(rows),
+                         window.scored.reshape(rows), 1.0 / streams, grad_joined, layer_grads, log10_out)
+    grad_joined = grad_joined.reshape(joined.shape)
+    if readings["joined_mask"] is not None:
+        grad_joined *= readings["joined_mask"]
+    size = config.hidden_size
+    grad_forward = np.empty((steps, streams, size), dtype=joined.dtype)
+    grad_backward = np.empty_like(grad_forward) if config.bidirectional else grad_forward[:0]
+    split_joined_grads(grad_joined, window.lengths, grad_forward, grad_backward)
+    for direction, positions, grad_outputs, (inputs, mask, windows) in zip(
+            directions(config, member, grads), (window.forward, window.backward), (grad_forward, grad_backward),
+            readings["directions"]):
+        grad_inputs = np.empty_like(inputs)
+        backpropagate_direction(direction, inputs, windows, grad_outputs, grad_inputs)
+        if mask is not None:
+            grad_inputs *= mask
+        scatter_input_grads(grads.embedding, feature_ptr, feature_ids, positions, grad_inputs)
+    return float(log10_out.sum(dtype=np.float64))
 
 
 def forward_window(config, member: GatedWeights, window: SentenceWindow, feature_ptr, feature_ids,
@@ -377,14 +385,14 @@ def direction_cells(config, member, sentence_start: np.ndarray, feature_ptr: np.
             result.append(TaggerDirection(name, config.cell, direction.weights, inputs, sentence_start,
                                           name == "backward"))
         return result
-    if config.activation not in ACTIVATION_MARKERS:
+    if config.activation not in ELMAN_ACTIVATIONS:
         raise RnnlmpyError(f"a tagger of activation {config.activation!r} has no window cell")
     size = config.hidden_size
     for name in names:
         input_weights = getattr(member, f"{name}_input")
         identity = np.eye(size, dtype=input_weights.dtype)
-        weights = ElmanWeights(identity, getattr(member, f"{name}_recurrent"), np.zeros(size, input_weights.dtype),
-                               ACTIVATION_MARKERS[config.activation])
+        weights = weights_bundle(config.activation, identity, getattr(member, f"{name}_recurrent"),
+                                 np.zeros(size, input_weights.dtype))
         result.append(TaggerDirection(name, config.activation, weights,
                                       summed_rows(input_weights, feature_ptr, feature_ids), sentence_start,
                                       name == "backward"))
