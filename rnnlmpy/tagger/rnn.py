@@ -230,6 +230,11 @@ class RnnTagger:
         self.feature_index = {name: i for i, name in enumerate(self.features)}
 
     @property
+    def hidden_type(self) -> str:
+        """The recurrent cell as -hidden-type names it: the tanh tagger's activation, or "lstm" / "gru"."""
+        return self.config.activation if self.config.cell == ELMAN else self.config.cell
+
+    @property
     def parameter_count(self) -> int:
         """Number of trained weights, all networks together."""
         return int(sum(array.size for member in self.members for array in member.arrays().values()))
