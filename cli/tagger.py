@@ -17,9 +17,13 @@ from .common import command, debug_option, default_model_path, examples, option
 TUTORIAL = TaggerConfig.tutorial()  # for the help texts' -tutorial defaults
 
 
-def cell_defaults(name: str) -> str:
-    """The gated cells' defaults of a setting, for a help text: "lstm: 50, gru: 50"."""
-    return ", ".join(f"{cell}: {TaggerConfig.for_cell(cell).__dict__[name]}" for cell in HIDDEN_TYPES[1:])
+def cell_defaults(name: str, detail: str = "") -> str:
+    """The gated cells' defaults of a setting, for a help text: "lstm: 50, gru: 50" (with ``detail``, another
+    setting in brackets: "lstm: 0.01 (adam)")."""
+    def default(cell):
+        config = TaggerConfig.for_cell(cell)
+        return f"{getattr(config, name)}" + (f" ({getattr(config, detail)})" if detail else "")
+    return ", ".join(f"{cell}: {default(cell)}" for cell in HIDDEN_TYPES[1:])
 
 
 
@@ -42,7 +46,7 @@ def cell_defaults(name: str) -> str:
              f"-tutorial: {TUTORIAL.epochs}]")
 @option("alpha", type=click.FloatRange(min=0, min_open=True),
         help=f"Learning rate, divided by 1 + {TaggerConfig.alpha_decay} * epoch  [default: {TaggerConfig.alpha}; "
-             f"{cell_defaults('alpha')} ({cell_defaults('optimizer')}); -tutorial: {TUTORIAL.alpha}, fixed]")
+             f"{cell_defaults('alpha', 'optimizer')}; -tutorial: {TUTORIAL.alpha}, fixed]")
 @option("ensemble", type=click.IntRange(min=1),
         help=f"Networks from different random starts, posteriors averaged  [default: {TaggerConfig.ensemble}; "
              f"{cell_defaults('ensemble')}]")
@@ -58,7 +62,8 @@ def cell_defaults(name: str) -> str:
 @option("bptt", type=click.IntRange(min=0), default=TaggerConfig.bptt, show_default=True,
         help="Truncated BPTT: each direction's reading of a sentence is cut into blocks of N tokens and BPTT runs "
              "within each block (states run on across blocks; an error travels back to its block's first token: "
-             "1 to N steps, its own included); 1: no propagation through time. 0: the full sentence.")
+             "1 to N steps, its own included); 1: no propagation through time. 0: the full sentence. Gated cells: "
+             "windows of N steps, the state carried from one to the next, the gradient stopped at each.")
 @option("tutorial", is_flag=True,
         help="The tutorial's network: one-hot words, one direction, no unknown-word handling, one network "
              "(-features, -unknown, -bidirectional, -ensemble, -viterbi asking for anything else are refused).")

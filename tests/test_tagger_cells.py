@@ -408,3 +408,10 @@ def test_cli_refuses_what_a_gated_cell_cannot_be_with_one_line(argv, expected, t
     folder, train, _ = tiny_corpus
     code, _, err = run(["tag-train", "-train", train, "-model", str(folder / "refused"), *argv], capsys)
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_info_names_the_gated_cell(gated_file, capsys):
+    _, path, _ = gated_file
+    code, out, err = run(["info", "-model", path], capsys)
+    assert code == 0, err
+    assert "hidden (lstm) in both directions" in out
