@@ -9,8 +9,8 @@ import click
 from click.core import ParameterSource
 
 from rnnlmpy.base import CONTAINER, HMM, RnnlmpyError, claimed_output, compiling
-from rnnlmpy.tagger import CELL_DEFAULTS, HIDDEN_TYPES, TaggerConfig, check_tagger_output, format_tags, grade_files, known_unseen_accuracy, \
-    load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
+from rnnlmpy.tagger import CELL_DEFAULTS, HIDDEN_TYPES, TaggerConfig, check_tagger_output, format_tags, grade_files, \
+    known_unseen_accuracy, load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
 
 from .common import command, debug_option, default_model_path, examples, option
 
@@ -74,11 +74,12 @@ def tag_train(train_file, model_file, model_type, valid_file, hidden_type, hidde
               bidirectional, features, unknown, viterbi, bptt, tutorial, rand_seed, debug):
     """Train a part-of-speech tagger (RNN, or the HMM baseline)."""
     source = click.get_current_context().get_parameter_source
-    rnn_only = [name for name in ("valid_file", "hidden_type", "hidden_size", "epochs", "alpha", "ensemble", "bidirectional",
-                                  "features", "unknown", "viterbi", "bptt", "tutorial", "rand_seed")
+    rnn_only = [name for name in ("valid_file", "hidden_type", "hidden_size", "epochs", "alpha", "ensemble",
+                                  "bidirectional", "features", "unknown", "viterbi", "bptt", "tutorial", "rand_seed")
                 if source(name) not in (None, ParameterSource.DEFAULT)]
     if model_type == "hmm" and rnn_only:
-        spelled = {"valid_file": "valid", "hidden_type": "hidden-type", "hidden_size": "hidden", "epochs": "iter", "rand_seed": "rand-seed"}
+        spelled = {"valid_file": "valid", "hidden_type": "hidden-type", "hidden_size": "hidden", "epochs": "iter",
+                   "rand_seed": "rand-seed"}
         raise RnnlmpyError(f"-model-type hmm takes no training settings; "
                            f"{', '.join('-' + spelled.get(name, name) for name in rnn_only)}: the RNN tagger's")
     given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha, ensemble=ensemble)

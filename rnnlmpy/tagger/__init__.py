@@ -6,7 +6,8 @@ input line, graded as gradepos.pl does (``grading``). Both taggers (``hmm``,
 ``rnn``) share ``tag(sentences) -> tags per sentence``; ``load_tagger`` reads
 either from its file (``store``). The RNN tagger's input features are in
 ``features``, its training in ``training``; ``rnn`` is the only module that
-calls the tagger kernels.
+calls the tagger kernels, ``gated`` the home of its LSTM and GRU networks (the
+window cells of the batched language model).
 """
 
 from .features import token_features, word_shape

@@ -10,7 +10,10 @@ full-sentence BPTT, or truncated BPTT (``TaggerConfig.bptt``).
 
 This is the one module of the library that calls ``rnnlmpy.kernels.tagger``;
 ``train_epoch``, ``hidden_states`` and ``best_paths`` (Viterbi, for this tagger
-and the HMM) wrap those kernels for the rest of the package.
+and the HMM) wrap those kernels for the rest of the package. With
+``TaggerConfig.cell`` "lstm" or "gru" the networks are ``gated`` ones instead
+(the batched language model's window cells), each -hidden-type with its own
+defaults (``CELL_DEFAULTS``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..kernels.optimizers import OPTIMIZERS
 from ..kernels.tagger import (VITERBI_NO_END, VITERBI_NO_PATH, tagger_hidden_states, train_tagger_sentences,
                               viterbi_paths)
 from .features import token_features, word_key
-from .gated import ELMAN, GATED_CELLS, GatedWeights, direction_cells, gated_bytes, gated_posteriors, new_gated_weights
+from .gated import ELMAN, GATED_CELLS, direction_cells, gated_bytes, gated_posteriors, new_gated_weights
 
 watch_numba()  # this module's kernels say when they compile (base.compiling)
 
