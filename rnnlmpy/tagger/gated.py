@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple, Optional
 
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  the BLAS of Numba's np.dot, loaded now so that blas_threads finds it
 
 from ..base.errors import RnnlmpyError
 from ..base.store import DTYPES
