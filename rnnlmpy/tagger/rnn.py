@@ -194,10 +194,8 @@ GATED_SETTINGS = ("cell", "embedding_size", "batch", "optimizer", "clip_norm", "
 # Each -hidden-type's defaults, chosen on a held-out tenth of wiki-en's training text (docs/tagging.md)
 CELL_DEFAULTS = {
     "tanh": {},
-    "lstm": dict(cell="lstm", hidden_size=50, epochs=10, alpha=0.002, alpha_decay=0.5, batch=8, optimizer="adam",
-                 dropout=0.0, ensemble=5),
-    "gru": dict(cell="gru", hidden_size=50, epochs=10, alpha=0.002, alpha_decay=0.5, batch=8, optimizer="adam",
-                dropout=0.0, ensemble=5),
+    "lstm": dict(cell="lstm", hidden_size=100, batch=4, optimizer="adam", alpha=0.01, dropout=0.4),
+    "gru": dict(cell="gru", hidden_size=100, batch=4, optimizer="adam", alpha=0.01, dropout=0.4),
 }
 
 
