@@ -415,3 +415,16 @@ def test_info_names_the_gated_cell(gated_file, capsys):
     code, out, err = run(["info", "-model", path], capsys)
     assert code == 0, err
     assert "hidden (lstm) in both directions" in out
+
+
+@pytest.mark.parametrize("setting,value,expected", [
+    ("embedding_size", -1, "-embedding-size must be"), ("batch", 0, "-batch must be"), ("batch", 2.5, "-batch must be"),
+    ("optimizer", "lbfgs", "-optimizer must be one of"), ("clip_norm", -1.0, "-clip-norm must be 0 or more"),
+    ("clip_norm", math.inf, "-clip-norm"), ("dropout", 1.0, "-dropout must be"), ("activation", "sigmoid",
+                                                                                "has its own activations"),
+    ("hidden_size", 10**6, "memory"),
+])
+def test_gated_settings_out_of_range_are_refused(setting, value, expected):
+    config = TaggerConfig.for_cell("gru", **{setting: value})
+    with pytest.raises(RnnlmpyError, match=expected):
+        config.validate()
