@@ -174,7 +174,7 @@ def directions(config, member: GatedWeights, grads: Optional[GatedWeights]) -> l
 
 
 def read_direction(config, direction: Direction, inputs: np.ndarray, block: int, outputs: np.ndarray
-                   ) -> list[tuple[int, int, WindowCache]]:
+                   ) -> list[tuple[int, int, np.ndarray, WindowCache]]:
     """Run one direction's cell over ``inputs`` (T,B,E) into ``outputs`` (T,B,H), in windows of ``block`` steps
     (0: one window), the state carried from window to window; every stream starts from the zero state.
     Returns each window's (first step, end step, resets, cache) for ``backpropagate_direction``."""
