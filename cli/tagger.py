@@ -9,12 +9,22 @@ import click
 from click.core import ParameterSource
 
 from rnnlmpy.base import CONTAINER, HMM, RnnlmpyError, claimed_output, compiling
-from rnnlmpy.tagger import TaggerConfig, check_tagger_output, format_tags, grade_files, known_unseen_accuracy, \
-    load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
+from rnnlmpy.tagger import CELL_DEFAULTS, HIDDEN_TYPES, TaggerConfig, check_tagger_output, format_tags, grade_files, \
+    known_unseen_accuracy, load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
 
 from .common import command, debug_option, default_model_path, examples, option
 
 TUTORIAL = TaggerConfig.tutorial()  # for the help texts' -tutorial defaults
+
+
+def cell_defaults(name: str, detail: str = "") -> str:
+    """The gated cells' defaults of a setting, for a help text: "lstm: 50, gru: 50" (with ``detail``, another
+    setting in brackets: "lstm: 0.01 (adam)")."""
+    def default(cell):
+        config = TaggerConfig.for_cell(cell)
+        return f"{getattr(config, name)}" + (f" ({getattr(config, detail)})" if detail else "")
+    return ", ".join(f"{cell}: {default(cell)}" for cell in HIDDEN_TYPES[1:])
+
 
 
 @command(name="tag-train", epilog=examples(
@@ -26,15 +36,20 @@ TUTORIAL = TaggerConfig.tutorial()  # for the help texts' -tutorial defaults
 @option("model-type", "model_type", type=click.Choice(["rnn", "hmm"]), default="rnn", show_default=True,
         help="rnn: the RNN tagger; hmm: the tutorial's bigram HMM baseline (written in its text format).")
 @option("valid", "valid_file", metavar="FILE", help="word_TAG text: keep each network's best epoch on it.")
+@option("hidden-type", "hidden_type", type=click.Choice(HIDDEN_TYPES), default=HIDDEN_TYPES[0], show_default=True,
+        help="The recurrent cell: tanh (per token, rnnlm's kernels), or a gated cell (the batched language "
+             "model's LSTM or GRU, sentences read in batches), each with its own defaults of the settings below.")
 @option("hidden", "hidden_size", type=click.IntRange(min=1),
-        help=f"Hidden units  [default: {TaggerConfig.hidden_size}]")
+        help=f"Hidden units  [default: {TaggerConfig.hidden_size}; {cell_defaults('hidden_size')}]")
 @option("iter", "epochs", type=click.IntRange(min=1),
-        help=f"Training epochs  [default: {TaggerConfig.epochs}; -tutorial: {TUTORIAL.epochs}]")
+        help=f"Training epochs  [default: {TaggerConfig.epochs}; {cell_defaults('epochs')}; "
+             f"-tutorial: {TUTORIAL.epochs}]")
 @option("alpha", type=click.FloatRange(min=0, min_open=True),
         help=f"Learning rate, divided by 1 + {TaggerConfig.alpha_decay} * epoch  [default: {TaggerConfig.alpha}; "
-             f"-tutorial: {TUTORIAL.alpha}, fixed]")
-@option("ensemble", type=click.IntRange(min=1), default=TaggerConfig.ensemble, show_default=True,
-        help="Networks from different random starts, posteriors averaged.")
+             f"{cell_defaults('alpha', 'optimizer')}; -tutorial: {TUTORIAL.alpha}, fixed]")
+@option("ensemble", type=click.IntRange(min=1),
+        help=f"Networks from different random starts, posteriors averaged  [default: {TaggerConfig.ensemble}; "
+             f"{cell_defaults('ensemble')}]")
 @click.option("-bidirectional/-unidirectional", "--bidirectional/--unidirectional", default=TaggerConfig.bidirectional,
               show_default=True, help="Read each sentence in both directions.")
 @option("features", type=click.Choice(["rich", "word"]), default="rich" if TaggerConfig.rich_features else "word",
@@ -47,34 +62,38 @@ TUTORIAL = TaggerConfig.tutorial()  # for the help texts' -tutorial defaults
 @option("bptt", type=click.IntRange(min=0), default=TaggerConfig.bptt, show_default=True,
         help="Truncated BPTT: each direction's reading of a sentence is cut into blocks of N tokens and BPTT runs "
              "within each block (states run on across blocks; an error travels back to its block's first token: "
-             "1 to N steps, its own included); 1: no propagation through time. 0: the full sentence.")
+             "1 to N steps, its own included); 1: no propagation through time. 0: the full sentence. Gated cells: "
+             "windows of N steps, the state carried from one to the next, the gradient stopped at each.")
 @option("tutorial", is_flag=True,
         help="The tutorial's network: one-hot words, one direction, no unknown-word handling, one network "
              "(-features, -unknown, -bidirectional, -ensemble, -viterbi asking for anything else are refused).")
 @option("rand-seed", "rand_seed", type=int, default=TaggerConfig.rand_seed, show_default=True,
         help="Seed of every random choice.")
 @debug_option(1, "0: silent; 1: one line per epoch.")
-def tag_train(train_file, model_file, model_type, valid_file, hidden_size, epochs, alpha, ensemble, bidirectional,
-              features, unknown, viterbi, bptt, tutorial, rand_seed, debug):
+def tag_train(train_file, model_file, model_type, valid_file, hidden_type, hidden_size, epochs, alpha, ensemble,
+              bidirectional, features, unknown, viterbi, bptt, tutorial, rand_seed, debug):
     """Train a part-of-speech tagger (RNN, or the HMM baseline)."""
     source = click.get_current_context().get_parameter_source
-    rnn_only = [name for name in ("valid_file", "hidden_size", "epochs", "alpha", "ensemble", "bidirectional",
-                                  "features", "unknown", "viterbi", "bptt", "tutorial", "rand_seed")
+    rnn_only = [name for name in ("valid_file", "hidden_type", "hidden_size", "epochs", "alpha", "ensemble",
+                                  "bidirectional", "features", "unknown", "viterbi", "bptt", "tutorial", "rand_seed")
                 if source(name) not in (None, ParameterSource.DEFAULT)]
     if model_type == "hmm" and rnn_only:
-        spelled = {"valid_file": "valid", "hidden_size": "hidden", "epochs": "iter", "rand_seed": "rand-seed"}
+        spelled = {"valid_file": "valid", "hidden_type": "hidden-type", "hidden_size": "hidden", "epochs": "iter",
+                   "rand_seed": "rand-seed"}
         raise RnnlmpyError(f"-model-type hmm takes no training settings; "
                            f"{', '.join('-' + spelled.get(name, name) for name in rnn_only)}: the RNN tagger's")
-    given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha)
+    given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha, ensemble=ensemble)
     settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed, bptt=bptt)
-    network = dict(ensemble=ensemble, bidirectional=bidirectional, rich_features=features == "rich",
+    network = dict(bidirectional=bidirectional, rich_features=features == "rich",
                    unknown_classes=unknown == "shape", viterbi=viterbi)
     if tutorial:  # only what was asked for: TaggerConfig.tutorial refuses what contradicts the tutorial
         options = dict(rich_features="features", unknown_classes="unknown")
-        config = TaggerConfig.tutorial(**settings, **{k: v for k, v in network.items()
-                                                      if source(options.get(k, k)) is not ParameterSource.DEFAULT})
+        asked = {k: v for k, v in network.items() if source(options.get(k, k)) is not ParameterSource.DEFAULT}
+        if hidden_type != HIDDEN_TYPES[0]:
+            asked["cell"] = CELL_DEFAULTS[hidden_type]["cell"]
+        config = TaggerConfig.tutorial(**settings, **asked)
     else:
-        config = TaggerConfig(**network, **settings)
+        config = TaggerConfig.for_cell(hidden_type, **network, **settings)
     config.validate()
     if model_file is None:
         model_file = default_model_path(train_file, ".tagger")

@@ -135,7 +135,7 @@ def describe_rnn_tagger(tagger: RnnTagger) -> list[str]:
         "kind: RNN part-of-speech tagger (rnnlmpy format)",
         f"tags: {len(tagger.tags)}; input features: {len(tagger.features):,} "
         f"({'rich' if config.rich_features else 'word identity only'}); known words: {len(tagger.known_words):,}",
-        f"layers: sparse features -> {config.hidden_size} hidden ({config.activation}) "
+        f"layers: sparse features -> {config.hidden_size} hidden ({tagger.hidden_type}) "
         f"{'in both directions' if config.bidirectional else 'left to right'} -> {len(tagger.tags)} tags; "
         f"{config.ensemble} network(s) averaged; decoding: {'Viterbi' if config.viterbi else 'per token'}",
         f"parameters: {tagger.parameter_count:,} ({config.dtype})",

@@ -10,13 +10,16 @@ full-sentence BPTT, or truncated BPTT (``TaggerConfig.bptt``).
 
 This is the one module of the library that calls ``rnnlmpy.kernels.tagger``;
 ``train_epoch``, ``hidden_states`` and ``best_paths`` (Viterbi, for this tagger
-and the HMM) wrap those kernels for the rest of the package.
+and the HMM) wrap those kernels for the rest of the package. With
+``TaggerConfig.cell`` "lstm" or "gru" the networks are ``gated`` ones instead
+(the batched language model's window cells), each -hidden-type with its own
+defaults (``CELL_DEFAULTS``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
 import numpy as np
@@ -29,9 +32,11 @@ from ..base.store import DTYPES
 from ..base.system import check_fits
 from ..base.text import as_sentences
 from ..kernels.cell import ACTIVATIONS
+from ..kernels.optimizers import OPTIMIZERS
 from ..kernels.tagger import (VITERBI_NO_END, VITERBI_NO_PATH, tagger_hidden_states, train_tagger_sentences,
                               viterbi_paths)
 from .features import token_features, word_key
+from .gated import ELMAN, GATED_CELLS, direction_cells, gated_bytes, gated_posteriors, new_gated_weights
 
 watch_numba()  # this module's kernels say when they compile (base.compiling)
 
@@ -58,6 +63,28 @@ class TaggerConfig:
     init_scale: float = 0.1  # times rnnlm's initialisation (three uniform draws in [-0.1, 0.1])
     rand_seed: int = 1
     dtype: str = "float32"
+    # the gated cells' settings (``gated``): none of them applies to the tanh tagger ("elman"), whose files omit them
+    cell: str = ELMAN  # "elman" (the tanh tagger above), "lstm" or "gru"
+    embedding_size: int = 0  # width of a token's summed input; 0: the hidden size
+    batch: int = 1  # sentences per update
+    optimizer: str = "sgd"  # one of kernels.optimizers.OPTIMIZERS
+    clip_norm: float = 5.0  # the gradients' global norm is clipped to this (0: never)
+    dropout: float = 0.0  # inverted dropout on the summed inputs and on the states the softmax reads
+
+    @classmethod
+    def for_cell(cls, cell: str, **settings) -> "TaggerConfig":
+        """A config with ``cell``'s own defaults (``CELL_DEFAULTS``), then ``settings`` over them."""
+        if cell not in CELL_DEFAULTS:
+            raise RnnlmpyError(f"-hidden-type must be one of {', '.join(HIDDEN_TYPES)} (got {cell!r})")
+        return cls(**{**CELL_DEFAULTS[cell], **settings})
+
+    def header(self) -> dict:
+        """The settings as a tagger file stores them: the tanh tagger's without the gated cells' settings."""
+        values = asdict(self)
+        if self.cell == ELMAN:
+            for name in GATED_SETTINGS:
+                del values[name]
+        return values
 
     @classmethod
     def tutorial(cls, **overrides) -> "TaggerConfig":
@@ -105,11 +132,39 @@ class TaggerConfig:
             raise RnnlmpyError(f"-precision must be float32 or float64 (got {self.dtype!r})")
         if not isinstance(self.bptt, int) or isinstance(self.bptt, bool) or self.bptt < 0:
             raise RnnlmpyError(f"-bptt must be a whole number, at least 0 (got {self.bptt!r})")
+        self.validate_cell()
         self.check_fits(1, 1, 1)
+
+    def validate_cell(self) -> None:
+        """RnnlmpyError for an unknown cell, gated settings out of range, or gated settings on the tanh tagger."""
+        if self.cell not in (ELMAN, *GATED_CELLS):
+            raise RnnlmpyError(f"cell must be one of {ELMAN}, {', '.join(GATED_CELLS)} (got {self.cell!r})")
+        for option, value, least in (("-embedding-size", self.embedding_size, 0), ("-batch", self.batch, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise RnnlmpyError(f"{option} must be a whole number, at least {least} (got {value!r})")
+        if self.optimizer not in OPTIMIZERS:
+            raise RnnlmpyError(f"-optimizer must be one of {', '.join(OPTIMIZERS)} (got {self.optimizer!r})")
+        for option, value in (("-clip-norm", self.clip_norm), ("-dropout", self.dropout)):
+            check_finite(option, value)
+        if not self.clip_norm >= 0:
+            raise RnnlmpyError(f"-clip-norm must be 0 or more (got {self.clip_norm})")
+        if not 0 <= self.dropout < 1:
+            raise RnnlmpyError(f"-dropout must be at least 0 and below 1 (got {self.dropout})")
+        if self.cell == ELMAN:
+            changed = [name for name in GATED_SETTINGS if name != "cell"
+                       and getattr(self, name) != TaggerConfig.__dataclass_fields__[name].default]
+            if changed:
+                raise RnnlmpyError(f"{', '.join(changed)}: settings of the gated cells (-hidden-type "
+                                   f"{' or '.join(GATED_CELLS)}), not of the tanh tagger")
+        elif self.activation != TaggerConfig.activation:
+            raise RnnlmpyError(f"the {self.cell} cell has its own activations; -activation is the tanh tagger's")
 
     def training_bytes(self, feature_count: int, tag_count: int, longest: int) -> float:
         """Memory training needs, in bytes: every network's weights, one more copy (the best epoch's), the
-        float64 draws of the largest initial matrix, and each direction's ring of ``longest`` tokens."""
+        float64 draws of the largest initial matrix, and each direction's ring of ``longest`` tokens (a gated
+        tagger: ``gated.gated_bytes``)."""
+        if self.cell != ELMAN:
+            return gated_bytes(self, feature_count, tag_count, longest)
         size = self.hidden_size
         directions = 2 if self.bidirectional else 1
         network = (feature_count * size + size * size) * 2 + tag_count * (directions * size + 1)
@@ -132,6 +187,15 @@ TUTORIAL_NETWORK = {
     "unknown_classes": (False, lambda value: "-unknown shape"),
     "viterbi": (False, lambda value: "-viterbi"),
     "ensemble": (1, lambda value: f"-ensemble {value}"),
+    "cell": (ELMAN, lambda value: f"-hidden-type {value}"),
+}
+HIDDEN_TYPES = ("tanh", *GATED_CELLS)  # -hidden-type: the tanh tagger or a gated cell
+GATED_SETTINGS = ("cell", "embedding_size", "batch", "optimizer", "clip_norm", "dropout")  # not in tanh files
+# Each -hidden-type's defaults, chosen on a held-out tenth of wiki-en's training text (docs/tagging.md)
+CELL_DEFAULTS = {
+    "tanh": {},
+    "lstm": dict(cell="lstm", hidden_size=100, batch=4, optimizer="adam", alpha=0.01, dropout=0.4),
+    "gru": dict(cell="gru", hidden_size=100, batch=4, optimizer="adam", alpha=0.01, dropout=0.4),
 }
 
 
@@ -158,13 +222,18 @@ class RnnTagger:
     features: list[str]  # input rows
     tags: list[str]  # output rows
     known_words: set  # word keys (see word_key) whose identity is a feature
-    members: list[TaggerWeights]  # one per network of the ensemble
+    members: list  # one TaggerWeights (tanh) or GatedWeights (lstm, gru) per network of the ensemble
     transitions: np.ndarray  # (tags + 1, tags + 1) log P(tag | previous); row/column "tags" is <s>/</s>
     history: list = field(default_factory=list)
     feature_index: dict = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.feature_index = {name: i for i, name in enumerate(self.features)}
+
+    @property
+    def hidden_type(self) -> str:
+        """The recurrent cell as -hidden-type names it: the tanh tagger's activation, or "lstm" / "gru"."""
+        return self.config.activation if self.config.cell == ELMAN else self.config.cell
 
     @property
     def parameter_count(self) -> int:
@@ -227,6 +296,10 @@ class RnnTagger:
         longest = max((len(s) for s in sentences), default=1)
         size = self.config.hidden_size
         total = np.zeros((tokens, len(self.tags)), dtype=np.float64)
+        if self.config.cell != ELMAN:
+            for member in self.members:
+                total += gated_posteriors(self.config, member, sentence_start, token_type, type_ptr, type_ids)
+            return total / len(self.members)
         for member in self.members:
             joined = np.ones((tokens, member.output_weights.shape[1]), dtype=member.output_weights.dtype)
             directions = [(member.forward_input, member.forward_recurrent, False, joined[:, :size])]
@@ -242,6 +315,15 @@ class RnnTagger:
                 out[...] = states
             total += softmax(joined @ member.output_weights.T)
         return total / len(self.members)
+
+    def cells(self, sentences: list[list[str]], network: int = 0) -> list:
+        """Network ``network``'s directions as window cells with the sentences' per-token inputs
+        (``gated.TaggerDirection``: name, hidden type, weights bundle, inputs (tokens, In), sentence_start,
+        reverse), for any cell, tanh included; sentences given as strings are split into words."""
+        if not 0 <= network < len(self.members):
+            raise RnnlmpyError(f"the tagger has {len(self.members)} network(s); there is no network {network}")
+        sentence_start, feature_ptr, feature_ids = self.encode(as_sentences(sentences))
+        return direction_cells(self.config, self.members[network], sentence_start, feature_ptr, feature_ids)
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         """The best tag sequence of each sentence (argmax per token, or Viterbi with transitions); sentences given
@@ -405,7 +487,8 @@ def new_tagger(config: TaggerConfig, sentences: list[tuple[list[str], list[str]]
     tags = sorted({tag for _, sentence_tags in sentences for tag in sentence_tags})
     config.check_fits(len(names), len(tags), max((len(words) for words, _ in sentences), default=1))
     return RnnTagger(config=config, features=list(names), tags=tags, known_words=known,
-                     members=[new_weights(config, len(names), len(tags), config.rand_seed + 1000 * k)
+                     members=[(new_weights if config.cell == ELMAN else new_gated_weights)(
+                                  config, len(names), len(tags), config.rand_seed + 1000 * k)
                               for k in range(config.ensemble)],
                      transitions=tag_transitions(sentences, tags))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Union
 
 import numpy as np
@@ -13,6 +13,7 @@ from ..base.files import HMM, sniff
 from ..base.store import (DTYPES, NUMBER, checked_array, checked_history, decode_words, encode_words,
                           read_store, settings_from_header, write_store)
 from .hmm import HmmTagger
+from .gated import ELMAN, GatedWeights, gated_shapes
 from .rnn import RnnTagger, TaggerConfig, TaggerWeights
 
 Tagger = Union[HmmTagger, RnnTagger]  # both have tag(sentences) -> tags per sentence
@@ -24,7 +25,7 @@ def save_tagger(tagger: RnnTagger, path: str) -> None:
     """Write an RNN tagger as an rnnlmpy model file of kind "tagger" (atomically)."""
     arrays = {f"network{k}/{name}": array for k, member in enumerate(tagger.members)
               for name, array in member.arrays().items()}
-    write_store(path, "tagger", {"model_type": "rnn", "config": asdict(tagger.config), "history": tagger.history},
+    write_store(path, "tagger", {"model_type": "rnn", "config": tagger.config.header(), "history": tagger.history},
                 {"features": encode_words(tagger.features), "tags": encode_words(tagger.tags),
                  "known_words": encode_words(sorted(tagger.known_words)), "transitions": tagger.transitions,
                  **arrays})
@@ -46,6 +47,8 @@ def load_tagger(path: str) -> Tagger:
 
 def _expected_shapes(config: TaggerConfig, features: int, tags: int) -> dict[str, tuple[int, ...]]:
     """The shape of every weight array of a tagger with ``features`` input features and ``tags`` tags."""
+    if config.cell != ELMAN:
+        return gated_shapes(config, features, tags)
     size, directions = config.hidden_size, 2 if config.bidirectional else 1
     return {"forward_input": (features, size), "forward_recurrent": (size, size),
             "backward_input": (features if directions == 2 else 1, size), "backward_recurrent": (size, size),
@@ -57,9 +60,13 @@ def _check_declared(header: dict, declared: dict) -> None:
     the header's config and the first network's declared feature and tag counts give."""
     config = settings_from_header(TaggerConfig, header.get("config"), "config")
     config.validate()
-    rows = declared["network0/forward_input"][0], declared["network0/output_weights"][0]
+    inputs = "network0/forward_input" if config.cell == ELMAN else "network0/embedding"
+    for name in (inputs, "network0/output_weights"):
+        if name not in declared:
+            raise ValueError(f"it has no array {name!r}")
+    rows = declared[inputs][0], declared["network0/output_weights"][0]
     if len(rows[0]) != 2 or len(rows[1]) != 2:
-        raise ValueError(f"arrays 'network0/forward_input' and 'network0/output_weights' declare the shapes "
+        raise ValueError(f"arrays {inputs!r} and 'network0/output_weights' declare the shapes "
                          f"{rows[0]} and {rows[1]}, expected 2 dimensions")
     tags = rows[1][0]
     expected = {"features": None, "tags": None, "known_words": None, "transitions": (tags + 1, tags + 1)}
@@ -84,17 +91,18 @@ def _tagger_from_arrays(header: dict, arrays: dict) -> RnnTagger:
     known_words = decode_words(checked_array(arrays, "known_words", 1, "u"))
     expected = _expected_shapes(config, len(features), len(tags))
     members = []
+    weights_class = TaggerWeights if config.cell == ELMAN else GatedWeights
     for k in range(config.ensemble):
         weights = {}
-        for item in fields(TaggerWeights):
+        for item in fields(weights_class):
             name = f"network{k}/{item.name}"
-            array = checked_array(arrays, name, 2, "f", finite=True)
+            array = checked_array(arrays, name, len(expected[item.name]), "f", finite=True)
             if array.shape != expected[item.name]:
                 raise ValueError(f"array {name!r} has shape {array.shape}, expected {expected[item.name]}")
             if array.dtype != DTYPES[config.dtype]:  # the kernels are compiled for one precision throughout
                 raise ValueError(f"array {name!r} is {array.dtype}, but the tagger's precision is {config.dtype}")
             weights[item.name] = np.ascontiguousarray(array)
-        members.append(TaggerWeights(**weights))
+        members.append(weights_class(**weights))
     transitions = checked_array(arrays, "transitions", 2, "f")
     if transitions.shape != (len(tags) + 1, len(tags) + 1) or np.isnan(transitions).any() or np.any(transitions > 0):
         raise ValueError(f"array 'transitions' has shape {transitions.shape}, expected "

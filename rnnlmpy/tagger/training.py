@@ -14,7 +14,8 @@ from ..base.errors import RnnlmpyError
 from ..base.metrics import entropy_bits
 from .features import word_key
 from .grading import grade_lines
-from .rnn import EpochBuffers, RnnTagger, TaggerConfig, TaggerWeights, new_tagger, train_epoch
+from .gated import ELMAN, GatedTrainer
+from .rnn import EpochBuffers, RnnTagger, TaggerConfig, new_tagger, train_epoch
 
 
 def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[TaggerConfig] = None,
@@ -40,11 +41,12 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
         keep_probability = keep_probability / (keep_probability + config.word_dropout)
     targets = np.array([tag_index[tag] for _, tags in sentences for tag in tags], dtype=np.int32)
     longest = max(len(words) for words, _ in sentences)
-    buffers = EpochBuffers.new(config, longest)
+    buffers = EpochBuffers.new(config, longest) if config.cell == ELMAN else None
     valid_reference = [" ".join(tags) for _, tags in valid] if valid is not None else None
     best = None
     for member_number, member in enumerate(tagger.members):
         rng = np.random.default_rng(config.rand_seed + 1000 * member_number + 1)
+        trainer = GatedTrainer(config, member) if config.cell != ELMAN else None
         for epoch in range(config.epochs):
             started = time.perf_counter()
             alpha = config.alpha / (1 + config.alpha_decay * epoch)
@@ -53,8 +55,12 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
                 hide = rng.random(len(keep_probability)) > keep_probability
                 _, feature_ptr, feature_ids = tagger.encode(train_words, hide)
             with compiling(say) as compiled:
-                log10_sum, tokens = train_epoch(config, member, feature_ptr, feature_ids, targets, sentence_start,
-                                                order, alpha, buffers)
+                if trainer is None:
+                    log10_sum, tokens = train_epoch(config, member, feature_ptr, feature_ids, targets,
+                                                    sentence_start, order, alpha, buffers)
+                else:
+                    log10_sum, tokens = trainer.epoch(feature_ptr, feature_ids, targets, sentence_start, order,
+                                                      alpha, rng)
             check_converging(member, log10_sum, member_number, epoch, config)
             seconds = max(time.perf_counter() - started - compiled.seconds, 1e-9)
             record = {"network": member_number, "epoch": epoch, "alpha": alpha,
@@ -80,7 +86,7 @@ def train_tagger(sentences: list[tuple[list[str], list[str]]], config: Optional[
     return tagger
 
 
-def check_converging(member: TaggerWeights, log10_sum: float, member_number: int, epoch: int,
+def check_converging(member, log10_sum: float, member_number: int, epoch: int,
                      config: TaggerConfig) -> None:
     """RnnlmpyError when an epoch left the network's log-probability or weights not finite: training has
     diverged, and a tagger saved now would be refused by ``tag``, so none is written."""
