@@ -167,3 +167,73 @@ def tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[str]]],
     with np.errstate(invalid="ignore"):
         return {name: (np.where(pairs[name] > 0, sums[name] / np.maximum(pairs[name], 1), np.nan), pairs[name])
                 for name in directions}
+
+
+def gated_tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[str]]], steps: int
+                                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``tagger_reference_norms`` of a gated (lstm, gru) tagger: each direction stepped by reference_deep's NumPy
+    cell one token at a time from a zero state at its sentence's first token read; h(t-k) (for an LSTM h alone,
+    its cell state c held) nudged by +-eps in each unit; the loss -ln softmax(W [h_forward, h_backward] + b)."""
+    from reference_deep import cell_forward
+
+    kind, size = tagger.config.cell, tagger.config.hidden_size
+    directions = ["forward"] + (["backward"] if tagger.config.bidirectional else [])
+    sums = {name: np.zeros(steps + 1) for name in directions}
+    pairs = {name: np.zeros(steps + 1, dtype=np.int64) for name in directions}
+    tag_index = {tag: i for i, tag in enumerate(tagger.tags)}
+    for member in tagger.members:
+        output, bias = member.output_weights.astype(np.float64), member.output_bias.astype(np.float64)
+        cells = {name: tuple(getattr(member, f"{name}_{part}").astype(np.float64)
+                             for part in ("input", "recurrent", "bias")) for name in directions}
+        for words, tags in sentences:
+            length = len(words)
+            inputs = _tagger_inputs(tagger, words, member.embedding)
+
+            def step(name: str, position: int, state: np.ndarray) -> np.ndarray:
+                """The state (S, H) after reading ``position`` from ``state``."""
+                wx, wh, b = cells[name]
+                _, after, _ = cell_forward(kind, wx, wh, b, inputs[position][None, None, :],
+                                           np.zeros((1, 1), dtype=np.uint8), state[None], "tanh")
+                return after[0]
+
+            def run(name: str, order: list[int], start: np.ndarray) -> dict[int, np.ndarray]:
+                state, found = start, {}
+                for position in order:
+                    state = step(name, position, state)
+                    found[position] = state
+                return found
+
+            zero = np.zeros((2 if kind == "lstm" else 1, size))
+            base = {"forward": run("forward", list(range(length)), zero)}
+            if "backward" in directions:
+                base["backward"] = run("backward", list(range(length - 1, -1, -1)), zero)
+
+            def loss(t: int, name: str, source: int, state: np.ndarray) -> float:
+                if name == "forward":
+                    h = {name: run(name, list(range(source + 1, t + 1)), state).get(t, state)[0]}
+                else:
+                    h = {name: run(name, list(range(source - 1, t - 1, -1)), state).get(t, state)[0]}
+                joined = np.concatenate([h.get(other, base[other][t][0]) for other in directions])
+                scores = output @ joined + bias
+                scores -= scores.max()
+                return -(scores[tag_index[tags[t]]] - np.log(np.exp(scores).sum()))
+
+            for t in range(length):
+                if tags[t] not in tag_index:
+                    continue
+                for name in directions:
+                    for k in range(steps + 1):
+                        source = t - k if name == "forward" else t + k
+                        if not 0 <= source < length:
+                            continue
+                        grad = np.zeros(size)
+                        for j in range(size):
+                            up, down = base[name][source].copy(), base[name][source].copy()
+                            up[0, j] += EPSILON
+                            down[0, j] -= EPSILON
+                            grad[j] = (loss(t, name, source, up) - loss(t, name, source, down)) / (2 * EPSILON)
+                        sums[name][k] += np.linalg.norm(grad)
+                        pairs[name][k] += 1
+    with np.errstate(invalid="ignore"):
+        return {name: (np.where(pairs[name] > 0, sums[name] / np.maximum(pairs[name], 1), np.nan), pairs[name])
+                for name in directions}

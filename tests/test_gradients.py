@@ -120,6 +120,27 @@ def test_tagger_norms_match_finite_differences(bidirectional):
         np.testing.assert_allclose(found[direction][0], expected[direction][0], rtol=2e-6, atol=1e-10)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [True, False], ids=["bidirectional", "forward-only"])
+def test_gated_tagger_norms_match_finite_differences(cell, bidirectional):
+    from rnnlmpy.tagger import TaggerConfig, new_tagger, tagger_gradient_norms
+    from reference_gradients import gated_tagger_reference_norms
+    config = TaggerConfig.for_cell(cell, hidden_size=3, embedding_size=4, dtype="float64", ensemble=2,
+                                   init_scale=20.0, bidirectional=bidirectional)
+    tagger = new_tagger(config, TAGGED)
+    rng = np.random.default_rng(3)
+    for member in tagger.members:  # biases start at 0: give them values, so that the sums must use them
+        member.output_bias[...] = rng.normal(size=member.output_bias.shape)
+        member.forward_bias[...] = rng.normal(size=member.forward_bias.shape)
+    found = tagger_gradient_norms(tagger, TAGGER_TEXT, STEPS)
+    expected = gated_tagger_reference_norms(tagger, TAGGER_TEXT, STEPS)
+    assert sorted(found) == sorted(expected) == (["backward", "forward"] if bidirectional else ["forward"])
+    for direction in expected:
+        np.testing.assert_array_equal(found[direction][1], expected[direction][1])
+        assert expected[direction][0][STEPS] > 1e-8
+        np.testing.assert_allclose(found[direction][0], expected[direction][0], rtol=2e-6, atol=1e-10)
+
+
 # ---------------------------------------------------------------- the command
 
 def saved_files(tmp_path):

@@ -11,7 +11,9 @@ its own). Tokens whose gold tag the tagger does not know are not scored.
 
 The cells' transposed Jacobians and the sweep are the language model's
 (``kernels.jacobians``): a direction's states become a steps bundle
-(``direction_steps``) and are swept in its reading order.
+(``direction_steps``) and are swept in its reading order. A gated (lstm, gru)
+network's directions are run by the window kernels they were trained on, and an
+LSTM's gradient reaches h(t-k) through its cell state too.
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ import numpy as np
 from ..base.compiling import watch_numba
 from ..base.errors import RnnlmpyError
 from ..base.system import blas_threads
-from ..kernels.jacobians import ACTIVATIONS, ElmanSteps, GradientSweep
+from ..base.text import as_sentences
+from ..kernels import window_gru, window_lstm
+from ..kernels.jacobians import ACTIVATIONS, ElmanSteps, GradientSweep, window_steps
+from ..kernels.window import STATES, window_cache
 from .files import read_tagged
+from .gated import GATED_CELLS, direction_cells
 from .rnn import RnnTagger, TaggerWeights, hidden_states
 from .store import load_tagger
 
 watch_numba()  # this module's kernels say when they compile (base.compiling)
 
 DIRECTIONS = ("forward", "backward")
+WINDOW_CELLS = {"lstm": window_lstm, "gru": window_gru}  # a gated tagger's cell -> its window kernels
 
 __all__ = ["DIRECTIONS", "direction_steps", "tagger_gradient_norms", "tagger_gradient_norms_file"]
 
@@ -39,6 +46,8 @@ def direction_steps(tagger: RnnTagger, member: TaggerWeights, direction: str, se
     each from a zero state. The tanh cell's; a gated cell of the batched engine's window kernels gives its
     bundle by ``jacobians.window_steps`` from its forward pass's cache."""
     config = tagger.config
+    if config.cell in GATED_CELLS:
+        return _window_direction_steps(tagger, member, direction, sentences)
     size = config.hidden_size
     reverse = direction == "backward"
     input_weights = member.backward_input if reverse else member.forward_input
@@ -54,6 +63,29 @@ def direction_steps(tagger: RnnTagger, member: TaggerWeights, direction: str, se
     states = states.astype(np.float64)
     return ElmanSteps(np.ascontiguousarray(recurrent, dtype=np.float64), _reading_order(states, direction),
                       ACTIVATIONS[config.activation]), states
+
+
+def _window_direction_steps(tagger: RnnTagger, member, direction: str, sentences: list[list[str]]):
+    """``direction_steps`` of a gated network: the direction read as one stream in its reading order by its window
+    cell's ``forward`` (a reset at each sentence's first token read), the steps bundle from that pass's cache."""
+    config = tagger.config
+    sentence_start, feature_ptr, feature_ids = tagger.encode(as_sentences(sentences))
+    cell = next(found for found in direction_cells(config, member, sentence_start, feature_ptr, feature_ids)
+                if found.name == direction)
+    tokens, size = len(cell.inputs), config.hidden_size
+    inputs = _reading_order(cell.inputs, direction)[:, None, :]
+    lengths = np.diff(sentence_start)
+    firsts = (sentence_start[1:] - 1) if cell.reverse else sentence_start[:-1]  # text index of the first token read
+    resets = np.zeros((tokens, 1), dtype=np.uint8)
+    read_first = firsts[lengths > 0]
+    resets[(tokens - 1 - read_first) if cell.reverse else read_first, 0] = 1
+    dtype = inputs.dtype
+    state = np.zeros((1, STATES[config.cell], size), dtype=dtype)
+    outputs = np.empty((tokens, 1, size), dtype=dtype)
+    cache = window_cache(config.cell, tokens, 1, size, dtype)
+    WINDOW_CELLS[config.cell].forward(cell.weights, inputs, resets, state, outputs, cache, np.empty_like(state))
+    states = _reading_order(outputs[:, 0].astype(np.float64), direction)  # back in text order
+    return window_steps(config.cell, cell.weights.recurrent, cache), states
 
 
 def _reading_order(array: np.ndarray, direction: str) -> np.ndarray:
@@ -83,7 +115,7 @@ def tagger_gradient_norms(tagger, sentences: list[tuple[list[str], list[str]]], 
     lasts = np.zeros(len(gold), dtype=np.bool_)
     lasts[np.cumsum(lengths) - 1] = True
     directions = DIRECTIONS if config.bidirectional else DIRECTIONS[:1]
-    sweeps = {direction: GradientSweep(steps, config.hidden_size, False) for direction in directions}
+    sweeps = {direction: GradientSweep(steps, config.hidden_size, config.cell == "lstm") for direction in directions}
     import scipy.linalg.cython_blas  # noqa: F401 (the OpenBLAS of Numba's np.dot, loaded for blas_threads to reach)
     with blas_threads(1):  # K + 1 rows per product: BLAS threads would only wait for each other
         for member in tagger.members:
@@ -98,10 +130,12 @@ def _sweep_member(tagger, member: TaggerWeights, directions: tuple, words: list[
     size = tagger.config.hidden_size
     found = {direction: direction_steps(tagger, member, direction, words) for direction in directions}
     output = member.output_weights.astype(np.float64)
-    joined = np.ones((len(gold), output.shape[1]))
+    joined = np.ones((len(gold), output.shape[1]))  # the tanh tagger's last column: its output bias's input
     for index, direction in enumerate(directions):
         joined[:, index * size:(index + 1) * size] = found[direction][1]
     scores = joined @ output.T
+    if tagger.config.cell in GATED_CELLS:  # a separate bias
+        scores += member.output_bias
     scores -= scores.max(axis=1, keepdims=True)
     probabilities = np.exp(scores)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
