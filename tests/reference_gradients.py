@@ -107,6 +107,33 @@ def _tagger_inputs(tagger, words: list[str], input_weights: np.ndarray) -> np.nd
     return np.array([rows[feature_ids[feature_ptr[t]:feature_ptr[t + 1]]].sum(axis=0) for t in range(len(words))])
 
 
+def _add_tagger_pairs(scored: list[bool], directions: list[str], steps: int, base: dict, loss, sums: dict,
+                      pairs: dict) -> None:
+    """Add one sentence's pairs to ``sums``/``pairs`` (direction -> (K+1,)): for each scored token t and each
+    direction, the central-difference gradient of ``loss(t, direction, source, state)`` at the state
+    ``base[direction][source]`` (its first row when 2-D: h, an LSTM's c held) of the token k steps back along
+    the direction's reading order."""
+    length = len(scored)
+    for t in range(length):
+        if not scored[t]:
+            continue
+        for name in directions:
+            for k in range(steps + 1):
+                source = t - k if name == "forward" else t + k
+                if not 0 <= source < length:
+                    continue
+                state = base[name][source]
+                h = state if state.ndim == 1 else state[0]
+                grad = np.zeros(h.shape[0])
+                for j in range(h.shape[0]):
+                    up, down = state.copy(), state.copy()
+                    (up if up.ndim == 1 else up[0])[j] += EPSILON
+                    (down if down.ndim == 1 else down[0])[j] -= EPSILON
+                    grad[j] = (loss(t, name, source, up) - loss(t, name, source, down)) / (2 * EPSILON)
+                sums[name][k] += np.linalg.norm(grad)
+                pairs[name][k] += 1
+
+
 def tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[str]]], steps: int
                            ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Direction ("forward", "backward") -> (mean norm, pairs) for k = 0..``steps``, over every network of the
@@ -148,22 +175,7 @@ def tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[str]]],
                 scores -= scores.max()
                 return -(scores[tag_index[tags[t]]] - np.log(np.exp(scores).sum()))
 
-            for t in range(length):
-                if tags[t] not in tag_index:
-                    continue
-                for name in directions:
-                    for k in range(steps + 1):
-                        source = t - k if name == "forward" else t + k
-                        if not 0 <= source < length:
-                            continue
-                        grad = np.zeros(size)
-                        for j in range(size):
-                            up, down = base[name][source].copy(), base[name][source].copy()
-                            up[j] += EPSILON
-                            down[j] -= EPSILON
-                            grad[j] = (loss(t, name, source, up) - loss(t, name, source, down)) / (2 * EPSILON)
-                        sums[name][k] += np.linalg.norm(grad)
-                        pairs[name][k] += 1
+            _add_tagger_pairs([tag in tag_index for tag in tags], directions, steps, base, loss, sums, pairs)
     with np.errstate(invalid="ignore"):
         return {name: (np.where(pairs[name] > 0, sums[name] / np.maximum(pairs[name], 1), np.nan), pairs[name])
                 for name in directions}
@@ -218,22 +230,7 @@ def gated_tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[s
                 scores -= scores.max()
                 return -(scores[tag_index[tags[t]]] - np.log(np.exp(scores).sum()))
 
-            for t in range(length):
-                if tags[t] not in tag_index:
-                    continue
-                for name in directions:
-                    for k in range(steps + 1):
-                        source = t - k if name == "forward" else t + k
-                        if not 0 <= source < length:
-                            continue
-                        grad = np.zeros(size)
-                        for j in range(size):
-                            up, down = base[name][source].copy(), base[name][source].copy()
-                            up[0, j] += EPSILON
-                            down[0, j] -= EPSILON
-                            grad[j] = (loss(t, name, source, up) - loss(t, name, source, down)) / (2 * EPSILON)
-                        sums[name][k] += np.linalg.norm(grad)
-                        pairs[name][k] += 1
+            _add_tagger_pairs([tag in tag_index for tag in tags], directions, steps, base, loss, sums, pairs)
     with np.errstate(invalid="ignore"):
         return {name: (np.where(pairs[name] > 0, sums[name] / np.maximum(pairs[name], 1), np.nan), pairs[name])
                 for name in directions}
