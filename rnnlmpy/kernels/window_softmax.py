@@ -89,11 +89,17 @@ def total(values):
 
 
 @njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def exp_log_total(logits, top):
+    """Turn ``logits`` (V,) into exp(z - ``top``) in place (``top``: their maximum); returns ln sum exp(z - top)."""
+    exponentials(logits, top)
+    return math.log(total(logits))
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def log_softmax_row(logits, bias):
     """Add ``bias`` (V,) to ``logits`` (V,) and turn them into exp(z - max) in place; returns (max, ln sum exp)."""
     top = add_bias_and_max(logits, bias)
-    exponentials(logits, top)
-    return top, math.log(total(logits))
+    return top, exp_log_total(logits, top)
 
 
 @njit(cache=True, fastmath=True)
