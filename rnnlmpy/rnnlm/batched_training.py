@@ -24,7 +24,6 @@ from typing import Optional
 import numpy as np
 
 from ..base.compiling import compiling
-from ..base.errors import RnnlmpyError
 from ..base.progress import ProgressReporter
 from ..kernels import optimizers
 from . import deep, network
@@ -88,13 +87,7 @@ class BatchedRun(RunBase):
         backup = ({k[len("backup/"):]: v.copy() for k, v in resume.items() if k.startswith("backup/")}
                   if resume and progress.position > 0 else snapshot(model))
         run = cls(model, train_stream, valid_stream, backup, writer, options, reporter, lambda: 0, limit)
-        window_rows = model.config.bptt * model.config.batch
-        if resume and progress.position > 0:
-            if progress.position > run.total_rows or (progress.position % window_rows
-                                                      and progress.position != run.total_rows):
-                raise RnnlmpyError(f"model {writer.model_file!r} is a damaged checkpoint (its position "
-                                   f"{progress.position} is not a window boundary of this text); use -force to "
-                                   "start anew")
+        if resume and progress.position > 0:  # (its position checked against the text: session.resume_or_create)
             run.state[...] = resume[STREAM_STATE]
         optimizer_state = {k[len(OPTIMIZER_PREFIX):]: v for k, v in resume.items() if k.startswith(OPTIMIZER_PREFIX)}
         if optimizer_state or (resume and progress.position > 0):  # every unfinished save holds it (sgd: none)
