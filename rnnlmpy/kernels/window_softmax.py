@@ -213,11 +213,13 @@ def part_gradients(layer, first_word, hidden, targets, weights, scale, block, fa
     """Phase 2: each row of ``block`` (from ``part_exponentials``) times ``factors[n]`` (its share of P: the
     driver's exp(row_max - the row's overall maximum) / the row's overall sum, times ``scale * weights[n]``),
     minus ``scale * weights[n]`` at the target when it is in the range, is dLoss/dz of the range; its gradients are
-    ADDED to ``grads`` (of the range's rows) and ``grad_hidden`` (N, H) is WRITTEN with the range's share of
+    WRITTEN to ``grads`` (of the range's rows: the only gradient of a full softmax's words, so no zeroed array
+    and no sum of a temporary are needed) and ``grad_hidden`` (N, H) is WRITTEN with the range's share of
     dLoss/dhidden (the driver sums the ranges')."""
-    rows, size = hidden.shape
+    rows = hidden.shape[0]
     words = layer.weights.shape[0]
     dtype = hidden.dtype
+    grads.bias[:] = 0.0
     for n in range(rows):
         if weights[n] == 0:
             continue
@@ -226,5 +228,5 @@ def part_gradients(layer, first_word, hidden, targets, weights, scale, block, fa
         if 0 <= target < words:
             block[n, target] -= dtype.type(scale * weights[n])
             grads.bias[target] -= dtype.type(scale * weights[n])
-    add_into(grads.weights, np.dot(block.T, hidden))
+    np.dot(block.T, hidden, grads.weights)
     np.dot(block, layer.weights, grad_hidden)
