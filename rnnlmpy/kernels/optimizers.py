@@ -75,6 +75,7 @@ OPTIMIZER_SETTINGS = {
 OPTIMIZERS = tuple(OPTIMIZER_SETTINGS)
 NONNEGATIVE_SLOTS = ("sum", "square_average", "second_moment")  # sums of squares: a negative one is corrupt
 STEP_KEY = "step"  # adam's step count in ``Optimizer.state``: int64 (1,)
+MAX_STEPS = 2**53  # a step count above this is a damaged checkpoint (no run takes so many; far from int64's wrap)
 
 
 # ---------------------------------------------------------------------------------------------------- kernels
@@ -261,6 +262,42 @@ def clip_by_global_norm(grads, max_norm: float, rows: Optional[Mapping] = None) 
     return norm
 
 
+def state_layout(name: str, shapes: Mapping[str, tuple]) -> dict[str, tuple]:
+    """The state arrays of optimiser ``name`` over weights of ``shapes`` (weight name -> (shape, dtype)): key ->
+    (shape, dtype), one ``"<slot>.<weight name>"`` per slot and weight, plus ``STEP_KEY`` when it counts steps."""
+    settings = OPTIMIZER_SETTINGS[name]
+    layout = {f"{slot}.{key}": (tuple(shape), np.dtype(dtype)) for slot in settings.slots
+              for key, (shape, dtype) in shapes.items()}
+    if settings.counted:
+        layout[STEP_KEY] = ((1,), np.dtype(np.int64))
+    return layout
+
+
+def state_problem(name: str, shapes: Mapping[str, tuple], arrays: Mapping[str, np.ndarray]) -> str:
+    """What makes ``arrays`` unfit to be the state of optimiser ``name`` over weights of ``shapes`` (weight name
+    -> (shape, dtype)), "" if nothing: other names, shapes or dtypes than ``state_layout``'s, values that are not
+    finite, negative sums of squares, a step count outside [0, MAX_STEPS] (beyond it adam's count would wrap)."""
+    layout = state_layout(name, shapes)
+    if set(arrays) != set(layout):
+        missing, extra = sorted(set(layout) - set(arrays)), sorted(set(arrays) - set(layout))
+        return f"the {name} optimiser state " + (f"lacks {', '.join(missing)}" if missing
+                                                  else f"has unexpected {', '.join(extra)}")
+    for key, (shape, dtype) in layout.items():
+        array = np.asarray(arrays[key])
+        if array.shape != shape or array.dtype != dtype:
+            return f"optimiser state {key} is {array.dtype} {array.shape}, expected {dtype} {shape}"
+        if key == STEP_KEY:
+            if array[0] < 0:
+                return f"optimiser step count {int(array[0])} is negative"
+            if array[0] > MAX_STEPS:
+                return f"optimiser step count {int(array[0])} is above {MAX_STEPS}"
+        elif not np.all(np.isfinite(array)):
+            return f"optimiser state {key} holds values that are not finite"
+        elif key.split(".", 1)[0] in NONNEGATIVE_SLOTS and array.size and array.min() < 0:
+            return f"optimiser state {key} holds negative sums of squares"
+    return ""
+
+
 class Optimizer:
     """One optimiser over named weights: ``Optimizer(name, weights, decay)``, then ``step`` once a window.
 
@@ -283,12 +320,8 @@ class Optimizer:
         for key, (_, dtype) in self.shapes.items():
             if dtype not in (np.float32, np.float64):
                 raise ValueError(f"{key}: optimisers update float32 or float64 weights, not {dtype}")  # a bug
-        self.state: dict[str, np.ndarray] = {}
-        for slot in self.settings.slots:
-            for key, (shape, dtype) in self.shapes.items():
-                self.state[f"{slot}.{key}"] = np.zeros(shape, dtype=dtype)
-        if self.settings.counted:
-            self.state[STEP_KEY] = np.zeros(1, dtype=np.int64)
+        self.state = {key: np.zeros(shape, dtype=dtype)
+                      for key, (shape, dtype) in state_layout(name, self.shapes).items()}
 
     def __repr__(self) -> str:
         return f"Optimizer({self.name!r}, {len(self.shapes)} weights, decay={self.decay})"
@@ -342,27 +375,11 @@ class Optimizer:
 
     def load_state(self, arrays: Mapping[str, np.ndarray], source: str = "the checkpoint") -> None:
         """Restore ``state`` from ``arrays`` (as saved from ``state``; e.g. read from ``source``, named in the
-        message), after checking every array: the exact names, shapes and dtypes, finite, sums of squares >= 0,
-        a step count >= 0. Raises RnnlmpyError (one line) and keeps the current state on any mismatch."""
-        expected = set(self.state)
-        given = set(arrays)
-        if given != expected:
-            missing, extra = sorted(expected - given), sorted(given - expected)
-            detail = f"lacks {', '.join(missing)}" if missing else f"has unexpected {', '.join(extra)}"
-            raise RnnlmpyError(f"{source}: the {self.name} optimiser state {detail}")
-        checked = {}
-        for key, current in self.state.items():
+        message), after checking every array (``state_problem``). Raises RnnlmpyError (one line) and keeps the
+        current state on any mismatch."""
+        problem = state_problem(self.name, self.shapes, arrays)
+        if problem:
+            raise RnnlmpyError(f"{source}: {problem}")
+        for key in self.state:
             array = np.asarray(arrays[key])
-            if array.shape != current.shape or array.dtype != current.dtype:
-                raise RnnlmpyError(f"{source}: optimiser state {key} is {array.dtype} {array.shape}, "
-                                   f"expected {current.dtype} {current.shape}")
-            if key == STEP_KEY:
-                if array[0] < 0:
-                    raise RnnlmpyError(f"{source}: optimiser step count {int(array[0])} is negative")
-            elif not np.all(np.isfinite(array)):
-                raise RnnlmpyError(f"{source}: optimiser state {key} holds values that are not finite")
-            elif key.split(".", 1)[0] in NONNEGATIVE_SLOTS and array.size and array.min() < 0:
-                raise RnnlmpyError(f"{source}: optimiser state {key} holds negative sums of squares")
-            checked[key] = array
-        for key, array in checked.items():
             self.state[key] = np.array(array, dtype=array.dtype, order="C", copy=True)

@@ -27,8 +27,8 @@ import numpy as np
 from numba import njit
 
 from ..base.errors import RnnlmpyError
-from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
 from .output import largest_class_size
+from .window_softmax import exp_log_total, log_softmax_row
 
 CHUNK_ROWS = 256  # rows of class logits computed at once
 LN10 = math.log(10.0)
@@ -110,28 +110,6 @@ def class_layer_problem(layer: ClassLayer) -> str:
     return ""
 
 
-@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
-def exp_normalise(values):
-    """Turn the logits ``values`` (K,) into exp(z - max) in place; returns (max, ln sum exp(z - max))."""
-    top = values[0]
-    for k in range(values.shape[0]):
-        top = max(top, values[k])
-    total = 0.0
-    floor = values.dtype.type(-EXP_LIMIT)
-    for k in range(values.shape[0]):
-        e = exponential(max(values[k] - top, floor))
-        values[k] = e
-        total += e
-    return top, math.log(total)
-
-
-@njit(cache=True, fastmath=True)
-def add_bias(values, bias):
-    """``values`` (K,) += ``bias`` (K,)."""
-    for k in range(values.shape[0]):
-        values[k] += bias[k]
-
-
 @njit(cache=True, fastmath=True)
 def word_logits(word_weights, word_bias, first, hidden, out):
     """``out[k]`` = W[first + k] . ``hidden`` + b[first + k] for the K = len(out) words from ``first``."""
@@ -173,19 +151,19 @@ def word_backward(word_weights, grad_weights, grad_bias, first, errors, hidden, 
 
 
 @njit(cache=True)
-def row_log_probability(layer, class_row, hidden_row, target, word_work):
-    """ln P(``target`` | ``hidden_row``): ``class_row`` (C,) holds the row's class logits without bias and is
-    left holding exp(z - max) of its class logits; ``word_work`` (largest class,) is left holding the same of
-    the target class's word logits. Returns (ln P, sum of ``class_row``, sum of the class's ``word_work``)."""
-    target_class = layer.word_class[target]
-    first = layer.class_start[target_class]
-    add_bias(class_row, layer.class_bias)
-    class_logit = class_row[target_class]
-    class_top, class_log_total = exp_normalise(class_row)
-    words = word_work[:layer.class_end[target_class] - first]
+def row_log_probability(layer, class_row, hidden_row, target, target_class, first, word_work):
+    """ln P(``target`` | ``hidden_row``), ``target`` being word ``target - first`` of class ``target_class`` (whose
+    words start at ``first``): ``class_row`` (C,) holds the row's class logits without bias and is left holding
+    exp(z - max) of its class logits; ``word_work`` (largest class,) is left holding the same of the target
+    class's word logits. Returns (ln P, sum of ``class_row``, sum of the class's ``word_work``)."""
+    class_logit = class_row[target_class] + layer.class_bias[target_class]
+    class_top, class_log_total = log_softmax_row(class_row, layer.class_bias)
+    last = layer.class_end[target_class]
+    words = word_work[:last - first]
     word_logits(layer.word_weights, layer.word_bias, first, hidden_row, words)
     word_logit = words[target - first]
-    word_top, word_log_total = exp_normalise(words)
+    word_top = words.max()
+    word_log_total = exp_log_total(words, word_top)
     log_probability = class_logit - class_top - class_log_total + word_logit - word_top - word_log_total
     return log_probability, math.exp(class_log_total), math.exp(word_log_total)
 
@@ -221,7 +199,7 @@ def train(layer, hidden, targets, weights, scale, grad_hidden, grads, log10_out)
             target_class = layer.word_class[target]
             first = layer.class_start[target_class]
             log_probability, class_norm, word_norm = row_log_probability(layer, class_row, hidden[n], target,
-                                                                         word_work)
+                                                                         target_class, first, word_work)
             log10_out[n] = log_probability / LN10
             factor = scale * weight
             to_errors(class_row, class_norm, target_class, factor)
@@ -248,8 +226,10 @@ def score(layer, hidden, targets, log10_out):
         block = class_block[:end - begin]
         np.dot(hidden[begin:end], layer.class_weights.T, block)
         for r in range(end - begin):
-            log_probability, _, _ = row_log_probability(layer, block[r], hidden[begin + r], targets[begin + r],
-                                                        word_work)
+            target = targets[begin + r]
+            target_class = layer.word_class[target]
+            log_probability, _, _ = row_log_probability(layer, block[r], hidden[begin + r], target, target_class,
+                                                        layer.class_start[target_class], word_work)
             log10_out[begin + r] = log_probability / LN10
 
 
@@ -257,8 +237,7 @@ def score(layer, hidden, targets, log10_out):
 def distribution(layer, hidden, out):
     """``out`` (V,) = P(every word | ``hidden`` (H,)): each class's probability times its words' softmax."""
     class_logits = np.dot(layer.class_weights, hidden)
-    add_bias(class_logits, layer.class_bias)
-    _, class_log_total = exp_normalise(class_logits)
+    _, class_log_total = log_softmax_row(class_logits, layer.class_bias)
     class_norm = math.exp(class_log_total)
     word_work = np.empty(largest_class_size(layer.class_start, layer.class_end), dtype=hidden.dtype)
     for c in range(class_logits.shape[0]):
@@ -267,7 +246,7 @@ def distribution(layer, hidden, out):
             continue
         words = word_work[:last - first]
         word_logits(layer.word_weights, layer.word_bias, first, hidden, words)
-        _, word_log_total = exp_normalise(words)
+        word_log_total = exp_log_total(words, words.max())
         factor = class_logits[c] / class_norm / math.exp(word_log_total)
         for k in range(last - first):
             out[first + k] = words[k] * factor

@@ -89,11 +89,17 @@ def total(values):
 
 
 @njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
+def exp_log_total(logits, top):
+    """Turn ``logits`` (V,) into exp(z - ``top``) in place (``top``: their maximum); returns ln sum exp(z - top)."""
+    exponentials(logits, top)
+    return math.log(total(logits))
+
+
+@njit(cache=True, fastmath=EXACT_FASTMATH, error_model="numpy")
 def log_softmax_row(logits, bias):
     """Add ``bias`` (V,) to ``logits`` (V,) and turn them into exp(z - max) in place; returns (max, ln sum exp)."""
     top = add_bias_and_max(logits, bias)
-    exponentials(logits, top)
-    return top, math.log(total(logits))
+    return top, exp_log_total(logits, top)
 
 
 @njit(cache=True, fastmath=True)
@@ -207,11 +213,13 @@ def part_gradients(layer, first_word, hidden, targets, weights, scale, block, fa
     """Phase 2: each row of ``block`` (from ``part_exponentials``) times ``factors[n]`` (its share of P: the
     driver's exp(row_max - the row's overall maximum) / the row's overall sum, times ``scale * weights[n]``),
     minus ``scale * weights[n]`` at the target when it is in the range, is dLoss/dz of the range; its gradients are
-    ADDED to ``grads`` (of the range's rows) and ``grad_hidden`` (N, H) is WRITTEN with the range's share of
+    WRITTEN to ``grads`` (of the range's rows: the only gradient of a full softmax's words, so no zeroed array
+    and no sum of a temporary are needed) and ``grad_hidden`` (N, H) is WRITTEN with the range's share of
     dLoss/dhidden (the driver sums the ranges')."""
-    rows, size = hidden.shape
+    rows = hidden.shape[0]
     words = layer.weights.shape[0]
     dtype = hidden.dtype
+    grads.bias[:] = 0.0
     for n in range(rows):
         if weights[n] == 0:
             continue
@@ -220,5 +228,5 @@ def part_gradients(layer, first_word, hidden, targets, weights, scale, block, fa
         if 0 <= target < words:
             block[n, target] -= dtype.type(scale * weights[n])
             grads.bias[target] -= dtype.type(scale * weights[n])
-    add_into(grads.weights, np.dot(block.T, hidden))
+    np.dot(block.T, hidden, grads.weights)
     np.dot(block, layer.weights, grad_hidden)

@@ -40,6 +40,18 @@ class BatchedText:
         return self.inputs.shape[1]
 
 
+def checkpoint_position_problem(position: int, words: int, streams: int, window_steps: int) -> str:
+    """Why ``position`` (rows trained) cannot be where a checkpoint of training on a text of ``words`` positions,
+    laid out as ``streams`` streams in windows of ``window_steps``, stopped ("" if it can): a checkpoint stops at
+    a window boundary, or at the epoch's end (the last window may be shorter)."""
+    total = -(-words // streams) * streams if words else 0
+    if position > total:
+        return f"its position {position} is past the end of the text ({total} rows)"
+    if position % (window_steps * streams) and position != total:
+        return f"its position {position} is not a window boundary of this text"
+    return ""
+
+
 def lay_out(stream: TokenStream, streams: int, independent: bool, dtype: type) -> BatchedText:
     """``stream`` as ``streams`` contiguous parts side by side (``BatchedText``). With ``independent`` every
     sentence's first word (the position after a ``</s>`` target) starts from the zero state; the caller gives

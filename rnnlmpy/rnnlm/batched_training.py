@@ -6,8 +6,8 @@ from window to window (truncated BPTT). Per window: the gradients
 (``deep.train_window``, dropout masks seeded by the seed, the epoch and the
 window's number, so a resumed run draws the same ones; the streams split
 among ``-threads`` threads), clipping to ``config.clip_norm`` fused into one
-optimiser step. ``BatchedRun`` has the face of
-``epoch.TrainingRun`` (``start_epoch``, ``train_epoch``, ``validate``,
+optimiser step. ``BatchedRun`` extends ``epoch.RunBase`` as
+``epoch.TrainingRun`` does (``start_epoch``, ``train_epoch``, ``validate``,
 ``backup``), so ``training`` runs the same schedule, progress lines,
 checkpoints and signal handling for both engines. A checkpoint holds the
 streams' states (``resume/streams/state``), the optimiser's state
@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
 from ..base.compiling import compiling
-from ..base.errors import RnnlmpyError
 from ..base.progress import ProgressReporter
 from ..kernels import optimizers
 from . import deep, network
 from .batched_streams import BatchedText, lay_out
 from .checkpoints import ModelWriter, snapshot
-from .epoch import EpochPacer, validation_pass
+from .epoch import EpochPacer, RunBase
 from .model import RnnlmModel, state_size
 from .model_file import OPTIMIZER_PREFIX, STREAM_STATE
 from .options import RunOptions
@@ -52,19 +51,10 @@ def trained_weights(model: RnnlmModel) -> dict[str, np.ndarray]:
 
 
 @dataclass
-class BatchedRun:
-    """What one batched training run works on: as ``epoch.TrainingRun``, with the streams' states ``state``
-    (B, L*S*H) instead of kernel states, and the optimiser."""
+class BatchedRun(RunBase):
+    """The batched engine's run: a ``RunBase`` with the streams' states ``state`` (B, L*S*H), the text laid out
+    as streams, the optimiser and the gradient arrays."""
 
-    model: RnnlmModel
-    train_stream: TokenStream
-    valid_stream: Optional[TokenStream]
-    backup: dict[str, np.ndarray]
-    writer: ModelWriter
-    options: RunOptions
-    reporter: ProgressReporter
-    interrupted: Callable[[], int]
-    limit: float
     state: np.ndarray = field(init=False)
     text: BatchedText = field(init=False)
     optimizer: optimizers.Optimizer = field(init=False)
@@ -97,13 +87,7 @@ class BatchedRun:
         backup = ({k[len("backup/"):]: v.copy() for k, v in resume.items() if k.startswith("backup/")}
                   if resume and progress.position > 0 else snapshot(model))
         run = cls(model, train_stream, valid_stream, backup, writer, options, reporter, lambda: 0, limit)
-        window_rows = model.config.bptt * model.config.batch
-        if resume and progress.position > 0:
-            if progress.position > run.total_rows or (progress.position % window_rows
-                                                      and progress.position != run.total_rows):
-                raise RnnlmpyError(f"model {writer.model_file!r} is a damaged checkpoint (its position "
-                                   f"{progress.position} is not a window boundary of this text); use -force to "
-                                   "start anew")
+        if resume and progress.position > 0:  # (its position checked against the text: session.resume_or_create)
             run.state[...] = resume[STREAM_STATE]
         optimizer_state = {k[len(OPTIMIZER_PREFIX):]: v for k, v in resume.items() if k.startswith(OPTIMIZER_PREFIX)}
         if optimizer_state or (resume and progress.position > 0):  # every unfinished save holds it (sgd: none)
@@ -187,7 +171,3 @@ class BatchedRun:
             if pacer.round_done(chunk_log10, chunk_scored):
                 return pacer.result(True)
         return pacer.result(False)
-
-    def validate(self) -> tuple[float, int, np.ndarray]:
-        """Sum of log10 P over the scored validation tokens, their number, and the final state (L*S*H,)."""
-        return validation_pass(self.model, self.valid_stream)

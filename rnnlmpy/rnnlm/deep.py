@@ -363,8 +363,8 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
 def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: np.ndarray, weights: np.ndarray,
                           scale: float, grads: dict, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """The full softmax's training step over all rows of ``hidden`` (N, H), its words split into ``threads``
-    ranges, one per thread (``window_softmax.part_exponentials`` / ``part_gradients``): gradients ADDED to
-    ``grads`` (each thread its own rows of W and b); returns (dLoss/dhidden (N, H), log10 P(target) (N,), 0 where
+    ranges, one per thread (``window_softmax.part_exponentials`` / ``part_gradients``): the gradients of W and b
+    WRITTEN to ``grads`` (each thread its own rows of them); returns (dLoss/dhidden (N, H), log10 P(target) (N,), 0 where
     not scored)."""
     rows, size = hidden.shape
     name = "input_weights" if shape.tie_weights else "output_weights"
@@ -372,7 +372,8 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
     ranges = stream_parts(shape.vocab_size, threads)
     layers = [window_softmax.SoftmaxLayer(word_weights[words], bias[words]) for words in ranges]
     layer_grads = [window_softmax.SoftmaxGrads(grads[name][words], grads["output_bias"][words]) for words in ranges]
-    blocks = [np.empty((rows, words.stop - words.start), dtype=shape.dtype) for words in ranges]
+    blocks = [scratch_array(("softmax block", index), (rows, words.stop - words.start), shape.dtype)
+              for index, words in enumerate(ranges)]
     row_max, row_sum = np.zeros((len(ranges), rows)), np.zeros((len(ranges), rows))
     target_logits = np.zeros(rows)
 
@@ -410,11 +411,12 @@ def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarr
     cell_grads = [grads] + [scratch_grads(index, {name: grads[name] for name in ("recurrent", "gate_bias")})
                             for index in range(1, len(parts))]
     part_caches: list = [[] for _ in parts]
+    written = ("input_weights" if shape.tie_weights else "output_weights", "output_bias")  # by the softmax
+    zeroed = [array for name, array in grads.items() if name not in written]
 
     def forward(index: int) -> list:
-        share = [slice(array.size * index // len(parts), array.size * (index + 1) // len(parts))
-                 for array in grads.values()]
-        for array, elements in zip(grads.values(), share):
+        share = [slice(array.size * index // len(parts), array.size * (index + 1) // len(parts)) for array in zeroed]
+        for array, elements in zip(zeroed, share):
             array.reshape(-1)[elements] = 0
         for array in cell_grads[index].values() if index else ():
             array[...] = 0
@@ -516,6 +518,17 @@ def gradient_rows(model, window: Window) -> dict[str, np.ndarray]:
         targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(-1), 0), dtype=np.int32)
         rows["output_weights"] = module.gradient_rows(layer, targets, scored.view(np.uint8))
     return rows
+
+
+def scratch_array(key, shape: tuple, dtype) -> np.ndarray:
+    """A work array of ``shape`` and ``dtype`` (contents undefined) for ``key``, kept from call to call (per calling
+    thread), so that a window's large buffers are not allocated, and their pages not faulted in, again each time."""
+    if not hasattr(SCRATCH, "arrays"):
+        SCRATCH.arrays = {}
+    kept = SCRATCH.arrays.get(key)
+    if kept is None or kept.shape != shape or kept.dtype != dtype:
+        kept = SCRATCH.arrays[key] = np.empty(shape, dtype=dtype)
+    return kept
 
 
 def scratch_grads(index: int, grads: dict) -> dict:

@@ -10,7 +10,7 @@ it; on Ctrl-C or SIGTERM a checkpoint is saved and TrainingInterrupted raised.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -32,22 +32,35 @@ CHECKPOINT_TIME_SHARE = 0.05  # checkpoints wait until saving has cost at most t
 
 
 @dataclass
-class TrainingRun:
-    """What one training run works on: the model, its streams, every thread's kernel state (``states``, one
-    per slice of ``model.training.slices``), the weights of the last accepted epoch (``backup``), where it
-    saves (``writer``), its options and reporter, the signal flag (``interrupted()``: the signal's number, 0
-    while none came) and the entropy (bits per word) above which an epoch has diverged (``limit``)."""
+class RunBase:
+    """What every training run works on, whichever the engine: the model, its streams, the weights of the last
+    accepted epoch (``backup``), where it saves (``writer``), its options and reporter, the signal flag
+    (``interrupted()``: the signal's number, 0 while none came) and the entropy (bits per word) above which an
+    epoch has diverged (``limit``). An engine's run adds its own state and ``start_epoch``, ``compile_kernels``
+    and ``train_epoch``."""
 
     model: RnnlmModel
     train_stream: TokenStream
     valid_stream: Optional[TokenStream]
-    states: list[KernelState]
     backup: dict[str, np.ndarray]
     writer: ModelWriter
     options: RunOptions
     reporter: ProgressReporter
     interrupted: Callable[[], int]
     limit: float
+
+    def validate(self) -> tuple[float, int, np.ndarray]:
+        """Sum of log10 P over the scored validation tokens, their number, and the final state (the per-word
+        engine's hidden layer (H,), the batched engine's (L*S*H,))."""
+        return validation_pass(self.model, self.valid_stream)
+
+
+@dataclass
+class TrainingRun(RunBase):
+    """The per-word engine's run: a ``RunBase`` with every thread's kernel state (``states``, one per slice of
+    ``model.training.slices``)."""
+
+    states: list[KernelState] = field(default_factory=list)
 
     def start_epoch(self) -> None:
         """An epoch begins: the thread slices of the text, a fresh kernel state for each, the epoch's sums
@@ -88,10 +101,6 @@ class TrainingRun:
         finally:
             epoch.close()
         return pacer.result(False)
-
-    def validate(self) -> tuple[float, int, np.ndarray]:
-        """Sum of log10 P over the scored validation tokens, their number, and the final hidden state (H,)."""
-        return validation_pass(self.model, self.valid_stream)
 
 
 def validation_pass(model: RnnlmModel, stream: TokenStream) -> tuple[float, int, np.ndarray]:

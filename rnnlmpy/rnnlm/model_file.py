@@ -23,6 +23,7 @@ from ..base.files import RNNLM_CPP, sniff
 from ..base.store import (NUMBER, checked_array, checked_history, decode_words, encode_words, read_store,
                           settings_from_header, write_store)
 from ..base.text import SENTENCE_END
+from ..kernels import optimizers
 from .cpp_format import read_rnnlm
 from .model import WEIGHT_NAMES, RnnlmConfig, RnnlmModel, TrainingProgress, state_size, weight_shapes
 from .network import GATED, KernelState
@@ -221,6 +222,12 @@ def _checked_batched_state(resume_state: dict, config: RnnlmConfig, mid_epoch: b
             raise ValueError(f"array 'resume/{name}' holds NaN or infinite values")
         if array.dtype.kind in "iu" and array.size and int(array.min()) < 0:
             raise ValueError(f"array 'resume/{name}' holds a negative count")
+    optimizer_state = {name[len(OPTIMIZER_PREFIX):]: resume_state[name] for name in names if name != STREAM_STATE}
+    if optimizer_state or mid_epoch:  # what resuming restores: all of it, checked before the run starts
+        shapes = {weight: (expected[weight], dtype) for weight in WEIGHT_NAMES if math.prod(expected[weight]) > 0}
+        problem = optimizers.state_problem(config.optimizer, shapes, optimizer_state)
+        if problem:
+            raise ValueError(f"its training state resume/{OPTIMIZER_PREFIX}: {problem}")
     return names
 
 

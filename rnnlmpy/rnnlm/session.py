@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Optional
 from ..base.errors import RnnlmpyError, StoppedBySignal, Terminated
 from ..base.progress import ProgressReporter
 from ..base.system import resolve_threads
+from .batched_streams import checkpoint_position_problem
 from .checkpoints import state_prefix
 from .model import RnnlmConfig, RnnlmModel, TrainingProgress, new_model
 from .model_file import load_model
@@ -133,8 +134,12 @@ def resume_or_create(model_file: str, train: TextPart, config: RnnlmConfig, fing
         raise RnnlmpyError(f"model {model_file!r} is a checkpoint of training on other text (training file, "
                            "validation file or held-out split differ); resume with the same files and -rand-seed, "
                            "or use -force to start anew")
+    if model.resume_state and progress.position > 0 and model.config.batched:
+        problem = checkpoint_position_problem(progress.position, len(train), model.config.batch, model.config.bptt)
+        if problem:
+            raise RnnlmpyError(f"model {model_file!r} is a damaged checkpoint ({problem}); use -force to start anew")
     if model.resume_state and progress.position > 0 and not model.config.batched:  # the kernel states' stream
-        # positions, against this text (a batched checkpoint's position: see batched_training.BatchedRun.resumed)
+        # positions, against this text
         problem = None
         if progress.slices and progress.slices[-1][1] != len(train):
             problem = f"its thread slices end at word {progress.slices[-1][1]}, not {len(train)}"

@@ -24,7 +24,7 @@ from ..base.progress import ProgressReporter, format_seconds
 from ..base.system import blas_threads
 from .checkpoints import ModelWriter, restore, resumed_states, snapshot
 from .batched_training import BatchedRun
-from .epoch import TrainingRun
+from .epoch import RunBase, TrainingRun
 from .model import RnnlmConfig, RnnlmModel
 from .options import RunOptions
 from .schedule import LearningRateSchedule, divergence_limit
@@ -113,8 +113,8 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
     if config.batched:
         run = BatchedRun.resumed(model, train_stream, valid_stream, writer, options, reporter, limit)
     else:
-        run = TrainingRun(model, train_stream, valid_stream, states, backup, writer, options, reporter,
-                          interrupted=lambda: 0, limit=limit)
+        run = TrainingRun(model, train_stream, valid_stream, backup, writer, options, reporter,
+                          interrupted=lambda: 0, limit=limit, states=states)
     run.compile_kernels()  # (loads the BLAS library the batched engine's products call, before its threads are set)
     with interrupt_flag() as run.interrupted, blas_threads(1) if config.batched else contextlib.nullcontext():
         # the batched engine's threads split the streams; BLAS threads waiting on each other would only slow it
@@ -125,7 +125,7 @@ def _train_locked(train_file: str, model_file: str, valid_file: Optional[str], c
     return model
 
 
-def _run_epochs(run: TrainingRun | BatchedRun, schedule: LearningRateSchedule) -> None:
+def _run_epochs(run: RunBase, schedule: LearningRateSchedule) -> None:
     """Train epoch after epoch until ``schedule`` says training is finished; each epoch's record is kept
     (``run.writer.keep``) and reported. TrainingInterrupted when a signal came during the last epoch."""
     model, options, reporter = run.model, run.options, run.reporter
@@ -176,7 +176,7 @@ def _run_epochs(run: TrainingRun | BatchedRun, schedule: LearningRateSchedule) -
                                       f"epoch {progress.epoch - 1}; rerun the same command to resume", signal_number)
 
 
-def _recover_from_divergence(run: TrainingRun, schedule: LearningRateSchedule, record: dict) -> None:
+def _recover_from_divergence(run: RunBase, schedule: LearningRateSchedule, record: dict) -> None:
     """rnnlm's reject-and-halve for an epoch whose entropy exploded: restore the last good weights, halve alpha
     (``schedule.diverged``), mark ``record`` and warn."""
     progress = run.model.training
