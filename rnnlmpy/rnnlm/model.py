@@ -45,7 +45,15 @@ LSTM = "lstm"  # the hidden type only the batched engine has
 BATCHED_TYPES = (LSTM,)
 ACTIVATIONS = (*PER_WORD_TYPES, *BATCHED_TYPES)  # every -hidden-type name, in option order
 BATCHED_CELL_TYPES = (*WINDOW_ELMAN_TYPES, GATED, LSTM)  # the hidden types the batched engine has
-PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4}  # rnnlm's learning rate; 4 steps back (rnnlm: 0)
+# rnnlm's learning rate and clamp on back-propagated errors (made for its sigmoid); 4 steps back (rnnlm: 0)
+PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4, "gradient_cutoff": 15.0}
+# ... and what the hidden types whose derivative reaches 1 need instead (the sigmoid's is at most 1/4): their errors
+# pass back through the recurrent matrix undamped and add up over the steps of a BPTT block, so that rnnlm's rate and
+# clamp grow the recurrent and input weights until the state saturates within the first few hundred words (PTB's
+# first 200k words, hidden 100, class 100, best validation PPL: tanh at 0.1 491 after retrying down to 5e-5, at
+# 0.01 with the clamp 15 287, at 0.01 with the clamp 1 254; sigmoid at 0.1 220; docs/rnnlm.md)
+UNDAMPED_DEFAULTS = {"alpha": 0.01, "gradient_cutoff": 1.0}
+PER_WORD_TYPE_DEFAULTS = {name: UNDAMPED_DEFAULTS for name in ("tanh", "relu", "elu", "relu-trunc")}
 BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small recipe with tied embeddings and
     # light dropout), written once (its initial weights: deep.INIT_SCALE, deep.FORGET_BIAS)
     "batch": 20,  # streams trained at once
@@ -69,8 +77,9 @@ BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small re
 class RnnlmConfig:
     """Hyper-parameters of an RNNLM. Per-word defaults are rnnlm's, except hidden 100 (rnnlm: 30), bptt 4
     (rnnlm: 0) and classes = the square root of the vocabulary size (rnnlm: 100). ``alpha``, ``bptt``,
-    ``batch``, ``clip_norm``, ``dropout`` and ``tie_weights`` left None take the engine's default (PER_WORD_DEFAULTS or
-    BATCHED_DEFAULTS) when the config is made, so that a config always holds the numbers it trains with."""
+    ``batch``, ``clip_norm``, ``dropout``, ``tie_weights`` and ``gradient_cutoff`` left None take the engine's
+    default (PER_WORD_DEFAULTS, or PER_WORD_TYPE_DEFAULTS for its hidden type, or BATCHED_DEFAULTS) when the config
+    is made, so that a config always holds the numbers it trains with."""
 
     hidden_size: int = 100
     class_count: Optional[int] = None  # None: the square root of the vocabulary size
@@ -80,7 +89,7 @@ class RnnlmConfig:
     bptt_block: int = 10  # words between updates of the recurrent matrix (per-word engine)
     alpha: Optional[float] = None  # starting learning rate
     beta: float = 1e-7  # L2 regularisation
-    gradient_cutoff: float = 15.0  # clamp on back-propagated errors; 0 = off
+    gradient_cutoff: Optional[float] = None  # clamp on back-propagated errors; 0 = off
     min_improvement: float = 1.003
     independent: bool = False  # reset the state at every sentence end
     old_classes: bool = False  # frequency instead of sqrt-frequency classes
@@ -103,8 +112,11 @@ class RnnlmConfig:
 
     def __post_init__(self) -> None:
         batched = self.batched
+        per_word = {**PER_WORD_DEFAULTS, **PER_WORD_TYPE_DEFAULTS.get(self.activation, {})}
         if self.alpha is None:
-            self.alpha = self._batched_alpha() if batched else PER_WORD_DEFAULTS["alpha"]
+            self.alpha = self._batched_alpha() if batched else per_word["alpha"]
+        if self.gradient_cutoff is None:  # the batched engine clips the gradients' norm instead (clip_norm)
+            self.gradient_cutoff = PER_WORD_DEFAULTS["gradient_cutoff"] if batched else per_word["gradient_cutoff"]
         if self.bptt is None:
             self.bptt = BATCHED_DEFAULTS["bptt"] if batched else PER_WORD_DEFAULTS["bptt"]
         if batched and self.batch is None:
