@@ -209,8 +209,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
               "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
               "bptt": parse_list("auto" if bptt is None else bptt, optional_int, "bptt", "an integer"),
               "direct_size": parse_list(direct_millions, direct_size, "direct", "a number"),
-              "alpha": [alpha], "batch": [batch], "clip_norm": [clip_norm], "dropout": [dropout],
-              "tie_weights": [tie_weights]}  # None: each member's engine's default
+              "alpha": [alpha], "gradient_cutoff": [gradient_cutoff], "batch": [batch], "clip_norm": [clip_norm],
+              "dropout": [dropout], "tie_weights": [tie_weights]}  # None: each member's engine's (and type's) default
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")

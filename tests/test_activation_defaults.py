@@ -41,8 +41,8 @@ def first_pass_entropy(config: RnnlmConfig, tokens: list[str]) -> tuple[float, f
 @pytest.mark.parametrize("activation", UNDAMPED_TYPES)
 def test_a_hidden_layer_of_100_learns_with_its_defaults(activation):
     """rnnlm's rate and clamp (0.1, 15) blow such a layer up within a few hundred words: its first pass then
-    predicts far worse than a uniform guess (tanh: ~22 bits against 8.2; the rectifiers: NaN); with its own
-    defaults it learns (tanh: ~6.5 bits)."""
+    predicts far worse than a uniform guess (tanh: ~21 bits against 8.2; relu: NaN; relu-trunc: ~900 bits); with
+    its own defaults it learns (~6.5 bits)."""
     tokens = zipf_tokens(4000, 300, seed=1)
     bits, uniform = first_pass_entropy(RnnlmConfig(hidden_size=100, activation=activation), tokens)
     assert bits < uniform - 1
@@ -74,12 +74,14 @@ def test_the_batched_engine_keeps_its_own_rate_for_tanh():
 
 
 def test_the_train_command_leaves_the_type_defaults_to_the_config(tmp_path, capsys):
-    """The CLI passes no rate or clamp of its own: a tanh model is trained and saved with tanh's."""
+    """The CLI passes no rate or clamp of its own: each member of a grid over hidden types is trained and saved
+    with its type's."""
     train = write_text(tmp_path / "train.txt", [" ".join(zipf_tokens(40, 20, seed=seed)[:-1]) for seed in range(30)])
-    model_path = str(tmp_path / "model")
-    code, _, err = run_cli(["train", "-train", train, "-rnnlm", model_path, "-hidden", "8", "-hidden-type", "tanh",
+    prefix = str(tmp_path / "model")
+    code, _, err = run_cli(["train", "-train", train, "-rnnlm", prefix, "-hidden", "8", "-hidden-type", "sigmoid,tanh",
                             "-max-iter", "1", "-debug", "0"], capsys)
     assert code == 0, err
-    config = load_model(model_path).config
-    assert (config.alpha, config.gradient_cutoff) == (PER_WORD_TYPE_DEFAULTS["tanh"]["alpha"],
-                                                      PER_WORD_TYPE_DEFAULTS["tanh"]["gradient_cutoff"])
+    for activation in ("sigmoid", "tanh"):
+        config = load_model(f"{prefix}.type{activation}").config
+        expected = {**PER_WORD_DEFAULTS, **PER_WORD_TYPE_DEFAULTS.get(activation, {})}
+        assert (config.alpha, config.gradient_cutoff) == (expected["alpha"], expected["gradient_cutoff"])
