@@ -13,7 +13,8 @@ from rnnlmpy.base import CONTAINER, RNNLM_CPP, SHARDS_PER_WORKER, SPACE_TOKEN, R
     compiling, open_executor, resolve_threads, scheduler_address, worker_slots
 from rnnlmpy.mixing import Interpolation, check_options, evaluate_file_sharded, interpolate_file, rescore_nbest_file
 from rnnlmpy.rnnlm import ACTIVATIONS, BATCHED_DEFAULTS, MAX_DIRECT_ORDER, MAX_GENERATED_TOKENS, OPTIMIZERS, \
-    PER_WORD_DEFAULTS, GridRequest, PerplexityResult, RnnlmConfig, RunOptions, check_dynamic_rate, evaluate_file, generate_lines, load_model, save_model, \
+    PER_WORD_DEFAULTS, PER_WORD_TYPE_DEFAULTS, GridRequest, PerplexityResult, RnnlmConfig, RunOptions, \
+    check_dynamic_rate, evaluate_file, generate_lines, load_model, save_model, \
     train_command, write_rnnlm
 
 from .common import command, debug_option, default_model_path, examples, option, threads_option
@@ -21,6 +22,12 @@ from .common import command, debug_option, default_model_path, examples, option,
 DEFAULTS = RnnlmConfig()  # every train default is RnnlmConfig's
 RUN_DEFAULTS = RunOptions()  # and every run default RunOptions's
 MAX_DIRECT_MILLIONS = 100_000  # -direct: more weights than this (400 GB) never fit
+
+
+def type_defaults_text(setting: str) -> str:
+    """The hidden types with their own per-word default of ``setting``, as help text: "tanh: 0.01"."""
+    return ", ".join(f"{name}: {values[setting]:g}" for name, values in PER_WORD_TYPE_DEFAULTS.items()
+                     if setting in values)
 
 
 def parse_list(text, convert, option_name: str, what: str) -> list:
@@ -149,12 +156,14 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("bptt-block", "bptt_block", type=int, default=DEFAULTS.bptt_block, show_default=True,
         help="Words between updates of the recurrent weights.")
 @option("alpha", type=float, default=None,
-        help=f"Starting learning rate  [default: {PER_WORD_DEFAULTS['alpha']} per-word; batched: "
+        help=f"Starting learning rate  [default: {PER_WORD_DEFAULTS['alpha']} per-word ({type_defaults_text('alpha')}); batched: "
              f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['alpha'].items())}; with classes (the default, -class > 1): "
-             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['class_alpha'].items())}]")
+             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['class_alpha'].items())}; "
+             f"tanh with sgd: {BATCHED_DEFAULTS['tanh_sgd_scale']:g} times these]")
 @option("beta", type=float, default=DEFAULTS.beta, show_default=True, help="L2 regularisation.")
-@option("gradient-cutoff", "gradient_cutoff", type=float, default=DEFAULTS.gradient_cutoff, show_default=True,
-        help="Clamp on back-propagated errors (0 = off).")
+@option("gradient-cutoff", "gradient_cutoff", type=float, default=None,
+        help=f"Clamp on back-propagated errors (0 = off)  [default: {PER_WORD_DEFAULTS['gradient_cutoff']:g} "
+             f"({type_defaults_text('gradient_cutoff')})]")
 @option("min-improvement", "min_improvement", type=float, default=DEFAULTS.min_improvement, show_default=True,
         help="Start halving alpha (then stop) when validation improves by less than this factor.")
 @option("one-iter", "one_iter", is_flag=True, help="One pass over the data, no validation.")
@@ -201,8 +210,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
               "activation": parse_list(activation, activation_name, "hidden-type", "a hidden type"),
               "bptt": parse_list("auto" if bptt is None else bptt, optional_int, "bptt", "an integer"),
               "direct_size": parse_list(direct_millions, direct_size, "direct", "a number"),
-              "alpha": [alpha], "batch": [batch], "clip_norm": [clip_norm], "dropout": [dropout],
-              "tie_weights": [tie_weights]}  # None: each member's engine's default
+              "alpha": [alpha], "gradient_cutoff": [gradient_cutoff], "batch": [batch], "clip_norm": [clip_norm],
+              "dropout": [dropout], "tie_weights": [tie_weights]}  # None: each member's engine's (and type's) default
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")

@@ -45,7 +45,18 @@ LSTM = "lstm"  # the hidden type only the batched engine has
 BATCHED_TYPES = (LSTM,)
 ACTIVATIONS = (*PER_WORD_TYPES, *BATCHED_TYPES)  # every -hidden-type name, in option order
 BATCHED_CELL_TYPES = (*WINDOW_ELMAN_TYPES, GATED, LSTM)  # the hidden types the batched engine has
-PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4}  # rnnlm's learning rate; 4 steps back (rnnlm: 0)
+# rnnlm's learning rate and clamp on back-propagated errors (made for its sigmoid); 4 steps back (rnnlm: 0)
+PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4, "gradient_cutoff": 15.0}
+# ... and what the hidden types whose derivative reaches 1 need instead (the sigmoid's is at most 1/4): their errors
+# pass back through the recurrent matrix undamped and add up over the steps of a BPTT block, so that rnnlm's rate and
+# clamp grow the recurrent and input weights until the state saturates within the first few hundred words. PTB's
+# first 200k words, hidden 100, class 100, best validation PPL (rate/clamp): tanh 0.1/15 491 after retrying down to
+# 5e-5, 0.01/15 287, 0.02/1 435, 0.01/1 254; relu 0.1/15 NaN down to 0.00625, 0.01/1 244; relu-trunc 0.1/15 261
+# after retries, 0.01/1 245; sigmoid 0.1/15 220. Whole PTB: tanh 0.01/1 test PPL 178.6; relu 163.4 (its first
+# epoch diverged at 0.01 and was retried at 0.005; 0.005 from the start: 262 on the 200k words). elu is not among
+# them: its unbounded state still blows up at 0.01/1 and 0.005/1.
+UNDAMPED_DEFAULTS = {"alpha": 0.01, "gradient_cutoff": 1.0}
+PER_WORD_TYPE_DEFAULTS = {name: UNDAMPED_DEFAULTS for name in ("tanh", "relu", "relu-trunc")}
 BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small recipe with tied embeddings and
     # light dropout), written once (its initial weights: deep.INIT_SCALE, deep.FORGET_BIAS)
     "batch": 20,  # streams trained at once
@@ -56,6 +67,10 @@ BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small re
     # in one class, a curvature that plain SGD at 1.0 overshoots until the LSTM saturates and stops learning
     # (PTB 200k words, 2 x 200, one epoch: valid PPL 647 at 1.0 and 0.7, 366 at 0.5, 428 at 0.25; full softmax 388)
     "class_alpha": {"sgd": 0.5},
+    # ... times this for a tanh Elman layer under SGD: its derivative reaches 1 where the sigmoid's is at most 1/4,
+    # and the larger steps saturate it (PTB 200k words, hidden 100, -batch 20, 3 epochs, valid PPL: class 100 at
+    # 0.5 903, at 0.1 292, sigmoid at 0.5 293, relu at 0.5 272; -class 1, 2 epochs: 1.0 diverged, 0.2 356)
+    "tanh_sgd_scale": 0.2,
     "clip_norm": 5.0,  # gradient norm clipped to this (0: off)
     # tied input and output word vectors and dropout 0.1: a 2 x 200 LSTM otherwise overfits PTB from the third
     # epoch (untied, no dropout: test PPL 130.8 after 7 epochs; tied with dropout 0.1: 107.3 after 11 epochs,
@@ -69,8 +84,9 @@ BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small re
 class RnnlmConfig:
     """Hyper-parameters of an RNNLM. Per-word defaults are rnnlm's, except hidden 100 (rnnlm: 30), bptt 4
     (rnnlm: 0) and classes = the square root of the vocabulary size (rnnlm: 100). ``alpha``, ``bptt``,
-    ``batch``, ``clip_norm``, ``dropout`` and ``tie_weights`` left None take the engine's default (PER_WORD_DEFAULTS or
-    BATCHED_DEFAULTS) when the config is made, so that a config always holds the numbers it trains with."""
+    ``batch``, ``clip_norm``, ``dropout``, ``tie_weights`` and ``gradient_cutoff`` left None take the engine's
+    default (PER_WORD_DEFAULTS, or PER_WORD_TYPE_DEFAULTS for its hidden type, or BATCHED_DEFAULTS) when the config
+    is made, so that a config always holds the numbers it trains with."""
 
     hidden_size: int = 100
     class_count: Optional[int] = None  # None: the square root of the vocabulary size
@@ -80,7 +96,7 @@ class RnnlmConfig:
     bptt_block: int = 10  # words between updates of the recurrent matrix (per-word engine)
     alpha: Optional[float] = None  # starting learning rate
     beta: float = 1e-7  # L2 regularisation
-    gradient_cutoff: float = 15.0  # clamp on back-propagated errors; 0 = off
+    gradient_cutoff: Optional[float] = None  # clamp on back-propagated errors; 0 = off
     min_improvement: float = 1.003
     independent: bool = False  # reset the state at every sentence end
     old_classes: bool = False  # frequency instead of sqrt-frequency classes
@@ -103,8 +119,11 @@ class RnnlmConfig:
 
     def __post_init__(self) -> None:
         batched = self.batched
+        per_word = {**PER_WORD_DEFAULTS, **PER_WORD_TYPE_DEFAULTS.get(self.activation, {})}
         if self.alpha is None:
-            self.alpha = self._batched_alpha() if batched else PER_WORD_DEFAULTS["alpha"]
+            self.alpha = self._batched_alpha() if batched else per_word["alpha"]
+        if self.gradient_cutoff is None:  # the batched engine clips the gradients' norm instead (clip_norm)
+            self.gradient_cutoff = PER_WORD_DEFAULTS["gradient_cutoff"] if batched else per_word["gradient_cutoff"]
         if self.bptt is None:
             self.bptt = BATCHED_DEFAULTS["bptt"] if batched else PER_WORD_DEFAULTS["bptt"]
         if batched and self.batch is None:
@@ -117,10 +136,11 @@ class RnnlmConfig:
             self.tie_weights = BATCHED_DEFAULTS["tie_weights"] if batched and self.output_layer != "hs" else False
 
     def _batched_alpha(self) -> float:
-        """The batched engine's starting rate for this optimiser and output layer (BATCHED_DEFAULTS)."""
+        """The batched engine's starting rate for this optimiser, output layer and hidden type (BATCHED_DEFAULTS)."""
         factored = self.output_layer == "class" and self.class_count != 1  # None: sqrt(V) classes
         rates = {**BATCHED_DEFAULTS["alpha"], **(BATCHED_DEFAULTS["class_alpha"] if factored else {})}
-        return rates.get(self.optimizer, 1.0)
+        scale = BATCHED_DEFAULTS["tanh_sgd_scale"] if self.activation == "tanh" and self.optimizer == "sgd" else 1.0
+        return rates.get(self.optimizer, 1.0) * scale
 
     @property
     def batched(self) -> bool:
