@@ -156,8 +156,10 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("bptt-block", "bptt_block", type=int, default=DEFAULTS.bptt_block, show_default=True,
         help="Words between updates of the recurrent weights.")
 @option("alpha", type=float, default=None,
-        help=f"Starting learning rate  [default: {PER_WORD_DEFAULTS['alpha']} per-word ({type_defaults_text('alpha')}); batched: "
-             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['alpha'].items())}; with classes (the default, -class > 1): "
+        help=f"Starting learning rate  [default: {PER_WORD_DEFAULTS['alpha']} per-word "
+             f"({type_defaults_text('alpha')}); batched: "
+             f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['alpha'].items())}; "
+             f"with classes (the default, -class > 1): "
              f"{', '.join(f'{rate:g} {name}' for name, rate in BATCHED_DEFAULTS['class_alpha'].items())}; "
              f"tanh with sgd: {BATCHED_DEFAULTS['tanh_sgd_scale']:g} times these]")
 @option("beta", type=float, default=DEFAULTS.beta, show_default=True, help="L2 regularisation.")
