@@ -50,7 +50,7 @@ SIDES = ("rnnlmpy", "pytorch")
 # The "small" recipe as rnnlmpy train options (besides -train/-valid/-rnnlm/-threads).
 RNNLMPY_OPTIONS = ["-hidden-type", "lstm", "-layers", "2", "-hidden", "200", "-class", "1", "-batch", "20",
                    "-bptt", "20", "-optimizer", "sgd", "-alpha", "1", "-clip-norm", "5", "-dropout", "0",
-                   "-rand-seed", "1"]
+                   "-no-tie-weights", "-rand-seed", "1"]
 WARM_UP_LINES = 400  # lines of ptb.valid.txt in rnnlmpy's warm-up run (compiles the kernels, untimed)
 QUICK_WORDS = 4000  # --max-words of a --quick run
 
