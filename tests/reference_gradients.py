@@ -96,6 +96,11 @@ def lm_reference_norms(model, stream, steps: int) -> tuple[np.ndarray, np.ndarra
                 continue
             sums[k] += np.linalg.norm(grad)
             pairs[k] += 1
+    return _means(sums, pairs)
+
+
+def _means(sums: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean norm (K+1,), pairs (K+1,)) from the summed norms and pair counts: NaN where no pair is k apart."""
     with np.errstate(invalid="ignore"):
         return np.where(pairs > 0, sums / np.maximum(pairs, 1), np.nan), pairs
 
@@ -176,9 +181,7 @@ def tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[str]]],
                 return -(scores[tag_index[tags[t]]] - np.log(np.exp(scores).sum()))
 
             _add_tagger_pairs([tag in tag_index for tag in tags], directions, steps, base, loss, sums, pairs)
-    with np.errstate(invalid="ignore"):
-        return {name: (np.where(pairs[name] > 0, sums[name] / np.maximum(pairs[name], 1), np.nan), pairs[name])
-                for name in directions}
+    return {name: _means(sums[name], pairs[name]) for name in directions}
 
 
 def gated_tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[str]]], steps: int
@@ -231,6 +234,4 @@ def gated_tagger_reference_norms(tagger, sentences: list[tuple[list[str], list[s
                 return -(scores[tag_index[tags[t]]] - np.log(np.exp(scores).sum()))
 
             _add_tagger_pairs([tag in tag_index for tag in tags], directions, steps, base, loss, sums, pairs)
-    with np.errstate(invalid="ignore"):
-        return {name: (np.where(pairs[name] > 0, sums[name] / np.maximum(pairs[name], 1), np.nan), pairs[name])
-                for name in directions}
+    return {name: _means(sums[name], pairs[name]) for name in directions}
