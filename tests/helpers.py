@@ -144,3 +144,15 @@ def random_window(vocab_size: int, steps: int, streams: int, seed: int):
     return Window(inputs=rng.integers(0, vocab_size, (steps, streams)).astype(np.int32),
                   targets=rng.integers(0, vocab_size, (steps, streams)).astype(np.int32),
                   resets=np.zeros((steps, streams), dtype=np.uint8), weights=np.ones((steps, streams)))
+
+
+def random_output_rows(rows: int, hidden_size: int, words: int, seed: int = 1, dtype=None):
+    """Random inputs of a window output layer: hidden (rows, hidden_size) normal, targets (rows,) int32 in
+    [0, words), weights (rows,) from {0, 1, 0.5} (some rows not scored, some half weighted)."""
+    import numpy as np
+    dtype = np.float64 if dtype is None else dtype
+    rng = np.random.default_rng(seed)
+    hidden = rng.normal(0, 1, (rows, hidden_size)).astype(dtype)
+    targets = rng.integers(0, words, rows).astype(np.int32)
+    weights = rng.choice([0.0, 1.0, 1.0, 0.5], rows).astype(dtype)
+    return hidden, targets, weights

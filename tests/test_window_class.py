@@ -19,6 +19,8 @@ VOCABULARY = SimpleNamespace(word_class=WORD_CLASS, class_start=CLASS_START, cla
 WORDS, CLASSES = len(WORD_CLASS), len(CLASS_START)
 NAMES = ("class_weights", "class_bias", "output_weights", "output_bias")
 
+from helpers import random_output_rows
+
 
 def random_model(seed=0, dtype=np.float64, scale=0.8):
     rng = np.random.default_rng(seed)
@@ -30,11 +32,7 @@ def random_model(seed=0, dtype=np.float64, scale=0.8):
 
 
 def random_rows(rows, seed=1, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    hidden = rng.normal(0, 1, (rows, HIDDEN)).astype(dtype)
-    targets = rng.integers(0, WORDS, rows).astype(np.int32)
-    weights = rng.choice([0.0, 1.0, 1.0, 0.5], rows).astype(dtype)
-    return hidden, targets, weights
+    return random_output_rows(rows, HIDDEN, WORDS, seed, dtype)
 
 
 def log_softmax(z):

@@ -20,7 +20,8 @@ from rnnlmpy.rnnlm import RnnlmConfig, load_model
 from rnnlmpy.rnnlm import deep
 from rnnlmpy.rnnlm.huffman import build_huffman_tree
 
-from helpers import assert_debug_2_lines_sum_to_the_total, pattern_corpus, random_window, run_cli, write_text
+from helpers import (assert_debug_2_lines_sum_to_the_total, pattern_corpus, random_output_rows, random_window, run_cli,
+                     write_text)
 
 HIDDEN = 4
 COUNTS = np.array([40, 1, 7, 7, 3, 12, 2, 25, 5])  # 9 words: paths of 2 to 5 nodes
@@ -36,11 +37,7 @@ def random_model(seed=0, dtype=np.float64, scale=0.8):
 
 
 def random_rows(rows, seed=1, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    hidden = rng.normal(0, 1, (rows, HIDDEN)).astype(dtype)
-    targets = rng.integers(0, WORDS, rows).astype(np.int32)
-    weights = rng.choice([0.0, 1.0, 1.0, 0.5], rows).astype(dtype)
-    return hidden, targets, weights
+    return random_output_rows(rows, HIDDEN, WORDS, seed, dtype)
 
 
 def reference_log_probabilities(model, hidden, targets):
