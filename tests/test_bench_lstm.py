@@ -253,3 +253,53 @@ def test_dry_run_prints_both_sides_without_running_them(bench, tmp_path, monkeyp
     from tools.bench import common
     with pytest.raises(common.BenchmarkError, match="--sides: choose from rnnlmpy, pytorch"):
         lstm_pytorch.main()
+
+
+def two_hour_results(bench, test_ppl=93.0, combination=84.0, seconds=7000.0, max_iter=None):
+    from tools.bench import lstm_2h
+
+    results = {"command": "rnnlmpy train ...", "train_seconds": seconds, "train_peak_rss_mb": 900.0,
+               "epochs": [{"epoch": 0, "alpha": 0.5, "valid_ppl": 160.25, "accepted": True, "words_per_second": 4000},
+                          {"epoch": 1, "alpha": 0.5, "valid_ppl": 161.0, "accepted": False,
+                           "words_per_second": 4100}],
+               "test_ppl": test_ppl, "ppl_command": "rnnlmpy ppl -rnnlm m -test ptb.test.txt", "ppl_seconds": 30.0,
+               "kn5_seconds": 40.0, "kn5_test_ppl": 141.2, "dynamic_valid_ppl": {"0.0": 97.5, "0.01": 92.25},
+               "dynamic_rate": 0.01, "ensemble_command": "rnnlmpy ensemble ...", "ensemble_report": [],
+               "combination_test_ppl": combination, "max_iter": max_iter, "load_average_before": [1.0, 1.0, 1.0],
+               "load_average_after_training": [2.0, 2.0, 2.0]}
+    results["goal"] = lstm_2h.judged(results)
+    return results
+
+
+def test_two_hour_goals_are_judged_on_time_and_both_perplexities(bench):
+    from tools.bench import lstm_2h, report
+
+    results = two_hour_results(bench)
+    assert results["goal"]["single_met"] and results["goal"]["combination_met"]
+    assert not two_hour_results(bench, test_ppl=95.01)["goal"]["single_met"]
+    assert not two_hour_results(bench, combination=85.5)["goal"]["combination_met"]
+    late = two_hour_results(bench, seconds=7200.0 - 39.0)["goal"]  # 40 s of KN5 push it past 2 h
+    assert not late["single_met"] and not late["combination_met"]
+    assert not two_hour_results(bench, max_iter=1)["goal"]["single_met"]
+    text = lstm_2h.markdown(results)
+    assert "| single model, test PPL | **93.00** | <= 95 | met |" in text
+    assert "| KN5 + the model (EM, dynamic), test PPL | **84.00** | <= 85 | met |" in text
+    assert "116.7 min (+ 40 s)" in text and "160.25, 161.00 (rejected)" in text and "0.01: 92.25" in text
+    row = next(line for line in report.headline({"lstm_2h": {"date": "2026-12-06 17:00 UTC", "results": results}})
+               .splitlines() if "medium LSTM" in line)
+    assert "**93.00** alone, **84.00** with KN5, 117 min" in row
+    check = {"lstm_2h": {"date": "2026-12-06 17:00 UTC", "results": two_hour_results(bench, max_iter=1)}}
+    assert "not measured" in next(line for line in report.headline(check).splitlines() if "medium LSTM" in line)
+
+
+def test_two_hour_command_and_ensemble_report(bench):
+    from tools.bench import common, lstm_2h
+
+    command = common.shown(lstm_2h.train_command("/data/ptb", "/tmp/w/m"))
+    assert command == ("rnnlmpy train -train ptb.train.txt -valid ptb.valid.txt -rnnlm m -hidden-type lstm "
+                       "-layers 2 -hidden 500 -dropout 0.4 -threads 2")
+    report_text = ("member                           weight  valid PPL   test PPL\n"
+                   "m                                0.6204      95.44      92.10\n"
+                   "kn5.bin                          0.3796     148.30     141.20\n"
+                   "ensemble (weights EM on valid)   1.0000      88.35      84.75\n")
+    assert lstm_2h.ensemble_perplexity(report_text) == 84.75
