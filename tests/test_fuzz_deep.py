@@ -120,6 +120,7 @@ def outcome(command: list[str], path: str, capsys) -> str:
     return "ran"
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a crafted file gives one line, never NumPy warnings
 @pytest.mark.parametrize("kind", ["model", "checkpoint"])
 def test_every_mutation_of_a_batched_file_is_refused_in_one_line_or_harmless(kind, files, tmp_path, capsys):
     path, command = files[kind]

@@ -256,6 +256,14 @@ def dropout_masks(shape: DeepShape, steps: int, streams: int, dropout_seed: int)
     return masks
 
 
+def apply_mask(values: np.ndarray, mask: np.ndarray) -> None:
+    """``values *= mask`` in place (an inverted-dropout mask, same shape). Weights that have blown up (an exploded
+    round, a crafted file) overflow here to inf or NaN, which the epoch's entropy check then rejects; NumPy's
+    warnings about it are silenced (``errstate`` holds for the calling thread: each pool thread sets its own)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.multiply(values, mask, out=values)
+
+
 def forward_layers(shape: DeepShape, model, window: Window, state: np.ndarray, masks: list, caches: list) -> list:
     """Embedding and layers forwards over ``window``: the list of each layer's input (T,B,H), then the top layer's
     output after dropout (the output layer's input); ``state`` (B, L*S*H) becomes the window's final state and
@@ -264,7 +272,7 @@ def forward_layers(shape: DeepShape, model, window: Window, state: np.ndarray, m
     size = shape.hidden_size
     layer_input = model.input_weights[window.inputs.reshape(-1)].reshape(steps, streams, size)
     if masks:
-        layer_input *= masks[0]
+        apply_mask(layer_input, masks[0])
     by_layer = state.reshape(streams, shape.layers, shape.states, size)
     resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
     inputs = [layer_input]
@@ -278,7 +286,7 @@ def forward_layers(shape: DeepShape, model, window: Window, state: np.ndarray, m
         by_layer[:, layer] = state_out
         caches.append(cache)
         if masks:
-            outputs *= masks[layer + 1]
+            apply_mask(outputs, masks[layer + 1])
         inputs.append(outputs)
     return inputs
 
@@ -325,7 +333,7 @@ def backward_layers(shape: DeepShape, model, window: Window, inputs: list, cache
     resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
     for index in range(shape.layers - 1, -1, -1):
         if masks:
-            grad_outputs *= masks[index + 1]
+            apply_mask(grad_outputs, masks[index + 1])
         cell_weights = layer_bundle(shape, model.recurrent, model.gate_bias, index, weights_bundle)
         cell_grads = layer_bundle(shape, grads["recurrent"], grads["gate_bias"], index, CellGrads)
         grad_inputs = np.empty((steps, streams, size), dtype=shape.dtype)
@@ -333,7 +341,7 @@ def backward_layers(shape: DeepShape, model, window: Window, inputs: list, cache
                                           grad_inputs, cell_grads)
         grad_outputs = grad_inputs
     if masks:
-        grad_outputs *= masks[0]
+        apply_mask(grad_outputs, masks[0])
     return grad_outputs.reshape(steps * streams, size)
 
 
