@@ -70,9 +70,22 @@ _DEEP = [  # the batched engine: the small LSTM's full softmax, classes, an adap
     ["train", *_TRAIN, "-rnnlm", "gru-batch.rnnlm", "-hidden-type", "gru", "-class", "1", "-bptt", "3", "-batch", "2"],
     ["train", *_TRAIN, "-rnnlm", "tanh-batch.rnnlm", "-hidden-type", "tanh", "-class", "1", "-bptt", "3", "-batch", "2"],
 ]
+_GRADIENTS = [  # the gradients command on a class-softmax Elman model, a batched LSTM and the tanh and LSTM taggers
+    ["train", *_TRAIN, "-rnnlm", "grad.rnnlm", "-class", "4"],
+    ["gradients", "-rnnlm", "grad.rnnlm", "-test", "valid.txt", "-steps", "3"],
+    ["train", *_TRAIN, "-rnnlm", "grad-lstm.rnnlm", "-hidden-type", "lstm", "-class", "4", "-bptt", "3",
+     "-batch", "2"],
+    ["gradients", "-rnnlm", "grad-lstm.rnnlm", "-test", "valid.txt", "-steps", "3"],
+    ["tag-train", "-train", "tagged.txt", "-model", "grad.tagger", "-iter", "1", "-ensemble", "1", "-debug", "0"],
+    ["gradients", "-model", "grad.tagger", "-test", "tagged.txt", "-steps", "3"],
+    ["tag-train", "-train", "tagged.txt", "-model", "lstm.tagger", "-hidden-type", "lstm", "-iter", "1", "-ensemble",
+     "1", "-debug", "0"],
+    ["tag", "-model", "lstm.tagger", "-test", "valid.txt", "-debug", "0"],
+    ["gradients", "-model", "lstm.tagger", "-test", "tagged.txt", "-steps", "3"],
+]
 SETS = {  # name -> the commands whose kernels it compiles; "default" is what a package build compiles
-    "rnnlm": _RNNLM, "tagger": _TAGGER, "ngram": _NGRAM, "deep": _DEEP, "default": _RNNLM + _TAGGER + _NGRAM,
-    "all": _RNNLM + _TAGGER + _NGRAM + _MORE + _DEEP}
+    "rnnlm": _RNNLM, "tagger": _TAGGER, "ngram": _NGRAM, "deep": _DEEP, "gradients": _GRADIENTS,
+    "default": _RNNLM + _TAGGER + _NGRAM, "all": _RNNLM + _TAGGER + _NGRAM + _MORE + _DEEP + _GRADIENTS}
 
 
 def write_tiny_corpus(folder: str) -> None:
@@ -142,10 +155,12 @@ def _inside(folder: str):
 
 @command(name="compile-kernels", epilog=examples(
     "rnnlmpy compile-kernels            # what the first train, ppl, gen, tag-train, tag and ngram need",
-    "rnnlmpy compile-kernels -set all   # also -hs, -nce, gru, -direct, -threads and the batched engine (-set deep)"))
+    "rnnlmpy compile-kernels -set all   # also -hs, -nce, gru, -direct, -threads and the batched engine (-set deep)",
+    "rnnlmpy compile-kernels -set gradients   # the gradients command, and the LSTM tagger"))
 @option("set", "kernel_set", type=click.Choice(list(SETS)), default=BUILD_DEFAULT, show_default=True,
         help="rnnlm: train, ppl, gen with classes; tagger: tag-train, tag; ngram: binary n-gram models; default: "
-             "the three; all: also -hs, -nce, gru, -direct and -threads.")
+             "the three; deep: the batched engine (lstm, -layers, -batch); gradients: the gradients command and the "
+             "lstm tagger; all: every set, and -hs, -nce, gru, -direct and -threads.")
 def compile_kernels(kernel_set):
     """Compile and cache kernels now, so that later commands start at once (a pip install from source already
     compiles the default set, unless RNNLMPY_PRECOMPILE=0)."""

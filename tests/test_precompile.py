@@ -130,6 +130,21 @@ def test_compile_kernels_covers_the_first_commands_of_its_set(tmp_path):
         assert NOTICE not in run(argv, corpus, NUMBA_CACHE_DIR=cache).stderr, argv
 
 
+def test_the_gradients_set_covers_a_users_gradients_commands(tmp_path):
+    cache = str(tmp_path / "numba-cache")
+    corpus = tiny_corpus(tmp_path / "corpus")
+    run(["compile-kernels", "-set", "gradients"], tmp_path, NUMBA_CACHE_DIR=cache)
+    for argv in (["train", "-train", "train.txt", "-rnnlm", "user.rnnlm", "-hidden", "6", "-class", "5",
+                  "-max-iter", "1"],
+                 ["tag-train", "-train", "tagged.txt", "-model", "user.tagger", "-hidden-type", "lstm", "-hidden", "7",
+                  "-iter", "1", "-ensemble", "1"]):
+        run(argv, corpus, NUMBA_CACHE_DIR=cache)
+    for argv in (["gradients", "-rnnlm", "user.rnnlm", "-test", "valid.txt", "-steps", "5"],
+                 ["gradients", "-model", "user.tagger", "-test", "tagged.txt", "-steps", "4"]):
+        done = run(argv, corpus, NUMBA_CACHE_DIR=cache)
+        assert NOTICE not in done.stderr and "0 " in done.stdout, argv
+
+
 def test_the_build_keeps_the_build_environments_search_path_after_the_copied_package(tmp_path, monkeypatch):
     """pip's isolated build environment (pip 23, for one) reaches its packages through PYTHONPATH: the compiling
     process must see them, behind the package being built."""
