@@ -1,6 +1,7 @@
 """The batched engine's numeric core: window cells and the full-softmax window layer against the NumPy references
 (tests/reference_deep.py), and every gradient of ``rnnlm.deep.train_window`` against finite differences."""
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -235,6 +236,17 @@ def test_initial_weights_have_the_table_shapes():
     biases = arrays["gate_bias"].reshape(3, 4, 4)
     assert (biases[:, 1] == deep.FORGET_BIAS).all() and not biases[:, [0, 2, 3]].any()
     assert all(array.dtype == np.float32 for array in arrays.values())
+
+
+@pytest.mark.parametrize("hidden, bound", [(4, 0.1), (200, 0.1), (500, math.sqrt(2 / 500)), (1500, math.sqrt(2 / 1500))])
+def test_wide_layers_start_with_smaller_weights(hidden, bound):
+    assert deep.init_scale(hidden) == pytest.approx(bound)
+    config = SimpleNamespace(activation="lstm", hidden_size=hidden, layers=1, dropout=0.0, tie_weights=False,
+                             dtype="float32")
+    arrays = deep.initial_weights(config, 30, 1, np.random.default_rng(1))
+    for name in ("input_weights", "recurrent", "output_weights"):
+        largest = float(np.abs(arrays[name]).max())
+        assert bound * 0.95 < largest <= bound, name  # uniform in [-bound, bound]: the largest lies near it
 
 
 def test_a_window_with_bad_ids_or_state_is_refused():

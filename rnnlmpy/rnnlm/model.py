@@ -58,7 +58,7 @@ PER_WORD_DEFAULTS = {"alpha": 0.1, "bptt": 4, "gradient_cutoff": 15.0}
 UNDAMPED_DEFAULTS = {"alpha": 0.01, "gradient_cutoff": 1.0}
 PER_WORD_TYPE_DEFAULTS = {name: UNDAMPED_DEFAULTS for name in ("tanh", "relu", "relu-trunc")}
 BATCHED_DEFAULTS = {  # the batched engine's defaults (Zaremba et al.'s small recipe with tied embeddings and
-    # light dropout), written once (its initial weights: deep.INIT_SCALE, deep.FORGET_BIAS)
+    # light dropout), written once (its initial weights: deep.init_scale, deep.FORGET_BIAS)
     "batch": 20,  # streams trained at once
     "bptt": 20,  # window length (time steps)
     # the starting rate by -optimizer (momentum's velocity sums ~10 gradients: a tenth of SGD's)
