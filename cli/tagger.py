@@ -9,8 +9,8 @@ import click
 from click.core import ParameterSource
 
 from rnnlmpy.base import CONTAINER, HMM, RnnlmpyError, claimed_output, compiling
-from rnnlmpy.tagger import CELL_DEFAULTS, HIDDEN_TYPES, TaggerConfig, check_tagger_output, format_tags, grade_files, \
-    known_unseen_accuracy, load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
+from rnnlmpy.tagger import CELL_DEFAULTS, HIDDEN_TYPES, OPTIMIZERS, TaggerConfig, check_tagger_output, format_tags, \
+    grade_files, known_unseen_accuracy, load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
 
 from .common import command, debug_option, default_model_path, examples, option
 
@@ -64,6 +64,16 @@ def cell_defaults(name: str, detail: str = "") -> str:
              "within each block (states run on across blocks; an error travels back to its block's first token: "
              "1 to N steps, its own included); 1: no propagation through time. 0: the full sentence. Gated cells: "
              "windows of N steps, the state carried from one to the next, the gradient stopped at each.")
+@option("batch", type=click.IntRange(min=1),
+        help=f"Gated cells: sentences per update  [default: {cell_defaults('batch')}]")
+@option("optimizer", type=click.Choice(OPTIMIZERS),
+        help=f"Gated cells: the optimiser (-alpha is its rate)  [default: {cell_defaults('optimizer')}]")
+@option("dropout", type=click.FloatRange(min=0, max=1, max_open=True),
+        help="Gated cells: inverted dropout on the summed inputs and on the states the softmax reads, training "
+             f"only  [default: {cell_defaults('dropout')}]")
+@option("clip-norm", "clip_norm", type=click.FloatRange(min=0),
+        help=f"Gated cells: the gradients' global norm is clipped to this (0: never)  "
+             f"[default: {cell_defaults('clip_norm')}]")
 @option("tutorial", is_flag=True,
         help="The tutorial's network: one-hot words, one direction, no unknown-word handling, one network "
              "(-features, -unknown, -bidirectional, -ensemble, -viterbi asking for anything else are refused).")
@@ -71,18 +81,21 @@ def cell_defaults(name: str, detail: str = "") -> str:
         help="Seed of every random choice.")
 @debug_option(1, "0: silent; 1: one line per epoch.")
 def tag_train(train_file, model_file, model_type, valid_file, hidden_type, hidden_size, epochs, alpha, ensemble,
-              bidirectional, features, unknown, viterbi, bptt, tutorial, rand_seed, debug):
+              bidirectional, features, unknown, viterbi, bptt, batch, optimizer, dropout, clip_norm, tutorial, rand_seed,
+              debug):
     """Train a part-of-speech tagger (RNN, or the HMM baseline)."""
     source = click.get_current_context().get_parameter_source
     rnn_only = [name for name in ("valid_file", "hidden_type", "hidden_size", "epochs", "alpha", "ensemble",
-                                  "bidirectional", "features", "unknown", "viterbi", "bptt", "tutorial", "rand_seed")
+                                  "bidirectional", "features", "unknown", "viterbi", "bptt", "batch", "optimizer",
+                                  "dropout", "clip_norm", "tutorial", "rand_seed")
                 if source(name) not in (None, ParameterSource.DEFAULT)]
     if model_type == "hmm" and rnn_only:
         spelled = {"valid_file": "valid", "hidden_type": "hidden-type", "hidden_size": "hidden", "epochs": "iter",
-                   "rand_seed": "rand-seed"}
+                   "rand_seed": "rand-seed", "clip_norm": "clip-norm"}
         raise RnnlmpyError(f"-model-type hmm takes no training settings; "
                            f"{', '.join('-' + spelled.get(name, name) for name in rnn_only)}: the RNN tagger's")
-    given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha, ensemble=ensemble)
+    given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha, ensemble=ensemble, batch=batch,
+                 optimizer=optimizer, dropout=dropout, clip_norm=clip_norm)
     settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed, bptt=bptt)
     network = dict(bidirectional=bidirectional, rich_features=features == "rich",
                    unknown_classes=unknown == "shape", viterbi=viterbi)

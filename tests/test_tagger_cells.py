@@ -369,7 +369,7 @@ def test_each_hidden_type_has_its_defaults_and_the_tanh_tagger_refuses_gated_set
         assert all(getattr(config, name) == value for name, value in defaults.items())
     assert TaggerConfig.for_cell("tanh") == TaggerConfig()
     assert TaggerConfig.for_cell("lstm", hidden_size=7).hidden_size == 7
-    with pytest.raises(RnnlmpyError, match="batch: settings of the gated cells"):
+    with pytest.raises(RnnlmpyError, match="-batch: settings of the gated cells"):
         TaggerConfig(batch=4).validate()
     with pytest.raises(RnnlmpyError, match="-hidden-type must be one of"):
         TaggerConfig.for_cell("rnn")
@@ -400,9 +400,27 @@ def test_cli_trains_and_tags_with_a_gated_cell(cell, extra, tiny_corpus, capsys)
     assert [len(line.split(" ")) for line in out.splitlines()] == [len(w) for w, _ in SENTENCES]
 
 
+def test_cli_sets_the_gated_cells_training_settings(tiny_corpus, capsys):
+    folder, train, _ = tiny_corpus
+    model = str(folder / "flags")
+    code, _, err = run(["tag-train", "-train", train, "-model", model, "-hidden-type", "gru", "-hidden", "5",
+                        "-iter", "1", "-ensemble", "1", "-batch", "2", "-optimizer", "rmsprop", "-dropout", "0.25",
+                        "-clip-norm", "1.5", "-alpha", "0.003"], capsys)
+    assert code == 0, err
+    config = load_tagger(model).config
+    assert (config.batch, config.optimizer, config.dropout, config.clip_norm, config.alpha) == \
+        (2, "rmsprop", 0.25, 1.5, 0.003)
+    assert config.embedding_size == CELL_DEFAULTS["gru"].get("embedding_size", 0)
+
+
 @pytest.mark.parametrize("argv,expected", [
     (["-tutorial", "-hidden-type", "lstm"], "cannot be combined with -hidden-type lstm"),
     (["-model-type", "hmm", "-hidden-type", "gru"], "-hidden-type: the RNN tagger's"),
+    (["-batch", "8", "-dropout", "0.2"], "-batch, -dropout: settings of the gated cells"),
+    (["-clip-norm", "2"], "-clip-norm: settings of the gated cells"),
+    (["-tutorial", "-optimizer", "adam"], "-optimizer: settings of the gated cells"),
+    (["-model-type", "hmm", "-clip-norm", "2"], "-clip-norm: the RNN tagger's"),
+    (["-hidden-type", "lstm", "-dropout", "1"], "-dropout"),
 ])
 def test_cli_refuses_what_a_gated_cell_cannot_be_with_one_line(argv, expected, tiny_corpus, capsys):
     folder, train, _ = tiny_corpus

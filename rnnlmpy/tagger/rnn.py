@@ -154,7 +154,8 @@ class TaggerConfig:
             changed = [name for name in GATED_SETTINGS if name != "cell"
                        and getattr(self, name) != TaggerConfig.__dataclass_fields__[name].default]
             if changed:
-                raise RnnlmpyError(f"{', '.join(changed)}: settings of the gated cells (-hidden-type "
+                raise RnnlmpyError(f"{', '.join('-' + name.replace('_', '-') for name in changed)}: settings of "
+                                   f"the gated cells (-hidden-type "
                                    f"{' or '.join(GATED_CELLS)}), not of the tanh tagger")
         elif self.activation != TaggerConfig.activation:
             raise RnnlmpyError(f"the {self.cell} cell has its own activations; -activation is the tanh tagger's")
