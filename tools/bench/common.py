@@ -181,6 +181,28 @@ def read_history(model: str) -> list[dict]:
     return records
 
 
+def epoch_figures(records: list[dict]) -> list[dict]:
+    """The per-epoch figures a training benchmark reports, from ``read_history``'s records: epoch, alpha,
+    validation PPL, accepted, words/s (rounded)."""
+    return [{"epoch": r["epoch"], "alpha": r["alpha"], "valid_ppl": r.get("valid_ppl"),
+             "accepted": r.get("accepted", True), "words_per_second": round(r.get("words_per_second", 0.0))}
+            for r in records]
+
+
+def validation_line(epochs: list[dict]) -> str:
+    """The validation PPL after each of ``epochs`` (``epoch_figures``), rejected epochs marked; "-" for none."""
+    line = ", ".join(f"{e['valid_ppl']:.2f}" + ("" if e["accepted"] else " (rejected)")
+                     for e in epochs if e["valid_ppl"] is not None)
+    return line or "-"
+
+
+def max_iter_note(max_iter: int | None) -> list[str]:
+    """The paragraph a check run stopped by ``-max-iter`` adds to its report (none for a full run)."""
+    if max_iter is None:
+        return []
+    return [f"Stopped by `-max-iter {max_iter}`: a check of the benchmark, not the goal's figure."]
+
+
 def perplexity(output: str) -> float:
     """The ``PPL net:`` figure of an ``rnnlmpy ppl`` output."""
     found = re.search(r"PPL net:\s*([0-9.]+)", output)

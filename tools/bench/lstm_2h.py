@@ -54,9 +54,7 @@ def trained(corpus: str, workdir: str, max_iter: int | None) -> dict:
         return record
     print(f"running {common.shown(command)} (~2 h)", flush=True)
     measured = common.measure(command)
-    epochs = [{"epoch": r["epoch"], "alpha": r["alpha"], "valid_ppl": r.get("valid_ppl"),
-               "accepted": r.get("accepted", True), "words_per_second": round(r.get("words_per_second", 0.0))}
-              for r in common.read_history(model)]
+    epochs = common.epoch_figures(common.read_history(model))
     record = {"command": common.shown(command), "train_seconds": round(measured.seconds, 1),
               "train_peak_rss_mb": round(measured.peak_rss_mb, 1), "epochs": epochs}
     with open(record_path, "w", encoding="utf-8") as handle:
@@ -128,14 +126,12 @@ def markdown(results: dict) -> str:
              f"<= {goal['seconds'] / 3600:.0f} h", ""),
             ("training peak RSS", f"{results['train_peak_rss_mb']:.0f} MB", "", ""),
             ("KN5 alone, test PPL", f"{results['kn5_test_ppl']:.2f}", "", "")]
-    epochs = ", ".join(f"{e['valid_ppl']:.2f}" + ("" if e["accepted"] else " (rejected)")
-                       for e in results["epochs"] if e["valid_ppl"] is not None)
     dynamic = ", ".join(f"{rate}: {ppl:.2f}" for rate, ppl in results["dynamic_valid_ppl"].items())
     parts = [common.table(["medium LSTM in 2 hours, 2 threads", "measured", "goal", ""], rows),
-             f"Validation PPL after each epoch: {epochs or '-'}. Valid PPL by dynamic rate: {dynamic}.",
-             f"Commands: `{results['command']}`; `{results['ppl_command']}`; `{results['ensemble_command']}`."]
-    if results.get("max_iter") is not None:
-        parts.append(f"Stopped by `-max-iter {results['max_iter']}`: a check of the benchmark, not the goal's figure.")
+             f"Validation PPL after each epoch: {common.validation_line(results['epochs'])}. Valid PPL by "
+             f"dynamic rate: {dynamic}.",
+             f"Commands: `{results['command']}`; `{results['ppl_command']}`; `{results['ensemble_command']}`.",
+             *common.max_iter_note(results.get("max_iter"))]
     parts.append(f"Load average (1, 5, 15 min) before {results['load_average_before']}, after training "
                  f"{results['load_average_after_training']}.")
     return "\n\n".join(parts)

@@ -35,9 +35,7 @@ def train_command(corpus: str, model: str, max_iter: int | None = None) -> list[
 def summary(train: common.Measured, records: list[dict], test_ppl: float, scoring: common.Measured) -> dict:
     """The figures of one run: training wall seconds and peak RSS, the epochs (alpha, valid PPL, accepted,
     words/s), test PPL and the ``ppl`` process, and whether the goal is met."""
-    epochs = [{"epoch": r["epoch"], "alpha": r["alpha"], "valid_ppl": r.get("valid_ppl"),
-               "accepted": r.get("accepted", True), "words_per_second": round(r.get("words_per_second", 0.0))}
-              for r in records]
+    epochs = common.epoch_figures(records)
     return {"train_seconds": round(train.seconds, 1), "train_peak_rss_mb": round(train.peak_rss_mb, 1),
             "epochs": epochs, "test_ppl": test_ppl, "ppl_seconds": round(scoring.seconds, 1),
             "ppl_peak_rss_mb": round(scoring.peak_rss_mb, 1),
@@ -77,13 +75,10 @@ def markdown(results: dict) -> str:
              f"<= {goal['seconds'] / 60:.0f} min"),
             ("training peak RSS", f"{results['train_peak_rss_mb']:.0f} MB", ""),
             ("`ppl` of PTB test", f"{results['ppl_seconds']:.1f} s, {results['ppl_peak_rss_mb']:.0f} MB", "")]
-    epochs = ", ".join(f"{e['valid_ppl']:.2f}" + ("" if e["accepted"] else " (rejected)")
-                       for e in results["epochs"] if e["valid_ppl"] is not None)
     parts = [common.table(["small LSTM (2 x 200), rnnlmpy's defaults, 2 threads", "measured", "goal"], rows),
-             f"Goal {met}. Validation PPL after each epoch: {epochs or '-'}.",
-             f"Commands: `{results['command']}`, then `{results['ppl_command']}`."]
-    if results.get("max_iter") is not None:
-        parts.append(f"Stopped by `-max-iter {results['max_iter']}`: a check of the benchmark, not the goal's figure.")
+             f"Goal {met}. Validation PPL after each epoch: {common.validation_line(results['epochs'])}.",
+             f"Commands: `{results['command']}`, then `{results['ppl_command']}`.",
+             *common.max_iter_note(results.get("max_iter"))]
     parts.append(f"Load average (1, 5, 15 min) before {results['load_average_before']}, after "
                  f"{results['load_average_after']}.")
     return "\n\n".join(parts)
