@@ -25,7 +25,7 @@ from tools.bench import common
 
 TOOL = "tools.bench.lstm_2h"
 MODEL_OPTIONS = ["-hidden-type", "lstm", "-layers", "2", "-hidden", "500", "-dropout", "0.4", "-threads", "2"]
-DYNAMIC_RATES = (0.0, 0.01, 0.03, 0.1)  # dynamic-evaluation learning rates tried on PTB valid
+DYNAMIC_RATES = (0.0, 0.01, 0.03, 0.1, 0.3)  # dynamic-evaluation learning rates tried on PTB valid
 NGRAM_ORDER = 5
 GOAL_SINGLE_PPL = 95.0
 GOAL_COMBINATION_PPL = 85.0
