@@ -313,12 +313,17 @@ def arguments(description: str, extra: Callable[[argparse.ArgumentParser], None]
     return args, folder
 
 
+def now() -> str:
+    """The current UTC time as results files give it ("2026-12-06 17:00 UTC")."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def write_results(args: argparse.Namespace, name: str, tool: str, results: dict) -> str:
     """Write ``results`` with the command that made them, the machine and the date to ``<args.out>/<name>.json``
     (through a temporary file); return the path. ``tool`` is the module (``tools.bench.rnnlm``), whose
     ``markdown(results)`` the report calls."""
     record = {"tool": tool, "command": " ".join(["python -m", tool, *sys.argv[1:]]), "quick": bool(args.quick),
-              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "date": now(),
               "machine": machine(), "results": results}
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, name + ".json")

@@ -11,8 +11,8 @@ ptb.valid.txt -test ptb.test.txt -dynamic R``. Goals (issue 25): a single model 
 combination at <= 85, everything trained in <= 2 hours on these 2 cores (training wall time: the whole process,
 validation included). ~2 hours: not part of ``make bench``.
 
-``--workdir DIR`` keeps the model there; a rerun with the same DIR whose training finished (DIR/train.json)
-scores the kept model instead of training again.
+``--workdir DIR`` keeps the model there; a rerun with the same DIR whose training finished (DIR/train.json: the
+training's figures, date and load) scores the kept model instead of training again.
 """
 
 from __future__ import annotations
@@ -53,10 +53,13 @@ def trained(corpus: str, workdir: str, max_iter: int | None) -> dict:
         print(f"reusing the model trained by {record['command']}", flush=True)
         return record
     print(f"running {common.shown(command)} (~2 h)", flush=True)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     measured = common.measure(command)
     epochs = common.epoch_figures(common.read_history(model))
     record = {"command": common.shown(command), "train_seconds": round(measured.seconds, 1),
-              "train_peak_rss_mb": round(measured.peak_rss_mb, 1), "epochs": epochs}
+              "train_peak_rss_mb": round(measured.peak_rss_mb, 1), "epochs": epochs,
+              "trained_date": common.now(), "load_average_before": load_before,
+              "load_average_after_training": [round(x, 2) for x in os.getloadavg()]}
     with open(record_path, "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)
     return record
@@ -86,9 +89,7 @@ def main() -> int:
     os.makedirs(workdir, exist_ok=True)
     model, kn5 = os.path.join(workdir, "m"), os.path.join(workdir, "kn5.bin")
     valid, test = (os.path.join(corpus, name) for name in ("ptb.valid.txt", "ptb.test.txt"))
-    load_before = [round(x, 2) for x in os.getloadavg()]
     record = trained(corpus, workdir, args.max_iter)
-    load_after_training = [round(x, 2) for x in os.getloadavg()]
     test_ppl, scoring = common.score_ptb(corpus, model, threads=None)
     ngram = common.rnnlmpy(["ngram", "-train", os.path.join(corpus, "ptb.train.txt"), "-order", str(NGRAM_ORDER),
                             "-binary", kn5])
@@ -106,8 +107,7 @@ def main() -> int:
                "kn5_test_ppl": kn5_test, "dynamic_valid_ppl": dynamic, "dynamic_rate": best_rate,
                "ensemble_command": common.shown([*common.RNNLMPY, *command]),
                "ensemble_report": mixed.output.strip().splitlines()[-12:],
-               "combination_test_ppl": ensemble_perplexity(mixed.output), "max_iter": args.max_iter,
-               "load_average_before": load_before, "load_average_after_training": load_after_training}
+               "combination_test_ppl": ensemble_perplexity(mixed.output), "max_iter": args.max_iter}
     results["goal"] = judged(results)
     common.write_results(args, "lstm_2h", TOOL, results)
     print(markdown(results))
@@ -132,8 +132,8 @@ def markdown(results: dict) -> str:
              f"dynamic rate: {dynamic}.",
              f"Commands: `{results['command']}`; `{results['ppl_command']}`; `{results['ensemble_command']}`.",
              *common.max_iter_note(results.get("max_iter"))]
-    parts.append(f"Load average (1, 5, 15 min) before {results['load_average_before']}, after training "
-                 f"{results['load_average_after_training']}.")
+    parts.append(f"Trained {results.get('trained_date', '-')}; load average (1, 5, 15 min) before "
+                 f"{results['load_average_before']}, after training {results['load_average_after_training']}.")
     return "\n\n".join(parts)
 
 

@@ -225,7 +225,7 @@ HEADLINE_ROWS = [
     ("`ppl` of PTB test, whole process, kernels cached", "first_use", _start_up),
     ("KN5 test perplexity on PTB", "ngram", _kn5),
     ("POS tagging accuracy, wiki-en test", "tagger", _tagger),
-    ("best combination on PTB test", "combination", _combination),
+    ("PTB test, a hidden-100 RNN + KN n-grams (`make bench` size)", "combination", _combination),
     ("PTB small LSTM (2 x 200, full softmax) training speed, side by side", "lstm_pytorch", _lstm_speed),
     ("PTB small LSTM, rnnlmpy's defaults, 2 threads: test PPL and training time", "lstm_budget", _lstm_budget),
     ("PTB medium LSTM (2 x 500) trained for <= 2 h on 2 threads: test PPL, alone and with KN5", "lstm_2h", _lstm_2h),
