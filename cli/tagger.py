@@ -94,6 +94,10 @@ def tag_train(train_file, model_file, model_type, valid_file, hidden_type, hidde
                    "rand_seed": "rand-seed", "clip_norm": "clip-norm"}
         raise RnnlmpyError(f"-model-type hmm takes no training settings; "
                            f"{', '.join('-' + spelled.get(name, name) for name in rnn_only)}: the RNN tagger's")
+    gated_only = [name for name in ("batch", "optimizer", "dropout", "clip_norm") if name in rnn_only]
+    if gated_only and (tutorial or hidden_type == HIDDEN_TYPES[0]):  # typed, even at the gated cells' default
+        raise RnnlmpyError(f"{', '.join('-' + name.replace('_', '-') for name in gated_only)}: settings of the gated "
+                           f"cells (-hidden-type {' or '.join(HIDDEN_TYPES[1:])}), not of the tanh tagger")
     given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha, ensemble=ensemble, batch=batch,
                  optimizer=optimizer, dropout=dropout, clip_norm=clip_norm)
     settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed, bptt=bptt)

@@ -418,6 +418,7 @@ def test_cli_sets_the_gated_cells_training_settings(tiny_corpus, capsys):
     (["-model-type", "hmm", "-hidden-type", "gru"], "-hidden-type: the RNN tagger's"),
     (["-batch", "8", "-dropout", "0.2"], "-batch, -dropout: settings of the gated cells"),
     (["-clip-norm", "2"], "-clip-norm: settings of the gated cells"),
+    (["-clip-norm", "5", "-optimizer", "sgd"], "-optimizer, -clip-norm: settings of the gated cells"),
     (["-tutorial", "-optimizer", "adam"], "-optimizer: settings of the gated cells"),
     (["-model-type", "hmm", "-clip-norm", "2"], "-clip-norm: the RNN tagger's"),
     (["-hidden-type", "lstm", "-dropout", "1"], "-dropout"),
