@@ -282,3 +282,20 @@ def test_measure_reports_the_commands_memory_not_the_benchmarks(bench):
     with pytest.raises(common.BenchmarkError, match="status 3"):
         common.measure([sys.executable, "-S", "-c", "import sys; sys.exit(3)"])
     del ballast
+
+
+def test_tagger_table_shows_the_gated_taggers(bench):
+    from tools.bench import tagger
+
+    def summary(values):
+        runs = [{"accuracy": v / 100, "known": 0.97, "unseen": 0.8, "train_seconds": 10.0} for v in values]
+        return {"runs": runs, "mean": sum(values) / len(values), "min": min(values), "max": max(values),
+                "known_mean": 97.0, "unseen_mean": 80.0}
+
+    results = {"test_tokens": 4563, "unseen_share": 0.2, "hmm": {"accuracy": 0.908, "known": 0.95, "unseen": 0.4},
+               "hmm_tokens_per_second": 1000, "default": summary([95.5, 95.6]),
+               "gated": {"lstm": summary([96.25, 96.3]), "gru": summary([96.1, 96.2])}}
+    text = tagger.markdown(results)
+    assert "| RNN, -hidden-type lstm (its defaults) | 96.28 (96.25, 96.30) |" in text
+    assert "| RNN, -hidden-type gru (its defaults) | 96.15 (96.10, 96.20) |" in text
+    assert text.index("RNN, default") < text.index("-hidden-type lstm") < text.index("-hidden-type gru")

@@ -1,11 +1,12 @@
 """Benchmark the POS taggers on wiki-en: accuracy (gradepos.pl semantics), training time, tagging speed.
 
     python -m tools.bench.tagger [--corpus DIR] [--seeds 1,2,3] [--ablations] [--hmm-only] [--bptt 1,2,4,0]
-                                 [--quick] [--out bench-results]
+                                 [--no-gated] [--quick] [--out bench-results]
 
 Reports the tutorial's HMM (accuracy, and its tagging speed in-process on the test text repeated
 10 times, kernel compiled), the tutorial-faithful RNN and the default tagger (mean and spread
-over seeds, known vs unseen words), the default tagger's training seconds and its tagging speed
+over seeds, known vs unseen words), the gated taggers (``-hidden-type lstm`` and ``gru`` with their
+defaults, over the same seeds; not with --no-gated), the default tagger's training seconds and its tagging speed
 (in-process, kernels compiled, on the test text repeated 10 times; and for `rnnlmpy tag` as a
 whole process). With --ablations, also the default with each improvement switched off; with
 --hmm-only, only the HMM; with --bptt, only the HMM and the truncated-BPTT table: the tutorial's
@@ -23,7 +24,7 @@ import time
 
 import numpy as np
 
-from rnnlmpy.tagger import TaggerConfig, read_tagged, read_words, save_tagger, train_hmm, train_tagger
+from rnnlmpy.tagger import GATED_CELLS, TaggerConfig, read_tagged, read_words, save_tagger, train_hmm, train_tagger
 from tools.bench import common
 
 TOOL = "tools.bench.tagger"
@@ -52,6 +53,7 @@ def main() -> int:
         parser.add_argument("--ablations", action="store_true")
         parser.add_argument("--hmm-only", action="store_true")
         parser.add_argument("--bptt", default=None, help="comma-separated -bptt values (0: full): only the BPTT table")
+        parser.add_argument("--no-gated", action="store_true", help="leave out the lstm and gru taggers")
 
     args, corpus = common.arguments(__doc__, extra, corpus="wiki-en-pos")
     train = read_tagged(os.path.join(corpus, "wiki-en-train.norm_pos"))
@@ -112,6 +114,11 @@ def main() -> int:
 
     results["tutorial_rnn"], _ = run(lambda seed: TaggerConfig.tutorial(rand_seed=seed), "RNN, tutorial-faithful")
     results["default"], tagger = run(lambda seed: TaggerConfig(rand_seed=seed), "RNN, default")
+    if not args.no_gated:
+        results["gated"] = {}
+        for cell in GATED_CELLS:
+            results["gated"][cell], _ = run(lambda seed, cell=cell: TaggerConfig.for_cell(cell, rand_seed=seed),
+                                            f"RNN, -hidden-type {cell}")
     if args.ablations:
         results["ablations"] = {}
         for label, change in ABLATIONS.items():
@@ -158,6 +165,8 @@ def markdown(results: dict) -> str:
     for key, label in (("tutorial_rnn", "RNN, tutorial-faithful"), ("default", "RNN, default")):
         if key in results:
             rows.append(summary_row(label, results[key]))
+    for cell, summary in results.get("gated", {}).items():
+        rows.append(summary_row(f"RNN, -hidden-type {cell} (its defaults)", summary))
     for label, summary in results.get("ablations", {}).items():
         rows.append(summary_row(f"RNN, default but {label}", summary))
     for label, summary in results.get("bptt", {}).items():
