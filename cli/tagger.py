@@ -10,7 +10,8 @@ from click.core import ParameterSource
 
 from rnnlmpy.base import CONTAINER, HMM, RnnlmpyError, claimed_output, compiling
 from rnnlmpy.tagger import CELL_DEFAULTS, HIDDEN_TYPES, OPTIMIZERS, TaggerConfig, check_tagger_output, format_tags, \
-    grade_files, known_unseen_accuracy, load_tagger, read_tagged, read_words, save_tagger, train_hmm, train_tagger
+    grade_files, known_unseen_accuracy, load_tagger, read_tagged, read_words, refuse_gated_settings, save_tagger, \
+    train_hmm, train_tagger
 
 from .common import command, debug_option, default_model_path, examples, option
 
@@ -94,10 +95,8 @@ def tag_train(train_file, model_file, model_type, valid_file, hidden_type, hidde
                    "rand_seed": "rand-seed", "clip_norm": "clip-norm"}
         raise RnnlmpyError(f"-model-type hmm takes no training settings; "
                            f"{', '.join('-' + spelled.get(name, name) for name in rnn_only)}: the RNN tagger's")
-    gated_only = [name for name in ("batch", "optimizer", "dropout", "clip_norm") if name in rnn_only]
-    if gated_only and (tutorial or hidden_type == HIDDEN_TYPES[0]):  # typed, even at the gated cells' default
-        raise RnnlmpyError(f"{', '.join('-' + name.replace('_', '-') for name in gated_only)}: settings of the gated "
-                           f"cells (-hidden-type {' or '.join(HIDDEN_TYPES[1:])}), not of the tanh tagger")
+    if tutorial or hidden_type == HIDDEN_TYPES[0]:  # refused as typed, even at the gated cells' default value
+        refuse_gated_settings([name for name in ("batch", "optimizer", "dropout", "clip_norm") if name in rnn_only])
     given = dict(hidden_size=hidden_size, epochs=epochs, alpha=alpha, ensemble=ensemble, batch=batch,
                  optimizer=optimizer, dropout=dropout, clip_norm=clip_norm)
     settings = dict({k: v for k, v in given.items() if v is not None}, rand_seed=rand_seed, bptt=bptt)

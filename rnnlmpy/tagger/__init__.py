@@ -16,12 +16,12 @@ from .gradients import tagger_gradient_norms, tagger_gradient_norms_file
 from .grading import Grade, grade_files, grade_lines, known_unseen_accuracy
 from .hmm import HmmTagger, train_hmm
 from .gated import GATED_CELLS, GatedWeights, TaggerDirection
-from .rnn import CELL_DEFAULTS, HIDDEN_TYPES, OPTIMIZERS, RnnTagger, TaggerConfig, new_tagger
+from .rnn import CELL_DEFAULTS, HIDDEN_TYPES, OPTIMIZERS, RnnTagger, TaggerConfig, new_tagger, refuse_gated_settings
 from .store import check_tagger_output, load_tagger, save_tagger
 from .training import train_tagger
 
 __all__ = [
     "CELL_DEFAULTS", "GATED_CELLS", "GatedWeights", "HIDDEN_TYPES", "OPTIMIZERS", "TaggerDirection", "Grade", "HmmTagger", "RnnTagger", "TaggerConfig", "check_tagger_output", "format_tags", "grade_files",
-    "grade_lines", "known_unseen_accuracy", "load_tagger", "new_tagger", "read_tagged", "read_words",
+    "grade_lines", "known_unseen_accuracy", "load_tagger", "new_tagger", "read_tagged", "read_words", "refuse_gated_settings",
     "save_tagger", "tagger_gradient_norms", "tagger_gradient_norms_file", "token_features", "train_hmm", "train_tagger", "word_shape",
 ]

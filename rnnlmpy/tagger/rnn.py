@@ -153,10 +153,7 @@ class TaggerConfig:
         if self.cell == ELMAN:
             changed = [name for name in GATED_SETTINGS if name != "cell"
                        and getattr(self, name) != TaggerConfig.__dataclass_fields__[name].default]
-            if changed:
-                raise RnnlmpyError(f"{', '.join('-' + name.replace('_', '-') for name in changed)}: settings of "
-                                   f"the gated cells (-hidden-type "
-                                   f"{' or '.join(GATED_CELLS)}), not of the tanh tagger")
+            refuse_gated_settings(changed)
         elif self.activation != TaggerConfig.activation:
             raise RnnlmpyError(f"the {self.cell} cell has its own activations; -activation is the tanh tagger's")
 
@@ -190,6 +187,14 @@ TUTORIAL_NETWORK = {
     "ensemble": (1, lambda value: f"-ensemble {value}"),
     "cell": (ELMAN, lambda value: f"-hidden-type {value}"),
 }
+def refuse_gated_settings(names: list[str]) -> None:
+    """RnnlmpyError naming ``names`` (settings of GATED_SETTINGS, as command-line options) when there are any: the
+    tanh tagger takes none of the gated cells' settings. Nothing when ``names`` is empty."""
+    if names:
+        raise RnnlmpyError(f"{', '.join('-' + name.replace('_', '-') for name in names)}: settings of the gated "
+                           f"cells (-hidden-type {' or '.join(GATED_CELLS)}), not of the tanh tagger")
+
+
 HIDDEN_TYPES = ("tanh", *GATED_CELLS)  # -hidden-type: the tanh tagger or a gated cell
 GATED_SETTINGS = ("cell", "embedding_size", "batch", "optimizer", "clip_norm", "dropout")  # not in tanh files
 # Each -hidden-type's defaults, chosen on a held-out tenth of wiki-en's training text (docs/tagging.md)
