@@ -192,7 +192,7 @@ def main() -> int:
     if not binary:
         raise common.BenchmarkError("set FASTER_RNNLM_BIN to faster-rnnlm's rnnlm binary (see README, Benchmarks)")
     max_epochs = 1 if args.quick else args.max_epochs
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    load_before = common.load_average()
     with tempfile.TemporaryDirectory() as workdir:
         warm_up(runs, corpus, workdir, settings, options)
         print("faster-rnnlm to the end of its schedule (~40 s on a quiet core)", flush=True)
@@ -212,7 +212,7 @@ def main() -> int:
               and run["share_of_faster_rnnlm"]["wall"] <= GOAL_SHARE for run in measured)
     results = {"target_test_ppl": TARGET_PPL, "goal_share": GOAL_SHARE, "faster_rnnlm": reference,
                "rnnlmpy": measured, "options": options, "goal_met": met, "load_average_before": load_before,
-               "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+               "load_average_after": common.load_average()}
     common.write_results(args, "batched_hs", TOOL, results)
     print(markdown(results))
     return 0

@@ -211,6 +211,16 @@ def perplexity(output: str) -> float:
     return float(found.group(1))
 
 
+def ngram_perplexity(output: str) -> float:
+    """The ``ppl=`` figure of an ``rnnlmpy ngram -test`` output (SRILM's line; not ``ppl1=``)."""
+    return number(r"\bppl= ([\d.]+)", output)
+
+
+def load_average() -> list[float]:
+    """The machine's load average over 1, 5 and 15 minutes, rounded to 0.01, as results files give it."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def ppl_command(corpus: str, model: str, threads: int | None = 1) -> list[str]:
     """The ``rnnlmpy ppl`` command scoring PTB's test text with ``model`` (``threads`` None: rnnlmpy's default)."""
     return [*RNNLMPY, "ppl", "-rnnlm", model, "-test", os.path.join(corpus, "ptb.test.txt"),

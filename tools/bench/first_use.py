@@ -273,7 +273,7 @@ def main() -> int:
                                          args.quick),
                "cached_install": installs[0].name, "goals": GOALS,
                "load_average": {"before": [round(x, 2) for x in load_before],
-                                "after": [round(x, 2) for x in os.getloadavg()]}}
+                                "after": common.load_average()}}
     common.write_results(args, "first_use", TOOL, results)
     print(markdown(results))
     return 0

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
+from rnnlmpy.base.files import write_atomically
 from tools.bench import common
 
 TOOL = "tools.bench.lstm_2h"
@@ -53,15 +53,15 @@ def trained(corpus: str, workdir: str, max_iter: int | None) -> dict:
         print(f"reusing the model trained by {record['command']}", flush=True)
         return record
     print(f"running {common.shown(command)} (~2 h)", flush=True)
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    load_before = common.load_average()
     measured = common.measure(command)
     epochs = common.epoch_figures(common.read_history(model))
     record = {"command": common.shown(command), "train_seconds": round(measured.seconds, 1),
               "train_peak_rss_mb": round(measured.peak_rss_mb, 1), "epochs": epochs,
               "trained_date": common.now(), "load_average_before": load_before,
-              "load_average_after_training": [round(x, 2) for x in os.getloadavg()]}
-    with open(record_path, "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=1)
+              "load_average_after_training": common.load_average()}
+    text = json.dumps(record, indent=1) + "\n"
+    write_atomically(record_path, lambda handle: handle.write(text.encode("utf-8")))
     return record
 
 
@@ -93,7 +93,7 @@ def main() -> int:
     test_ppl, scoring = common.score_ptb(corpus, model, threads=None)
     ngram = common.rnnlmpy(["ngram", "-train", os.path.join(corpus, "ptb.train.txt"), "-order", str(NGRAM_ORDER),
                             "-binary", kn5])
-    kn5_test = common.number(r"\bppl= ([0-9.]+)", common.rnnlmpy(["ngram", "-lm", kn5, "-test", test]).output)
+    kn5_test = common.ngram_perplexity(common.rnnlmpy(["ngram", "-lm", kn5, "-test", test]).output)
     dynamic = {}
     for rate in DYNAMIC_RATES:
         measured = common.rnnlmpy(["ppl", "-rnnlm", model, "-test", valid, "-dynamic", str(rate)])

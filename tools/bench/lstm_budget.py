@@ -50,7 +50,7 @@ def main() -> int:
     args, corpus = common.arguments(__doc__, extra)
     if args.max_iter is not None and args.max_iter < 1:
         raise common.BenchmarkError("--max-iter must be at least 1")
-    load_before = [round(x, 2) for x in os.getloadavg()]
+    load_before = common.load_average()
     with tempfile.TemporaryDirectory() as workdir:
         model = os.path.join(workdir, "m")
         command = train_command(corpus, model, args.max_iter)
@@ -60,7 +60,7 @@ def main() -> int:
         test_ppl, scoring = common.score_ptb(corpus, model, threads=None)
     results = {"command": common.shown(command), "ppl_command": common.shown(common.ppl_command(corpus, "m", None)),
                "max_iter": args.max_iter, **summary(train, records, test_ppl, scoring),
-               "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+               "load_average_before": load_before, "load_average_after": common.load_average()}
     common.write_results(args, "lstm_budget", TOOL, results)
     print(markdown(results))
     return 0

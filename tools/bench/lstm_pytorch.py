@@ -306,7 +306,7 @@ def main() -> int:
         return dry_run(args, corpus)
     python = None
     results = {"threads": args.threads, "rounds": args.rounds, "max_words": args.max_words, "epochs": args.epochs,
-               "sides": args.sides, "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+               "sides": args.sides, "load_average_before": common.load_average()}
     if "pytorch" in args.sides:
         results["torch_version"] = ensure_torch(args.torch_venv)
         python = venv_python(args.torch_venv)
@@ -315,7 +315,7 @@ def main() -> int:
         print(f"speed: {json.dumps(results['speed']['sides'])}", flush=True)
         if args.epochs:
             results["perplexity"] = perplexity_runs(args, corpus, workdir, python)
-    results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["load_average_after"] = common.load_average()
     common.write_results(args, "lstm_pytorch", TOOL, results)
     print(markdown(results))
     return 0

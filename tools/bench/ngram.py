@@ -55,7 +55,7 @@ def main() -> int:
         "score": {"command": common.shown(score), "load_seconds": common.number(r"loaded .* in ([\d.]+) s", scored.output),
                   "words_per_second": common.number(r"\(([\d,]+) words/s\)", scored.output),
                   "process_seconds": round(scored.seconds, 2), "peak_rss_mb": round(scored.peak_rss_mb, 1),
-                  "test_ppl": common.number(r"ppl= ([\d.]+)", scored.output), "kenlm_test_ppl": kenlm_ppl},
+                  "test_ppl": common.ngram_perplexity(scored.output), "kenlm_test_ppl": kenlm_ppl},
     }
     common.write_results(args, "ngram", TOOL, results)
     print(markdown(results))

@@ -87,7 +87,7 @@ def main() -> int:
                                "process_seconds": round(statistics.median(r.seconds for r in runs), 2),
                                "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
                                "load_seconds": common.number(r"loaded .* in ([\d.]+) s", runs[-1].output),
-                               "test_ppl": common.number(r"ppl= ([\d.]+)", runs[-1].output)}
+                               "test_ppl": common.ngram_perplexity(runs[-1].output)}
     tokens, timings = inside["tokens"], inside["timings"]
     speed = {name: {"wall_words_per_second": words_per_second(tokens, [wall for wall, _ in values]),
                     "cpu_words_per_second": words_per_second(tokens, [cpu for _, cpu in values])}

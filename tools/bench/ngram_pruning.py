@@ -47,7 +47,7 @@ def run_one(base: list[str], options: list[str], method: str, setting: str) -> d
     measured = common.measure(command)
     per_order = [int(n.replace(",", "")) for n in re.findall(r"order \d+: ([\d,]+) n-grams", measured.output)]
     return {"method": method, "setting": setting, "command": common.shown(command), "ngrams": sum(per_order),
-            "per_order": per_order, "test_ppl": common.number(r"ppl= ([\d.]+)", measured.output),
+            "per_order": per_order, "test_ppl": common.ngram_perplexity(measured.output),
             "process_seconds": round(measured.seconds, 2), "peak_rss_mb": round(measured.peak_rss_mb, 1)}
 
 
