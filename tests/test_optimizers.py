@@ -131,6 +131,23 @@ def test_sgd_on_the_rows_a_window_used_equals_the_dense_update_exactly():
     np.testing.assert_allclose(decayed["input_weights"], reference_weights, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adagrad_on_the_rows_a_window_used_equals_the_dense_update_exactly(dtype):
+    rng = np.random.default_rng(17)
+    sparse = {"input_weights": rng.normal(0, 1, (12, 5)).astype(dtype)}
+    dense = {"input_weights": sparse["input_weights"].copy()}
+    sparse_rule, dense_rule = Optimizer("adagrad", sparse), Optimizer("adagrad", dense)
+    for step in range(4):  # rows used in one window and not the next keep their sums
+        rows = np.sort(rng.choice(12, size=4, replace=False)).astype(np.int64)
+        grad = np.zeros((12, 5), dtype=dtype)
+        grad[rows] = rng.normal(0, 2, (4, 5))
+        sparse_rule.step(sparse, {"input_weights": grad}, 0.3, rows={"input_weights": rows}, grad_scale=0.8)
+        dense_rule.step(dense, {"input_weights": grad}, 0.3, grad_scale=0.8)
+    np.testing.assert_array_equal(sparse["input_weights"], dense["input_weights"])
+    np.testing.assert_array_equal(sparse_rule.state["sum.input_weights"], dense_rule.state["sum.input_weights"])
+    assert np.count_nonzero(dense_rule.state["sum.input_weights"].any(axis=1)) < 12  # some rows never used
+
+
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_a_restored_state_resumes_exactly(name):
     weights = random_arrays(8)

@@ -364,3 +364,25 @@ def test_settings_outside_the_engines_range_are_refused(setting, value):
     setattr(model.config, setting, value)
     with pytest.raises(RnnlmpyError, match=setting):
         deep.train_window(model, small_window(), np.zeros((2, 12)), empty_grads(model), dropout_seed=0)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gradients_kept_zero_between_windows_equal_gradients_zeroed_whole(threads):
+    """A caller that clears only the rows a window set (``clear_rows``) and says so (``zeroed``) gets, window after
+    window, the gradients of a caller whose arrays ``train_window`` clears whole."""
+    model = stand_in_model("tanh", layers=1, words=9)
+    state = np.zeros((2, deep.model_shape(model).state_size))
+    kept = {name: np.zeros_like(array) for name, array in empty_grads(model).items()}
+    zeroed = frozenset()
+    for seed in range(4):
+        window = small_window(words=9, seed=seed)
+        deep.train_window(model, window, state.copy(), kept, dropout_seed=seed, threads=threads, zeroed=zeroed)
+        whole = empty_grads(model)  # NaN: everything must be written or cleared
+        deep.train_window(model, window, state.copy(), whole, dropout_seed=seed, threads=threads)
+        for name in whole:
+            np.testing.assert_array_equal(kept[name], whole[name], err_msg=name)
+        rows = deep.gradient_rows(model, window)
+        assert set(rows) == {"input_weights"} and 0 < len(rows["input_weights"]) < 9
+        deep.clear_rows(kept, rows)
+        assert not kept["input_weights"].any()
+        zeroed = frozenset(rows)

@@ -163,6 +163,21 @@ def adagrad_update(weights, grads, total, scale, alpha, decay, epsilon):
 
 
 @njit(cache=True, error_model="numpy")
+def adagrad_update_rows(weights, grads, total, rows, scale, alpha, epsilon):
+    """``adagrad_update`` without decay on the rows ``rows`` (distinct) of 2-D arrays only: the same result when
+    every other row of ``grads`` is zero (a zero gradient changes neither the sum nor the weight)."""
+    dtype = weights.dtype.type
+    scale, alpha, epsilon = dtype(scale), dtype(alpha), dtype(epsilon)
+    for k in range(rows.shape[0]):
+        weight_row, grad_row, total_row = weights[rows[k]], grads[rows[k]], total[rows[k]]
+        for j in range(weight_row.shape[0]):
+            g = scale * grad_row[j]
+            s = total_row[j] + g * g
+            total_row[j] = s
+            weight_row[j] -= alpha * g / (np.sqrt(s) + epsilon)
+
+
+@njit(cache=True, error_model="numpy")
 def rmsprop_update(weights, grads, average, scale, alpha, decay, rho, epsilon):
     """``s = rho * s + (1 - rho) * g'^2; w -= alpha * g' / (sqrt(s) + epsilon)``, ``g' = scale * g + decay * w``."""
     dtype = weights.dtype.type
@@ -338,8 +353,8 @@ class Optimizer:
 
         ``grad_scale``: clipping fused into the step (``clip_factor``): the same weights as scaling the
         gradients first, to the bit. ``rows`` (name -> distinct int rows, optional): for a 2-D weight, the only
-        rows of its gradient that may be nonzero. Plain SGD without decay then updates those rows only, with the
-        same result; the other rules ignore it (they update every row).
+        rows of its gradient that may be nonzero. Plain SGD and Adagrad without decay then update those rows only,
+        with the same result; the other rules ignore it (their state decays on every row).
         """
         settings, decay = self.settings, self.decay
         if settings.counted:
@@ -363,8 +378,13 @@ class Optimizer:
                 momentum_update(flat(weight), flat(grad), flat(self.state[f"velocity.{key}"]), grad_scale, alpha,
                                 decay, settings.momentum)
             elif self.name == "adagrad":
-                adagrad_update(flat(weight), flat(grad), flat(self.state[f"sum.{key}"]), grad_scale, alpha, decay,
-                               settings.epsilon)
+                used = checked_rows(rows.get(key), weight)
+                if used is not None and decay == 0.0:
+                    adagrad_update_rows(weight, grad, self.state[f"sum.{key}"], used, grad_scale, alpha,
+                                        settings.epsilon)
+                else:
+                    adagrad_update(flat(weight), flat(grad), flat(self.state[f"sum.{key}"]), grad_scale, alpha,
+                                   decay, settings.epsilon)
             elif self.name == "rmsprop":
                 rmsprop_update(flat(weight), flat(grad), flat(self.state[f"square_average.{key}"]), grad_scale,
                                alpha, decay, settings.decay, settings.epsilon)

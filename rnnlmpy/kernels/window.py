@@ -366,3 +366,13 @@ def scatter_add_rows(target, ids, rows):
         row, add = target[ids[n]], rows[n]
         for j in range(row.shape[0]):
             row[j] += add[j]
+
+
+@njit(cache=True, nogil=True)
+def zero_rows(target, ids):
+    """``target[ids[n]] = 0`` for every n (``target`` (V, H), ``ids`` (N,) in [0, V)): clearing the few rows of a
+    large gradient that a window set."""
+    for n in range(ids.shape[0]):
+        row = target[ids[n]]
+        for j in range(row.shape[0]):
+            row[j] = 0.0

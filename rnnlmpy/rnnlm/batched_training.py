@@ -53,12 +53,14 @@ def trained_weights(model: RnnlmModel) -> dict[str, np.ndarray]:
 @dataclass
 class BatchedRun(RunBase):
     """The batched engine's run: a ``RunBase`` with the streams' states ``state`` (B, L*S*H), the text laid out
-    as streams, the optimiser and the gradient arrays."""
+    as streams, the optimiser and the gradient arrays (``zeroed``: those of them known to be all zero, see
+    ``deep.train_window``)."""
 
     state: np.ndarray = field(init=False)
     text: BatchedText = field(init=False)
     optimizer: optimizers.Optimizer = field(init=False)
     grads: dict = field(init=False)
+    zeroed: frozenset = field(init=False, default=frozenset())  # names of ``grads`` arrays known to be all zero
 
     def __post_init__(self) -> None:
         config = self.model.config
@@ -154,9 +156,10 @@ class BatchedRun(RunBase):
                 step = progress.position // streams
                 window_end = min(step + window_steps, self.text.steps)
                 window = self._window(step, window_end)
+                zeroed, self.zeroed = self.zeroed, frozenset()
                 log10_sum, scored = deep.train_window(model, window, self.state, self.grads,
                                                       dropout_seed(config.rand_seed, progress.epoch,
-                                                                   step // window_steps), threads)
+                                                                   step // window_steps), threads, zeroed)
                 grads = {name: self.grads[name] for name in names}
                 rows = deep.gradient_rows(model, window)  # the few nonzero rows of the large gradients
                 norm = optimizers.global_norm(grads, rows)
@@ -165,6 +168,8 @@ class BatchedRun(RunBase):
                 else:
                     self.optimizer.step(weights, grads, progress.alpha, rows=rows,
                                         grad_scale=optimizers.clip_factor(norm, config.clip_norm or 0.0))
+                deep.clear_rows(self.grads, rows)  # those arrays are all zero again: not cleared whole next time
+                self.zeroed = frozenset(rows)
                 chunk_log10 += log10_sum
                 chunk_scored += scored
                 progress.position = window_end * streams

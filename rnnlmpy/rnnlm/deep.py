@@ -41,7 +41,9 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..kernels import window_elman, window_gru, window_lstm, window_softmax
-from ..kernels.window import GATES, STATES, CellGrads, cell_name, scatter_add_rows, weights_bundle, window_cache
+from ..kernels.optimizers import checked_rows
+from ..kernels.window import (GATES, STATES, CellGrads, cell_name, scatter_add_rows, weights_bundle, window_cache,
+                              zero_rows)
 
 CELL_MODULES = {"lstm": window_lstm, "gru": window_gru, "elman": window_elman}
 INIT_SCALE = 0.1  # weights start uniform in [-INIT_SCALE, INIT_SCALE] (Zaremba et al.'s init_scale) ...
@@ -423,7 +425,7 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
 
 
 def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarray, grads: dict, masks: list,
-                        parts: list) -> tuple[float, int]:
+                        parts: list, zeroed: frozenset) -> tuple[float, int]:
     """``train_window`` in threads with a full softmax: the layers forwards and backwards on the ``parts`` of the
     streams, the softmax on all rows with the vocabulary split between the threads (its gemms stay N rows tall
     and no thread needs a (V, H) gradient of its own)."""
@@ -433,11 +435,11 @@ def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarr
                             for index in range(1, len(parts))]
     part_caches: list = [[] for _ in parts]
     written = ("input_weights" if shape.tie_weights else "output_weights", "output_bias")  # by the softmax
-    zeroed = [array for name, array in grads.items() if name not in written]
+    cleared = [array for name, array in grads.items() if name not in written and name not in zeroed]
 
     def forward(index: int) -> list:
-        share = [slice(array.size * index // len(parts), array.size * (index + 1) // len(parts)) for array in zeroed]
-        for array, elements in zip(zeroed, share):
+        share = [slice(array.size * index // len(parts), array.size * (index + 1) // len(parts)) for array in cleared]
+        for array, elements in zip(cleared, share):
             array.reshape(-1)[elements] = 0
         for array in cell_grads[index].values() if index else ():
             array[...] = 0
@@ -472,10 +474,14 @@ def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarr
 
 
 def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_seed: int,
-                 threads: int = 1) -> tuple[float, int]:
+                 threads: int = 1, zeroed: frozenset = frozenset()) -> tuple[float, int]:
     """Forward and backward over ``window``: ``grads`` (name -> array of the parameter's shape, zeroed here) gets
     the gradient of the window's loss (sum of -ln P over scored tokens / B), ``state`` (B, L*S*H) the window's
     final state; returns (sum of log10 P(target) over the scored tokens, number of scored tokens).
+
+    ``zeroed``: names of ``grads`` arrays the caller holds at zero already (``clear_rows`` after the last step),
+    which are then not cleared again: a large embedding's or tree's gradient has only the few rows of one window
+    set (``gradient_rows``), and clearing all of it every window costs more than the window's layers.
 
     With ``threads`` > 1 the layers run on that many parts of the streams, one per thread; a full softmax then
     takes all rows in every thread, each a range of the words (``train_by_vocabulary``), another output layer
@@ -493,13 +499,14 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     masks = dropout_masks(shape, steps, streams, dropout_seed)
     parts = stream_parts(streams, threads)
     if len(parts) > 1 and output_module(shape) is window_softmax:
-        return train_by_vocabulary(shape, model, window, state, grads, masks, parts)
+        return train_by_vocabulary(shape, model, window, state, grads, masks, parts, zeroed)
     part_grads = [grads] + [scratch_grads(index, grads) for index in range(1, len(parts))]
 
     def work(index: int) -> tuple[float, int, np.ndarray]:
         part = parts[index]
-        for array in part_grads[index].values():
-            array[...] = 0
+        for name, array in part_grads[index].items():
+            if index or name not in zeroed:
+                array[...] = 0
         return train_part(shape, model, window_part(window, part), state[part],
                           part_grads[index], [mask[:, part] for mask in masks], 1.0 / streams,
                           noise_seed(dropout_seed, index) if shape.output_layer == "nce" else 0)
@@ -539,6 +546,13 @@ def gradient_rows(model, window: Window) -> dict[str, np.ndarray]:
         targets = np.ascontiguousarray(np.where(scored, window.targets.reshape(-1), 0), dtype=np.int32)
         rows["output_weights"] = module.gradient_rows(layer, targets, scored.view(np.uint8))
     return rows
+
+
+def clear_rows(grads: dict, rows: dict) -> None:
+    """Zero the listed rows of ``grads`` (``rows``: name -> distinct rows, as ``gradient_rows`` gives): after a
+    step on a window, the arrays named in ``rows`` are all zero again (``train_window``'s ``zeroed``)."""
+    for name, used in rows.items():
+        zero_rows(grads[name], np.ascontiguousarray(checked_rows(used, grads[name]), dtype=np.int64))
 
 
 def scratch_array(key, shape: tuple, dtype) -> np.ndarray:

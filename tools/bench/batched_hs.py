@@ -1,14 +1,16 @@
 """The "minibatches for the old cells too" goal: PTB, hidden 100, sigmoid, hierarchical softmax, one core, the
 batched engine's time to test PPL <= 175.0 against faster-rnnlm's own time to its 175.0, side by side.
 
-    python -m tools.bench.batched_hs [--corpus PTB] [--runs 20x20@1,10x10@1] [--max-epochs 12]
-                                     [--options "-beta 0"] [--quick] [--out bench-results]
+    python -m tools.bench.batched_hs [--corpus PTB] [--runs 20x20@0.1:adagrad,20x20@1:sgd] [--max-epochs 12]
+                                     [--options "-beta 0 -clip-norm 0"] [--quick] [--out bench-results]
 
 faster-rnnlm (``FASTER_RNNLM_BIN``; built outside the project, see README "Benchmarks") trains with its own
 schedule to its end: ``-hidden 100 -hidden-type sigmoid -threads 1 -bptt 4 -bptt-skip 10 -seed 1`` (the
 reference benchmark's recipe; hierarchical softmax is its default output layer), then ``-test
-ptb.test.txt``; its time is the whole training process. Each rnnlmpy run ``BxT@ALPHA`` trains ``-hs -hidden 100
--hidden-type sigmoid -threads 1 -batch B -bptt T -alpha ALPHA`` (the batched engine) in a worker process
+ptb.test.txt``; its time is the whole training process. Each rnnlmpy run ``BxT@ALPHA:OPTIMIZER`` trains ``-hs
+-hidden 100 -hidden-type sigmoid -threads 1 -batch B -bptt T -alpha ALPHA -optimizer OPTIMIZER -dropout 0`` and
+the ``--options`` (the batched engine; ``-beta 0`` lets SGD and Adagrad update only the rows a window used) in a
+worker process
 (``--worker``) that scores PTB's test text after every epoch (the scoring's time not counted) and stops at the
 first epoch at or below the target, or when the schedule stops, or after ``--max-epochs``; its time is from the
 worker's start (imports, corpus, kernels from Numba's cache, validation included) to that epoch's end (to the
@@ -38,25 +40,27 @@ TOOL = "tools.bench.batched_hs"
 TARGET_PPL = 175.0  # faster-rnnlm's PTB test PPL with this recipe (issue 25: 37.8 s for its 12 epochs)
 GOAL_SHARE = 0.5  # rnnlmpy's time to the target at most this share of faster-rnnlm's
 HIDDEN = 100
-DEFAULT_RUNS = "20x20@1,10x10@1,10x20@2"  # BATCHxWINDOW@ALPHA
+DEFAULT_RUNS = "20x20@0.1:adagrad"  # BATCHxWINDOW@ALPHA:OPTIMIZER, comma-separated
+DEFAULT_OPTIONS = "-beta 0 -clip-norm 0"  # every run's: no weight decay (row-sparse steps), no clipping
 FASTER_OPTIONS = ["-hidden", str(HIDDEN), "-hidden-type", "sigmoid", "-threads", "1", "-bptt", "4", "-bptt-skip",
                   "10", "-seed", "1"]
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def parse_run(spec: str) -> dict:
-    """``BxT@ALPHA`` -> {"batch": B, "bptt": T, "alpha": ALPHA}."""
-    found = re.fullmatch(r"(\d+)x(\d+)@([0-9.]+)", spec.strip())
+    """``BxT@ALPHA[:OPTIMIZER]`` -> {"batch": B, "bptt": T, "alpha": ALPHA, "optimizer": OPTIMIZER (sgd)}."""
+    found = re.fullmatch(r"(\d+)x(\d+)@([0-9.]+)(?::([a-z]+))?", spec.strip())
     if not found:
-        raise common.BenchmarkError(f"a run is BATCHxWINDOW@ALPHA, e.g. 20x20@1 (got {spec!r})")
-    return {"batch": int(found.group(1)), "bptt": int(found.group(2)), "alpha": float(found.group(3))}
+        raise common.BenchmarkError(f"a run is BATCHxWINDOW@ALPHA[:OPTIMIZER], e.g. 20x20@0.1:adagrad (got {spec!r})")
+    return {"batch": int(found.group(1)), "bptt": int(found.group(2)), "alpha": float(found.group(3)),
+            "optimizer": found.group(4) or "sgd"}
 
 
 def run_options(run: dict, extra: list[str]) -> list[str]:
     """The rnnlmpy train options of a run."""
     return ["-hs", "-hidden", str(HIDDEN), "-hidden-type", "sigmoid", "-threads", "1", "-batch", str(run["batch"]),
-            "-bptt", str(run["bptt"]), "-alpha", f"{run['alpha']:g}", *(["-dropout", "0"] if "-dropout" not in extra
-                                                                        else []), *extra]
+            "-bptt", str(run["bptt"]), "-alpha", f"{run['alpha']:g}", "-optimizer", run["optimizer"],
+            *(["-dropout", "0"] if "-dropout" not in extra else []), *extra]
 
 
 def worker(job: dict) -> int:
@@ -68,7 +72,8 @@ def worker(job: dict) -> int:
 
     corpus, target = job["corpus"], job["target"]
     config = RnnlmConfig(hidden_size=HIDDEN, activation="sigmoid", output_layer="hs", batch=job["batch"],
-                         bptt=job["bptt"], alpha=job["alpha"], **{"dropout": 0.0, **job.get("settings", {})})
+                         bptt=job["bptt"], alpha=job["alpha"], optimizer=job.get("optimizer", "sgd"),
+                         **{"dropout": 0.0, **job.get("settings", {})})
     excluded = {"wall": 0.0, "cpu": 0.0, "epochs": 0}
 
     class Reached(Exception):
@@ -139,7 +144,7 @@ def faster_rnnlm(binary: str, corpus: str, workdir: str) -> dict:
 def rnnlmpy_run(run: dict, corpus: str, workdir: str, max_epochs: int, settings: dict, extra: list[str]) -> dict:
     """One batched run in a worker process: its epochs and its time to the target (None: not reached)."""
     job = {**run, "corpus": corpus, "target": TARGET_PPL, "max_epochs": max_epochs, "settings": settings,
-           "model": os.path.join(workdir, f"b{run['batch']}t{run['bptt']}.model")}
+           "model": os.path.join(workdir, f"b{run['batch']}t{run['bptt']}{run['optimizer']}.model")}
     wall, cpu, output = timed([sys.executable, "-m", TOOL, "--worker", json.dumps(job)])
     epochs = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     reached = next((epoch for epoch in epochs if epoch["test_ppl"] <= TARGET_PPL), None)
@@ -180,9 +185,9 @@ def settings_of(extra: list[str]) -> dict:
 
 def main() -> int:
     def extra(parser):
-        parser.add_argument("--runs", default=DEFAULT_RUNS, help="comma list of BATCHxWINDOW@ALPHA")
+        parser.add_argument("--runs", default=DEFAULT_RUNS, help="comma list of BATCHxWINDOW@ALPHA[:OPTIMIZER]")
         parser.add_argument("--max-epochs", type=int, default=12, help="stop a run after this many epochs")
-        parser.add_argument("--options", default="", help="more rnnlmpy options for every run, e.g. '-beta 0'")
+        parser.add_argument("--options", default=DEFAULT_OPTIONS, help="more rnnlmpy options for every run")
 
     args, corpus = common.arguments(__doc__, extra)
     runs = [parse_run(spec) for spec in args.runs.split(",")]
@@ -226,7 +231,8 @@ def markdown(results: dict) -> str:
     for run in results["rnnlmpy"]:
         reached, share = run["reached"], run["share_of_faster_rnnlm"]
         curve = ", ".join(f"{epoch['test_ppl']:.1f}" for epoch in run["epochs"])
-        rows.append((f"rnnlmpy -batch {run['batch']} -bptt {run['bptt']} -alpha {run['alpha']:g}",
+        rows.append((f"rnnlmpy -batch {run['batch']} -bptt {run['bptt']} -alpha {run['alpha']:g} "
+                     f"-optimizer {run.get('optimizer', 'sgd')}",
                      f"epoch {reached['epoch']}" if reached else f"not in {len(run['epochs'])} epochs",
                      curve or "-",
                      f"{reached['seconds']:.1f} s / {reached['cpu_seconds']:.1f} s" if reached else "-",
