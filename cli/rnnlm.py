@@ -136,8 +136,11 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
 @option("dropout", type=float, default=None,
         help=f"Dropout on the non-recurrent connections while training, Zaremba et al. (more than 0: batched "
              f"engine)  [default: 0 per-word; {BATCHED_DEFAULTS['dropout']:g} batched]")
-@option("optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULTS.optimizer, show_default=True,
-        help="sgd: plain gradient steps; momentum (0.9), adagrad, rmsprop, adam: batched engine.")
+@option("optimizer", type=click.Choice(OPTIMIZERS), default=None,
+        help="sgd: plain gradient steps; momentum (0.9), adagrad, rmsprop, adam: batched engine.  [default: sgd "
+             "per-word; batched: " + "; ".join(
+                 f"{name} for {', '.join(kind for kind, chosen in BATCHED_DEFAULTS['optimizer'].items() if chosen == name)}"
+                 for name in dict.fromkeys(BATCHED_DEFAULTS["optimizer"].values())) + "]")
 @option("batch", type=int, default=None,
         help=f"Streams trained at once, each on its own part of the text (more than 1: batched engine)  "
              f"[default: 1 per-word; {BATCHED_DEFAULTS['batch']} batched]")
@@ -213,7 +216,8 @@ def train(train_file, valid_file, model_file, test_file, hidden_size, class_coun
               "bptt": parse_list("auto" if bptt is None else bptt, optional_int, "bptt", "an integer"),
               "direct_size": parse_list(direct_millions, direct_size, "direct", "a number"),
               "alpha": [alpha], "gradient_cutoff": [gradient_cutoff], "batch": [batch], "clip_norm": [clip_norm],
-              "dropout": [dropout], "tie_weights": [tie_weights]}  # None: each member's engine's (and type's) default
+              "dropout": [dropout], "tie_weights": [tie_weights],
+              "optimizer": [optimizer]}  # None: each member's engine's (and type's) default
     model_note = ""
     if model_file is None:
         model_file = default_model_path(train_file, ".rnnlm")

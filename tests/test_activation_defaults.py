@@ -72,13 +72,41 @@ def test_each_per_word_type_gets_its_defaults_and_given_values_win(activation):
 def test_the_batched_engine_steps_a_tanh_layer_less_under_sgd(class_count):
     """Batched SGD at the sigmoid's rate saturates a tanh layer (PTB 200k words, class 100: valid PPL 903 at 0.5,
     292 at 0.1); the other optimisers keep their rate."""
-    sigmoid = RnnlmConfig(activation="sigmoid", batch=2, class_count=class_count)
-    tanh = RnnlmConfig(activation="tanh", batch=2, class_count=class_count)
+    sigmoid = RnnlmConfig(activation="sigmoid", batch=2, class_count=class_count, optimizer="sgd")
+    tanh = RnnlmConfig(activation="tanh", batch=2, class_count=class_count, optimizer="sgd")
     assert tanh.alpha == pytest.approx(sigmoid.alpha * BATCHED_DEFAULTS["tanh_sgd_scale"])
     assert tanh.alpha < sigmoid.alpha
     assert RnnlmConfig(activation="tanh", batch=2, optimizer="adam").alpha == BATCHED_DEFAULTS["alpha"]["adam"]
     assert RnnlmConfig(activation="tanh", batch=2, alpha=0.5).alpha == 0.5
     assert tanh.gradient_cutoff == PER_WORD_DEFAULTS["gradient_cutoff"]  # unused there (it clips the norm)
+
+
+@pytest.mark.parametrize("activation, chosen", [("sigmoid", "adagrad"), ("tanh", "adagrad"), ("gru", "adagrad"),
+                                                ("relu", "sgd"), ("lstm", "sgd")])
+def test_the_batched_engine_chooses_the_optimiser_by_hidden_type_and_a_given_one_wins(activation, chosen):
+    """Adagrad for the old cells' minibatches (SGD learns them slowly), SGD for relu (Adagrad's first steps blow
+    it up) and for the LSTM (Zaremba et al.'s); the per-word engine has only SGD."""
+    assert BATCHED_DEFAULTS["optimizer"][activation] == chosen
+    config = RnnlmConfig(activation=activation, batch=20)
+    assert config.batched and config.optimizer == chosen
+    assert config.alpha == RnnlmConfig(activation=activation, batch=20, optimizer=chosen).alpha
+    assert RnnlmConfig(activation=activation, batch=20, optimizer="adam").optimizer == "adam"
+    assert RnnlmConfig(activation=activation, batch=20, optimizer="sgd").optimizer == "sgd"
+    if activation != "lstm":
+        assert RnnlmConfig(activation=activation).optimizer == "sgd"  # per-word
+
+
+def test_the_train_command_leaves_the_optimiser_to_each_members_type(tmp_path, capsys):
+    train = write_text(tmp_path / "train.txt", [" ".join(zipf_tokens(40, 20, seed=seed)[:-1]) for seed in range(30)])
+    prefix = str(tmp_path / "model")
+    code, _, err = run_cli(["train", "-train", train, "-rnnlm", prefix, "-hidden", "8", "-hidden-type", "sigmoid,relu",
+                            "-batch", "4", "-bptt", "5", "-max-iter", "1", "-debug", "0"], capsys)
+    assert code == 0, err
+    for activation in ("sigmoid", "relu"):
+        config = load_model(f"{prefix}.type{activation}").config
+        assert config.optimizer == BATCHED_DEFAULTS["optimizer"][activation]
+        assert config.alpha == RnnlmConfig(activation=activation, batch=4, optimizer=config.optimizer,
+                                           class_count=config.class_count).alpha
 
 
 def test_the_train_command_leaves_the_type_defaults_to_the_config(tmp_path, capsys):

@@ -185,6 +185,8 @@ def settings_from_header(cls, values, what: str):
             fits = isinstance(value, (int, float)) and not isinstance(value, bool)
         elif default is None and "bool" in str(item.type):  # an optional flag: True, False or None
             fits = value is None or isinstance(value, bool)
+        elif default is None and "str" in str(item.type):  # an optional name, e.g. the optimizer or None
+            fits = value is None or isinstance(value, str)
         elif default is None and "float" in str(item.type):  # an optional number, e.g. a float or None
             fits = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
         elif isinstance(default, int) or default is None:  # None: class_count, an int or None
