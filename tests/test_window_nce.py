@@ -141,10 +141,11 @@ def texts(tmp_path_factory):
 
 
 def nce_config(**settings) -> RnnlmConfig:
-    """A tiny batched GRU with NCE (5 noise words)."""
+    """A tiny batched GRU with NCE (5 noise words), trained by SGD: on 12 words Adagrad's shrinking steps move the
+    scores towards NCE's fixed normaliser (ln Z = 9) too slowly to learn in 3 epochs (valid PPL 11.3)."""
     return RnnlmConfig(**{"activation": "gru", "hidden_size": 8, "output_layer": "nce", "nce_samples": 5,
                           "batch": 4, "bptt": 5, "min_improvement": 0.0, "tie_weights": False,
-                          "dropout": 0.0, **settings})
+                          "dropout": 0.0, "optimizer": "sgd", **settings})
 
 
 def test_a_batched_model_with_nce_learns_saves_scores_and_trains_the_same_twice(texts, tmp_path, capsys):
