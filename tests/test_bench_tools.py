@@ -299,3 +299,28 @@ def test_tagger_table_shows_the_gated_taggers(bench):
     assert "| RNN, -hidden-type lstm (its defaults) | 96.28 (96.25, 96.30) |" in text
     assert "| RNN, -hidden-type gru (its defaults) | 96.15 (96.10, 96.20) |" in text
     assert text.index("RNN, default") < text.index("-hidden-type lstm") < text.index("-hidden-type gru")
+
+
+def test_batched_hs_runs_name_their_optimiser_and_the_table_shows_it(bench):
+    from tools.bench import batched_hs
+
+    assert batched_hs.parse_run("20x20@0.1:adagrad") == {"batch": 20, "bptt": 20, "alpha": 0.1,
+                                                         "optimizer": "adagrad"}
+    assert batched_hs.parse_run("10x10@1")["optimizer"] == "sgd"
+    for bad in ("20x20@1:nesterov", "20x20", "20@1"):
+        with pytest.raises(bench.common.BenchmarkError):
+            batched_hs.parse_run(bad)
+    run = batched_hs.parse_run("20x20@0.1:adagrad")
+    assert batched_hs.run_options(run, ["-beta", "0"])[-6:] == ["-optimizer", "adagrad", "-dropout", "0", "-beta",
+                                                                "0"]
+    epochs = [{"epoch": 1, "seconds": 5.0, "cpu_seconds": 5.0, "test_ppl": 180.0},
+              {"epoch": 2, "seconds": 9.0, "cpu_seconds": 8.0, "test_ppl": 174.0}]
+    results = {"goal_share": 0.5, "goal_met": True, "options": ["-beta", "0"], "load_average_before": [0, 0, 0],
+               "load_average_after": [0, 0, 0],
+               "faster_rnnlm": {"epochs": 12, "test_ppl": 175.03, "seconds": 36.0, "cpu_seconds": 36.0, "command": "x"},
+               "rnnlmpy": [{**run, "epochs": epochs, "reached": {"epoch": 2, "seconds": 9.0, "cpu_seconds": 8.0},
+                            "share_of_faster_rnnlm": {"wall": 0.25, "cpu": 0.222}}]}
+    text = batched_hs.markdown(results)
+    assert "| rnnlmpy -batch 20 -bptt 20 -alpha 0.1 -optimizer adagrad | epoch 2 | 180.0, 174.0 | 9.0 s / 8.0 s |" \
+           " 0.25 / 0.22 |" in text
+    assert "Goal (<= 0.5 of faster-rnnlm's time) met." in text

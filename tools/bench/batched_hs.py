@@ -5,19 +5,18 @@ batched engine's time to test PPL <= 175.0 against faster-rnnlm's own time to it
                                      [--options "-beta 0 -clip-norm 0"] [--quick] [--out bench-results]
 
 faster-rnnlm (``FASTER_RNNLM_BIN``; built outside the project, see README "Benchmarks") trains with its own
-schedule to its end: ``-hidden 100 -hidden-type sigmoid -threads 1 -bptt 4 -bptt-skip 10 -seed 1`` (the
-reference benchmark's recipe; hierarchical softmax is its default output layer), then ``-test
-ptb.test.txt``; its time is the whole training process. Each rnnlmpy run ``BxT@ALPHA:OPTIMIZER`` trains ``-hs
--hidden 100 -hidden-type sigmoid -threads 1 -batch B -bptt T -alpha ALPHA -optimizer OPTIMIZER -dropout 0`` and
-the ``--options`` (the batched engine; ``-beta 0`` lets SGD and Adagrad update only the rows a window used) in a
-worker process
-(``--worker``) that scores PTB's test text after every epoch (the scoring's time not counted) and stops at the
-first epoch at or below the target, or when the schedule stops, or after ``--max-epochs``; its time is from the
-worker's start (imports, corpus, kernels from Numba's cache, validation included) to that epoch's end (to the
-first progress call after it: at most ~20,000 words later), after a warm-up that has the kernels compiled into
-Numba's cache (a user's second run). Both sides: wall seconds and CPU seconds (user +
-system), one BLAS thread. The machine is shared: the load average is recorded before and after; CPU seconds
-are the steadier figure under load. Goal (issue 25): rnnlmpy's time <= half of faster-rnnlm's.
+schedule to its end: ``-hidden 100 -hidden-type sigmoid -threads 1 -bptt 4 -bptt-skip 10 -seed 1`` (the reference
+benchmark's recipe; hierarchical softmax is its default output layer), then ``-test ptb.test.txt``; its time is the
+whole training process. Each rnnlmpy run ``BxT@ALPHA:OPTIMIZER`` trains ``-hs -hidden 100 -hidden-type sigmoid
+-threads 1 -batch B -bptt T -alpha ALPHA -optimizer OPTIMIZER -dropout 0`` and the ``--options`` (the batched
+engine; ``-beta 0`` lets SGD and Adagrad update only the rows a window used) in a worker process (``--worker``)
+that scores PTB's test text after every epoch (the scoring's time not counted) and stops at the first epoch at or
+below the target, or when the schedule stops, or after ``--max-epochs``; its time is from the worker's start
+(imports, corpus, kernels from Numba's cache, validation included) to that epoch's end (to the first progress call
+after it: at most ~20,000 words later), after a warm-up that has the kernels compiled into Numba's cache (a user's
+second run). Both sides: wall seconds and CPU seconds (user + system), one BLAS thread. The machine is shared: the
+load average is recorded before and after; CPU seconds are the steadier figure under load. Goal (issue 25):
+rnnlmpy's time <= half of faster-rnnlm's.
 """
 
 from __future__ import annotations
@@ -49,9 +48,13 @@ ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM
 
 def parse_run(spec: str) -> dict:
     """``BxT@ALPHA[:OPTIMIZER]`` -> {"batch": B, "bptt": T, "alpha": ALPHA, "optimizer": OPTIMIZER (sgd)}."""
+    from rnnlmpy.kernels.optimizers import OPTIMIZERS  # (here: a worker's clock starts before rnnlmpy's import)
+
     found = re.fullmatch(r"(\d+)x(\d+)@([0-9.]+)(?::([a-z]+))?", spec.strip())
     if not found:
         raise common.BenchmarkError(f"a run is BATCHxWINDOW@ALPHA[:OPTIMIZER], e.g. 20x20@0.1:adagrad (got {spec!r})")
+    if found.group(4) and found.group(4) not in OPTIMIZERS:
+        raise common.BenchmarkError(f"{found.group(4)!r} is not an optimiser ({', '.join(OPTIMIZERS)})")
     return {"batch": int(found.group(1)), "bptt": int(found.group(2)), "alpha": float(found.group(3)),
             "optimizer": found.group(4) or "sgd"}
 
