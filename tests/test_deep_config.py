@@ -262,3 +262,19 @@ def test_a_header_whose_tie_weights_is_not_a_flag_is_refused(tmp_path, value):
     with pytest.raises(RnnlmpyError) as error:
         load_model(path)
     assert "tie_weights" in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("optimizer, expected", [(5, "'optimizer' has a value of the wrong type"),
+                                                 ("nesterov", "-optimizer must be one of")])
+def test_a_header_with_a_crafted_optimizer_is_refused_in_one_line(tmp_path, optimizer, expected):
+    model = batched_model()
+    path = str(tmp_path / "m")
+    save_model(model, path)
+    header, arrays = read_store(path, KIND)
+    header["config"]["optimizer"] = optimizer
+    write_store(path, KIND, {key: value for key, value in header.items() if key not in ("format", "kind", "version")},
+                {name: np.array(value) for name, value in arrays.items() if name != "header"})
+    with pytest.raises(RnnlmpyError) as error:
+        load_model(path)
+    message = str(error.value)
+    assert "\n" not in message and expected in message and path in message, message
