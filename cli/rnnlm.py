@@ -30,6 +30,14 @@ def type_defaults_text(setting: str) -> str:
                      if setting in values)
 
 
+def optimizer_defaults_text() -> str:
+    """The batched engine's default optimiser of each hidden type, as help text: "adagrad for sigmoid, tanh"."""
+    by_optimizer: dict[str, list[str]] = {}
+    for hidden_type, name in BATCHED_DEFAULTS["optimizer"].items():
+        by_optimizer.setdefault(name, []).append(hidden_type)
+    return "; ".join(f"{name} for {', '.join(types)}" for name, types in by_optimizer.items())
+
+
 def parse_list(text, convert, option_name: str, what: str) -> list:
     """A comma-separated option value as a list (one value: a list of one); RnnlmpyError naming the option."""
     try:
@@ -137,10 +145,8 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
         help=f"Dropout on the non-recurrent connections while training, Zaremba et al. (more than 0: batched "
              f"engine)  [default: 0 per-word; {BATCHED_DEFAULTS['dropout']:g} batched]")
 @option("optimizer", type=click.Choice(OPTIMIZERS), default=None,
-        help="sgd: plain gradient steps; momentum (0.9), adagrad, rmsprop, adam: batched engine.  [default: sgd "
-             "per-word; batched: " + "; ".join(
-                 f"{name} for {', '.join(kind for kind, chosen in BATCHED_DEFAULTS['optimizer'].items() if chosen == name)}"
-                 for name in dict.fromkeys(BATCHED_DEFAULTS["optimizer"].values())) + "]")
+        help=f"sgd: plain gradient steps; momentum (0.9), adagrad, rmsprop, adam: batched engine.  [default: sgd "
+             f"per-word; batched: {optimizer_defaults_text()}]")
 @option("batch", type=int, default=None,
         help=f"Streams trained at once, each on its own part of the text (more than 1: batched engine)  "
              f"[default: 1 per-word; {BATCHED_DEFAULTS['batch']} batched]")

@@ -187,14 +187,6 @@ TUTORIAL_NETWORK = {
     "ensemble": (1, lambda value: f"-ensemble {value}"),
     "cell": (ELMAN, lambda value: f"-hidden-type {value}"),
 }
-def refuse_gated_settings(names: list[str]) -> None:
-    """RnnlmpyError naming ``names`` (settings of GATED_SETTINGS, as command-line options) when there are any: the
-    tanh tagger takes none of the gated cells' settings. Nothing when ``names`` is empty."""
-    if names:
-        raise RnnlmpyError(f"{', '.join('-' + name.replace('_', '-') for name in names)}: settings of the gated "
-                           f"cells (-hidden-type {' or '.join(GATED_CELLS)}), not of the tanh tagger")
-
-
 HIDDEN_TYPES = ("tanh", *GATED_CELLS)  # -hidden-type: the tanh tagger or a gated cell
 GATED_SETTINGS = ("cell", "embedding_size", "batch", "optimizer", "clip_norm", "dropout")  # not in tanh files
 # Each -hidden-type's defaults, chosen on a held-out tenth of wiki-en's training text (docs/tagging.md)
@@ -203,6 +195,14 @@ CELL_DEFAULTS = {
     "lstm": dict(cell="lstm", hidden_size=100, batch=4, optimizer="adam", alpha=0.01, dropout=0.4),
     "gru": dict(cell="gru", hidden_size=100, batch=4, optimizer="adam", alpha=0.01, dropout=0.4),
 }
+
+
+def refuse_gated_settings(names: list[str]) -> None:
+    """RnnlmpyError naming ``names`` (settings of GATED_SETTINGS, as command-line options) when there are any: the
+    tanh tagger takes none of the gated cells' settings. Nothing when ``names`` is empty."""
+    if names:
+        raise RnnlmpyError(f"{', '.join('-' + name.replace('_', '-') for name in names)}: settings of the gated "
+                           f"cells (-hidden-type {' or '.join(GATED_CELLS)}), not of the tanh tagger")
 
 
 @dataclass

@@ -257,7 +257,7 @@ def main() -> int:
     if args.quick:
         example, pos = (common.slice_corpus(folder, locate.CORPORA[name], os.path.join(root, name))
                         for folder, name in ((example, "rnnlm-example"), (pos, "wiki-en-pos")))
-    load_before = os.getloadavg()
+    load_before = common.load_average()
     source = source_copy(common.CHECKOUT, os.path.join(root, "source"))
     installs = []
     for name in names:
@@ -272,7 +272,7 @@ def main() -> int:
                "cached": cached_start_up(installs[0], ptb, args.ptb_model, 1 if args.quick else args.rounds,
                                          args.quick),
                "cached_install": installs[0].name, "goals": GOALS,
-               "load_average": {"before": [round(x, 2) for x in load_before],
+               "load_average": {"before": load_before,
                                 "after": common.load_average()}}
     common.write_results(args, "first_use", TOOL, results)
     print(markdown(results))
