@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
+from .softmax_products import gradient_products, logits_product
 from .window import add_into
 
 CHUNK_FLOATS = 2**22  # logits computed at once (16 MB of float32): a PTB window of 400 rows in one chunk
@@ -184,14 +185,16 @@ def distribution(layer, hidden, out):
 
 
 @njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
-def part_exponentials(layer, first_word, hidden, targets, weights, block, row_max, row_sum, target_logits):
+def part_exponentials(layer, first_word, hidden, targets, weights, block, row_max, row_sum, target_logits,
+                      products):
     """Phase 1 of a training step split by vocabulary, for the words ``first_word`` + [0, V') of ``layer`` (V'
     rows): ``block`` (N, V') = exp(z - ``row_max``[n]) with ``row_max`` (N,) each row's maximum logit of the range
     and ``row_sum`` (N,) the sum of the row; ``target_logits[n]`` = z of ``targets[n]`` where it is in the range
-    (left as it is elsewhere). Rows of ``weights`` 0 are zero and not read."""
+    (left as it is elsewhere). Rows of ``weights`` 0 are zero and not read. ``products``: how the logits' matrix
+    product is taken (``softmax_products``: float32, or bfloat16 inputs)."""
     rows = hidden.shape[0]
     words = layer.weights.shape[0]
-    np.dot(hidden, layer.weights.T, block)
+    logits_product(products, hidden, layer.weights, block)
     for n in range(rows):
         row = block[n]
         if weights[n] == 0:
@@ -209,13 +212,14 @@ def part_exponentials(layer, first_word, hidden, targets, weights, block, row_ma
 
 
 @njit(cache=True, nogil=True, fastmath=EXACT_FASTMATH, error_model="numpy")
-def part_gradients(layer, first_word, hidden, targets, weights, scale, block, factors, grad_hidden, grads):
+def part_gradients(layer, first_word, hidden, targets, weights, scale, block, factors, grad_hidden, grads,
+                   products):
     """Phase 2: each row of ``block`` (from ``part_exponentials``) times ``factors[n]`` (its share of P: the
     driver's exp(row_max - the row's overall maximum) / the row's overall sum, times ``scale * weights[n]``),
     minus ``scale * weights[n]`` at the target when it is in the range, is dLoss/dz of the range; its gradients are
     WRITTEN to ``grads`` (of the range's rows: the only gradient of a full softmax's words, so no zeroed array
     and no sum of a temporary are needed) and ``grad_hidden`` (N, H) is WRITTEN with the range's share of
-    dLoss/dhidden (the driver sums the ranges')."""
+    dLoss/dhidden (the driver sums the ranges'). ``products`` as in ``part_exponentials``."""
     rows = hidden.shape[0]
     words = layer.weights.shape[0]
     dtype = hidden.dtype
@@ -228,5 +232,4 @@ def part_gradients(layer, first_word, hidden, targets, weights, scale, block, fa
         if 0 <= target < words:
             block[n, target] -= dtype.type(scale * weights[n])
             grads.bias[target] -= dtype.type(scale * weights[n])
-    np.dot(block.T, hidden, grads.weights)
-    np.dot(block, layer.weights, grad_hidden)
+    gradient_products(products, hidden, layer.weights, block, grads.weights, grad_hidden)

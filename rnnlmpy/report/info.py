@@ -54,7 +54,8 @@ def training_settings_text(config) -> str:
               f"rand-seed {config.rand_seed}")
     if config.batched:
         return (f"training settings: optimizer {config.optimizer}, alpha {config.alpha}, batch {config.batch}, "
-                f"window (bptt) {config.bptt}, clip-norm {config.clip_norm}, beta {config.beta}, {common}")
+                f"window (bptt) {config.bptt}, clip-norm {config.clip_norm}, beta {config.beta}, "
+                f"product precision {config.product_precision}, {common}")
     return (f"training settings: bptt {config.bptt}, bptt-block {config.bptt_block}, alpha {config.alpha}, "
             f"beta {config.beta}, gradient-cutoff {config.gradient_cutoff}, {common}")
 

@@ -12,7 +12,7 @@ from .gradients import DEFAULT_STEPS as GRADIENT_STEPS, MAX_STEPS as MAX_GRADIEN
     gradient_norms_file
 from .grid import MANIFEST_SUFFIX, grid_members, manifest_models, train_grid
 from .model import (ACTIVATIONS, BATCHED_DEFAULTS, MAX_DIRECT_ORDER, OPTIMIZERS, PER_WORD_DEFAULTS,
-                    PER_WORD_TYPE_DEFAULTS, RnnlmConfig, RnnlmModel, new_model)
+                    PER_WORD_TYPE_DEFAULTS, PRODUCT_PRECISIONS, RnnlmConfig, RnnlmModel, new_model)
 from .model_file import load_model, save_model
 from .options import RunOptions
 from .sampling import MAX_GENERATED_TOKENS, generate, generate_lines
@@ -20,7 +20,8 @@ from .train_command import GridRequest, train_command
 from .training import TrainingInterrupted, train
 from .vocab import Vocabulary, build_vocabulary
 
-__all__ = ["ACTIVATIONS", "BATCHED_DEFAULTS", "OPTIMIZERS", "PER_WORD_DEFAULTS", "PER_WORD_TYPE_DEFAULTS", "GridRequest", "MANIFEST_SUFFIX",
+__all__ = ["ACTIVATIONS", "BATCHED_DEFAULTS", "OPTIMIZERS", "PER_WORD_DEFAULTS", "PER_WORD_TYPE_DEFAULTS",
+           "PRODUCT_PRECISIONS", "GridRequest", "MANIFEST_SUFFIX",
            "MAX_DIRECT_ORDER", "MAX_GENERATED_TOKENS", "GRADIENT_STEPS", "MAX_GRADIENT_STEPS", "PerplexityResult", "RnnState", "RnnlmConfig", "RnnlmModel", "RunOptions", "TrainingInterrupted", "Vocabulary", "build_vocabulary",
            "check_dynamic_rate", "evaluate_file", "generate", "generate_lines", "gradient_norms", "gradient_norms_file", "grid_members", "load_model",
            "manifest_models", "new_model", "next_word_probabilities", "read_rnnlm", "save_model", "score_next_word",

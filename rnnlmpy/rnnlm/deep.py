@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..base.errors import RnnlmpyError
-from ..kernels import window_elman, window_gru, window_lstm, window_softmax
+from ..kernels import bfloat16, softmax_products, window_elman, window_gru, window_lstm, window_softmax
 from ..kernels.optimizers import checked_rows
 from ..kernels.window import (GATES, STATES, CellGrads, cell_name, scatter_add_rows, weights_bundle, window_cache,
                               zero_rows)
@@ -69,6 +69,7 @@ class DeepShape:
     class_count: int  # C (1: full softmax)
     dtype: np.dtype
     output_layer: str = "class"  # "class" (class-factored; one class: full softmax), "hs" (-hs), "nce" (-nce)
+    product_precision: str = "float32"  # "bfloat16": a full softmax's training products take bfloat16 inputs
 
     @property
     def cell(self) -> str:
@@ -102,7 +103,8 @@ def deep_shape(config, vocab_size: int, class_count: int) -> DeepShape:
     return DeepShape(hidden_type=config.activation, hidden_size=config.hidden_size, layers=config.layers,
                      dropout=float(config.dropout), tie_weights=bool(config.tie_weights), vocab_size=vocab_size,
                      class_count=class_count, dtype=np.dtype(config.dtype),
-                     output_layer=getattr(config, "output_layer", DeepShape.output_layer))
+                     output_layer=getattr(config, "output_layer", DeepShape.output_layer),
+                     product_precision=getattr(config, "product_precision", DeepShape.product_precision))
 
 
 def shape_weights(shape: DeepShape) -> dict[str, tuple[int, ...]]:
@@ -383,6 +385,14 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
     return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights)), embedding_grad
 
 
+def check_bfloat16() -> None:
+    """Refuse (RnnlmpyError, one line) bfloat16 products on a CPU without AVX-512 BF16, whose instructions would
+    stop the process."""
+    if not bfloat16.supported():
+        raise RnnlmpyError("-product-precision bfloat16 needs a CPU with the AVX-512 BF16 instructions, and this "
+                           "one has none; train with -product-precision float32")
+
+
 def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: np.ndarray, weights: np.ndarray,
                           scale: float, grads: dict, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """The full softmax's training step over all rows of ``hidden`` (N, H), its words split into ``threads``
@@ -394,6 +404,13 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
     word_weights, bias = getattr(model, name), model.output_bias
     ranges = stream_parts(shape.vocab_size, threads)
     layers = [window_softmax.SoftmaxLayer(word_weights[words], bias[words]) for words in ranges]
+    products = [softmax_products.FLOAT32] * len(ranges)
+    if shape.product_precision == "bfloat16":
+        check_bfloat16()
+        products = [softmax_products.bfloat16_products(
+            rows, words.stop - words.start, size,
+            lambda field, pairs, dtype, key=index: scratch_array(("bfloat16", key, field), pairs, dtype))
+            for index, words in enumerate(ranges)]
     layer_grads = [window_softmax.SoftmaxGrads(grads[name][words], grads["output_bias"][words]) for words in ranges]
     blocks = [scratch_array(("softmax block", index), (rows, words.stop - words.start), shape.dtype)
               for index, words in enumerate(ranges)]
@@ -402,7 +419,7 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
 
     def exponentials(index: int) -> None:
         window_softmax.part_exponentials(layers[index], ranges[index].start, hidden, targets, weights, blocks[index],
-                                         row_max[index], row_sum[index], target_logits)
+                                         row_max[index], row_sum[index], target_logits, products[index])
 
     in_parts(exponentials, ranges)
     scored = weights != 0
@@ -415,7 +432,8 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
 
     def gradients(index: int) -> None:
         window_softmax.part_gradients(layers[index], ranges[index].start, hidden, targets, weights, scale,
-                                      blocks[index], factors[index], grad_parts[index], layer_grads[index])
+                                      blocks[index], factors[index], grad_parts[index], layer_grads[index],
+                                      products[index])
 
     in_parts(gradients, ranges)
     grad_hidden = grad_parts[0]
@@ -498,7 +516,7 @@ def train_window(model, window: Window, state: np.ndarray, grads: dict, dropout_
     steps, streams = window.inputs.shape
     masks = dropout_masks(shape, steps, streams, dropout_seed)
     parts = stream_parts(streams, threads)
-    if len(parts) > 1 and output_module(shape) is window_softmax:
+    if (len(parts) > 1 or shape.product_precision == "bfloat16") and output_module(shape) is window_softmax:
         return train_by_vocabulary(shape, model, window, state, grads, masks, parts, zeroed)
     part_grads = [grads] + [scratch_grads(index, grads) for index in range(1, len(parts))]
 

@@ -35,7 +35,7 @@ RESUMED_SETTINGS = ("hidden_size", "class_count", "activation", "bptt", "bptt_bl
                     "min_improvement", "independent", "old_classes", "dtype", "rand_seed", "direct_size",
                     "direct_order", "char_level", "output_layer", "nce_samples", "nce_unigram_power", "nce_lnz",
                     "diagonal_initialization", "layers", "dropout", "optimizer", "batch", "clip_norm",
-                    "tie_weights")  # a checkpoint resumes only with these unchanged
+                    "tie_weights", "product_precision")  # a checkpoint resumes only with these unchanged
 STOP_SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
