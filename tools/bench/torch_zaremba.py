@@ -2,7 +2,7 @@
 rnnlmpy beside. Run by that benchmark with the interpreter of its own PyTorch environment (never rnnlmpy's):
 
     TORCH_PYTHON tools/bench/torch_zaremba.py --corpus PTB_FOLDER [--epochs 13] [--max-words N] [--threads 2]
-                                              [--no-eval] [--out FILE.json]
+                                              [--no-eval] [--bfloat16] [--out FILE.json]
 
 The recipe (Zaremba, Sutskever and Vinyals 2014, "small"): 2 LSTM layers of 200 units, embedding 200, a full
 softmax over the training vocabulary (PTB: 10,000 words), no dropout, batch 20, BPTT window 20, SGD at
@@ -15,6 +15,10 @@ Training reads the stream as 20 contiguous parts, windows of 20 steps, the state
 (and cut from the gradient). Validation and test score every token of their file in order, batch 1, the
 state carried through the whole file and starting from ``<eos>`` as context: exactly the tokens ``rnnlmpy
 ppl`` scores (each line's words and its ``</s>``), so the perplexities compare.
+
+``--bfloat16`` trains under ``torch.autocast("cpu", dtype=torch.bfloat16)``, PyTorch's mixed precision (its
+matrix products and LSTM layers take bfloat16 inputs; the loss, the weights and the scoring stay float32): the
+peer of ``rnnlmpy train -product-precision bfloat16``.
 
 ``--max-words N`` trains on the first N tokens only (the vocabulary stays the whole training file's): a
 words/s measurement. Training words/s counts the target tokens of the training windows over the seconds of
@@ -116,6 +120,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-eval", action="store_true", help="no validation or test scoring (words/s only)")
+    parser.add_argument("--bfloat16", action="store_true",
+                        help="train under torch.autocast(cpu, bfloat16): mixed precision (scoring stays float32)")
     parser.add_argument("--out", default=None, help="write the JSON here (default: the last line of stdout)")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.threads < 1 or (args.max_words is not None and args.max_words < 1):
@@ -186,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     data = torch.tensor(train_ids[:part * batch], dtype=torch.long).view(batch, part).t().contiguous()  # (part, B)
     windows, per_epoch = (part - 1) // window, trained_tokens(len(train_ids))
     result = {"torch_version": torch.__version__, "threads": args.threads, "vocabulary": len(vocabulary),
+              "autocast": "bfloat16" if args.bfloat16 else None,
               "train_tokens": len(train_ids), "trained_tokens_per_epoch": per_epoch,
               "recipe": {name: value for name, value in vars(Recipe).items() if not name.startswith("_")},
               "epochs": []}
@@ -202,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             start = index * window
             inputs, targets = data[start:start + window], data[start + 1:start + window + 1]
             state = tuple(tensor.detach() for tensor in state)
-            logits, state = model(inputs, state)
-            loss = loss_sum(logits, targets.reshape(-1)) / batch
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bfloat16):
+                logits, state = model(inputs, state)
+                loss = loss_sum(logits.float(), targets.reshape(-1)) / batch
+            state = tuple(tensor.float() for tensor in state)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), Recipe.clip_norm)
