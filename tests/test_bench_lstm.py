@@ -170,7 +170,7 @@ def test_side_by_side_tables_and_headline(bench):
     assert "**1.80x**" in text and "first 100,000 tokens" in text and "3 alternating rounds" in text
     assert "102,345 tokens with the line" in text and "each round: 1.5, 3.25, 0.5." in text
     assert "| rnnlmpy | 180.25 | 172.00 | 11,500 | 95 | 160 |" in text
-    assert "+1.2% over the same 82,430 tokens" in text
+    assert "over the same 82,430 tokens: rnnlmpy against pytorch +1.2%" in text
     assert "before [1.5, 1.2, 1.0], after [2.0, 1.5, 1.1]" in text
     only_torch = dict(SIDE_BY_SIDE, sides=["pytorch"], perplexity={"pytorch": SIDE_BY_SIDE["perplexity"]["pytorch"]},
                       speed=dict(SIDE_BY_SIDE["speed"], sides={"pytorch": SIDE_BY_SIDE["speed"]["sides"]["pytorch"]}))
@@ -251,7 +251,8 @@ def test_dry_run_prints_both_sides_without_running_them(bench, tmp_path, monkeyp
     assert not (tmp_path / "venv").exists() and not (tmp_path / "o").exists()
     monkeypatch.setattr("sys.argv", ["lstm_pytorch", "--corpus", str(ptb), "--sides", "tensorflow"])
     from tools.bench import common
-    with pytest.raises(common.BenchmarkError, match="--sides: choose from rnnlmpy, pytorch"):
+    with pytest.raises(common.BenchmarkError, match="--sides: choose from rnnlmpy, rnnlmpy-bfloat16, pytorch, "
+                                                     "pytorch-bfloat16"):
         lstm_pytorch.main()
 
 
@@ -303,3 +304,34 @@ def test_two_hour_command_and_ensemble_report(bench):
                    "kn5.bin                          0.3796     148.30     141.20\n"
                    "ensemble (weights EM on valid)   1.0000      88.35      84.75\n")
     assert lstm_2h.ensemble_perplexity(report_text) == 84.75
+
+
+def test_mixed_precision_sides_add_their_options_and_ratios(bench, tmp_path, monkeypatch, capsys):
+    from tools.bench import common, lstm_pytorch
+
+    mixed = common.shown(lstm_pytorch.rnnlmpy_train_command("t", "v", "m", 2, None, mixed=True))
+    assert "-no-tie-weights -rand-seed 1 -product-precision bfloat16 -threads 2" in mixed
+    assert "-product-precision" not in common.shown(lstm_pytorch.rnnlmpy_train_command("t", "v", "m", 2, None))
+    assert lstm_pytorch.torch_command("p", "c", 2, "o", mixed=True)[-1] == "--bfloat16"
+    assert "--bfloat16" not in lstm_pytorch.torch_command("p", "c", 2, "o")
+    sides = {"rnnlmpy": {"words_per_second": [9000, 8000]}, "rnnlmpy-bfloat16": {"words_per_second": [12000, 11000]},
+             "pytorch": {"words_per_second": [6000, 8000]}, "pytorch-bfloat16": {"words_per_second": [8000, 11000]}}
+    ratios = lstm_pytorch.side_ratios(sides)
+    assert ratios == {"rnnlmpy/pytorch": 1.25, "rnnlmpy/pytorch-bfloat16": pytest.approx(0.926, abs=1e-3),
+                      "rnnlmpy-bfloat16/pytorch": 1.688, "rnnlmpy-bfloat16/pytorch-bfloat16": 1.25}
+    results = dict(SIDE_BY_SIDE, speed=dict(SIDE_BY_SIDE["speed"], ratios=ratios))
+    text = lstm_pytorch.markdown(results)
+    assert "rnnlmpy / pytorch **1.25x** (like for like)" in text
+    assert "rnnlmpy-bfloat16 / pytorch **1.69x**;" in text
+    assert "rnnlmpy-bfloat16 / pytorch-bfloat16 **1.25x** (like for like)" in text
+
+    ptb = tmp_path / "ptb"
+    ptb.mkdir()
+    for name in ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"):
+        write_text(ptb / name, [" a b"])
+    monkeypatch.setattr("sys.argv", ["lstm_pytorch", "--corpus", str(ptb), "--dry-run", "--torch-venv",
+                                     str(tmp_path / "venv"), "--sides", "rnnlmpy-bfloat16,pytorch-bfloat16"])
+    assert lstm_pytorch.main() == 0
+    out = capsys.readouterr().out
+    assert "-product-precision bfloat16 -threads 2 -debug 0 -force -one-iter" in out
+    assert "--no-eval --bfloat16" in out and "-max-iter 1" in out

@@ -2,8 +2,8 @@
 words/s and peak memory, alternating rounds in one run, then perplexity after the same epochs.
 
     python -m tools.bench.lstm_pytorch [--corpus PTB] [--rounds 3] [--max-words 100000] [--threads 2]
-                                       [--epochs 1] [--sides rnnlmpy,pytorch] [--dry-run] [--quick]
-                                       [--out bench-results]
+                                       [--epochs 1] [--sides rnnlmpy,rnnlmpy-bfloat16,pytorch,pytorch-bfloat16]
+                                       [--dry-run] [--quick] [--out bench-results]
 
 PyTorch is never a dependency of rnnlmpy: the benchmark installs ``torch==2.13.0+cpu`` (the CPU build; plain
 ``torch`` pulls 2.3 GB of CUDA packages) into its own virtual environment outside the checkout,
@@ -28,6 +28,11 @@ biases at 0 and its forget-gate bias at 1.
   end-of-sentence token). The learning-rate schedules agree for the first 4 epochs (rate 1; rnnlmpy halves
   when validation stops improving, Zaremba after epoch 4).
 
+Four sides by default: each tool in float32 and in mixed precision with bfloat16 products (``rnnlmpy train
+-product-precision bfloat16``: the full softmax's products; PyTorch's ``torch.autocast(cpu, bfloat16)``: every
+product and the LSTM layers). Ratios are reported for every rnnlmpy side against every PyTorch side; like for
+like is float32 against float32 and bfloat16 against bfloat16.
+
 The load average before and after is recorded: on a shared machine both sides slow down, not always alike.
 Part of ``make bench`` (~8 min; the one-time install ~30 s from a local wheel, minutes from the index).
 """
@@ -46,7 +51,8 @@ TOOL = "tools.bench.lstm_pytorch"
 TORCH_REQUIREMENT = "torch==2.13.0+cpu"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_zaremba.py")
-SIDES = ("rnnlmpy", "pytorch")
+SIDES = ("rnnlmpy", "rnnlmpy-bfloat16", "pytorch", "pytorch-bfloat16")  # tool, and "-bfloat16": mixed precision
+MIXED = "-bfloat16"
 # The "small" recipe as rnnlmpy train options (besides -train/-valid/-rnnlm/-threads).
 RNNLMPY_OPTIONS = ["-hidden-type", "lstm", "-layers", "2", "-hidden", "200", "-class", "1", "-batch", "20",
                    "-bptt", "20", "-optimizer", "sgd", "-alpha", "1", "-clip-norm", "5", "-dropout", "0",
@@ -158,19 +164,33 @@ def cover_vocabulary(folder: str) -> None:
             handle.write(" ".join(missing) + "\n")
 
 
-def rnnlmpy_train_command(train: str, valid: str, model: str, threads: int, epochs: int | None) -> list[str]:
-    """``rnnlmpy train`` with the small recipe: ``epochs`` None is one pass with no validation (``-one-iter``),
-    else that many epochs validated on ``valid``."""
+def is_rnnlmpy(side: str) -> bool:
+    """Whether ``side`` (of SIDES) is rnnlmpy's, else PyTorch's."""
+    return side.startswith("rnnlmpy")
+
+
+def is_mixed(side: str) -> bool:
+    """Whether ``side`` (of SIDES) trains with bfloat16 products."""
+    return side.endswith(MIXED)
+
+
+def rnnlmpy_train_command(train: str, valid: str, model: str, threads: int, epochs: int | None,
+                          mixed: bool = False) -> list[str]:
+    """``rnnlmpy train`` with the small recipe (``mixed``: ``-product-precision bfloat16``): ``epochs`` None is one
+    pass with no validation (``-one-iter``), else that many epochs validated on ``valid``."""
     stop = ["-one-iter"] if epochs is None else ["-max-iter", str(epochs)]
+    precision = ["-product-precision", "bfloat16"] if mixed else []
     return [*common.RNNLMPY, "train", "-train", train, "-valid", valid, "-rnnlm", model, *RNNLMPY_OPTIONS,
-            "-threads", str(threads), "-debug", "0", "-force", *stop]
+            *precision, "-threads", str(threads), "-debug", "0", "-force", *stop]
 
 
 def torch_command(python: str, corpus: str, threads: int, out: str, train: str | None = None,
-                  epochs: int = 1, evaluate: bool = False) -> list[str]:
-    """The PyTorch side: torch_zaremba.py with ``python`` (its environment's), JSON to ``out``."""
+                  epochs: int = 1, evaluate: bool = False, mixed: bool = False) -> list[str]:
+    """The PyTorch side: torch_zaremba.py with ``python`` (its environment's), JSON to ``out`` (``mixed``: under
+    bfloat16 autocast)."""
     return [python, SCRIPT, "--corpus", corpus, "--epochs", str(epochs), "--threads", str(threads), "--out", out,
-            *(["--train", train] if train else []), *([] if evaluate else ["--no-eval"])]
+            *(["--train", train] if train else []), *([] if evaluate else ["--no-eval"]),
+            *(["--bfloat16"] if mixed else [])]
 
 
 def torch_environment(threads: int) -> dict:
@@ -204,6 +224,17 @@ def ratio_median(ours: list[float], theirs: list[float]) -> float | None:
     return round(statistics.median(pairs), 3) if pairs else None
 
 
+def side_ratios(sides: dict) -> dict:
+    """``"ours/theirs"`` -> the median ratio of words/s, for every rnnlmpy side against every PyTorch side."""
+    ratios = {}
+    for ours in (side for side in sides if is_rnnlmpy(side)):
+        for theirs in (side for side in sides if not is_rnnlmpy(side)):
+            ratio = ratio_median(sides[ours]["words_per_second"], sides[theirs]["words_per_second"])
+            if ratio is not None:
+                ratios[f"{ours}/{theirs}"] = ratio
+    return ratios
+
+
 def speed_rounds(args, corpus: str, workdir: str, python: str | None) -> dict:
     """The alternating rounds on the sliced training text: per side, words/s and peak RSS of each round."""
     train = os.path.join(workdir, "slice.train.txt")
@@ -211,34 +242,35 @@ def speed_rounds(args, corpus: str, workdir: str, python: str | None) -> dict:
     valid = os.path.join(corpus, "ptb.valid.txt")
     sides = {side: {"words_per_second": [], "peak_rss_mb": []} for side in args.sides}
     commands = {}
-    if "rnnlmpy" in args.sides:
+    if any(is_rnnlmpy(side) for side in args.sides):
         warm = common.slice_corpus(corpus, ["ptb.valid.txt"], os.path.join(workdir, "warm"), lines=WARM_UP_LINES)
         warm_text = os.path.join(warm, "ptb.valid.txt")
-        common.measure(rnnlmpy_train_command(warm_text, warm_text, os.path.join(workdir, "warm.model"), args.threads,
-                                             None))
-        common.read_history(os.path.join(workdir, "warm.model"))
+        for mixed in sorted({is_mixed(side) for side in args.sides if is_rnnlmpy(side)}):
+            common.measure(rnnlmpy_train_command(warm_text, warm_text, os.path.join(workdir, "warm.model"),
+                                                 args.threads, None, mixed))
+            common.read_history(os.path.join(workdir, "warm.model"))
     loads = []
     for _ in range(args.rounds):
         loads.append(round(os.getloadavg()[0], 2))
-        if "rnnlmpy" in args.sides:
-            model = os.path.join(workdir, "speed.model")
-            command = rnnlmpy_train_command(train, valid, model, args.threads, None)
-            measured = common.measure(command)
-            sides["rnnlmpy"]["words_per_second"].append(round(common.read_history(model)[-1]["words_per_second"]))
-            sides["rnnlmpy"]["peak_rss_mb"].append(round(measured.peak_rss_mb, 1))
-            commands["rnnlmpy"] = common.shown(command)
-        if "pytorch" in args.sides:
-            out = os.path.join(workdir, "torch-speed.json")
-            command = torch_command(python, corpus, args.threads, out, train=train)
-            measured = common.measure(command, torch_environment(args.threads))
-            result = read_torch_result(out)
-            sides["pytorch"]["words_per_second"].append(round(result["words_per_second"]))
-            sides["pytorch"]["peak_rss_mb"].append(round(measured.peak_rss_mb, 1))
-            commands["pytorch"] = shown_torch(command)
-    speed = {"training_tokens": tokens, "sides": sides, "commands": commands, "load_average_rounds": loads}
-    if len(sides) == 2:
-        speed["ratio_median"] = ratio_median(sides["rnnlmpy"]["words_per_second"],
-                                             sides["pytorch"]["words_per_second"])
+        for side in args.sides:
+            if is_rnnlmpy(side):
+                model = os.path.join(workdir, "speed.model")
+                command = rnnlmpy_train_command(train, valid, model, args.threads, None, is_mixed(side))
+                measured = common.measure(command)
+                words_per_second = common.read_history(model)[-1]["words_per_second"]
+                commands[side] = common.shown(command)
+            else:
+                out = os.path.join(workdir, "torch-speed.json")
+                command = torch_command(python, corpus, args.threads, out, train=train, mixed=is_mixed(side))
+                measured = common.measure(command, torch_environment(args.threads))
+                words_per_second = read_torch_result(out)["words_per_second"]
+                commands[side] = shown_torch(command)
+            sides[side]["words_per_second"].append(round(words_per_second))
+            sides[side]["peak_rss_mb"].append(round(measured.peak_rss_mb, 1))
+    speed = {"training_tokens": tokens, "sides": sides, "commands": commands, "load_average_rounds": loads,
+             "ratios": side_ratios(sides)}
+    if "rnnlmpy/pytorch" in speed["ratios"]:  # like for like in float32, the issue's measure
+        speed["ratio_median"] = speed["ratios"]["rnnlmpy/pytorch"]
     return speed
 
 
@@ -253,31 +285,34 @@ def perplexity_runs(args, corpus: str, workdir: str, python: str | None) -> dict
     training words/s, wall seconds and peak RSS of the training process."""
     runs = {}
     train, valid = os.path.join(corpus, "ptb.train.txt"), os.path.join(corpus, "ptb.valid.txt")
-    if "rnnlmpy" in args.sides:
-        model = os.path.join(workdir, "ppl.model")
-        command = rnnlmpy_train_command(train, valid, model, args.threads, args.epochs)
-        measured = common.measure(command)
-        records = common.read_history(model)
-        test_ppl, scored = common.score_ptb(corpus, model, threads=args.threads)
-        runs["rnnlmpy"] = {"command": common.shown(command), "valid_ppl": [r.get("valid_ppl") for r in records],
-                           "accepted": [r.get("accepted", True) for r in records],
-                           "words_per_second": round(statistics.mean(r["words_per_second"] for r in records)),
-                           "test_ppl": test_ppl,
-                           "test_tokens": scored_tokens(scored.output),
-                           "seconds": round(measured.seconds, 1), "peak_rss_mb": round(measured.peak_rss_mb, 1)}
-    if "pytorch" in args.sides:
+    for side in args.sides:
+        if is_rnnlmpy(side):
+            model = os.path.join(workdir, f"ppl.{side}.model")
+            command = rnnlmpy_train_command(train, valid, model, args.threads, args.epochs, is_mixed(side))
+            measured = common.measure(command)
+            records = common.read_history(model)
+            test_ppl, scored = common.score_ptb(corpus, model, threads=args.threads)
+            runs[side] = {"command": common.shown(command), "valid_ppl": [r.get("valid_ppl") for r in records],
+                          "accepted": [r.get("accepted", True) for r in records],
+                          "words_per_second": round(statistics.mean(r["words_per_second"] for r in records)),
+                          "test_ppl": test_ppl,
+                          "test_tokens": scored_tokens(scored.output),
+                          "seconds": round(measured.seconds, 1), "peak_rss_mb": round(measured.peak_rss_mb, 1)}
+            continue
         out = os.path.join(workdir, "torch-ppl.json")
-        command = torch_command(python, corpus, args.threads, out, epochs=args.epochs, evaluate=True)
+        command = torch_command(python, corpus, args.threads, out, epochs=args.epochs, evaluate=True,
+                                mixed=is_mixed(side))
         measured = common.measure(command, torch_environment(args.threads))
         result = read_torch_result(out)
-        runs["pytorch"] = {"command": shown_torch(command), "valid_ppl": [e["valid_ppl"] for e in result["epochs"]],
-                           "test_ppl_per_epoch": [e["test_ppl"] for e in result["epochs"]],
-                           "words_per_second": round(result["words_per_second"]), "test_ppl": result["test_ppl"],
-                           "test_tokens": result["test_tokens"], "seconds": round(measured.seconds, 1),
-                           "peak_rss_mb": round(measured.peak_rss_mb, 1)}
-    if len(runs) == 2 and runs["rnnlmpy"]["test_tokens"] != runs["pytorch"]["test_tokens"]:
-        raise common.BenchmarkError(f"the sides scored different test tokens: rnnlmpy "
-                                    f"{runs['rnnlmpy']['test_tokens']}, PyTorch {runs['pytorch']['test_tokens']}")
+        runs[side] = {"command": shown_torch(command), "valid_ppl": [e["valid_ppl"] for e in result["epochs"]],
+                      "test_ppl_per_epoch": [e["test_ppl"] for e in result["epochs"]],
+                      "words_per_second": round(result["words_per_second"]), "test_ppl": result["test_ppl"],
+                      "test_tokens": result["test_tokens"], "seconds": round(measured.seconds, 1),
+                      "peak_rss_mb": round(measured.peak_rss_mb, 1)}
+    tokens = {side: run["test_tokens"] for side, run in runs.items()}
+    if len(set(tokens.values())) > 1:
+        raise common.BenchmarkError("the sides scored different test tokens: "
+                                    + ", ".join(f"{side} {count}" for side, count in tokens.items()))
     return runs
 
 
@@ -307,7 +342,7 @@ def main() -> int:
     python = None
     results = {"threads": args.threads, "rounds": args.rounds, "max_words": args.max_words, "epochs": args.epochs,
                "sides": args.sides, "load_average_before": common.load_average()}
-    if "pytorch" in args.sides:
+    if not all(is_rnnlmpy(side) for side in args.sides):
         results["torch_version"] = ensure_torch(args.torch_venv)
         python = venv_python(args.torch_venv)
     with tempfile.TemporaryDirectory() as workdir:
@@ -326,19 +361,23 @@ def dry_run(args, corpus: str) -> int:
     python = venv_python(args.torch_venv)
     train, valid = os.path.join(corpus, "ptb.train.txt"), os.path.join(corpus, "ptb.valid.txt")
     print(f"PyTorch environment: {args.torch_venv} ({TORCH_REQUIREMENT}; installed when missing)")
-    if "rnnlmpy" in args.sides:
-        print("warm-up:", common.shown(rnnlmpy_train_command("WARM.txt", "WARM.txt", "warm.model", args.threads, None)))
-        print(f"speed x{args.rounds}:", common.shown(rnnlmpy_train_command("SLICE.txt", valid, "speed.model",
-                                                                             args.threads, None)))
-    if "pytorch" in args.sides:
+    for side in args.sides:
+        mixed = is_mixed(side)
+        if is_rnnlmpy(side):
+            print("warm-up:", common.shown(rnnlmpy_train_command("WARM.txt", "WARM.txt", "warm.model", args.threads,
+                                                                 None, mixed)))
+            print(f"speed x{args.rounds}:", common.shown(rnnlmpy_train_command("SLICE.txt", valid, "speed.model",
+                                                                                 args.threads, None, mixed)))
+            if args.epochs:
+                print("perplexity:", common.shown(rnnlmpy_train_command(train, valid, "ppl.model", args.threads,
+                                                                        args.epochs, mixed)))
+                print("perplexity:", common.shown(common.ppl_command(corpus, "ppl.model", args.threads)))
+            continue
         print(f"speed x{args.rounds}:", shown_torch(torch_command(python, corpus, args.threads, "torch.json",
-                                                                    train="SLICE.txt")))
-    if args.epochs and "rnnlmpy" in args.sides:
-        print("perplexity:", common.shown(rnnlmpy_train_command(train, valid, "ppl.model", args.threads, args.epochs)))
-        print("perplexity:", common.shown(common.ppl_command(corpus, "ppl.model", args.threads)))
-    if args.epochs and "pytorch" in args.sides:
-        print("perplexity:", shown_torch(torch_command(python, corpus, args.threads, "torch.json",
-                                                         epochs=args.epochs, evaluate=True)))
+                                                                    train="SLICE.txt", mixed=mixed)))
+        if args.epochs:
+            print("perplexity:", shown_torch(torch_command(python, corpus, args.threads, "torch.json",
+                                                             epochs=args.epochs, evaluate=True, mixed=mixed)))
     return 0
 
 
@@ -362,9 +401,13 @@ def markdown(results: dict) -> str:
     parts.append(f"{speed['training_tokens']:,} tokens with the line of the words they lack (the vocabulary stays "
                  "PTB's 10,000)" + (f"; load average (1 min) at the start of each round: "
                                     f"{', '.join(str(load) for load in loads)}." if loads else "."))
-    if speed.get("ratio_median") is not None:
-        parts.append(f"rnnlmpy / PyTorch words/s, median of the rounds: **{speed['ratio_median']:.2f}x** "
-                     "(the issue's goal: >= 1.5x).")
+    ratios = speed.get("ratios") or ({"rnnlmpy/pytorch": speed["ratio_median"]}
+                                     if speed.get("ratio_median") is not None else {})
+    if ratios:
+        parts.append("Words/s, median of the rounds' ratios (the issue's goal: >= 1.5x): " + "; ".join(
+            f"{pair.replace('/', ' / ')} **{ratio:.2f}x**" + (" (like for like)" if is_mixed(pair.split("/")[0])
+                                                              == is_mixed(pair.split("/")[1]) else "")
+            for pair, ratio in ratios.items()) + ".")
     runs = results.get("perplexity") or {}
     if runs:
         rows = []
@@ -375,10 +418,12 @@ def markdown(results: dict) -> str:
         parts.append(common.table([f"{results['epochs']} epoch(s) of PTB train", "valid PPL per epoch",
                                    "test PPL", "words/s", "seconds (training process)", "peak RSS MB", "command"],
                                   rows))
-        if len(runs) == 2:
-            gap = runs["rnnlmpy"]["test_ppl"] / runs["pytorch"]["test_ppl"] - 1
-            parts.append(f"Test PPL, rnnlmpy against PyTorch: {100 * gap:+.1f}% over the same "
-                         f"{runs['pytorch']['test_tokens']:,} tokens (the issue's goal: within 2%).")
+        gaps = [f"{ours} against {theirs} {100 * (runs[ours]['test_ppl'] / runs[theirs]['test_ppl'] - 1):+.1f}%"
+                for ours in runs if is_rnnlmpy(ours) for theirs in runs if not is_rnnlmpy(theirs)]
+        if gaps:
+            tokens = next(iter(runs.values()))["test_tokens"]
+            parts.append(f"Test PPL over the same {tokens:,} tokens: {'; '.join(gaps)} (the issue's goal: within "
+                         "2%).")
     if "torch_version" in results:
         parts.append(f"PyTorch {results['torch_version']}, its own environment (tools/bench/torch_zaremba.py).")
     before, after = results.get("load_average_before"), results.get("load_average_after")

@@ -187,8 +187,11 @@ def _lstm_speed(records: dict) -> tuple[str, str] | None:
         return None
     sides = speed["sides"]
     ratios = [a / b for a, b in zip(sides["rnnlmpy"]["words_per_second"], sides["pytorch"]["words_per_second"])]
+    mixed = (speed.get("ratios") or {}).get("rnnlmpy-bfloat16/pytorch-bfloat16")
+    mixed_text = "" if mixed is None else f"; both with bfloat16 products {mixed:.2f}x"
     return (f"**{speed['ratio_median']:.2f}x** (rounds {min(ratios):.2f}-{max(ratios):.2f}; "
-            f"{statistics.median(sides['rnnlmpy']['words_per_second']):,.0f} words/s, {results['threads']} threads)",
+            f"{statistics.median(sides['rnnlmpy']['words_per_second']):,.0f} words/s, {results['threads']} threads"
+            f"{mixed_text})",
             f"PyTorch {results.get('torch_version', '')} {statistics.median(sides['pytorch']['words_per_second']):,.0f}"
             " words/s")
 
