@@ -6,9 +6,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from numba import njit
 
 from rnnlmpy.base.errors import RnnlmpyError
-from rnnlmpy.kernels import bfloat16, softmax_products, window_softmax
+from rnnlmpy.kernels import bfloat16, softmax_products, window_elman, window_gru, window_lstm, window_softmax
+from rnnlmpy.kernels import layer_products as lp
+from rnnlmpy.kernels.precision import BFLOAT16, FLOAT32
 from rnnlmpy.rnnlm import RnnlmConfig, deep
 
 needs_bf16 = pytest.mark.skipif(not bfloat16.supported(), reason="this CPU has no AVX-512 BF16 instructions")
@@ -125,7 +128,7 @@ def test_the_softmax_step_with_bfloat16_products_is_its_float32_step_rounded():
     targets = rng.integers(0, words, rows).astype(np.int32)
     weights = np.ones(rows, dtype=np.float32)
     weights[-3:] = 0  # padded rows
-    exact = softmax_step(softmax_products.FLOAT32, hidden, weights_rows, bias, targets, weights)
+    exact = softmax_step(FLOAT32, hidden, weights_rows, bias, targets, weights)
     products = softmax_products.bfloat16_products(rows, words, size)
     rounded = softmax_step(products, hidden, weights_rows, bias, targets, weights)
     scored = weights != 0
@@ -196,3 +199,108 @@ def test_an_unknown_product_precision_is_refused():
     with pytest.raises(RnnlmpyError, match="-product-precision must be one of float32, bfloat16"):
         RnnlmConfig(product_precision="float16", class_count=1, batch=20).validate()
     RnnlmConfig(product_precision="bfloat16", class_count=1, batch=20).validate()
+
+
+# the faces of layer_products compile inside a kernel only (overloads): these call them
+@njit
+def gates_product(products, inputs, input_weights, gates):
+    lp.gates_product(products, inputs, input_weights, gates)
+
+
+@njit
+def add_step(products, previous, recurrent, gates):
+    lp.add_step(products, previous, lp.forward_operand(products, recurrent), np.empty_like(gates), gates)
+
+
+@njit
+def step_into(products, previous, recurrent, out):
+    lp.step_into(products, previous, lp.forward_operand(products, recurrent), out)
+
+
+@njit
+def carry_step(products, step_grads, recurrent, carry):
+    lp.carry_step(products, step_grads, lp.carry_operand(products, recurrent), carry)
+
+
+@njit
+def add_error_product(products, errors, values, out):
+    lp.add_error_product(products, errors, values, out)
+
+
+@njit
+def error_product(products, errors, weights, out):
+    lp.error_product(products, errors, weights, out)
+
+
+@needs_bf16
+@pytest.mark.parametrize("products", [FLOAT32, BFLOAT16])
+def test_every_layer_product_matches_the_numpy_reference(products):
+    """Each of ``layer_products``' faces against the reference of its own formula (bfloat16: of the rounded
+    inputs)."""
+    rng = np.random.default_rng(8)
+    rows, streams, size, gates = 27, 5, 18, 72  # N rows, B streams, H units, G*H gate rows
+    inputs = rng.standard_normal((rows, size)).astype(np.float32)
+    input_weights = rng.standard_normal((gates, size)).astype(np.float32)
+    recurrent = rng.standard_normal((gates, size)).astype(np.float32)
+    previous = rng.standard_normal((streams, size)).astype(np.float32)
+    step_grads = rng.standard_normal((streams, gates)).astype(np.float32)
+    errors = rng.standard_normal((rows, gates)).astype(np.float32)
+
+    def reference(a, b):
+        return bfloat16.reference_product(a, b) if products is BFLOAT16 else a.astype(np.float64) @ b
+
+    def close(got, want):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+    gates_out = np.full((rows, gates), np.nan, dtype=np.float32)
+    gates_product(products, inputs, input_weights, gates_out)
+    close(gates_out, reference(inputs, input_weights.T))
+    start = rng.standard_normal((streams, gates)).astype(np.float32)
+    added = start.copy()
+    add_step(products, previous, recurrent, added)
+    close(added, start + reference(previous, recurrent.T))
+    written = np.full((streams, gates), np.nan, dtype=np.float32)
+    step_into(products, previous, recurrent, written)
+    close(written, reference(previous, recurrent.T))
+    carry = np.full((streams, size), np.nan, dtype=np.float32)
+    carry_step(products, step_grads, recurrent, carry)
+    close(carry, reference(step_grads, recurrent))
+    gradient = rng.standard_normal((gates, size)).astype(np.float32)
+    expected = gradient + reference(errors.T, inputs)
+    add_error_product(products, errors, inputs, gradient)
+    close(gradient, expected)
+    grad_inputs = np.full((rows, size), np.nan, dtype=np.float32)
+    error_product(products, errors, input_weights, grad_inputs)
+    close(grad_inputs, reference(errors, input_weights))
+
+
+@needs_bf16
+@pytest.mark.parametrize("hidden_type", ["lstm", "gru", "tanh"])
+def test_cells_with_bfloat16_products_are_close_to_their_float32_selves(hidden_type):
+    from rnnlmpy.kernels import window
+
+    cell = {"lstm": window_lstm, "gru": window_gru, "tanh": window_elman}[hidden_type]
+    rng = np.random.default_rng(4)
+    steps, streams, size = 6, 3, 20
+    gates = window.GATES[window.cell_name(hidden_type)] * size
+    arrays = [rng.uniform(-0.3, 0.3, shape).astype(np.float32) for shape in ((gates, size), (gates, size), (gates,))]
+    inputs = rng.uniform(-1, 1, (steps, streams, size)).astype(np.float32)
+    resets = np.zeros((steps, streams), dtype=np.uint8)
+    resets[3, 1] = 1
+    states = window.STATES[window.cell_name(hidden_type)]
+    state_in = rng.uniform(-0.5, 0.5, (streams, states, size)).astype(np.float32)
+    upstream = rng.uniform(-1, 1, (steps, streams, size)).astype(np.float32)
+    results = []
+    for products in (FLOAT32, BFLOAT16):
+        weights = window.weights_bundle(hidden_type, *arrays, products)
+        outputs = np.empty_like(inputs)
+        cache = window.window_cache(hidden_type, steps, streams, size, np.float32)
+        state_out = np.empty_like(state_in)
+        cell.forward(weights, inputs, resets, state_in, outputs, cache, state_out)
+        grads = window.CellGrads(*(np.zeros_like(array) for array in arrays))
+        grad_inputs = np.empty_like(inputs)
+        cell.backward(weights, inputs, resets, cache, upstream, grad_inputs, grads)
+        results.append([outputs, state_out, grad_inputs, *grads])
+    for exact, rounded in zip(*results):
+        error = np.linalg.norm(rounded - exact) / np.linalg.norm(exact)
+        assert 1e-6 < error < 0.02

@@ -44,17 +44,20 @@ def supported() -> bool:
     return bool(binding.get_host_cpu_features().get("avx512bf16", False))
 
 
-def padded(count: int, multiple: int) -> int:
+@njit(cache=True)
+def padded(count, multiple):
     """``count`` rounded up to a multiple of ``multiple``."""
     return -(-count // multiple) * multiple
 
 
-def row_pairs_shape(rows: int, columns: int) -> tuple[int, int]:
+@njit(cache=True)
+def row_pairs_shape(rows, columns):
     """The shape of ``pair_columns``'s output for an (rows, columns) input: (rows', pairs)."""
     return padded(rows, TILE_ROWS), (columns + 1) // 2
 
 
-def column_pairs_shape(rows: int, columns: int) -> tuple[int, int]:
+@njit(cache=True)
+def column_pairs_shape(rows, columns):
     """The shape of ``pair_rows``'s output for an (rows, columns) input: (pairs, columns')."""
     return (rows + 1) // 2, padded(columns, LANES)
 
@@ -106,25 +109,6 @@ def pair_rows(source, out):
             for n in range(columns):
                 out[q, n] = pair(low[n], zero)
         out[q, columns:] = 0
-
-
-@njit(cache=True, nogil=True)
-def pair_rows_of_transpose(source, out):
-    """``pair_rows(source.T, out)`` for ``source`` (N, K) C-contiguous, in blocks of LANES rows of ``source``
-    (so that a block is read from cache once: source.T's rows are strided)."""
-    rows, columns = source.shape
-    pairs = out.shape[0]
-    zero = np.float32(0.0)
-    for n0 in range(0, rows, LANES):
-        n1 = min(n0 + LANES, rows)
-        for q in range(pairs):
-            if 2 * q + 1 < columns:
-                for n in range(n0, n1):
-                    out[q, n] = pair(source[n, 2 * q], source[n, 2 * q + 1])
-            else:
-                for n in range(n0, n1):
-                    out[q, n] = pair(source[n, 2 * q], zero)
-    out[:, rows:] = 0
 
 
 def reference_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -253,9 +237,9 @@ def _full_tile(width, transposed, a_addr, a_stride, b_addr, b_stride, pairs, c_a
 
 
 @njit(cache=True, nogil=True)
-def _product(a_pairs, b_pairs, out, transposed):
-    """``out`` = a @ b (``transposed``: its transpose) from ``a_pairs`` (M', P) and ``b_pairs`` (P, N'); ``out``
-    (M, N) (transposed: (N, M)) float32 with contiguous rows."""
+def _product(a_pairs, b_pairs, out, transposed, accumulate):
+    """``out`` = a @ b (``transposed``: its transpose; ``accumulate``: added to ``out``) from ``a_pairs`` (M', P)
+    and ``b_pairs`` (P, N'); ``out`` (M, N) (transposed: (N, M)) float32 with contiguous rows."""
     if transposed:
         columns, rows = out.shape
     else:
@@ -267,7 +251,7 @@ def _product(a_pairs, b_pairs, out, transposed):
     spare = np.empty(TILE_ROWS * _WIDTH, dtype=np.float32)  # an edge tile, copied to ``out`` element by element
     for p0 in range(0, pairs, PAIR_BLOCK):
         count = min(PAIR_BLOCK, pairs - p0)
-        add = 1 if p0 > 0 else 0
+        add = 1 if p0 > 0 or accumulate else 0
         j0 = 0
         while j0 < b_pairs.shape[1]:
             width = _WIDTH if j0 + _WIDTH <= b_pairs.shape[1] else LANES
@@ -293,10 +277,38 @@ def _product(a_pairs, b_pairs, out, transposed):
 def product(a_pairs, b_pairs, out):
     """``out`` (M, N) float32 = a @ b, from ``a_pairs`` (M', P) (``pair_columns`` of a (M, K)) and ``b_pairs``
     (P, N') (``pair_rows`` of b (K, N)); ``out``'s rows contiguous. Sums in float32."""
-    _product(a_pairs, b_pairs, out, False)
+    _product(a_pairs, b_pairs, out, False, False)
+
+
+@njit(cache=True, nogil=True)
+def add_product(a_pairs, b_pairs, out):
+    """``out`` (M, N) float32 += a @ b, as ``product``."""
+    _product(a_pairs, b_pairs, out, False, True)
 
 
 @njit(cache=True, nogil=True)
 def product_transposed(a_pairs, b_pairs, out):
     """``out`` (N, M) float32 = (a @ b).T, from ``a_pairs`` and ``b_pairs`` as in ``product``."""
-    _product(a_pairs, b_pairs, out, True)
+    _product(a_pairs, b_pairs, out, True, False)
+
+
+@njit(cache=True, nogil=True)
+def add_product_transposed(a_pairs, b_pairs, out):
+    """``out`` (N, M) float32 += (a @ b).T, as ``product_transposed``."""
+    _product(a_pairs, b_pairs, out, True, True)
+
+
+@njit(cache=True, nogil=True)
+def row_pairs(source):
+    """``pair_columns`` of ``source`` (M, K) into a new array."""
+    out = np.empty(row_pairs_shape(source.shape[0], source.shape[1]), dtype=np.uint32)
+    pair_columns(source, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def column_pairs(source):
+    """``pair_rows`` of ``source`` (K, N) into a new array."""
+    out = np.empty(column_pairs_shape(source.shape[0], source.shape[1]), dtype=np.uint32)
+    pair_rows(source, out)
+    return out

@@ -8,9 +8,9 @@ training time on PTB:
 - ``gradient_products(products, hidden, words, block, grad_words, grad_hidden)``: with ``block`` now dLoss/dz,
   ``grad_words`` (V', H) = block.T @ hidden and ``grad_hidden`` (N, H) = block @ words (both written).
 
-The marker ``products`` picks the code at compile time: ``FLOAT32`` (``Float32Products``) takes BLAS sgemm
-(``np.dot``); a ``Bfloat16Products`` (``bfloat16_products``: its arrays are the paired operands, kept from window
-to window) rounds the operands to bfloat16 and sums in float32 (``bfloat16``), twice the multiply-adds a cycle.
+``products`` picks the code at compile time: ``precision.FLOAT32`` takes BLAS sgemm (``np.dot``); a
+``Bfloat16Softmax`` (``bfloat16_products``: the paired operands, kept from window to window) rounds the operands
+to bfloat16 and sums in float32 (``bfloat16``), twice the multiply-adds a cycle.
 """
 
 from __future__ import annotations
@@ -22,36 +22,28 @@ from numba import njit
 from numba.extending import overload
 
 from . import bfloat16
+from .precision import Float32, kind
 
 
-class Float32Products(NamedTuple):
-    """The products in float32, by BLAS (a marker)."""
-
-    code: int = 0
-
-
-class Bfloat16Products(NamedTuple):
+class Bfloat16Softmax(NamedTuple):
     """The products with bfloat16 inputs, and the paired operands they are made of (``bfloat16``'s layouts)."""
 
-    hidden_pairs: np.ndarray  # (N', ceil(H/2)) row pairs of hidden
-    hidden_columns: np.ndarray  # (H', ceil(N/2)) row pairs of hidden.T
-    words_columns: np.ndarray  # (ceil(H/2), V'') column pairs of words.T
-    word_pairs: np.ndarray  # (ceil(V'/2), H'') column pairs of words
-    delta_pairs: np.ndarray  # (N', ceil(V'/2)) row pairs of dLoss/dz
-    delta_rows: np.ndarray  # (ceil(N/2), V'') column pairs of dLoss/dz
+    word_row_pairs: np.ndarray  # (V'6, ceil(H/2)) row pairs of words (the logits' left operand, transposed)
+    hidden_row_pairs: np.ndarray  # (ceil(H/2), N'16) column pairs of hidden.T
+    hidden_columns: np.ndarray  # (H'6, ceil(N/2)) row pairs of hidden.T (grad words' left operand, transposed)
+    delta_rows: np.ndarray  # (ceil(N/2), V'16) column pairs of dLoss/dz
+    delta_pairs: np.ndarray  # (N'6, ceil(V'/2)) row pairs of dLoss/dz (grad hidden's left operand)
+    word_pairs: np.ndarray  # (ceil(V'/2), H'16) column pairs of words
 
 
-FLOAT32 = Float32Products()
-
-
-def bfloat16_products(rows: int, words: int, size: int, array=None) -> Bfloat16Products:
-    """A ``Bfloat16Products`` for ``rows`` hidden rows of ``size`` floats and a range of ``words`` words;
+def bfloat16_products(rows: int, words: int, size: int, array=None) -> Bfloat16Softmax:
+    """A ``Bfloat16Softmax`` for ``rows`` hidden rows of ``size`` floats and a range of ``words`` words;
     ``array(name, shape, dtype)`` makes each array (e.g. from a cache of scratch arrays; default ``np.empty``)."""
-    shapes = (bfloat16.row_pairs_shape(rows, size), bfloat16.row_pairs_shape(size, rows),
-              bfloat16.column_pairs_shape(size, words), bfloat16.column_pairs_shape(words, size),
-              bfloat16.row_pairs_shape(rows, words), bfloat16.column_pairs_shape(rows, words))
+    shapes = (bfloat16.row_pairs_shape(words, size), bfloat16.column_pairs_shape(size, rows),
+              bfloat16.row_pairs_shape(size, rows), bfloat16.column_pairs_shape(rows, words),
+              bfloat16.row_pairs_shape(rows, words), bfloat16.column_pairs_shape(words, size))
     make = array or (lambda name, shape, dtype: np.empty(shape, dtype))
-    return Bfloat16Products(*(make(name, shape, np.uint32) for name, shape in zip(Bfloat16Products._fields, shapes)))
+    return Bfloat16Softmax(*(make(name, shape, np.uint32) for name, shape in zip(Bfloat16Softmax._fields, shapes)))
 
 
 def logits_product(products, hidden, words, block):
@@ -75,9 +67,11 @@ def _float32_gradients(hidden, words, block, grad_words, grad_hidden):
 
 @njit(cache=True, nogil=True)
 def _bfloat16_logits(products, hidden, words, block):
-    bfloat16.pair_columns(hidden, products.hidden_pairs)
-    bfloat16.pair_rows_of_transpose(words, products.words_columns)
-    bfloat16.product(products.hidden_pairs, products.words_columns, block)
+    # as (words @ hidden.T).T: both operands are then packed in their own row order (a pass over the (V', H) words
+    # in order, against a strided transposing one), and the kernel stores its tiles transposed
+    bfloat16.pair_columns(words, products.word_row_pairs)
+    bfloat16.pair_rows(hidden.T, products.hidden_row_pairs)
+    bfloat16.product_transposed(products.word_row_pairs, products.hidden_row_pairs, block)
 
 
 @njit(cache=True, nogil=True)
@@ -90,25 +84,21 @@ def _bfloat16_gradients(products, hidden, words, block, grad_words, grad_hidden)
     bfloat16.product(products.delta_pairs, products.word_pairs, grad_hidden)
 
 
-def _kind(products):
-    return getattr(products, "instance_class", None)
-
-
 @overload(logits_product, inline="always")
 def _logits_product(products, hidden, words, block):
-    if _kind(products) is Float32Products:
+    if kind(products) is Float32:
         return lambda products, hidden, words, block: _float32_logits(hidden, words, block)
-    if _kind(products) is Bfloat16Products:
+    if kind(products) is Bfloat16Softmax:
         return lambda products, hidden, words, block: _bfloat16_logits(products, hidden, words, block)
     return None
 
 
 @overload(gradient_products, inline="always")
 def _gradient_products(products, hidden, words, block, grad_words, grad_hidden):
-    if _kind(products) is Float32Products:
+    if kind(products) is Float32:
         return lambda products, hidden, words, block, grad_words, grad_hidden: _float32_gradients(
             hidden, words, block, grad_words, grad_hidden)
-    if _kind(products) is Bfloat16Products:
+    if kind(products) is Bfloat16Softmax:
         return lambda products, hidden, words, block, grad_words, grad_hidden: _bfloat16_gradients(
             products, hidden, words, block, grad_words, grad_hidden)
     return None

@@ -60,12 +60,14 @@ import numpy as np
 from numba import njit
 
 from .cell import ACTIVATION_MARKERS
+from .layer_products import (SMALL_PRODUCT_ROWS, SMALL_PRODUCT_WEIGHTS, add_error_product, add_into,  # noqa: F401
+                             add_products, add_step_product, carry_step, error_product, gates_product, small_product,
+                             step_product)
+from .precision import FLOAT32
 
 GATES = {"lstm": 4, "gru": 3, "elman": 1}  # gate blocks G of a window cell
 STATES = {"lstm": 2, "gru": 1, "elman": 1}  # state vectors S of a window cell (lstm: h then c)
 ELMAN_ACTIVATIONS = ("sigmoid", "tanh", "relu")  # -hidden-type names that are the window Elman cell
-SMALL_PRODUCT_ROWS = 128  # a step's product of at most this many streams ...
-SMALL_PRODUCT_WEIGHTS = 2**21  # ... by a matrix of at most this many weights: add_products, not BLAS
 
 
 def cell_name(hidden_type: str) -> str:
@@ -79,6 +81,7 @@ class LstmWeights(NamedTuple):
     input_weights: np.ndarray  # (4H, In) input -> gates
     recurrent: np.ndarray  # (4H, H) h(t-1) -> gates
     bias: np.ndarray  # (4H,)
+    products: object = FLOAT32  # a ``precision`` marker: the arithmetic of the layer's products
 
 
 class GruWeights(NamedTuple):
@@ -87,6 +90,7 @@ class GruWeights(NamedTuple):
     input_weights: np.ndarray  # (3H, In)
     recurrent: np.ndarray  # (3H, H)
     bias: np.ndarray  # (3H,)
+    products: object = FLOAT32  # a ``precision`` marker: the arithmetic of the layer's products
 
 
 class ElmanWeights(NamedTuple):
@@ -96,6 +100,7 @@ class ElmanWeights(NamedTuple):
     recurrent: np.ndarray  # (H, H)
     bias: np.ndarray  # (H,)
     activation: object
+    products: object = FLOAT32  # a ``precision`` marker: the arithmetic of the layer's products
 
 
 class CellGrads(NamedTuple):
@@ -123,14 +128,16 @@ class WindowCache(NamedTuple):
     recurrent_grads: np.ndarray
 
 
-def weights_bundle(hidden_type: str, input_weights: np.ndarray, recurrent: np.ndarray, bias: np.ndarray):
-    """The weights bundle of a layer of -hidden-type ``hidden_type`` (the arrays themselves, no copies)."""
+def weights_bundle(hidden_type: str, input_weights: np.ndarray, recurrent: np.ndarray, bias: np.ndarray,
+                   products=FLOAT32):
+    """The weights bundle of a layer of -hidden-type ``hidden_type`` (the arrays themselves, no copies), its
+    products in the arithmetic of ``products`` (a ``precision`` marker)."""
     cell = cell_name(hidden_type)
     if cell == "lstm":
-        return LstmWeights(input_weights, recurrent, bias)
+        return LstmWeights(input_weights, recurrent, bias, products)
     if cell == "gru":
-        return GruWeights(input_weights, recurrent, bias)
-    return ElmanWeights(input_weights, recurrent, bias, ACTIVATION_MARKERS[hidden_type])
+        return GruWeights(input_weights, recurrent, bias, products)
+    return ElmanWeights(input_weights, recurrent, bias, ACTIVATION_MARKERS[hidden_type], products)
 
 
 def window_cache(hidden_type: str, steps: int, streams: int, hidden: int, dtype) -> WindowCache:
@@ -167,21 +174,12 @@ def add_column_sums(matrix, out):
 
 
 @njit(cache=True, fastmath=True)
-def add_into(target, source):
-    """``target += source`` (2-d, same shape)."""
-    for i in range(target.shape[0]):
-        row, add = target[i], source[i]
-        for j in range(target.shape[1]):
-            row[j] += add[j]
-
-
-@njit(cache=True, fastmath=True)
 def input_gates(weights, inputs, gates):
     """``gates`` (T,B,G*H) = ``inputs`` (T,B,In) x ``weights.input_weights``ᵀ + ``weights.bias``: the input side
     of every step of the window, one gemm."""
     rows = inputs.shape[0] * inputs.shape[1]
     flat = gates.reshape(rows, gates.shape[2])
-    np.dot(inputs.reshape(rows, inputs.shape[2]), weights.input_weights.T, flat)
+    gates_product(weights.products, inputs.reshape(rows, inputs.shape[2]), weights.input_weights, flat)
     add_rows(flat, weights.bias)
 
 
@@ -206,125 +204,14 @@ def previous_state(t, resets, state_in, series, out, slot):
 
 
 @njit(cache=True, fastmath=True)
-def add_products(left, right, out):
-    """``out`` (R, M) += ``left`` (R, K) x ``right`` (K, M), all C-contiguous: the per-step recurrent product.
-
-    Four rows and four k at a time (then two rows, then one, for the rest):
-    each pass over a row of ``out`` adds four products per column, so the loop
-    is bound by its multiply-adds, not by loads and stores, and ``right`` is
-    read once per four rows. For the skinny
-    products of a window's steps (R = B streams) it beats BLAS, which packs the
-    whole ``right`` on every call (PTB, 20 x 200 x 800 float32: 90 against 107
-    us; 10 streams: 50 against 82 us).
-    """
-    rows, inner = left.shape
-    width = right.shape[1]
-    r = 0
-    while r + 4 <= rows:
-        o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
-        l0, l1, l2, l3 = left[r], left[r + 1], left[r + 2], left[r + 3]
-        k = 0
-        while k + 4 <= inner:
-            w0, w1, w2, w3 = right[k], right[k + 1], right[k + 2], right[k + 3]
-            a00, a01, a02, a03 = l0[k], l0[k + 1], l0[k + 2], l0[k + 3]
-            a10, a11, a12, a13 = l1[k], l1[k + 1], l1[k + 2], l1[k + 3]
-            a20, a21, a22, a23 = l2[k], l2[k + 1], l2[k + 2], l2[k + 3]
-            a30, a31, a32, a33 = l3[k], l3[k + 1], l3[k + 2], l3[k + 3]
-            for j in range(width):
-                x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
-                o0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
-                o1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
-                o2[j] += a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3
-                o3[j] += a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3
-            k += 4
-        while k < inner:
-            w = right[k]
-            a0, a1, a2, a3 = l0[k], l1[k], l2[k], l3[k]
-            for j in range(width):
-                x = w[j]
-                o0[j] += a0 * x
-                o1[j] += a1 * x
-                o2[j] += a2 * x
-                o3[j] += a3 * x
-            k += 1
-        r += 4
-    if r + 2 <= rows:
-        o0, o1, l0, l1 = out[r], out[r + 1], left[r], left[r + 1]
-        k = 0
-        while k + 4 <= inner:
-            w0, w1, w2, w3 = right[k], right[k + 1], right[k + 2], right[k + 3]
-            a00, a01, a02, a03 = l0[k], l0[k + 1], l0[k + 2], l0[k + 3]
-            a10, a11, a12, a13 = l1[k], l1[k + 1], l1[k + 2], l1[k + 3]
-            for j in range(width):
-                x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
-                o0[j] += a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3
-                o1[j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3
-            k += 4
-        while k < inner:
-            w, a0, a1 = right[k], l0[k], l1[k]
-            for j in range(width):
-                o0[j] += a0 * w[j]
-                o1[j] += a1 * w[j]
-            k += 1
-        r += 2
-    if r < rows:
-        o, row = out[r], left[r]
-        k = 0
-        while k + 4 <= inner:
-            w0, w1, w2, w3 = right[k], right[k + 1], right[k + 2], right[k + 3]
-            a0, a1, a2, a3 = row[k], row[k + 1], row[k + 2], row[k + 3]
-            for j in range(width):
-                o[j] += a0 * w0[j] + a1 * w1[j] + a2 * w2[j] + a3 * w3[j]
-            k += 4
-        while k < inner:
-            w, a = right[k], row[k]
-            for j in range(width):
-                o[j] += a * w[j]
-            k += 1
-
-
-@njit(cache=True)
-def small_product(rows, right):
-    """Whether a step's product of ``rows`` rows by ``right`` goes to ``add_products`` (few rows, a matrix that
-    stays in cache) rather than to BLAS."""
-    return rows <= SMALL_PRODUCT_ROWS and right.size <= SMALL_PRODUCT_WEIGHTS
-
-
-@njit(cache=True, fastmath=True)
-def step_product(left, right, out):
-    """``out`` (R, M) = ``left`` (R, K) x ``right`` (K, M) (C-contiguous), by ``add_products`` or BLAS."""
-    if small_product(left.shape[0], right):
-        for r in range(out.shape[0]):
-            row = out[r]
-            for j in range(out.shape[1]):
-                row[j] = 0.0
-        add_products(left, right, out)
-    else:
-        np.dot(left, right, out)
-
-
-@njit(cache=True, fastmath=True)
-def add_step_product(previous, recurrent_transposed, scratch, gates):
-    """``gates`` (B, G*H) += ``previous`` (B, H) x ``recurrent_transposed`` (H, G*H) (the C-contiguous transpose
-    of a recurrent matrix), through ``scratch`` (B, G*H) when BLAS does it."""
-    if small_product(previous.shape[0], recurrent_transposed):
-        add_products(previous, recurrent_transposed, gates)
-        return
-    np.dot(previous, recurrent_transposed, scratch)
-    for b in range(gates.shape[0]):
-        row, add = gates[b], scratch[b]
-        for j in range(gates.shape[1]):
-            row[j] += add[j]
-
-
-@njit(cache=True, fastmath=True)
-def recurrent_carry(t, resets, step_grads, recurrent, carry_hidden, carry_cell, direct):
-    """The error reaching step t-1 from step t: ``carry_hidden`` (B, H) = ``step_grads`` (B, G*H) x
-    ``recurrent`` (G*H, H) (+ ``direct`` (B, H) unless empty); both carries zero for a stream reset at t (its
-    step t did not read step t-1). Nothing at t = 0 (truncation)."""
+def recurrent_carry(t, resets, step_grads, products, operand, carry_hidden, carry_cell, direct):
+    """The error reaching step t-1 from step t: ``carry_hidden`` (B, H) = ``step_grads`` (B, G*H) x the recurrent
+    matrix (G*H, H) (``operand``: ``layer_products.carry_operand`` of it, for ``products``) (+ ``direct`` (B, H)
+    unless empty); both carries zero for a stream reset at t (its step t did not read step t-1). Nothing at t = 0
+    (truncation)."""
     if t == 0:
         return
-    step_product(step_grads, recurrent, carry_hidden)
+    carry_step(products, step_grads, operand, carry_hidden)
     streams, size = carry_hidden.shape
     for b in range(streams):
         row = carry_hidden[b]
@@ -352,10 +239,10 @@ def weight_gradients(weights, inputs, previous, input_grads, recurrent_grads, gr
     size = previous.shape[2]
     by_input = input_grads.reshape(rows, gate_width)
     by_recurrent = recurrent_grads.reshape(rows, gate_width)
-    add_into(grads.input_weights, np.dot(by_input.T, inputs.reshape(rows, width)))
-    add_into(grads.recurrent, np.dot(by_recurrent.T, previous.reshape(rows, size)))
+    add_error_product(weights.products, by_input, inputs.reshape(rows, width), grads.input_weights)
+    add_error_product(weights.products, by_recurrent, previous.reshape(rows, size), grads.recurrent)
     add_column_sums(by_input, grads.bias)
-    np.dot(by_input, weights.input_weights, grad_inputs.reshape(rows, width))
+    error_product(weights.products, by_input, weights.input_weights, grad_inputs.reshape(rows, width))
 
 
 @njit(cache=True, nogil=True, fastmath=True)

@@ -13,7 +13,8 @@ from numba import njit
 
 from .cell import apply_activation, apply_derivative
 from .exponential import EXACT_FASTMATH
-from .window import ElmanWeights, add_step_product, input_gates, previous_state, recurrent_carry, weight_gradients
+from .layer_products import add_step, carry_operand, forward_operand
+from .window import ElmanWeights, input_gates, previous_state, recurrent_carry, weight_gradients
 
 BUNDLES = (ElmanWeights,)
 
@@ -26,10 +27,10 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     gates = cache.gates
     input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, size), dtype=outputs.dtype)
-    recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
+    operand = forward_operand(weights.products, weights.recurrent)
     for t in range(steps):
         previous_state(t, resets, state_in, outputs, cache.previous[t], 0)
-        add_step_product(cache.previous[t], recurrent_transposed, recurrent_part, gates[t])
+        add_step(weights.products, cache.previous[t], operand, recurrent_part, gates[t])
         for b in range(streams):
             row = gates[t, b]
             apply_activation(row, weights.activation)
@@ -45,6 +46,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape
+    recurrent_operand = carry_operand(weights.products, weights.recurrent)
     size = grad_outputs.shape[2]
     dtype = grad_outputs.dtype
     gate_grads = np.empty((steps, streams, size), dtype=dtype)
@@ -57,5 +59,5 @@ def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
             for j in range(size):
                 grad[j] = upstream[j] + carried[j]
             apply_derivative(grad, cache.gates[t, b], weights.activation)
-        recurrent_carry(t, resets, gate_grads[t], weights.recurrent, carry, carry[:0], carry[:0])
+        recurrent_carry(t, resets, gate_grads[t], weights.products, recurrent_operand, carry, carry[:0], carry[:0])
     weight_gradients(weights, inputs, cache.previous, gate_grads, gate_grads, grad_inputs, grads)

@@ -21,7 +21,8 @@ from numba import njit
 
 from .cell import sigmoid_in_place, tanh_in_place
 from .exponential import EXACT_FASTMATH
-from .window import GruWeights, input_gates, previous_state, recurrent_carry, step_product, weight_gradients
+from .layer_products import carry_operand, forward_operand, step_into
+from .window import GruWeights, input_gates, previous_state, recurrent_carry, weight_gradients
 
 BUNDLES = (GruWeights,)
 
@@ -35,10 +36,10 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, 3 * size), dtype=outputs.dtype)
     one = outputs.dtype.type(1.0)
-    recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
+    operand = forward_operand(weights.products, weights.recurrent)
     for t in range(steps):
         previous_state(t, resets, state_in, outputs, cache.previous[t], 0)
-        step_product(cache.previous[t], recurrent_transposed, recurrent_part)
+        step_into(weights.products, cache.previous[t], operand, recurrent_part)
         for b in range(streams):
             row = gates[t, b]
             part = recurrent_part[b]
@@ -64,6 +65,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape
+    recurrent_operand = carry_operand(weights.products, weights.recurrent)
     size = grad_outputs.shape[2]
     dtype = grad_outputs.dtype
     one = dtype.type(1.0)
@@ -94,5 +96,5 @@ def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
                 recurrent_grad[size + j] = d_update
                 recurrent_grad[2 * size + j] = d_candidate * r
                 straight[j] = d_hidden * z
-        recurrent_carry(t, resets, recurrent_grads[t], weights.recurrent, carry, carry[:0], direct)
+        recurrent_carry(t, resets, recurrent_grads[t], weights.products, recurrent_operand, carry, carry[:0], direct)
     weight_gradients(weights, inputs, cache.previous, gate_grads, recurrent_grads, grad_inputs, grads)

@@ -19,7 +19,8 @@ from numba import njit
 
 from .cell import sigmoid_in_place, tanh_in_place
 from .exponential import EXACT_FASTMATH
-from .window import LstmWeights, add_step_product, input_gates, previous_state, recurrent_carry, weight_gradients
+from .layer_products import add_step, carry_operand, forward_operand
+from .window import LstmWeights, input_gates, previous_state, recurrent_carry, weight_gradients
 
 BUNDLES = (LstmWeights,)
 
@@ -32,11 +33,11 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
     gates = cache.gates
     input_gates(weights, inputs, gates)
     recurrent_part = np.empty((streams, 4 * size), dtype=outputs.dtype)
-    recurrent_transposed = np.ascontiguousarray(weights.recurrent.T)
+    operand = forward_operand(weights.products, weights.recurrent)
     for t in range(steps):
         previous_state(t, resets, state_in, outputs, cache.previous[t], 0)
         previous_state(t, resets, state_in, cache.cells, cache.previous_cells[t], 1)
-        add_step_product(cache.previous[t], recurrent_transposed, recurrent_part, gates[t])
+        add_step(weights.products, cache.previous[t], operand, recurrent_part, gates[t])
         for b in range(streams):
             row = gates[t, b]
             sigmoid_in_place(row[:2 * size])
@@ -61,6 +62,7 @@ def forward(weights, inputs, resets, state_in, outputs, cache, state_out):
 def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
     """Truncated BPTT over the window after ``forward``: ``grad_inputs`` written, weight gradients added."""
     steps, streams, _ = inputs.shape
+    recurrent_operand = carry_operand(weights.products, weights.recurrent)
     size = grad_outputs.shape[2]
     dtype = grad_outputs.dtype
     one = dtype.type(1.0)
@@ -90,5 +92,6 @@ def backward(weights, inputs, resets, cache, grad_outputs, grad_inputs, grads):
                 grad[2 * size + j] = d_cell * i * (one - g * g)
                 grad[3 * size + j] = d_hidden * tc * o * (one - o)
                 carried_c[j] = d_cell * f
-        recurrent_carry(t, resets, gate_grads[t], weights.recurrent, carry_hidden, carry_cell, carry_cell[:0])
+        recurrent_carry(t, resets, gate_grads[t], weights.products, recurrent_operand, carry_hidden, carry_cell,
+                        carry_cell[:0])
     weight_gradients(weights, inputs, cache.previous, gate_grads, gate_grads, grad_inputs, grads)

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..kernels import bfloat16, softmax_products, window_elman, window_gru, window_lstm, window_softmax
+from ..kernels.precision import FLOAT32, MARKERS as PRECISION_MARKERS
 from ..kernels.optimizers import checked_rows
 from ..kernels.window import (GATES, STATES, CellGrads, cell_name, scatter_add_rows, weights_bundle, window_cache,
                               zero_rows)
@@ -248,14 +249,24 @@ def check_window(shape: DeepShape, window: Window, state: np.ndarray) -> None:
                            f"not {state.dtype} {state.shape}")
 
 
-def layer_bundle(shape: DeepShape, recurrent: np.ndarray, gate_bias: np.ndarray, layer: int, bundle):
-    """Layer ``layer``'s weights bundle (``bundle`` = ``weights_bundle``) or gradient bundle (``CellGrads``) from
-    the ``recurrent`` and ``gate_bias`` arrays (views, no copies)."""
+def layer_bundle(shape: DeepShape, recurrent: np.ndarray, gate_bias: np.ndarray, layer: int, bundle,
+                 products=FLOAT32):
+    """Layer ``layer``'s weights bundle (``bundle`` = ``weights_bundle``, its products in the arithmetic of the
+    ``precision`` marker ``products``) or gradient bundle (``CellGrads``) from the ``recurrent`` and ``gate_bias``
+    arrays (views, no copies)."""
     gates = shape.gates
     bias = gate_bias[layer * gates:(layer + 1) * gates]
     if bundle is CellGrads:
         return CellGrads(recurrent[layer, 0], recurrent[layer, 1], bias)
-    return weights_bundle(shape.hidden_type, recurrent[layer, 0], recurrent[layer, 1], bias)
+    return weights_bundle(shape.hidden_type, recurrent[layer, 0], recurrent[layer, 1], bias, products)
+
+
+def training_products(shape: DeepShape):
+    """The ``precision`` marker of a training step's products (``-product-precision``; scoring is always in the
+    model's float type). Refuses bfloat16 on a CPU without its instructions."""
+    if shape.product_precision == "bfloat16":
+        check_bfloat16()
+    return PRECISION_MARKERS[shape.product_precision]
 
 
 def dropout_masks(shape: DeepShape, steps: int, streams: int, dropout_seed: int) -> list:
@@ -281,10 +292,11 @@ def apply_mask(values: np.ndarray, mask: np.ndarray) -> None:
         np.multiply(values, mask, out=values)
 
 
-def forward_layers(shape: DeepShape, model, window: Window, state: np.ndarray, masks: list, caches: list) -> list:
+def forward_layers(shape: DeepShape, model, window: Window, state: np.ndarray, masks: list, caches: list,
+                   products=FLOAT32) -> list:
     """Embedding and layers forwards over ``window``: the list of each layer's input (T,B,H), then the top layer's
     output after dropout (the output layer's input); ``state`` (B, L*S*H) becomes the window's final state and
-    ``caches`` receives each layer's ``WindowCache``."""
+    ``caches`` receives each layer's ``WindowCache``. ``products``: the layers' arithmetic (``training_products``)."""
     steps, streams = window.inputs.shape
     size = shape.hidden_size
     layer_input = model.input_weights[window.inputs.reshape(-1)].reshape(steps, streams, size)
@@ -294,7 +306,7 @@ def forward_layers(shape: DeepShape, model, window: Window, state: np.ndarray, m
     resets = np.ascontiguousarray(window.resets, dtype=np.uint8)
     inputs = [layer_input]
     for layer in range(shape.layers):
-        weights = layer_bundle(shape, model.recurrent, model.gate_bias, layer, weights_bundle)
+        weights = layer_bundle(shape, model.recurrent, model.gate_bias, layer, weights_bundle, products)
         state_in = np.ascontiguousarray(by_layer[:, layer])
         state_out = np.empty_like(state_in)
         outputs = np.empty((steps, streams, size), dtype=shape.dtype)
@@ -341,7 +353,7 @@ def in_parts(work, parts: list) -> list:
 
 
 def backward_layers(shape: DeepShape, model, window: Window, inputs: list, caches: list, masks: list,
-                    grad_outputs: np.ndarray, grads: dict) -> np.ndarray:
+                    grad_outputs: np.ndarray, grads: dict, products=FLOAT32) -> np.ndarray:
     """Backwards through the layers from ``grad_outputs`` (T,B',H), dLoss/d(the output layer's input), after
     ``forward_layers`` gave ``inputs`` and ``caches``: the layers' gradients ADDED to ``grads``; returns dLoss/d(the
     embedding rows looked up) (T*B', H), for the caller to scatter-add."""
@@ -351,7 +363,7 @@ def backward_layers(shape: DeepShape, model, window: Window, inputs: list, cache
     for index in range(shape.layers - 1, -1, -1):
         if masks:
             apply_mask(grad_outputs, masks[index + 1])
-        cell_weights = layer_bundle(shape, model.recurrent, model.gate_bias, index, weights_bundle)
+        cell_weights = layer_bundle(shape, model.recurrent, model.gate_bias, index, weights_bundle, products)
         cell_grads = layer_bundle(shape, grads["recurrent"], grads["gate_bias"], index, CellGrads)
         grad_inputs = np.empty((steps, streams, size), dtype=shape.dtype)
         CELL_MODULES[shape.cell].backward(cell_weights, inputs[index], resets, caches[index], grad_outputs,
@@ -372,7 +384,8 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
     rows = steps * streams
     size = shape.hidden_size
     caches: list = []
-    inputs = forward_layers(shape, model, window, state, masks, caches)
+    products = training_products(shape)
+    inputs = forward_layers(shape, model, window, state, masks, caches, products)
     weights = np.ascontiguousarray(window.weights.reshape(rows), dtype=shape.dtype)
     targets = np.ascontiguousarray(window.targets.reshape(rows), dtype=np.int32)
     log10 = np.zeros(rows, dtype=shape.dtype)
@@ -381,7 +394,7 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
     layer, layer_grads = output_bundles(model, shape, grads, seed)
     module.train(layer, inputs[-1].reshape(rows, size), targets, weights, scale, grad_hidden, layer_grads, log10)
     embedding_grad = backward_layers(shape, model, window, inputs, caches, masks,
-                                     grad_hidden.reshape(steps, streams, size), grads)
+                                     grad_hidden.reshape(steps, streams, size), grads, products)
     return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights)), embedding_grad
 
 
@@ -404,7 +417,7 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
     word_weights, bias = getattr(model, name), model.output_bias
     ranges = stream_parts(shape.vocab_size, threads)
     layers = [window_softmax.SoftmaxLayer(word_weights[words], bias[words]) for words in ranges]
-    products = [softmax_products.FLOAT32] * len(ranges)
+    products = [FLOAT32] * len(ranges)
     if shape.product_precision == "bfloat16":
         check_bfloat16()
         products = [softmax_products.bfloat16_products(
@@ -452,6 +465,7 @@ def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarr
     cell_grads = [grads] + [scratch_grads(index, {name: grads[name] for name in ("recurrent", "gate_bias")})
                             for index in range(1, len(parts))]
     part_caches: list = [[] for _ in parts]
+    products = training_products(shape)
     written = ("input_weights" if shape.tie_weights else "output_weights", "output_bias")  # by the softmax
     cleared = [array for name, array in grads.items() if name not in written and name not in zeroed]
 
@@ -463,7 +477,7 @@ def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarr
             array[...] = 0
         part = parts[index]
         return forward_layers(shape, model, window_part(window, part), state[part],
-                              [mask[:, part] for mask in masks], part_caches[index])
+                              [mask[:, part] for mask in masks], part_caches[index], products)
 
     part_inputs = in_parts(forward, parts)
     top = np.empty((steps, streams, size), dtype=shape.dtype)
@@ -479,7 +493,7 @@ def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarr
         part = parts[index]
         return backward_layers(shape, model, window_part(window, part), part_inputs[index], part_caches[index],
                                [mask[:, part] for mask in masks], np.ascontiguousarray(grad_top[:, part]),
-                               cell_grads[index])
+                               cell_grads[index], products)
 
     embedding_grads = in_parts(backward, parts)
     for extra in cell_grads[1:]:
