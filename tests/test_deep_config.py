@@ -89,6 +89,12 @@ def test_the_command_line_takes_the_defaults_or_turns_them_off(tmp_path, capsys,
     (["-hidden-type", "elu", "-layers", "2"], "-hidden-type elu is not part of the batched engine"),
     (["-hidden-type", "lstm", "-bptt", "0"], "-bptt is the window length of the batched engine"),
     (["-optimizer", "bogus"], "-optimizer"),
+    (["-hidden-type", "lstm", "-product-precision", "bfloat16"], "-product-precision bfloat16 is for the batched "
+                                                                 "engine's full softmax (-class 1)"),
+    (["-class", "1", "-product-precision", "bfloat16"], "-product-precision bfloat16 is for the batched engine"),
+    (["-hidden-type", "lstm", "-class", "1", "-precision", "float64", "-product-precision", "bfloat16"],
+     "of a float32 model"),
+    (["-hidden-type", "lstm", "-product-precision", "float16"], "-product-precision"),
 ])
 def test_bad_settings_are_one_line_and_exit_2_before_training(tmp_path, capsys, options, expected):
     train = write_text(tmp_path / "train.txt", ["a b c", "b c a"])
@@ -102,7 +108,8 @@ def test_bad_settings_are_one_line_and_exit_2_before_training(tmp_path, capsys, 
 
 def test_help_names_the_new_options(capsys):
     code, out, _ = run_cli(["train", "-help"], capsys)
-    for option in ("-layers", "-dropout", "-optimizer", "-batch", "-clip-norm", "-tie-weights", "lstm"):
+    for option in ("-layers", "-dropout", "-optimizer", "-batch", "-clip-norm", "-tie-weights", "lstm",
+                   "-product-precision"):
         assert option in out, option
 
 
@@ -117,7 +124,7 @@ def batched_model(dtype="float32", classes=1, **settings):
 
 
 @pytest.mark.parametrize("settings", [{}, {"tie_weights": False, "dtype": "float64"}, {"activation": "gru"},
-                                      {"activation": "tanh", "layers": 3}])
+                                      {"activation": "tanh", "layers": 3}, {"product_precision": "bfloat16"}])
 def test_a_batched_model_file_round_trips(tmp_path, settings):
     model = batched_model(**settings)
     model.hidden_state[...] = np.arange(model.hidden_state.size)
@@ -264,14 +271,19 @@ def test_a_header_whose_tie_weights_is_not_a_flag_is_refused(tmp_path, value):
     assert "tie_weights" in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("optimizer, expected", [(5, "'optimizer' has a value of the wrong type"),
-                                                 ("nesterov", "-optimizer must be one of")])
-def test_a_header_with_a_crafted_optimizer_is_refused_in_one_line(tmp_path, optimizer, expected):
-    model = batched_model()
+@pytest.mark.parametrize("setting, value, expected", [
+    ("optimizer", 5, "'optimizer' has a value of the wrong type"),
+    ("optimizer", "nesterov", "-optimizer must be one of"),
+    ("product_precision", "float16", "-product-precision must be one of"),
+    ("product_precision", 16, "'product_precision' has a value of the wrong type"),
+    ("class_count", 3, "-product-precision bfloat16 is for"),  # bfloat16 with classes
+])
+def test_a_header_with_a_crafted_setting_is_refused_in_one_line(tmp_path, setting, value, expected):
+    model = batched_model(product_precision="bfloat16")
     path = str(tmp_path / "m")
     save_model(model, path)
     header, arrays = read_store(path, KIND)
-    header["config"]["optimizer"] = optimizer
+    header["config"][setting] = value
     write_store(path, KIND, {key: value for key, value in header.items() if key not in ("format", "kind", "version")},
                 {name: np.array(value) for name, value in arrays.items() if name != "header"})
     with pytest.raises(RnnlmpyError) as error:

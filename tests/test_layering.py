@@ -5,7 +5,8 @@ base <- kernels <- corpus <- {rnnlm, ngram} <- {mixing, tagger} <- report <- api
 layer's family and any lower layer, never a higher one nor a sibling family of its
 own layer; above corpus a family uses only the families it is built on (``BUILT_ON``:
 the tagger does not reach into the language models); there are no import cycles;
-kernels import only numpy, numba and the standard library's math and typing; each kernel family
+kernels import only numpy, numba (and llvmlite, Numba's own IR builder, for an intrinsic) and the standard
+library's math, typing and functools; each kernel family
 has exactly one caller in the library. The command line imports only package faces
 (``rnnlmpy`` and its subpackages' ``__init__``), and nothing imports the command line:
 ``python -m rnnlmpy`` (``rnnlmpy/__main__.py``) is the one entry point allowed to reach
@@ -45,7 +46,7 @@ BUILT_ON = {"rnnlm": set(), "ngram": set(), "mixing": {"rnnlm", "ngram"}, "tagge
             "report": {"rnnlm", "ngram", "tagger", "mixing"}, "api": {"rnnlm", "ngram", "mixing"}}
 CLI_PACKAGE = "rnnlmpy_cli"
 ENTRY_POINT = "rnnlmpy.__main__"  # `python -m rnnlmpy`: may import the CLI under `if __name__ == "__main__":`
-KERNEL_IMPORTS_ALLOWED = {"numpy", "numba", "math", "typing", "__future__"}
+KERNEL_IMPORTS_ALLOWED = {"numpy", "numba", "llvmlite", "math", "typing", "functools", "__future__"}
 # kernel family -> the one library module allowed to import it
 KERNEL_CALLERS = {
     "rnnlmpy.kernels.lm": {"rnnlmpy.rnnlm.network"},

@@ -5,8 +5,10 @@ A training step of the full softmax (``window_softmax``) takes three products of
 training time on PTB:
 
 - ``logits_product(products, hidden, words, block)``: ``block`` (N, V') = hidden @ words.T;
-- ``gradient_products(products, hidden, words, block, grad_words, grad_hidden)``: with ``block`` now dLoss/dz,
-  ``grad_words`` (V', H) = block.T @ hidden and ``grad_hidden`` (N, H) = block @ words (both written).
+- ``row_ready(products, block, n)``: row n of ``block`` is now dLoss/dz, final (called for every row in order,
+  while the row is in cache: the bfloat16 member packs it there);
+- ``gradient_products(products, hidden, words, block, grad_words, grad_hidden)``: after ``row_ready`` of every
+  row, ``grad_words`` (V', H) = block.T @ hidden and ``grad_hidden`` (N, H) = block @ words (both written).
 
 ``products`` picks the code at compile time: ``precision.FLOAT32`` takes BLAS sgemm (``np.dot``); a
 ``Bfloat16Softmax`` (``bfloat16_products``: the paired operands, kept from window to window) rounds the operands
@@ -50,6 +52,10 @@ def logits_product(products, hidden, words, block):
     """``block`` (N, V') = ``hidden`` (N, H) @ ``words`` (V', H).T, by the code of ``products``."""
 
 
+def row_ready(products, block, n):
+    """Row ``n`` of ``block`` (N, V') holds its final dLoss/dz."""
+
+
 def gradient_products(products, hidden, words, block, grad_words, grad_hidden):
     """``grad_words`` (V', H) = ``block`` (N, V').T @ ``hidden``; ``grad_hidden`` (N, H) = block @ ``words``."""
 
@@ -75,11 +81,22 @@ def _bfloat16_logits(products, hidden, words, block):
 
 
 @njit(cache=True, nogil=True)
+def _bfloat16_row_ready(products, block, n):
+    # row n's pairs of columns, and once its partner row is final, the pair of rows (2m, 2m + 1): both packings
+    # read the row from cache instead of the whole block again after the last row
+    rows, words = block.shape
+    row = block[n]
+    bfloat16.pair_columns(row.reshape(1, words), products.delta_pairs[n:n + 1])
+    if n % 2 == 1 or n == rows - 1:
+        first = n - n % 2
+        bfloat16.pair_rows(block[first:n + 1], products.delta_rows[first // 2:first // 2 + 1])
+
+
+@njit(cache=True, nogil=True)
 def _bfloat16_gradients(products, hidden, words, block, grad_words, grad_hidden):
+    products.delta_pairs[block.shape[0]:] = 0  # the padding rows (row_ready packed the others)
     bfloat16.pair_columns(hidden.T, products.hidden_columns)
-    bfloat16.pair_rows(block, products.delta_rows)
     bfloat16.product_transposed(products.hidden_columns, products.delta_rows, grad_words)
-    bfloat16.pair_columns(block, products.delta_pairs)
     bfloat16.pair_rows(words, products.word_pairs)
     bfloat16.product(products.delta_pairs, products.word_pairs, grad_hidden)
 
@@ -90,6 +107,15 @@ def _logits_product(products, hidden, words, block):
         return lambda products, hidden, words, block: _float32_logits(hidden, words, block)
     if kind(products) is Bfloat16Softmax:
         return lambda products, hidden, words, block: _bfloat16_logits(products, hidden, words, block)
+    return None
+
+
+@overload(row_ready, inline="always")
+def _row_ready(products, block, n):
+    if kind(products) is Float32:
+        return lambda products, block, n: None
+    if kind(products) is Bfloat16Softmax:
+        return lambda products, block, n: _bfloat16_row_ready(products, block, n)
     return None
 
 

@@ -8,18 +8,20 @@ gate blocks of a cell (``GATES``: lstm 4, gru 3, Elman 1), ``S`` state vectors
 of a cell (``STATES``: lstm 2, h then c; others 1), ``V`` words. Floats are the
 model's dtype (float32 or float64) throughout one call.
 
-The matrix products are ``np.dot`` (BLAS gemm from Numba) on whole windows
-where the recurrence allows it: a cell's input->gates product is one product
-over all ``N`` rows, its weight gradients are products over all ``N`` rows; per
-time step only the ``(B, H) x (H, G*H)`` recurrent product (and backwards the
-``(B, G*H) x (G*H, H)`` one) remains, done by ``add_products`` (faster than
-BLAS for so few rows, and never waits for BLAS threads). Elementwise gate
-math: plain loops.
+The matrix products are taken on whole windows where the recurrence allows
+it: a cell's input->gates product is one product over all ``N`` rows, its
+weight gradients are products over all ``N`` rows; per time step only the
+``(B, H) x (H, G*H)`` recurrent product (and backwards the ``(B, G*H) x
+(G*H, H)`` one) remains. They are ``layer_products``' faces, in the arithmetic
+of the ``products`` marker a weights bundle carries (``precision``: the
+model's float type by BLAS gemm from Numba and ``add_products``, faster than
+BLAS for a step's few rows; or bfloat16 inputs, for training only).
+Elementwise gate math: plain loops.
 
 A window cell module (``window_lstm``, ``window_gru``, ``window_elman``) provides:
 
 - ``BUNDLES``: its weights bundle class (``LstmWeights``, ``GruWeights``,
-  ``ElmanWeights``), made by ``weights_bundle`` below;
+  ``ElmanWeights``), made by ``weights_bundle`` below, whose ``products`` field picks the arithmetic;
 - ``forward(weights, inputs (T,B,In), resets (T,B) uint8, state_in (B,S,H), outputs (T,B,H), cache, state_out
   (B,S,H))``: the layer's outputs h(t) over the window, its final state into ``state_out`` (may not be
   ``state_in``), and what ``backward`` needs into ``cache`` (``WindowCache``, from ``window_cache``). Where

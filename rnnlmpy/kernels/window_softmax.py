@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from .exponential import EXACT_FASTMATH, EXP_LIMIT, exponential
-from .softmax_products import gradient_products, logits_product
+from .softmax_products import gradient_products, logits_product, row_ready
 from .window import add_into
 
 CHUNK_FLOATS = 2**22  # logits computed at once (16 MB of float32): a PTB window of 400 rows in one chunk
@@ -225,11 +225,11 @@ def part_gradients(layer, first_word, hidden, targets, weights, scale, block, fa
     dtype = hidden.dtype
     grads.bias[:] = 0.0
     for n in range(rows):
-        if weights[n] == 0:
-            continue
-        scale_row_into(block[n], dtype.type(factors[n]), grads.bias)
-        target = targets[n] - first_word
-        if 0 <= target < words:
-            block[n, target] -= dtype.type(scale * weights[n])
-            grads.bias[target] -= dtype.type(scale * weights[n])
+        if weights[n] != 0:
+            scale_row_into(block[n], dtype.type(factors[n]), grads.bias)
+            target = targets[n] - first_word
+            if 0 <= target < words:
+                block[n, target] -= dtype.type(scale * weights[n])
+                grads.bias[target] -= dtype.type(scale * weights[n])
+        row_ready(products, block, n)
     gradient_products(products, hidden, layer.weights, block, grads.weights, grad_hidden)
