@@ -324,6 +324,14 @@ def test_mixed_precision_sides_add_their_options_and_ratios(bench, tmp_path, mon
     assert "rnnlmpy / pytorch **1.25x** (like for like)" in text
     assert "rnnlmpy-bfloat16 / pytorch **1.69x**;" in text
     assert "rnnlmpy-bfloat16 / pytorch-bfloat16 **1.25x** (like for like)" in text
+    from tools.bench import report
+    sides = {name: dict(values, peak_rss_mb=[100.0, 100.0]) for name, values in sides.items()}
+    results = dict(SIDE_BY_SIDE, speed=dict(SIDE_BY_SIDE["speed"], ratios=ratios, sides=sides))
+    row = next(line for line in report.headline({"lstm_pytorch": {"date": "2026-12-06 09:00 UTC",
+                                                                   "results": results}}).splitlines()
+               if "small LSTM (2 x 200" in line)
+    assert "`-product-precision bfloat16` **1.69x**, against PyTorch's bfloat16 autocast **1.25x**" in row
+    assert "(bfloat16 autocast 9,500)" in row
 
     ptb = tmp_path / "ptb"
     ptb.mkdir()

@@ -187,13 +187,18 @@ def _lstm_speed(records: dict) -> tuple[str, str] | None:
         return None
     sides = speed["sides"]
     ratios = [a / b for a, b in zip(sides["rnnlmpy"]["words_per_second"], sides["pytorch"]["words_per_second"])]
-    mixed = (speed.get("ratios") or {}).get("rnnlmpy-bfloat16/pytorch-bfloat16")
-    mixed_text = "" if mixed is None else f"; both with bfloat16 products {mixed:.2f}x"
+    pairs = speed.get("ratios") or {}
+    mixed, like = pairs.get("rnnlmpy-bfloat16/pytorch"), pairs.get("rnnlmpy-bfloat16/pytorch-bfloat16")
+    mixed_text = "" if mixed is None else (
+        f"; `-product-precision bfloat16` **{mixed:.2f}x**"
+        + ("" if like is None else f", against PyTorch's bfloat16 autocast **{like:.2f}x**"))
+    theirs = sides.get("pytorch-bfloat16", {}).get("words_per_second")
+    theirs_text = "" if not theirs else f" (bfloat16 autocast {statistics.median(theirs):,.0f})"
     return (f"**{speed['ratio_median']:.2f}x** (rounds {min(ratios):.2f}-{max(ratios):.2f}; "
-            f"{statistics.median(sides['rnnlmpy']['words_per_second']):,.0f} words/s, {results['threads']} threads"
-            f"{mixed_text})",
+            f"{statistics.median(sides['rnnlmpy']['words_per_second']):,.0f} words/s, {results['threads']} threads)"
+            f"{mixed_text}",
             f"PyTorch {results.get('torch_version', '')} {statistics.median(sides['pytorch']['words_per_second']):,.0f}"
-            " words/s")
+            f" words/s{theirs_text}")
 
 
 def _lstm_budget(records: dict) -> tuple[str, str] | None:
