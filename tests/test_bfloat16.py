@@ -304,3 +304,56 @@ def test_cells_with_bfloat16_products_are_close_to_their_float32_selves(hidden_t
     for exact, rounded in zip(*results):
         error = np.linalg.norm(rounded - exact) / np.linalg.norm(exact)
         assert 1e-6 < error < 0.02
+
+
+@needs_bf16
+def test_a_bfloat16_model_trains_resumes_and_scores_on_a_cpu_without_it(tmp_path, capsys, monkeypatch):
+    """The setting is stored; scoring, dynamic evaluation included, is float32 and needs no AVX-512 BF16;
+    training on such a CPU is one line and exit 2."""
+    from helpers import run_cli, write_text
+
+    from rnnlmpy.rnnlm import load_model
+
+    lines = ["a b c d", "b c d a", "c d a b", "d a b c"] * 10
+    train, test = write_text(tmp_path / "train.txt", lines), write_text(tmp_path / "test.txt", lines[:4])
+    model = str(tmp_path / "m")
+    options = ["train", "-train", train, "-rnnlm", model, "-hidden-type", "lstm", "-hidden", "6", "-batch", "2",
+               "-bptt", "3", "-class", "1", "-max-iter", "1", "-debug", "0"]
+    code, _, err = run_cli([*options, "-product-precision", "bfloat16"], capsys)
+    assert code == 0, err
+    assert load_model(model).config.product_precision == "bfloat16"
+    code, out, _ = run_cli(["info", "-rnnlm", model], capsys)
+    assert "product precision bfloat16" in out
+
+    monkeypatch.setattr(bfloat16, "supported", lambda: False)
+    for extra in ([], ["-dynamic", "0.1"]):
+        code, out, err = run_cli(["ppl", "-rnnlm", model, "-test", test, *extra], capsys)
+        assert code in (0, None) and "PPL" in out, err
+    code, _, err = run_cli([*options, "-product-precision", "bfloat16", "-force"], capsys)
+    assert code == 2 and "AVX-512 BF16" in err and len(err.strip().splitlines()) == 1, err
+
+
+@needs_bf16
+def test_a_checkpoint_resumes_only_with_the_same_product_precision(tmp_path):
+    from dataclasses import replace
+
+    from helpers import write_text
+
+    from rnnlmpy.rnnlm import train
+
+    rng = np.random.default_rng(3)
+    train_file = write_text(tmp_path / "train.txt", [" ".join(rng.choice(list("abcdef"), 8)) for _ in range(1500)])
+    path = str(tmp_path / "m")
+    config = RnnlmConfig(activation="lstm", hidden_size=6, batch=2, bptt=3, class_count=1,
+                         product_precision="bfloat16")
+
+    def crash(model):
+        if model.training.position >= 10_000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(train_file, path, None, config, anti_kasparek=10_000, debug=0, on_progress=crash)
+    with pytest.raises(RnnlmpyError, match="other settings: product_precision bfloat16 \\(now float32\\)"):
+        train(train_file, path, None, replace(config, product_precision="float32"), anti_kasparek=10_000, debug=0)
+    resumed = train(train_file, path, None, config, anti_kasparek=10_000, debug=0, max_iter=1)
+    assert resumed.config.product_precision == "bfloat16"

@@ -129,11 +129,13 @@ def distribution(model, state: np.ndarray, temperature: float, out: np.ndarray) 
 
 def score_dynamic(model, stream: TokenStream, hidden_start: np.ndarray, alpha: float) -> np.ndarray:
     """Dynamic evaluation by windows of ``config.bptt`` steps (one stream): score a window, then take one SGD
-    step at rate ``alpha`` on it (gradients clipped to ``config.clip_norm``, no dropout), on copies of the
-    weights (``model`` is left unchanged). Returns P(target) of every position (float64 (N,))."""
+    step at rate ``alpha`` on it (gradients clipped to ``config.clip_norm``, no dropout, float32 products), on
+    copies of the weights (``model`` is left unchanged). Returns P(target) of every position (float64 (N,))."""
     config = model.config
     if config.dropout > 0 and replace(config, dropout=0.0).batched:
         config = replace(config, dropout=0.0)
+    if config.product_precision != "float32":  # scoring's arithmetic, on any CPU: its steps too
+        config = replace(config, product_precision="float32")
     working = replace(model, config=config, **{name: array.copy() for name, array in model.weights().items()})
     weights = {name: array for name, array in working.weights().items() if array.size > 0}
     grads = {name: np.zeros_like(array) for name, array in working.weights().items()}
