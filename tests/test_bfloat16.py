@@ -357,3 +357,16 @@ def test_a_checkpoint_resumes_only_with_the_same_product_precision(tmp_path):
         train(train_file, path, None, replace(config, product_precision="float32"), anti_kasparek=10_000, debug=0)
     resumed = train(train_file, path, None, config, anti_kasparek=10_000, debug=0, max_iter=1)
     assert resumed.config.product_precision == "bfloat16"
+
+
+def test_a_numba_target_without_the_instructions_has_no_bfloat16_products(monkeypatch):
+    """``NUMBA_CPU_NAME=generic`` (a portable kernel cache) compiles for a CPU without AVX-512 BF16."""
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CPU_NAME", "generic")
+    monkeypatch.setattr(config, "CPU_FEATURES", "")
+    bfloat16.supported.cache_clear()
+    try:
+        assert not bfloat16.supported()
+    finally:
+        bfloat16.supported.cache_clear()

@@ -1,4 +1,4 @@
-"""Matrix products with bfloat16 inputs and float32 sums (AVX-512 BF16), for the full softmax's training step.
+"""Matrix products with bfloat16 inputs and float32 sums (AVX-512 BF16), for the batched engine's training steps.
 
 A bfloat16 is the upper half of a float32: the same 8 exponent bits, 8 significant bits (about 3 decimal
 digits). The AVX-512 BF16 instruction VDPBF16PS multiplies 16 pairs of bfloat16 numbers and adds each pair's
@@ -38,9 +38,14 @@ PAIR_BLOCK = 256  # pairs summed per tile call (a wide tile's block of b: 64 KB,
 
 @functools.lru_cache(maxsize=None)
 def supported() -> bool:
-    """Whether this CPU has the AVX-512 BF16 instructions the products use (LLVM's view of the host)."""
+    """Whether kernels may use the AVX-512 BF16 instructions: this CPU has them (LLVM's view of the host), and
+    Numba compiles for the host, or for a CPU named by ``NUMBA_CPU_NAME`` with ``+avx512bf16`` among its
+    ``NUMBA_CPU_FEATURES`` (a portable cache's generic CPU has no such instructions to compile to)."""
     from llvmlite import binding
+    from numba.core import config
 
+    if (config.CPU_NAME or "host") != "host" and "+avx512bf16" not in (config.CPU_FEATURES or ""):
+        return False
     return bool(binding.get_host_cpu_features().get("avx512bf16", False))
 
 
