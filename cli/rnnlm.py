@@ -155,8 +155,9 @@ def report_test(model, result: PerplexityResult, debug: int, seconds: float) -> 
              f"[default: {BATCHED_DEFAULTS['clip_norm']:g}]")
 @option("product-precision", "product_precision", type=click.Choice(PRODUCT_PRECISIONS),
         default=DEFAULTS.product_precision, show_default=True,
-        help="Batched full softmax (-class 1): bfloat16 rounds the inputs of its training products to bfloat16 and "
-             "sums in float32, about twice as fast on a CPU with AVX-512 BF16; weights stay float32.")
+        help="Batched full softmax (-class 1): bfloat16 rounds the inputs of a training step's matrix products "
+             "(layers and softmax) to bfloat16 and sums in float32: twice the multiply-adds a cycle on a CPU with "
+             "AVX-512 BF16; weights and scoring stay float32.")
 @click.option("-tie-weights/-no-tie-weights", "--tie-weights/--no-tie-weights", "tie_weights", default=None,
               help=f"The output layer's word vectors are the input embedding (-tie-weights: batched engine)  "
                    f"[default: off per-word; {'on' if BATCHED_DEFAULTS['tie_weights'] else 'off'} batched]")

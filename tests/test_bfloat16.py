@@ -219,7 +219,7 @@ def step_into(products, previous, recurrent, out):
 
 @njit
 def carry_step(products, step_grads, recurrent, carry):
-    lp.carry_step(products, step_grads, lp.carry_operand(products, recurrent), carry)
+    lp.step_into(products, step_grads, lp.carry_operand(products, recurrent), carry)
 
 
 @njit

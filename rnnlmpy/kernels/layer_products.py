@@ -7,9 +7,9 @@ A window cell (``window``'s contract) multiplies its weights by the window's row
 - ``forward_operand(products, recurrent (G*H,H))``: the recurrent matrix as the steps' right operand, made once
   a window (float: its C-contiguous transpose; bfloat16: its column pairs);
 - ``add_step(products, previous (B,H), operand, scratch (B,G*H), gates (B,G*H))``: gates += previous @ Wᵀ;
-- ``step_into(products, previous, operand, out (B,G*H))``: out = previous @ Wᵀ;
-- ``carry_operand(products, recurrent)`` and ``carry_step(products, step_grads (B,G*H), operand, carry (B,H))``:
-  carry = step_grads @ W, backwards;
+- ``carry_operand(products, recurrent)``: the recurrent matrix as the backward steps' right operand;
+- ``step_into(products, left (B,K), operand, out (B,M))``: out = left @ the operand's matrix: previous @ Wᵀ
+  forwards (``forward_operand``), step_grads (B,G*H) @ W backwards (``carry_operand``);
 - ``add_error_product(products, errors (N,G*H), values (N,X), out (G*H,X))``: out += errorsᵀ @ values (a weight
   gradient) and ``error_product(products, errors, weights (G*H,In), out (N,In))``: out = errors @ weights.
 
@@ -168,16 +168,13 @@ def add_step(products, previous, operand, scratch, gates):
     """``gates`` (B, G*H) += ``previous`` (B, H) @ Wᵀ (``operand``: ``forward_operand(W)``; ``scratch`` (B, G*H))."""
 
 
-def step_into(products, previous, operand, out):
-    """``out`` (B, G*H) = ``previous`` (B, H) @ Wᵀ (``operand``: ``forward_operand(W)``)."""
-
-
 def carry_operand(products, recurrent):
-    """The recurrent matrix (G*H, H) prepared as the right operand of ``carry_step``."""
+    """The recurrent matrix (G*H, H) prepared as the right operand of ``step_into`` backwards."""
 
 
-def carry_step(products, step_grads, operand, carry):
-    """``carry`` (B, H) = ``step_grads`` (B, G*H) @ W (``operand``: ``carry_operand(W)``)."""
+def step_into(products, left, operand, out):
+    """``out`` (B, M) = ``left`` (B, K) @ the matrix ``operand`` was prepared from: Wᵀ (``forward_operand(W)``,
+    K = H) or W (``carry_operand(W)``, K = G*H)."""
 
 
 def add_error_product(products, errors, values, out):
@@ -215,8 +212,8 @@ def _bfloat16_add_step(previous, operand, gates):
 
 
 @njit(cache=True)
-def _bfloat16_step_into(previous, operand, out):
-    bfloat16.product(bfloat16.row_pairs(previous), operand, out)
+def _bfloat16_step_into(left, operand, out):
+    bfloat16.product(bfloat16.row_pairs(left), operand, out)
 
 
 @njit(cache=True)
@@ -279,21 +276,15 @@ def _add_step(products, previous, operand, scratch, gates):
 
 
 @overload(step_into, inline="always")
-def _step_into(products, previous, operand, out):
+def _step_into(products, left, operand, out):
     code = _member(products, step_product, _bfloat16_step_into)
-    return None if code is None else lambda products, previous, operand, out: code(previous, operand, out)
+    return None if code is None else lambda products, left, operand, out: code(left, operand, out)
 
 
 @overload(carry_operand, inline="always")
 def _carry_operand(products, recurrent):
     code = _member(products, _float_carry_operand, _bfloat16_carry_operand)
     return None if code is None else lambda products, recurrent: code(recurrent)
-
-
-@overload(carry_step, inline="always")
-def _carry_step(products, step_grads, operand, carry):
-    code = _member(products, step_product, _bfloat16_step_into)
-    return None if code is None else lambda products, step_grads, operand, carry: code(step_grads, operand, carry)
 
 
 @overload(add_error_product, inline="always")

@@ -63,7 +63,7 @@ from numba import njit
 
 from .cell import ACTIVATION_MARKERS
 from .layer_products import (SMALL_PRODUCT_ROWS, SMALL_PRODUCT_WEIGHTS, add_error_product, add_into,  # noqa: F401
-                             add_products, add_step_product, carry_step, error_product, gates_product, small_product,
+                             add_products, add_step_product, error_product, gates_product, small_product, step_into,
                              step_product)
 from .precision import FLOAT32
 
@@ -213,7 +213,7 @@ def recurrent_carry(t, resets, step_grads, products, operand, carry_hidden, carr
     (truncation)."""
     if t == 0:
         return
-    carry_step(products, step_grads, operand, carry_hidden)
+    step_into(products, step_grads, operand, carry_hidden)
     streams, size = carry_hidden.shape
     for b in range(streams):
         row = carry_hidden[b]

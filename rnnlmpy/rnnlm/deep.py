@@ -41,7 +41,7 @@ import numpy as np
 
 from ..base.errors import RnnlmpyError
 from ..kernels import bfloat16, softmax_products, window_elman, window_gru, window_lstm, window_softmax
-from ..kernels.precision import FLOAT32, MARKERS as PRECISION_MARKERS
+from ..kernels.precision import BFLOAT16, FLOAT32, MARKERS as PRECISION_MARKERS
 from ..kernels.optimizers import checked_rows
 from ..kernels.window import (GATES, STATES, CellGrads, cell_name, scatter_add_rows, weights_bundle, window_cache,
                               zero_rows)
@@ -70,7 +70,7 @@ class DeepShape:
     class_count: int  # C (1: full softmax)
     dtype: np.dtype
     output_layer: str = "class"  # "class" (class-factored; one class: full softmax), "hs" (-hs), "nce" (-nce)
-    product_precision: str = "float32"  # "bfloat16": a full softmax's training products take bfloat16 inputs
+    product_precision: str = "float32"  # "bfloat16": training products take bfloat16 inputs (training_products)
 
     @property
     def cell(self) -> str:
@@ -263,9 +263,11 @@ def layer_bundle(shape: DeepShape, recurrent: np.ndarray, gate_bias: np.ndarray,
 
 def training_products(shape: DeepShape):
     """The ``precision`` marker of a training step's products (``-product-precision``; scoring is always in the
-    model's float type). Refuses bfloat16 on a CPU without its instructions."""
-    if shape.product_precision == "bfloat16":
-        check_bfloat16()
+    model's float type). Refuses (RnnlmpyError, one line) bfloat16 where the AVX-512 BF16 instructions are
+    missing: they would stop the process."""
+    if shape.product_precision == "bfloat16" and not bfloat16.supported():
+        raise RnnlmpyError("-product-precision bfloat16 needs a CPU with the AVX-512 BF16 instructions, and this "
+                           "one has none; train with -product-precision float32")
     return PRECISION_MARKERS[shape.product_precision]
 
 
@@ -398,29 +400,20 @@ def train_part(shape: DeepShape, model, window: Window, state: np.ndarray, grads
     return float(log10.sum(dtype=np.float64)), int(np.count_nonzero(weights)), embedding_grad
 
 
-def check_bfloat16() -> None:
-    """Refuse (RnnlmpyError, one line) bfloat16 products on a CPU without AVX-512 BF16, whose instructions would
-    stop the process."""
-    if not bfloat16.supported():
-        raise RnnlmpyError("-product-precision bfloat16 needs a CPU with the AVX-512 BF16 instructions, and this "
-                           "one has none; train with -product-precision float32")
-
-
 def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: np.ndarray, weights: np.ndarray,
-                          scale: float, grads: dict, threads: int) -> tuple[np.ndarray, np.ndarray]:
+                          scale: float, grads: dict, threads: int, products=FLOAT32) -> tuple[np.ndarray, np.ndarray]:
     """The full softmax's training step over all rows of ``hidden`` (N, H), its words split into ``threads``
     ranges, one per thread (``window_softmax.part_exponentials`` / ``part_gradients``): the gradients of W and b
     WRITTEN to ``grads`` (each thread its own rows of them); returns (dLoss/dhidden (N, H), log10 P(target) (N,), 0 where
-    not scored)."""
+    not scored). ``products``: the products' ``precision`` marker (``training_products``)."""
     rows, size = hidden.shape
     name = "input_weights" if shape.tie_weights else "output_weights"
     word_weights, bias = getattr(model, name), model.output_bias
     ranges = stream_parts(shape.vocab_size, threads)
     layers = [window_softmax.SoftmaxLayer(word_weights[words], bias[words]) for words in ranges]
-    products = [FLOAT32] * len(ranges)
-    if shape.product_precision == "bfloat16":
-        check_bfloat16()
-        products = [softmax_products.bfloat16_products(
+    range_products = [products] * len(ranges)
+    if products is BFLOAT16:  # each range's paired operands, kept from window to window
+        range_products = [softmax_products.bfloat16_products(
             rows, words.stop - words.start, size,
             lambda field, pairs, dtype, key=index: scratch_array(("bfloat16", key, field), pairs, dtype))
             for index, words in enumerate(ranges)]
@@ -432,7 +425,7 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
 
     def exponentials(index: int) -> None:
         window_softmax.part_exponentials(layers[index], ranges[index].start, hidden, targets, weights, blocks[index],
-                                         row_max[index], row_sum[index], target_logits, products[index])
+                                         row_max[index], row_sum[index], target_logits, range_products[index])
 
     in_parts(exponentials, ranges)
     scored = weights != 0
@@ -446,7 +439,7 @@ def softmax_by_vocabulary(shape: DeepShape, model, hidden: np.ndarray, targets: 
     def gradients(index: int) -> None:
         window_softmax.part_gradients(layers[index], ranges[index].start, hidden, targets, weights, scale,
                                       blocks[index], factors[index], grad_parts[index], layer_grads[index],
-                                      products[index])
+                                      range_products[index])
 
     in_parts(gradients, ranges)
     grad_hidden = grad_parts[0]
@@ -486,7 +479,7 @@ def train_by_vocabulary(shape: DeepShape, model, window: Window, state: np.ndarr
     weights = np.ascontiguousarray(window.weights.reshape(rows), dtype=shape.dtype)
     targets = np.ascontiguousarray(window.targets.reshape(rows), dtype=np.int32)
     grad_hidden, log10 = softmax_by_vocabulary(shape, model, top.reshape(rows, size), targets, weights,
-                                               1.0 / streams, grads, len(parts))
+                                               1.0 / streams, grads, len(parts), products)
     grad_top = grad_hidden.reshape(steps, streams, size)
 
     def backward(index: int) -> np.ndarray:

@@ -37,7 +37,7 @@ from .vocab import Vocabulary
 
 MAX_NCE_SAMPLES = 10_000  # -nce K: noise words per target
 MAX_BPTT_STEPS = 10_000  # -bptt and -bptt-block: more steps back than this is never useful, only slow
-PRODUCT_PRECISIONS = ("float32", "bfloat16")  # -product-precision: the full softmax's training products
+PRODUCT_PRECISIONS = ("float32", "bfloat16")  # -product-precision: the arithmetic of the training products
 MAX_LAYERS = 64  # -layers: a deeper stack never trains in a CPU's time
 MAX_BATCH = 100_000  # -batch: streams at once
 WEIGHT_NAMES = ("input_weights", "recurrent", "class_weights", "output_weights", "direct", "gate_bias", "class_bias",
@@ -124,8 +124,9 @@ class RnnlmConfig:
     batch: Optional[int] = None  # streams trained at once (batched engine when > 1)
     clip_norm: Optional[float] = None  # the gradients' global norm is clipped to this, 0: off (batched engine)
     tie_weights: Optional[bool] = None  # the output layer's word rows are the input embedding (batched engine)
-    product_precision: str = "float32"  # bfloat16: the batched full softmax's training products take bfloat16
-    # inputs, summed in float32 (AVX-512 BF16: twice float32's multiply-adds a cycle); weights stay float32
+    product_precision: str = "float32"  # bfloat16 (batched full softmax only): the training steps' products, of the
+    # layers and the softmax, take bfloat16 inputs summed in float32 (AVX-512 BF16: twice float32's multiply-adds
+    # a cycle); weights, scoring and the rest stay float32
 
     def __post_init__(self) -> None:
         batched = self.batched
@@ -181,8 +182,8 @@ class RnnlmConfig:
                                f"(got {self.product_precision!r})")
         if self.product_precision != "float32" and not (
                 self.batched and self.output_layer == "class" and self.class_count == 1 and self.dtype == "float32"):
-            raise RnnlmpyError(f"-product-precision {self.product_precision} is for the batched engine's full softmax "
-                               "(-class 1) of a float32 model, with -batch, -layers or -hidden-type lstm")
+            raise RnnlmpyError(f"-product-precision {self.product_precision} is for the batched engine's full "
+                               "softmax (-class 1) of a float32 model, with -batch, -layers or -hidden-type lstm")
         if not self.batched:
             if self.clip_norm is not None:
                 raise RnnlmpyError("-clip-norm applies to the batched engine only (-hidden-type lstm, -layers, -batch, "
